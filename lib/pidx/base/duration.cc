@@ -1,0 +1,61 @@
+#include "pidx/base/duration.h"
+
+#include <charconv>
+#include <chrono>
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace pidx {
+
+Result<int64_t> ParseDurationMs(std::string_view text) {
+  auto bad = [&] {
+    return Status::Usage("invalid duration \"" + std::string(text) +
+                         "\" (expected e.g. 500ms, 5s, 2m, 1h or 0)");
+  };
+  if (text == "0") return int64_t{0};
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p == text.data() || n < 0) return bad();
+  std::string_view unit(p, static_cast<size_t>(text.data() + text.size() - p));
+  int64_t mult;
+  if (unit == "ms") {
+    mult = 1;
+  } else if (unit == "s") {
+    mult = 1000;
+  } else if (unit == "m") {
+    mult = 60 * 1000;
+  } else if (unit == "h") {
+    mult = 3600 * 1000;
+  } else {
+    return bad();
+  }
+  if (n > INT64_MAX / mult) return bad();
+  return n * mult;
+}
+
+std::string FormatDurationMs(int64_t ms) {
+  if (ms == 0) return "0";
+  if (ms % (3600 * 1000) == 0) return std::to_string(ms / (3600 * 1000)) + "h";
+  if (ms % (60 * 1000) == 0) return std::to_string(ms / (60 * 1000)) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+std::string NowRfc3339() {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm;
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+int64_t MonotonicMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace pidx

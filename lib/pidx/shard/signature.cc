@@ -1,0 +1,73 @@
+#include "pidx/shard/signature.h"
+
+#include <bit>
+
+#include "pidx/base/checksum.h"
+#include "pidx/base/coding.h"
+
+namespace pidx::shard {
+
+// The signature hashes a byte stream; Xxh3Stream keeps it O(1) in memory.
+ContentSignature::ContentSignature() : state_(new Xxh3Stream()) {}
+ContentSignature::~ContentSignature() { delete static_cast<Xxh3Stream*>(state_); }
+
+void ContentSignature::AddDoc(std::string_view external_id, uint64_t content_hash) {
+  std::string buf = "D";
+  PutLengthPrefixed(&buf, external_id);
+  PutFixed64(&buf, content_hash);
+  static_cast<Xxh3Stream*>(state_)->Update(buf);
+}
+
+void ContentSignature::AddTerm(std::string_view term, uint32_t doc_freq) {
+  std::string buf = "T";
+  PutLengthPrefixed(&buf, term);
+  PutFixed32(&buf, doc_freq);
+  static_cast<Xxh3Stream*>(state_)->Update(buf);
+}
+
+uint64_t ContentSignature::Digest() const { return static_cast<Xxh3Stream*>(state_)->Digest(); }
+
+void TermBloom::Add(std::string_view term) {
+  uint64_t h = Xxh3(term);
+  uint64_t h1 = h, h2 = (h >> 32) | (h << 32) | 1;
+  for (int i = 0; i < kProbes; ++i) {
+    uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % kBits;
+    words_[bit / 64] |= uint64_t{1} << (bit % 64);
+  }
+}
+
+bool TermBloom::MayContain(std::string_view term) const {
+  uint64_t h = Xxh3(term);
+  uint64_t h1 = h, h2 = (h >> 32) | (h << 32) | 1;
+  for (int i = 0; i < kProbes; ++i) {
+    uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % kBits;
+    if ((words_[bit / 64] & (uint64_t{1} << (bit % 64))) == 0) return false;
+  }
+  return true;
+}
+
+size_t TermBloom::DifferingBits(const TermBloom& other) const {
+  size_t n = 0;
+  for (size_t i = 0; i < words_.size(); ++i) n += std::popcount(words_[i] ^ other.words_[i]);
+  return n;
+}
+
+std::string TermBloom::ToHex() const {
+  std::string out;
+  out.reserve(kBits / 4);
+  for (uint64_t w : words_) out += Hex64(w);
+  return out;
+}
+
+Result<TermBloom> TermBloom::FromHex(std::string_view hex) {
+  TermBloom b;
+  if (hex.size() != kBits / 4) return Status::Corrupt("term bloom: expected 512 hex digits");
+  for (size_t i = 0; i < b.words_.size(); ++i) {
+    if (!ParseHex64(hex.substr(i * 16, 16), &b.words_[i])) {
+      return Status::Corrupt("term bloom: not hex");
+    }
+  }
+  return b;
+}
+
+}  // namespace pidx::shard

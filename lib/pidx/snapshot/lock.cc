@@ -1,0 +1,96 @@
+#include "pidx/snapshot/lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "pidx/base/duration.h"
+
+namespace pidx::snapshot {
+
+FileLock::~FileLock() { Release(); }
+
+FileLock::FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
+  if (this != &other) {
+    Release();
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+void FileLock::Release() {
+  if (fd_ >= 0) {
+    // Closing the only descriptor drops the flock.
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+long FlockHolderPid(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return 0;
+  // /proc/locks: "1: FLOCK  ADVISORY  WRITE 12345 08:01:1234567 0 EOF"
+  std::ifstream in("/proc/locks");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("FLOCK") == std::string::npos || line.find("->") != std::string::npos) continue;
+    std::istringstream ss(line);
+    std::string idx, type, adv, mode, pid, dev;
+    ss >> idx >> type >> adv >> mode >> pid >> dev;
+    unsigned maj = 0, min = 0;
+    unsigned long long ino = 0;
+    if (std::sscanf(dev.c_str(), "%x:%x:%llu", &maj, &min, &ino) != 3) continue;
+    if (ino == st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev)) {
+      return std::atol(pid.c_str());
+    }
+  }
+  return 0;
+}
+
+Result<FileLock> FileLock::Acquire(const std::string& path, int64_t timeout_ms, LockWait* wait) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoError("open lock " + path + ": " + std::strerror(errno));
+  const int64_t start = MonotonicMs();
+  int64_t backoff = 1;
+  for (;;) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      if (wait) wait->waited_ms = MonotonicMs() - start;
+      return FileLock(fd);
+    }
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      Status s = Status::IoError("flock " + path + ": " + std::strerror(errno));
+      ::close(fd);
+      return s;
+    }
+    const int64_t waited = MonotonicMs() - start;
+    if (waited >= timeout_ms) {
+      long holder = FlockHolderPid(fd);
+      if (wait) {
+        wait->waited_ms = waited;
+        wait->holder_pid = holder;
+      }
+      ::close(fd);
+      std::string msg = "could not lock " + path + " within " + FormatDurationMs(timeout_ms);
+      if (holder > 0) msg += " (held by pid " + std::to_string(holder) + ")";
+      return Status::LockTimeout(msg);
+    }
+    int64_t sleep_ms = std::min(backoff, timeout_ms - waited);
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(sleep_ms, 1)));
+    backoff = std::min<int64_t>(backoff * 2, 100);
+  }
+}
+
+}  // namespace pidx::snapshot

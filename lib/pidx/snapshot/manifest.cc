@@ -1,0 +1,165 @@
+#include "pidx/snapshot/manifest.h"
+
+#include <fmt/format.h>
+
+#include "pidx/base/checksum.h"
+
+namespace pidx::snapshot {
+
+using nlohmann::json;
+
+uint64_t Manifest::TotalDocs() const {
+  uint64_t n = 0;
+  for (const auto& s : shards) n += s.docs;
+  return n;
+}
+uint64_t Manifest::TotalTerms() const {
+  uint64_t n = 0;
+  for (const auto& s : shards) n += s.terms;
+  return n;
+}
+uint64_t Manifest::TotalPostings() const {
+  uint64_t n = 0;
+  for (const auto& s : shards) n += s.postings;
+  return n;
+}
+uint64_t Manifest::TotalBytes() const {
+  uint64_t n = 0;
+  for (const auto& s : shards) n += s.size;
+  return n;
+}
+std::map<std::string, uint64_t> Manifest::Categories() const {
+  std::map<std::string, uint64_t> out;
+  for (const auto& s : shards) {
+    for (const auto& [c, n] : s.categories) out[c] += n;
+  }
+  return out;
+}
+const ShardEntry* Manifest::FindShard(std::string_view shard) const {
+  for (const auto& s : shards) {
+    if (s.shard == shard) return &s;
+  }
+  return nullptr;
+}
+
+std::string Manifest::Serialize() const {
+  nlohmann::ordered_json j;
+  j["format"] = "pidx-manifest";
+  j["format_version"] = format_version;
+  j["version"] = version;
+  j["version_name"] = VersionName(version);
+  j["parent"] = parent;
+  j["created"] = created;
+  j["tool_version"] = tool_version;
+  j["operation"] = operation;
+  if (!operation_shard.empty()) j["operation_shard"] = operation_shard;
+  j["catalogs"] = json::array();
+  for (const auto& c : catalogs) {
+    j["catalogs"].push_back(
+        {{"path", c.path}, {"size", c.size}, {"xxh3", c.xxh3}, {"products", c.products}});
+  }
+  j["schema"] = schema;
+  j["analyzer"] = analyzer;
+  j["shards_per_category"] = shards_per_category;
+  j["bad_lines_skipped"] = bad_lines_skipped;
+  j["totals"] = {{"shards", shards.size()},
+                 {"docs", TotalDocs()},
+                 {"terms", TotalTerms()},
+                 {"postings", TotalPostings()},
+                 {"bytes", TotalBytes()}};
+  j["shards"] = json::array();
+  for (const auto& s : shards) {
+    nlohmann::ordered_json e;
+    e["shard"] = s.shard;
+    e["segment"] = s.segment;
+    e["size"] = s.size;
+    e["checksum"] = Hex64(s.checksum);
+    e["docs"] = s.docs;
+    e["terms"] = s.terms;
+    e["postings"] = s.postings;
+    e["signature"] = Hex64(s.signature);
+    e["term_bloom"] = s.term_bloom;
+    e["categories"] = s.categories;
+    j["shards"].push_back(std::move(e));
+  }
+  std::string body = j.dump(1) + "\n";
+  return body + "xxh3 " + Hex64(Xxh3(body)) + "\n";
+}
+
+Result<Manifest> Manifest::Parse(std::string_view bytes, const std::string& name) {
+  auto corrupt = [&](const std::string& why) { return Status::Corrupt(name + ": " + why); };
+  // The checksum line is the last line: "xxh3 <16 hex>\n".
+  constexpr size_t kTrailer = 5 + 16 + 1;
+  if (bytes.size() < kTrailer + 2 || bytes.back() != '\n') return corrupt("truncated manifest");
+  std::string_view trailer = bytes.substr(bytes.size() - kTrailer);
+  std::string_view body = bytes.substr(0, bytes.size() - kTrailer);
+  uint64_t stored = 0;
+  if (trailer.substr(0, 5) != "xxh3 " || !ParseHex64(trailer.substr(5, 16), &stored)) {
+    return corrupt("missing checksum line");
+  }
+  uint64_t computed = Xxh3(body);
+  if (stored != computed) {
+    return corrupt("checksum mismatch (stored " + Hex64(stored) + ", computed " + Hex64(computed) +
+                   ")");
+  }
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return corrupt("manifest is not a JSON object");
+  Manifest m;
+  try {
+    if (j.at("format").get<std::string>() != "pidx-manifest") return corrupt("not a pidx manifest");
+    m.format_version = j.at("format_version").get<uint32_t>();
+    if (m.format_version != kManifestFormatVersion) {
+      return corrupt("unsupported manifest format version " + std::to_string(m.format_version));
+    }
+    m.version = j.at("version").get<uint64_t>();
+    m.parent = j.at("parent").get<uint64_t>();
+    m.created = j.at("created").get<std::string>();
+    m.tool_version = j.at("tool_version").get<std::string>();
+    m.operation = j.at("operation").get<std::string>();
+    m.operation_shard = j.value("operation_shard", "");
+    for (const auto& c : j.at("catalogs")) {
+      m.catalogs.push_back({c.at("path").get<std::string>(), c.at("size").get<uint64_t>(),
+                            c.at("xxh3").get<std::string>(), c.at("products").get<uint64_t>()});
+    }
+    m.schema = j.at("schema");
+    m.analyzer = j.at("analyzer");
+    m.shards_per_category = j.at("shards_per_category").get<uint32_t>();
+    m.bad_lines_skipped = j.at("bad_lines_skipped").get<uint64_t>();
+    for (const auto& e : j.at("shards")) {
+      ShardEntry s;
+      s.shard = e.at("shard").get<std::string>();
+      s.segment = e.at("segment").get<std::string>();
+      s.size = e.at("size").get<uint64_t>();
+      if (!ParseHex64(e.at("checksum").get<std::string>(), &s.checksum) ||
+          !ParseHex64(e.at("signature").get<std::string>(), &s.signature)) {
+        return corrupt("shard " + s.shard + ": bad checksum or signature field");
+      }
+      s.docs = e.at("docs").get<uint32_t>();
+      s.terms = e.at("terms").get<uint32_t>();
+      s.postings = e.at("postings").get<uint64_t>();
+      s.term_bloom = e.at("term_bloom").get<std::string>();
+      s.categories = e.at("categories").get<std::map<std::string, uint64_t>>();
+      m.shards.push_back(std::move(s));
+    }
+  } catch (const json::exception& e) {
+    return corrupt(std::string("bad manifest field: ") + e.what());
+  }
+  return m;
+}
+
+std::string VersionName(uint64_t version) { return fmt::format("v{:06}", version); }
+
+bool ParseVersionName(std::string_view text, uint64_t* version) {
+  if (!text.empty() && text[0] == 'v') text.remove_prefix(1);
+  if (text.empty() || text.size() > 18) return false;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v == 0) return false;
+  *version = v;
+  return true;
+}
+
+}  // namespace pidx::snapshot

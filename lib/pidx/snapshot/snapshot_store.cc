@@ -1,0 +1,167 @@
+#include "pidx/snapshot/snapshot_store.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "pidx/base/checksum.h"
+#include "pidx/segment/segment_reader.h"
+
+namespace pidx::snapshot {
+
+namespace {
+constexpr const char* kManifestSuffix = ".manifest";
+}
+
+Result<SnapshotStore> SnapshotStore::Open(Env* env, std::string dir, bool create) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (create) {
+    PIDX_RETURN_IF_ERROR(env->CreateDir(dir));
+    for (const char* sub : {"versions", "segments", "locks"}) {
+      PIDX_RETURN_IF_ERROR(env->CreateDir(JoinPath(dir, sub)));
+    }
+  } else if (!env->FileExists(JoinPath(dir, "versions"))) {
+    if (!env->FileExists(dir)) return Status::NotFound("index directory " + dir + " does not exist");
+    return Status::NotFound(dir + " is not a pidx index (no versions/)");
+  }
+  return SnapshotStore(env, std::move(dir));
+}
+
+std::string SnapshotStore::SegmentPath(const std::string& name) const {
+  return JoinPath(JoinPath(dir_, "segments"), name);
+}
+std::string SnapshotStore::ManifestPath(uint64_t version) const {
+  return JoinPath(JoinPath(dir_, "versions"), VersionName(version) + kManifestSuffix);
+}
+std::string SnapshotStore::LockPath(const std::string& lock_name) const {
+  return JoinPath(JoinPath(dir_, "locks"), lock_name + ".lock");
+}
+
+Result<uint64_t> SnapshotStore::ReadCurrent() const {
+  const std::string path = JoinPath(dir_, "CURRENT");
+  if (!env_->FileExists(path)) return uint64_t{0};
+  PIDX_ASSIGN_OR_RETURN(std::string text, env_->ReadFile(path));
+  auto nl = text.find('\n');
+  uint64_t version = 0, stored = 0;
+  if (nl == std::string::npos || text.size() != nl + 1 + 16 + 1 || text.back() != '\n' ||
+      !ParseHex64(std::string_view(text).substr(nl + 1, 16), &stored)) {
+    return Status::Corrupt(path + ": torn or damaged (expected a version line and its checksum)");
+  }
+  std::string name = text.substr(0, nl);
+  if (stored != Xxh3(name)) return Status::Corrupt(path + ": checksum mismatch");
+  if (!ParseVersionName(name, &version)) return Status::Corrupt(path + ": bad version " + name);
+  return version;
+}
+
+Result<Manifest> SnapshotStore::LoadManifest(uint64_t version) const {
+  const std::string path = ManifestPath(version);
+  auto text = env_->ReadFile(path);
+  if (!text.ok()) {
+    if (text.status().kind() == StatusKind::kNotFound) {
+      return Status::NotFound("version " + VersionName(version) + " does not exist in " + dir_);
+    }
+    return text.status();
+  }
+  PIDX_ASSIGN_OR_RETURN(Manifest m, Manifest::Parse(*text, path));
+  if (m.version != version) {
+    return Status::Corrupt(path + ": names version " + VersionName(m.version));
+  }
+  return m;
+}
+
+Result<std::vector<uint64_t>> SnapshotStore::ListVersions() const {
+  PIDX_ASSIGN_OR_RETURN(auto names, env_->ListDir(JoinPath(dir_, "versions")));
+  std::vector<uint64_t> out;
+  for (const auto& n : names) {
+    if (n.size() <= std::strlen(kManifestSuffix) || n[0] != 'v' ||
+        n.compare(n.size() - std::strlen(kManifestSuffix), std::string::npos, kManifestSuffix) != 0)
+      continue;
+    uint64_t v = 0;
+    if (ParseVersionName(n.substr(0, n.size() - std::strlen(kManifestSuffix)), &v)) {
+      out.push_back(v);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<std::shared_ptr<const MappedFile>> SnapshotStore::MapSegment(const std::string& name) const {
+  return env_->MapFile(SegmentPath(name));
+}
+
+std::string SnapshotStore::SegmentName(const std::string& shard, uint64_t checksum) {
+  return shard + "-" + Hex64(checksum) + ".seg";
+}
+
+Status SnapshotStore::WriteSegment(const std::string& name, std::string_view bytes) {
+  const std::string path = SegmentPath(name);
+  // Same name, same checksum: the file is already there, complete (it appeared by rename).
+  if (env_->FileExists(path)) return Status::Ok();
+  return WriteFileDurably(env_, path, bytes);
+}
+
+Status SnapshotStore::CheckSegment(const ShardEntry& entry) const {
+  const std::string path = SegmentPath(entry.segment);
+  auto mapped = MapSegment(entry.segment);
+  if (!mapped.ok()) {
+    if (mapped.status().kind() == StatusKind::kNotFound) {
+      return Status::Corrupt("shard " + entry.shard + ": segment " + entry.segment + " is missing");
+    }
+    return mapped.status();
+  }
+  std::string_view data = (*mapped)->data();
+  if (data.size() != entry.size) {
+    return Status::Corrupt(path + ": size " + std::to_string(data.size()) + ", manifest says " +
+                           std::to_string(entry.size));
+  }
+  PIDX_ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(data, *mapped, path));
+  if (reader.checksum() != entry.checksum) {
+    return Status::Corrupt(path + ": checksum " + Hex64(reader.checksum()) + ", manifest says " +
+                           Hex64(entry.checksum));
+  }
+  if (reader.shard() != entry.shard || reader.doc_count() != entry.docs ||
+      reader.term_count() != entry.terms || reader.posting_count() != entry.postings) {
+    return Status::Corrupt(path + ": contents disagree with the manifest entry of " + entry.shard);
+  }
+  return reader.Validate();
+}
+
+Status SnapshotStore::WriteCurrent(uint64_t version) {
+  std::string name = VersionName(version);
+  return WriteFileDurably(env_, JoinPath(dir_, "CURRENT"), name + "\n" + Hex64(Xxh3(name)) + "\n");
+}
+
+Result<uint64_t> SnapshotStore::Publish(Manifest* manifest) {
+  // Never reuse a number: an orphan manifest (killed between its rename and CURRENT's) still
+  // counts, so a retry cannot collide with it.
+  uint64_t highest = 0;
+  auto current = ReadCurrent();
+  if (current.ok()) highest = *current;
+  PIDX_ASSIGN_OR_RETURN(auto versions, ListVersions());
+  if (!versions.empty()) highest = std::max(highest, versions.back());
+  manifest->version = highest + 1;
+
+  const std::string path = ManifestPath(manifest->version);
+  const std::string bytes = manifest->Serialize();
+  PIDX_RETURN_IF_ERROR(WriteFileDurably(env_, path, bytes));
+  // Read back what is on disk, not what we meant to write.
+  PIDX_ASSIGN_OR_RETURN(std::string back, env_->ReadFile(path));
+  PIDX_ASSIGN_OR_RETURN(Manifest parsed, Manifest::Parse(back, path));
+  if (back != bytes || parsed.version != manifest->version) {
+    return Status::IoError(path + ": read back differs from what was written");
+  }
+  PIDX_RETURN_IF_ERROR(WriteCurrent(manifest->version));
+  return manifest->version;
+}
+
+void SnapshotStore::SweepStaleTemporaries() {
+  for (const char* sub : {"", "versions", "segments"}) {
+    std::string d = *sub ? JoinPath(dir_, sub) : dir_;
+    auto names = env_->ListDir(d);
+    if (!names.ok()) continue;
+    for (const auto& n : *names) {
+      if (IsStaleTempName(n)) (void)env_->RemoveFile(JoinPath(d, n));
+    }
+  }
+}
+
+}  // namespace pidx::snapshot

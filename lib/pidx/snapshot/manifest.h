@@ -1,0 +1,76 @@
+// A version's manifest: everything needed to read, verify and rebuild the version
+// (shared/spec/PRODUCT.md section 4). Immutable once published. On disk it is JSON followed
+// by a checksum line (docs/FORMAT.md, "Manifest"):
+//   {"format":"pidx-manifest","format_version":1,...}\n
+//   xxh3 <16 hex digits of XXH3-64 over every byte before this line>\n
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pidx/status.h"
+
+namespace pidx::snapshot {
+
+inline constexpr uint32_t kManifestFormatVersion = 1;
+
+struct CatalogIdentity {
+  std::string path;
+  uint64_t size = 0;
+  std::string xxh3;  // hex; empty when the input was a stream (stdin)
+  uint64_t products = 0;
+};
+
+struct ShardEntry {
+  std::string shard;
+  std::string segment;  // file name under segments/
+  uint64_t size = 0;
+  uint64_t checksum = 0;
+  uint32_t docs = 0;
+  uint32_t terms = 0;
+  uint64_t postings = 0;
+  uint64_t signature = 0;
+  std::string term_bloom;
+  std::map<std::string, uint64_t> categories;  // raw category -> docs in this shard
+};
+
+struct Manifest {
+  uint32_t format_version = kManifestFormatVersion;
+  uint64_t version = 0;
+  uint64_t parent = 0;  // 0: none
+  std::string created;  // RFC 3339 UTC
+  std::string tool_version;
+  std::string operation;        // "build" | "rebuild-shard"
+  std::string operation_shard;  // for rebuild-shard
+  std::vector<CatalogIdentity> catalogs;
+  nlohmann::json schema;
+  nlohmann::json analyzer;
+  uint32_t shards_per_category = 8;
+  uint64_t bad_lines_skipped = 0;
+  std::vector<ShardEntry> shards;  // sorted by shard id
+
+  uint64_t TotalDocs() const;
+  uint64_t TotalTerms() const;
+  uint64_t TotalPostings() const;
+  uint64_t TotalBytes() const;
+  std::map<std::string, uint64_t> Categories() const;  // union over shards
+  const ShardEntry* FindShard(std::string_view shard) const;
+
+  std::string Serialize() const;
+  // kCorrupt naming `name` when the checksum line is missing or wrong, the JSON does not parse,
+  // or a field is missing or of the wrong type; kCorrupt for an unknown format_version too.
+  static Result<Manifest> Parse(std::string_view bytes, const std::string& name);
+};
+
+// "v000042"
+std::string VersionName(uint64_t version);
+// Accepts "v000042", "v42" and "42"; false otherwise.
+bool ParseVersionName(std::string_view text, uint64_t* version);
+
+}  // namespace pidx::snapshot
