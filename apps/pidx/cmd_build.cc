@@ -1,0 +1,101 @@
+// pidx build --catalog FILE... --index DIR
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "command_table.h"
+#include "output.h"
+#include "pidx/base/duration.h"
+#include "pidx/build.h"
+#include "pidx/log.h"
+#include "pidx/snapshot/manifest.h"
+
+namespace pidx::cli {
+namespace {
+
+struct BuildFlags {
+  std::string index;
+  std::vector<std::string> catalogs;
+  std::string format = "auto";
+  std::string schema;
+  uint32_t shards_per_category = 8;
+  uint64_t max_bad_lines = 0;
+  uint64_t max_line_bytes = 1024 * 1024;
+  std::string lock_timeout = "5s";
+  double max_shrink = 0.2;
+  bool allow_shrink = false;
+  int threads = 0;
+};
+
+Status RunBuild(const BuildFlags& f, const GlobalOptions& g) {
+  PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
+  if (f.catalogs.empty()) return Status::Usage("missing --catalog (or PIDX_CATALOG)");
+  BuildOptions o;
+  o.catalogs = f.catalogs;
+  o.index_dir = f.index;
+  auto format = catalog::ParseFormat(f.format);
+  if (!format.ok()) return g.BadValue("format", format.status().message());
+  o.format = *format;
+  o.schema_file = f.schema;
+  o.shards_per_category = f.shards_per_category;
+  o.max_bad_lines = f.max_bad_lines;
+  o.max_line_bytes = f.max_line_bytes;
+  auto timeout = ParseDurationMs(f.lock_timeout);
+  if (!timeout.ok()) return g.BadValue("lock-timeout", timeout.status().message());
+  o.lock_timeout_ms = *timeout;
+  if (f.max_shrink < 0 || f.max_shrink > 1) {
+    return g.BadValue("max-shrink", "must be between 0 and 1");
+  }
+  o.max_shrink = f.max_shrink;
+  o.allow_shrink = f.allow_shrink;
+  o.threads = f.threads;
+  o.progress_bar = Log::StderrIsTerminal() && !g.quiet;
+
+  PIDX_ASSIGN_OR_RETURN(BuildResult r, Build(o, Env::Default()));
+  if (g.json) {
+    PrintJson({{"command", "build"},
+               {"version", snapshot::VersionName(r.version)},
+               {"parent", r.parent ? snapshot::VersionName(r.parent) : ""},
+               {"shards", r.shards},
+               {"docs", r.docs},
+               {"terms", r.terms},
+               {"postings", r.postings},
+               {"bytes", r.bytes},
+               {"segments_written", r.segments_written},
+               {"bad_lines_skipped", r.bad_records},
+               {"duration_ms", r.duration_ms}});
+  } else {
+    std::string out = fmt::format(
+        "published {} in {}\n  shards {}  docs {}  terms {}  postings {}  size {}\n",
+        snapshot::VersionName(r.version), f.index, r.shards, r.docs, r.terms, r.postings,
+        HumanBytes(r.bytes));
+    out += fmt::format("  new segments {}  bad lines skipped {}  took {:.2f}s\n",
+                       r.segments_written, r.bad_records, static_cast<double>(r.duration_ms) / 1000);
+    std::fputs(out.c_str(), stdout);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
+  auto f = std::make_shared<BuildFlags>();
+  AddIndexOption(app, &f->index);
+  AddCatalogOption(app, &f->catalogs);
+  AddLockTimeoutOption(app, &f->lock_timeout);
+  app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
+  app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
+      ->type_name("FILE");
+  app->add_option("--shards-per-category", f->shards_per_category,
+                  "Shards per category, 1-1000 (fixed at build time)");
+  app->add_option("--max-bad-lines", f->max_bad_lines,
+                  "Skip up to N bad records (each logged) instead of failing");
+  app->add_option("--max-line-bytes", f->max_line_bytes, "Longest accepted line/record in bytes");
+  app->add_option("--max-shrink", f->max_shrink,
+                  "Refuse a version with more than this fraction fewer products than the current");
+  app->add_flag("--allow-shrink", f->allow_shrink, "Publish even if products or categories shrink");
+  app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
+  return [f, global] { return RunBuild(*f, *global); };
+}
+
+}  // namespace pidx::cli

@@ -1,0 +1,66 @@
+#include "options.h"
+
+#include <cctype>
+#include <cstdlib>
+
+namespace pidx::cli {
+
+Status GlobalOptions::BadValue(const std::string& long_name, const std::string& why) const {
+  if (from_env.count(long_name)) return Status::Config(EnvNameFor(long_name) + ": " + why);
+  return Status::Usage("--" + long_name + ": " + why);
+}
+
+void AddOutputOptions(CLI::App* app, GlobalOptions* g) {
+  app->add_flag("--json", g->json, "Print a machine-readable JSON result on stdout");
+  app->add_option("--log-format", g->log_format, "Log format on stderr: auto|json|logfmt|text");
+  app->add_option("--log-level", g->log_level, "Lowest level logged: debug|info|warn|error");
+  app->add_flag("-q,--quiet", g->quiet, "Log only warnings and errors");
+}
+
+void AddIndexOption(CLI::App* app, std::string* index) {
+  app->add_option("--index", *index, "Index directory")->type_name("DIR");
+}
+
+void AddCatalogOption(CLI::App* app, std::vector<std::string>* catalogs) {
+  app->add_option("--catalog", *catalogs, "Catalog file(s): .jsonl/.ndjson/.csv/.tsv[.gz|.zst], - for stdin")
+      ->type_name("FILE...");
+}
+
+void AddLockTimeoutOption(CLI::App* app, std::string* lock_timeout) {
+  app->add_option("--lock-timeout", *lock_timeout, "How long to wait for a lock (e.g. 500ms, 5s, 0)")
+      ->type_name("DUR");
+}
+
+std::string EnvNameFor(const std::string& long_name) {
+  std::string out = "PIDX_";
+  for (char c : long_name) {
+    out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+Status ApplyEnvironment(CLI::App* app, GlobalOptions* g) {
+  for (CLI::Option* opt : app->get_options()) {
+    if (opt->count() > 0 || opt->get_lnames().empty()) continue;
+    const std::string& name = opt->get_lnames().front();
+    if (name == "help") continue;
+    const char* value = std::getenv(EnvNameFor(name).c_str());
+    if (value == nullptr || *value == '\0') continue;
+    try {
+      opt->add_result(std::string(value));
+      opt->run_callback();
+    } catch (const CLI::ParseError& e) {
+      return Status::Config(EnvNameFor(name) + "=" + value + ": " + e.what());
+    }
+    g->from_env.insert(name);
+  }
+  for (CLI::App* sub : app->get_subcommands()) PIDX_RETURN_IF_ERROR(ApplyEnvironment(sub, g));
+  return Status::Ok();
+}
+
+Status Require(const std::string& value, const std::string& long_name) {
+  if (!value.empty()) return Status::Ok();
+  return Status::Usage("missing --" + long_name + " (or " + EnvNameFor(long_name) + ")");
+}
+
+}  // namespace pidx::cli

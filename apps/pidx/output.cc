@@ -1,0 +1,76 @@
+#include "output.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+namespace pidx::cli {
+
+void PrintJson(const nlohmann::ordered_json& j) {
+  nlohmann::ordered_json out;
+  out["schema_version"] = kJsonSchemaVersion;
+  for (const auto& [k, v] : j.items()) out[k] = v;
+  std::string s = out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fputc('\n', stdout);
+}
+
+Table::Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+
+void Table::AddRow(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+
+namespace {
+bool LooksNumeric(const std::string& s) {
+  return !s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-') &&
+         s.find_first_not_of("0123456789.-% kMGTBx") == std::string::npos;
+}
+// Display width: counts UTF-8 code points (CJK counts 2, close enough for tables).
+size_t Width(const std::string& s) {
+  size_t w = 0;
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    w += len >= 3 ? 2 : 1;
+    i += len;
+  }
+  return w;
+}
+}  // namespace
+
+std::string Table::Render() const {
+  std::vector<size_t> widths;
+  for (const auto& r : rows_) {
+    if (widths.size() < r.size()) widths.resize(r.size(), 0);
+    for (size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], Width(r[i]));
+  }
+  std::string out;
+  for (size_t ri = 0; ri < rows_.size(); ++ri) {
+    const auto& r = rows_[ri];
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      size_t pad = widths[i] - Width(r[i]);
+      bool right = ri > 0 && LooksNumeric(r[i]);
+      if (i > 0) line += "  ";
+      if (right) line += std::string(pad, ' ');
+      line += r[i];
+      if (!right && i + 1 < r.size()) line += std::string(pad, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+}  // namespace pidx::cli

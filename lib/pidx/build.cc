@@ -1,0 +1,177 @@
+#include "pidx/build.h"
+
+#include <cstdio>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "pidx/analysis/analyzer.h"
+#include "pidx/base/cancel.h"
+#include "pidx/base/duration.h"
+#include "pidx/log.h"
+#include "pidx/publish.h"
+#include "pidx/shard/ingest.h"
+#include "pidx/shard/shard_id.h"
+#include "pidx/snapshot/snapshot_store.h"
+
+namespace pidx {
+namespace {
+
+void ReportProgress(const shard::IngestProgress& p, bool bar) {
+  double pct = p.total_bytes > 0 ? 100.0 * static_cast<double>(p.bytes) /
+                                       static_cast<double>(p.total_bytes)
+                                 : -1.0;
+  int64_t eta_ms = -1;
+  if (pct > 0.5 && pct < 100.0) {
+    eta_ms = static_cast<int64_t>(static_cast<double>(p.elapsed_ms) * (100.0 - pct) / pct);
+  }
+  if (bar) {
+    const int width = 30;
+    int filled = pct < 0 ? 0 : static_cast<int>(pct * width / 100.0);
+    std::string line = fmt::format("\r[{}{}] {:>6.1f}% {} products {:.1f} MB", std::string(filled, '#'),
+                                   std::string(width - filled, ' '), pct < 0 ? 0.0 : pct,
+                                   p.products, static_cast<double>(p.bytes) / 1e6);
+    if (eta_ms >= 0) line += fmt::format(" ETA {}s ", eta_ms / 1000);
+    std::fputs(line.c_str(), stderr);
+    std::fflush(stderr);
+    return;
+  }
+  LogFields f = {{"products", p.products}, {"bytes", p.bytes}, {"elapsed_ms", p.elapsed_ms}};
+  if (pct >= 0) f["percent"] = static_cast<int64_t>(pct * 10) / 10.0;
+  if (eta_ms >= 0) f["eta_ms"] = eta_ms;
+  Log::Info("index.build.progress", "building", f);
+}
+
+// The publishing guard: the seed's recall collapse, caught before it serves.
+Status CheckGuard(const BuildOptions& options, const snapshot::Manifest* current,
+                  uint64_t new_docs, const std::map<std::string, uint64_t>& new_categories) {
+  auto refuse = [&](const std::string& reason, LogFields fields) {
+    fields["reason"] = reason;
+    Log::Error("index.publish.refused", "publish refused: " + reason, fields);
+    return Status::BadData("publish refused: " + reason);
+  };
+  if (new_docs == 0) return refuse("the catalog has no products", {{"docs", 0}});
+  if (current == nullptr || options.allow_shrink) return Status::Ok();
+  uint64_t old_docs = current->TotalDocs();
+  double floor = (1.0 - options.max_shrink) * static_cast<double>(old_docs);
+  if (static_cast<double>(new_docs) < floor) {
+    return refuse(fmt::format("the new version has {} products, the current {} has {} (more than "
+                              "{:.0f}% fewer; --max-shrink or --allow-shrink to override)",
+                              new_docs, snapshot::VersionName(current->version), old_docs,
+                              options.max_shrink * 100),
+                  {{"docs", new_docs}, {"current_docs", old_docs}, {"max_shrink", options.max_shrink}});
+  }
+  std::vector<std::string> lost;
+  for (const auto& [cat, n] : current->Categories()) {
+    if (!new_categories.count(cat)) lost.push_back(cat);
+  }
+  if (!lost.empty()) {
+    std::string names;
+    for (const auto& c : lost) names += (names.empty() ? "" : ", ") + c;
+    return refuse("categories would disappear: " + names + " (--allow-shrink to override)",
+                  {{"lost_categories", lost}});
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<BuildResult> Build(const BuildOptions& options, Env* env) {
+  const int64_t start = MonotonicMs();
+  if (options.catalogs.empty()) return Status::Usage("no catalog given (--catalog FILE)");
+  if (options.shards_per_category == 0 ||
+      options.shards_per_category > shard::kMaxShardsPerCategory) {
+    return Status::Usage("--shards-per-category must be between 1 and 1000");
+  }
+  shard::IngestOptions ingest_opts;
+  if (!options.schema_file.empty()) {
+    PIDX_ASSIGN_OR_RETURN(ingest_opts.schema, catalog::Schema::LoadFile(options.schema_file));
+  }
+  // Open the index before reading anything: a bad --index fails fast.
+  PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, true));
+  store.SweepStaleTemporaries();
+
+  Log::Info("index.build.started", "build started",
+            {{"index", options.index_dir}, {"catalogs", options.catalogs},
+             {"shards_per_category", options.shards_per_category}});
+
+  ingest_opts.shards_per_category = options.shards_per_category;
+  ingest_opts.reader.format = options.format;
+  ingest_opts.reader.max_line_bytes = options.max_line_bytes;
+  ingest_opts.max_bad_lines = options.max_bad_lines;
+  ingest_opts.threads = options.threads;
+  ingest_opts.on_bad_record = [](const Status& bad) {
+    Log::Warn("catalog.record.skipped", bad.message(), {{"reason", bad.message()}});
+  };
+  const bool bar = options.progress_bar;
+  ingest_opts.progress_interval_ms = bar ? 200 : 5000;
+  ingest_opts.on_progress = [bar](const shard::IngestProgress& p) { ReportProgress(p, bar); };
+
+  auto ingest = shard::Ingest(options.catalogs, ingest_opts);
+  if (bar) std::fputs("\n", stderr);
+  if (!ingest.ok()) return ingest.status();
+
+  BuildResult result;
+  result.bad_records = ingest->bad_records;
+  std::map<std::string, uint64_t> new_categories;
+  for (const auto& [s, cats] : ingest->categories) {
+    for (const auto& [c, n] : cats) new_categories[c] += n;
+  }
+  // An empty catalog is refused before any file is written.
+  if (ingest->products == 0) {
+    PIDX_RETURN_IF_ERROR(CheckGuard(options, nullptr, 0, new_categories));
+  }
+
+  PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(store, *ingest, options.threads));
+  result.segments_written = finished.segments_written;
+  if (Cancelled()) return Status::Interrupted("interrupted before publishing");
+
+  snapshot::Manifest manifest;
+  manifest.created = NowRfc3339();
+  manifest.tool_version = PIDX_VERSION;
+  manifest.operation = "build";
+  for (const auto& f : ingest->files) {
+    manifest.catalogs.push_back({f.path, f.size, f.xxh3, f.products});
+  }
+  manifest.schema = ingest_opts.schema.ToJson();
+  manifest.analyzer = ingest_opts.analyzer.ToJson();
+  manifest.shards_per_category = options.shards_per_category;
+  manifest.bad_lines_skipped = ingest->bad_records;
+  manifest.shards = std::move(finished.entries);
+
+  PIDX_ASSIGN_OR_RETURN(auto lock,
+                        AcquireLockLoudly(store, "publish", options.lock_timeout_ms, ""));
+  // Under the lock: the guard compares with what is current now, not when we started.
+  PIDX_ASSIGN_OR_RETURN(uint64_t current_version, store.ReadCurrent());
+  std::optional<snapshot::Manifest> current;
+  if (current_version > 0) {
+    PIDX_ASSIGN_OR_RETURN(current, store.LoadManifest(current_version));
+  }
+  PIDX_RETURN_IF_ERROR(CheckGuard(options, current ? &*current : nullptr, manifest.TotalDocs(),
+                                  new_categories));
+  manifest.parent = current_version;
+  if (Cancelled()) return Status::Interrupted("interrupted before publishing");
+  PIDX_ASSIGN_OR_RETURN(result.version, store.Publish(&manifest));
+  lock.Release();
+
+  result.parent = manifest.parent;
+  result.shards = manifest.shards.size();
+  result.docs = manifest.TotalDocs();
+  result.terms = manifest.TotalTerms();
+  result.postings = manifest.TotalPostings();
+  result.bytes = manifest.TotalBytes();
+  result.duration_ms = MonotonicMs() - start;
+  Log::Info("index.build.completed", "published " + snapshot::VersionName(result.version),
+            {{"version", snapshot::VersionName(result.version)},
+             {"parent", result.parent ? snapshot::VersionName(result.parent) : ""},
+             {"shards", result.shards},
+             {"docs", result.docs},
+             {"terms", result.terms},
+             {"bytes", result.bytes},
+             {"bad_lines_skipped", result.bad_records},
+             {"duration_ms", result.duration_ms}});
+  return result;
+}
+
+}  // namespace pidx

@@ -1,0 +1,33 @@
+// The subcommands of pidx, one table (as Ninja's `struct Tool`); main only dispatches.
+// Each subcommand lives in its own cmd_<name>.cc.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "options.h"
+#include "pidx/status.h"
+
+namespace pidx::cli {
+
+// Runs the chosen command after parsing; prints its result on stdout.
+using CommandRun = std::function<Status()>;
+// Registers the command's flags on `app` and returns what to run once they are parsed.
+using CommandSetup = std::function<CommandRun(CLI::App* app, GlobalOptions* global)>;
+
+struct Command {
+  const char* name;
+  const char* summary;
+  const char* failed_event;  // logged with the error when the command fails
+  CommandSetup setup;
+};
+
+const std::vector<Command>& Commands();
+
+CommandRun SetupBuild(CLI::App* app, GlobalOptions* global);
+CommandRun SetupStats(CLI::App* app, GlobalOptions* global);
+
+}  // namespace pidx::cli

@@ -1,0 +1,230 @@
+#include "pidx/shard/ingest.h"
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "pidx/base/cancel.h"
+#include "pidx/base/checksum.h"
+#include "pidx/base/duration.h"
+#include "pidx/base/env.h"
+#include "pidx/shard/shard_id.h"
+
+namespace pidx::shard {
+namespace {
+
+constexpr size_t kBatchSize = 256;
+constexpr size_t kMaxBatchesInFlight = 32;
+
+struct Item {
+  catalog::Product product;
+  ShardBuilder* builder;
+};
+using Batch = std::vector<Item>;
+
+// A bounded queue: the reader blocks when workers fall behind, so memory stays bounded.
+class BatchQueue {
+ public:
+  void Push(Batch batch) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_full_.wait(lock, [&] { return q_.size() < kMaxBatchesInFlight; });
+    q_.push_back(std::move(batch));
+    not_empty_.notify_one();
+  }
+  bool Pop(Batch* out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_empty_.wait(lock, [&] { return !q_.empty() || closed_; });
+    if (q_.empty()) return false;
+    *out = std::move(q_.front());
+    q_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    not_empty_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<Batch> q_;
+  bool closed_ = false;
+};
+
+// XXH3 of a whole file through a read-only map (runs beside the scan).
+std::string HashFile(const std::string& path) {
+  auto mapped = Env::Default()->MapFile(path);
+  if (!mapped.ok()) return "";
+  return Hex64(Xxh3((*mapped)->data()));
+}
+
+struct IdLocation {
+  uint32_t file;
+  uint64_t line;
+};
+
+}  // namespace
+
+std::string ShardOf(const analysis::Analyzer& analyzer, std::string_view category,
+                    std::string_view id, uint32_t shards_per_category) {
+  return MakeShardId(CategorySlug(analyzer.Fold(category)),
+                     ShardNumber(id, shards_per_category));
+}
+
+Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
+                            const IngestOptions& options) {
+  const analysis::Analyzer analyzer(options.analyzer);
+  IngestResult result;
+  const int64_t start = MonotonicMs();
+
+  // Open every file first: a missing third file should fail before minutes of work.
+  std::vector<std::unique_ptr<catalog::CatalogReader>> readers;
+  uint64_t total_bytes = 0;
+  for (const auto& path : catalogs) {
+    PIDX_ASSIGN_OR_RETURN(auto reader,
+                          catalog::CatalogReader::Open(path, options.schema, options.reader));
+    total_bytes += reader->total_bytes();
+    readers.push_back(std::move(reader));
+  }
+  std::vector<std::future<std::string>> hashes;
+  for (const auto& path : catalogs) {
+    hashes.push_back(path == "-" ? std::async(std::launch::deferred, [] { return std::string(); })
+                                 : std::async(std::launch::async, HashFile, path));
+  }
+
+  BatchQueue queue;
+  int nthreads = options.threads > 0 ? options.threads
+                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> workers;
+  for (int i = 0; i < nthreads; ++i) {
+    workers.emplace_back([&] {
+      Batch batch;
+      std::vector<std::string> terms;
+      while (queue.Pop(&batch)) {
+        for (auto& item : batch) {
+          analyzer.AnalyzeProduct(options.schema, item.product, &terms);
+          uint64_t hash = ProductContentHash(options.schema, item.product);
+          std::string title(StoredTitle(options.schema, item.product));
+          item.builder->Add(std::move(item.product.id), std::move(title), hash, terms);
+        }
+      }
+    });
+  }
+
+  Status status;
+  std::unordered_map<std::string, IdLocation> seen_ids;
+  std::unordered_map<std::string, std::string> slug_of_category;
+  std::unordered_map<std::string, bool> filter_cache;
+  Batch batch;
+  batch.reserve(kBatchSize);
+  uint64_t bytes_done = 0;
+  int64_t last_progress = start;
+
+  for (size_t f = 0; f < readers.size() && status.ok(); ++f) {
+    auto& reader = *readers[f];
+    CatalogFileInfo info;
+    info.path = catalogs[f];
+    catalog::Product product;
+    product.fields.resize(options.schema.fields().size());
+    for (;;) {
+      if (Cancelled()) {
+        status = Status::Interrupted("interrupted while reading " + reader.display_name());
+        break;
+      }
+      product.Clear();
+      auto next = reader.Next(&product);
+      if (!next.ok()) {
+        if (next.status().kind() != StatusKind::kBadData) {
+          status = next.status();
+          break;
+        }
+        ++result.bad_records;
+        if (result.bad_records > options.max_bad_lines) {
+          status = next.status();
+          break;
+        }
+        if (options.on_bad_record) options.on_bad_record(next.status());
+        continue;
+      }
+      if (!*next) break;
+
+      auto [it, inserted] =
+          seen_ids.try_emplace(product.id, IdLocation{static_cast<uint32_t>(f), product.line});
+      if (!inserted) {
+        Status dup = Status::BadData(
+            reader.display_name() + ":" + std::to_string(product.line) + ": duplicate id \"" +
+            product.id + "\" (first seen at " + readers[it->second.file]->display_name() + ":" +
+            std::to_string(it->second.line) + ")");
+        ++result.bad_records;
+        if (result.bad_records > options.max_bad_lines) {
+          status = dup;
+          break;
+        }
+        if (options.on_bad_record) options.on_bad_record(dup);
+        continue;
+      }
+      ++result.products_seen;
+      ++info.products;
+
+      auto slug_it = slug_of_category.find(product.category);
+      if (slug_it == slug_of_category.end()) {
+        slug_it = slug_of_category
+                      .emplace(product.category, CategorySlug(analyzer.Fold(product.category)))
+                      .first;
+      }
+      std::string shard = MakeShardId(
+          slug_it->second, ShardNumber(product.id, options.shards_per_category));
+      ++result.all_shards[shard];
+      bool accept = true;
+      if (options.shard_filter) {
+        auto fit = filter_cache.find(shard);
+        if (fit == filter_cache.end()) fit = filter_cache.emplace(shard, options.shard_filter(shard)).first;
+        accept = fit->second;
+      }
+      if (accept) {
+        auto& builder = result.builders[shard];
+        if (!builder) builder = std::make_unique<ShardBuilder>(shard);
+        ++result.categories[shard][product.category];
+        ++result.products;
+        batch.push_back(Item{std::move(product), builder.get()});
+        product = catalog::Product();
+        product.fields.resize(options.schema.fields().size());
+        if (batch.size() == kBatchSize) {
+          queue.Push(std::move(batch));
+          batch = Batch();
+          batch.reserve(kBatchSize);
+        }
+      }
+      if (options.on_progress && (result.products_seen & 1023) == 0) {
+        int64_t now = MonotonicMs();
+        if (now - last_progress >= options.progress_interval_ms) {
+          last_progress = now;
+          options.on_progress({result.products_seen, bytes_done + reader.bytes_consumed(),
+                               total_bytes, now - start});
+        }
+      }
+    }
+    bytes_done += reader.bytes_consumed();
+    info.size = reader.total_bytes() > 0 ? reader.total_bytes() : reader.bytes_consumed();
+    result.files.push_back(std::move(info));
+  }
+  if (!batch.empty() && status.ok()) queue.Push(std::move(batch));
+  queue.Close();
+  for (auto& w : workers) w.join();
+  for (size_t f = 0; f < hashes.size(); ++f) {
+    std::string h = hashes[f].get();
+    if (f < result.files.size()) result.files[f].xxh3 = std::move(h);
+  }
+  if (!status.ok()) return status;
+  if (options.on_progress) {
+    options.on_progress({result.products_seen, bytes_done, total_bytes, MonotonicMs() - start});
+  }
+  return result;
+}
+
+}  // namespace pidx::shard

@@ -1,0 +1,75 @@
+// Reads catalogs and feeds every product into the builder of its shard: the pipeline shared
+// by `build` (all shards) and `rebuild-shard` (one shard).
+//
+// Threads: the calling thread reads and parses the catalog files in order, checks ids for
+// duplicates, computes each product's shard and hands batches to `threads` workers, which run
+// the analyzer (the expensive part) and add to the shard builders. Products of shards the
+// filter rejects are dropped before analysis, so a one-shard rebuild costs about a scan.
+// Memory: bounded batches in flight, plus what the shard builders hold (the index itself).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pidx/analysis/analyzer.h"
+#include "pidx/catalog/catalog_reader.h"
+#include "pidx/catalog/schema.h"
+#include "pidx/shard/shard_builder.h"
+#include "pidx/status.h"
+
+namespace pidx::shard {
+
+struct IngestProgress {
+  uint64_t products = 0;
+  uint64_t bytes = 0;        // consumed so far, over all files
+  uint64_t total_bytes = 0;  // sum of known file sizes (0 when unknown, e.g. stdin)
+  int64_t elapsed_ms = 0;
+};
+
+struct IngestOptions {
+  catalog::Schema schema = catalog::Schema::Default();
+  analysis::AnalyzerSettings analyzer;
+  uint32_t shards_per_category = 8;
+  catalog::ReaderOptions reader;
+  uint64_t max_bad_lines = 0;
+  int threads = 0;  // workers; 0 = one per core
+  // Only shards for which this returns true are built; empty = all.
+  std::function<bool(const std::string& shard)> shard_filter;
+  // Called for every bad record that is skipped (within max_bad_lines).
+  std::function<void(const Status& bad)> on_bad_record;
+  // Called from the reading thread about every `progress_interval_ms`.
+  std::function<void(const IngestProgress&)> on_progress;
+  int64_t progress_interval_ms = 5000;
+};
+
+struct CatalogFileInfo {
+  std::string path;
+  uint64_t size = 0;
+  std::string xxh3;  // empty for stdin
+  uint64_t products = 0;
+};
+
+struct IngestResult {
+  std::map<std::string, std::unique_ptr<ShardBuilder>> builders;  // by shard id
+  std::map<std::string, std::map<std::string, uint64_t>> categories;  // shard -> category -> docs
+  std::vector<CatalogFileInfo> files;
+  uint64_t products = 0;       // accepted by the filter
+  uint64_t products_seen = 0;  // all good records
+  uint64_t bad_records = 0;
+  std::map<std::string, uint64_t> all_shards;  // every shard the catalog implies -> docs
+};
+
+// Errors: the first bad record beyond max_bad_lines (kBadData, "file:line: reason"), a
+// duplicate id (kBadData, naming both places), kNotFound/kIoError from the files,
+// kInterrupted when a signal arrived.
+Result<IngestResult> Ingest(const std::vector<std::string>& catalogs, const IngestOptions& options);
+
+// The shard a product belongs to (folds the category with `analyzer`).
+std::string ShardOf(const analysis::Analyzer& analyzer, std::string_view category,
+                    std::string_view id, uint32_t shards_per_category);
+
+}  // namespace pidx::shard
