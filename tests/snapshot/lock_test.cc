@@ -1,0 +1,89 @@
+#include "pidx/snapshot/lock.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "support/temp_dir.h"
+
+using pidx::snapshot::FileLock;
+using pidx::snapshot::LockWait;
+
+namespace {
+// A child process that takes the lock, signals through a pipe, then sleeps until killed.
+pid_t HoldInChild(const std::string& path) {
+  int p[2];
+  REQUIRE(pipe(p) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    auto lock = FileLock::Acquire(path, 0, nullptr);
+    char c = lock.ok() ? 'y' : 'n';
+    (void)!write(p[1], &c, 1);
+    for (;;) pause();
+  }
+  close(p[1]);
+  char c = 0;
+  REQUIRE(read(p[0], &c, 1) == 1);
+  close(p[0]);
+  REQUIRE(c == 'y');
+  return pid;
+}
+}  // namespace
+
+TEST_CASE("a free lock is taken at once") {
+  pidx::testing::TempDir dir;
+  LockWait wait;
+  auto lock = FileLock::Acquire(dir.File("a.lock"), 0, &wait);
+  REQUIRE(lock.ok());
+  CHECK(lock->held());
+  CHECK(wait.waited_ms < 100);
+}
+
+TEST_CASE("a lock held by another process times out with kLockTimeout naming the holder") {
+  pidx::testing::TempDir dir;
+  std::string path = dir.File("publish.lock");
+  pid_t holder = HoldInChild(path);
+  LockWait wait;
+  auto t0 = std::chrono::steady_clock::now();
+  auto lock = FileLock::Acquire(path, 300, &wait);
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  REQUIRE(!lock.ok());
+  CHECK(lock.status().kind() == pidx::StatusKind::kLockTimeout);
+  CHECK(lock.status().message().find("publish.lock") != std::string::npos);
+  CHECK(wait.waited_ms >= 300);
+  CHECK(elapsed < std::chrono::seconds(3));
+  CHECK(wait.holder_pid == holder);
+
+  SECTION("and is free as soon as the holder is killed") {
+    kill(holder, SIGKILL);
+    waitpid(holder, nullptr, 0);
+    auto again = FileLock::Acquire(path, 0, nullptr);
+    CHECK(again.ok());
+  }
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+}
+
+TEST_CASE("a released lock can be taken again, and the lock file stays") {
+  pidx::testing::TempDir dir;
+  std::string path = dir.File("x.lock");
+  {
+    auto lock = FileLock::Acquire(path, 0, nullptr);
+    REQUIRE(lock.ok());
+  }
+  CHECK(access(path.c_str(), F_OK) == 0);
+  CHECK(FileLock::Acquire(path, 0, nullptr).ok());
+}
+
+TEST_CASE("a lock in a missing directory is an I/O error, not a timeout") {
+  pidx::testing::TempDir dir;
+  auto lock = FileLock::Acquire(dir.File("no/such.lock"), 0, nullptr);
+  REQUIRE(!lock.ok());
+  CHECK(lock.status().kind() == pidx::StatusKind::kIoError);
+}

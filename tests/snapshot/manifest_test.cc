@@ -1,0 +1,79 @@
+#include "pidx/snapshot/manifest.h"
+
+#include <catch2/catch.hpp>
+
+using pidx::snapshot::Manifest;
+using pidx::snapshot::ShardEntry;
+
+namespace {
+Manifest Sample() {
+  Manifest m;
+  m.version = 42;
+  m.parent = 41;
+  m.created = "2026-11-25T00:00:00.000Z";
+  m.tool_version = "0.1.0";
+  m.operation = "build";
+  m.catalogs.push_back({"c.jsonl", 123, "00000000000000ab", 2});
+  m.schema = {{"fields", nlohmann::json::array()}};
+  m.analyzer = {{"version", 1}};
+  ShardEntry e;
+  e.shard = "books_003";
+  e.segment = "books_003-0123456789abcdef.seg";
+  e.size = 999;
+  e.checksum = 0x0123456789abcdefULL;
+  e.docs = 2;
+  e.terms = 7;
+  e.postings = 9;
+  e.signature = 42;
+  e.term_bloom = std::string(512, '0');
+  e.categories = {{"Books", 2}};
+  m.shards.push_back(e);
+  return m;
+}
+}  // namespace
+
+TEST_CASE("a manifest round-trips through its serialization") {
+  Manifest m = Sample();
+  std::string bytes = m.Serialize();
+  auto back = Manifest::Parse(bytes, "v42.manifest");
+  REQUIRE(back.ok());
+  CHECK(back->Serialize() == bytes);
+  CHECK(back->version == 42);
+  CHECK(back->parent == 41);
+  CHECK(back->shards.size() == 1);
+  CHECK(back->shards[0].checksum == 0x0123456789abcdefULL);
+  CHECK(back->TotalDocs() == 2);
+  CHECK(back->Categories().at("Books") == 2);
+  CHECK(back->FindShard("books_003") != nullptr);
+  CHECK(back->FindShard("books_004") == nullptr);
+}
+
+TEST_CASE("a manifest with a changed byte is rejected with a checksum mismatch") {
+  std::string bytes = Sample().Serialize();
+  bytes[bytes.find("\"docs\": 2")] = 'X';
+  auto r = Manifest::Parse(bytes, "v42.manifest");
+  REQUIRE(!r.ok());
+  CHECK(r.status().kind() == pidx::StatusKind::kCorrupt);
+  CHECK(r.status().message().find("v42.manifest: checksum mismatch") == 0);
+}
+
+TEST_CASE("a truncated manifest is rejected, never half read") {
+  std::string bytes = Sample().Serialize();
+  for (size_t n : {size_t{0}, size_t{1}, bytes.size() / 2, bytes.size() - 1}) {
+    auto r = Manifest::Parse(bytes.substr(0, n), "m");
+    CHECK(!r.ok());
+  }
+}
+
+TEST_CASE("version names are v + six digits and parse back") {
+  CHECK(pidx::snapshot::VersionName(42) == "v000042");
+  CHECK(pidx::snapshot::VersionName(1234567) == "v1234567");
+  uint64_t v = 0;
+  CHECK(pidx::snapshot::ParseVersionName("v000042", &v));
+  CHECK(v == 42);
+  CHECK(pidx::snapshot::ParseVersionName("7", &v));
+  CHECK(v == 7);
+  CHECK(!pidx::snapshot::ParseVersionName("v0", &v));
+  CHECK(!pidx::snapshot::ParseVersionName("latest", &v));
+  CHECK(!pidx::snapshot::ParseVersionName("", &v));
+}
