@@ -6,6 +6,8 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"build", "Build every shard of a catalog and publish a new version", "index.build.failed",
        SetupBuild},
+      {"rebuild-shard", "Rebuild one shard under its lock and publish a new version",
+       "index.rebuild.failed", SetupRebuildShard},
       {"stats", "Show what is inside a version: docs, terms, postings, bytes, containers",
        "index.stats.failed", SetupStats},
   };

@@ -28,6 +28,7 @@ struct Command {
 const std::vector<Command>& Commands();
 
 CommandRun SetupBuild(CLI::App* app, GlobalOptions* global);
+CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global);
 CommandRun SetupStats(CLI::App* app, GlobalOptions* global);
 
 }  // namespace pidx::cli

@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
   LogFields fields = {{"reason", StatusKindName(status.kind())},
                       {"error", status.message()},
                       {"exit_code", sig ? 128 + sig : code}};
+  for (const auto& [k, v] : global.failure_fields.items()) fields[k] = v;
   Log::Error(cmd.failed_event, status.message(), fields);
   if (status.kind() == StatusKind::kUsage) {
     std::fprintf(stderr, "Run 'pidx %s --help' for usage.\n", cmd.name);

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "pidx/log.h"
 #include "pidx/status.h"
 
 namespace pidx::cli {
@@ -20,6 +21,8 @@ struct GlobalOptions {
   std::string log_level = "info";
   bool quiet = false;
   std::set<std::string> from_env;  // long names whose value came from the environment
+  // Added to the command's failure event (e.g. the shard of rebuild-shard).
+  LogFields failure_fields = LogFields::object();
 
   // kConfig when the bad value came from PIDX_*, kUsage when it came from a flag.
   Status BadValue(const std::string& long_name, const std::string& why) const;

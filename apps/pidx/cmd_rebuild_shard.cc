@@ -1,0 +1,85 @@
+// pidx rebuild-shard SHARD --catalog FILE... --index DIR [--lock-timeout DUR]
+#include <fmt/format.h>
+
+#include "command_table.h"
+#include "output.h"
+#include "pidx/base/duration.h"
+#include "pidx/rebuild.h"
+#include "pidx/snapshot/manifest.h"
+
+namespace pidx::cli {
+namespace {
+
+struct RebuildFlags {
+  std::string shard;
+  std::string index;
+  std::vector<std::string> catalogs;
+  std::string format = "auto";
+  uint64_t max_bad_lines = 0;
+  uint64_t max_line_bytes = 1024 * 1024;
+  std::string lock_timeout = "5s";
+  int threads = 0;
+};
+
+Status RunRebuild(const RebuildFlags& f, GlobalOptions& g) {
+  g.failure_fields["shard"] = f.shard;
+  if (f.shard.empty()) return Status::Usage("missing SHARD (e.g. electronics_007)");
+  PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
+  if (f.catalogs.empty()) return Status::Usage("missing --catalog (or PIDX_CATALOG)");
+  RebuildOptions o;
+  o.shard = f.shard;
+  o.index_dir = f.index;
+  o.catalogs = f.catalogs;
+  auto format = catalog::ParseFormat(f.format);
+  if (!format.ok()) return g.BadValue("format", format.status().message());
+  o.format = *format;
+  o.max_bad_lines = f.max_bad_lines;
+  o.max_line_bytes = f.max_line_bytes;
+  auto timeout = ParseDurationMs(f.lock_timeout);
+  if (!timeout.ok()) return g.BadValue("lock-timeout", timeout.status().message());
+  o.lock_timeout_ms = *timeout;
+  o.threads = f.threads;
+
+  PIDX_ASSIGN_OR_RETURN(RebuildResult r, RebuildShard(o, Env::Default()));
+  if (g.json) {
+    PrintJson({{"command", "rebuild-shard"},
+               {"shard", r.shard},
+               {"action", r.action},
+               {"version", snapshot::VersionName(r.version)},
+               {"parent", snapshot::VersionName(r.parent)},
+               {"docs", r.docs},
+               {"terms", r.terms},
+               {"bytes", r.bytes},
+               {"segment", r.segment},
+               {"segment_unchanged", r.segment_unchanged},
+               {"bad_lines_skipped", r.bad_records},
+               {"duration_ms", r.duration_ms}});
+  } else {
+    std::string out = fmt::format("{} {}: published {} (parent {})\n", r.shard, r.action,
+                                  snapshot::VersionName(r.version), snapshot::VersionName(r.parent));
+    if (r.action != "removed") {
+      out += fmt::format("  docs {}  terms {}  size {}{}\n", r.docs, r.terms, HumanBytes(r.bytes),
+                         r.segment_unchanged ? "  (segment unchanged)" : "");
+    }
+    std::fputs(out.c_str(), stdout);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global) {
+  auto f = std::make_shared<RebuildFlags>();
+  app->add_option("shard", f->shard, "The shard to rebuild, e.g. electronics_007");
+  AddIndexOption(app, &f->index);
+  AddCatalogOption(app, &f->catalogs);
+  AddLockTimeoutOption(app, &f->lock_timeout);
+  app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
+  app->add_option("--max-bad-lines", f->max_bad_lines,
+                  "Skip up to N bad records (each logged) instead of failing");
+  app->add_option("--max-line-bytes", f->max_line_bytes, "Longest accepted line/record in bytes");
+  app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
+  return [f, global] { return RunRebuild(*f, *global); };
+}
+
+}  // namespace pidx::cli
