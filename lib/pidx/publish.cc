@@ -14,7 +14,11 @@ namespace pidx {
 Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::IngestResult& ingest,
                                     int threads) {
   std::vector<std::pair<const std::string*, shard::ShardBuilder*>> work;
-  for (auto& [id, builder] : ingest.builders) work.emplace_back(&id, builder.get());
+  for (auto& [id, sink] : ingest.sinks) {
+    auto* builder = dynamic_cast<shard::ShardBuilder*>(sink.get());
+    if (builder == nullptr) return Status::Internal("shard " + id + " was not built by a ShardBuilder");
+    work.emplace_back(&id, builder);
+  }
 
   FinishedShards out;
   out.entries.resize(work.size());
@@ -75,7 +79,7 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
   for (int t = 1; t < n; ++t) pool.emplace_back(run);
   run();
   for (auto& t : pool) t.join();
-  ingest.builders.clear();
+  ingest.sinks.clear();
   if (!first_error.ok()) return first_error;
   out.segments_written = written;
   return out;

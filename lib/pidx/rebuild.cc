@@ -119,7 +119,7 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   store.SweepStaleTemporaries();
 
   PIDX_ASSIGN_OR_RETURN(auto ingest, shard::Ingest(options.catalogs, ingest_opts));
-  const bool in_catalog = ingest.builders.count(options.shard) > 0;
+  const bool in_catalog = ingest.sinks.count(options.shard) > 0;
   const bool in_index = current.FindShard(options.shard) != nullptr;
   if (!in_catalog && !in_index) {
     std::set<std::string> names;

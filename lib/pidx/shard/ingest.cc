@@ -21,7 +21,7 @@ constexpr size_t kMaxBatchesInFlight = 32;
 
 struct Item {
   catalog::Product product;
-  ShardBuilder* builder;
+  ShardSink* sink;
 };
 using Batch = std::vector<Item>;
 
@@ -110,7 +110,7 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
           analyzer.AnalyzeProduct(options.schema, item.product, &terms);
           uint64_t hash = ProductContentHash(options.schema, item.product);
           std::string title(StoredTitle(options.schema, item.product));
-          item.builder->Add(std::move(item.product.id), std::move(title), hash, terms);
+          item.sink->Add(std::move(item.product.id), std::move(title), hash, terms);
         }
       }
     });
@@ -187,11 +187,13 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
         accept = fit->second;
       }
       if (accept) {
-        auto& builder = result.builders[shard];
-        if (!builder) builder = std::make_unique<ShardBuilder>(shard);
+        auto& sink = result.sinks[shard];
+        if (!sink) {
+          sink = options.make_sink ? options.make_sink(shard) : std::make_unique<ShardBuilder>(shard);
+        }
         ++result.categories[shard][product.category];
         ++result.products;
-        batch.push_back(Item{std::move(product), builder.get()});
+        batch.push_back(Item{std::move(product), sink.get()});
         product = catalog::Product();
         product.fields.resize(options.schema.fields().size());
         if (batch.size() == kBatchSize) {

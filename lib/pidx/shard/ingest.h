@@ -37,6 +37,8 @@ struct IngestOptions {
   catalog::ReaderOptions reader;
   uint64_t max_bad_lines = 0;
   int threads = 0;  // workers; 0 = one per core
+  // Makes the sink of a shard; empty = a ShardBuilder (what build and rebuild-shard use).
+  std::function<std::unique_ptr<ShardSink>(const std::string& shard)> make_sink;
   // Only shards for which this returns true are built; empty = all.
   std::function<bool(const std::string& shard)> shard_filter;
   // Called for every bad record that is skipped (within max_bad_lines).
@@ -54,7 +56,7 @@ struct CatalogFileInfo {
 };
 
 struct IngestResult {
-  std::map<std::string, std::unique_ptr<ShardBuilder>> builders;  // by shard id
+  std::map<std::string, std::unique_ptr<ShardSink>> sinks;  // by shard id (accepted shards)
   std::map<std::string, std::map<std::string, uint64_t>> categories;  // shard -> category -> docs
   std::vector<CatalogFileInfo> files;
   uint64_t products = 0;       // accepted by the filter

@@ -39,13 +39,21 @@ uint64_t ProductContentHash(const catalog::Schema& schema, const catalog::Produc
 // field, else empty.
 std::string_view StoredTitle(const catalog::Schema& schema, const catalog::Product& product);
 
-class ShardBuilder {
+// Receives the analyzed products of one shard (from Ingest's workers, concurrently).
+class ShardSink {
+ public:
+  virtual ~ShardSink() = default;
+  // Thread-safe. `terms` sorted and unique (Analyzer::AnalyzeProduct).
+  virtual void Add(std::string external_id, std::string title, uint64_t content_hash,
+                   const std::vector<std::string>& terms) = 0;
+};
+
+class ShardBuilder final : public ShardSink {
  public:
   explicit ShardBuilder(std::string shard);
 
-  // Thread-safe. `terms` sorted and unique (Analyzer::AnalyzeProduct).
   void Add(std::string external_id, std::string title, uint64_t content_hash,
-           const std::vector<std::string>& terms);
+           const std::vector<std::string>& terms) override;
 
   size_t doc_count() const;
   // Sorts, inverts and serializes. Call once, after all Adds.
