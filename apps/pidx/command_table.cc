@@ -10,6 +10,8 @@ const std::vector<Command>& Commands() {
        "index.rebuild.failed", SetupRebuildShard},
       {"stats", "Show what is inside a version: docs, terms, postings, bytes, containers",
        "index.stats.failed", SetupStats},
+      {"verify", "Check a version's integrity and, with --catalog, its consistency with the catalog",
+       "index.verify.failed", SetupVerify},
   };
   return commands;
 }

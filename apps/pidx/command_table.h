@@ -30,5 +30,6 @@ const std::vector<Command>& Commands();
 CommandRun SetupBuild(CLI::App* app, GlobalOptions* global);
 CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global);
 CommandRun SetupStats(CLI::App* app, GlobalOptions* global);
+CommandRun SetupVerify(CLI::App* app, GlobalOptions* global);
 
 }  // namespace pidx::cli

@@ -1,0 +1,138 @@
+// pidx verify --index DIR [--version V | --all-versions] [--catalog FILE...] [--sample-terms K]
+//             [--seed N] [--deep]
+#include <fmt/format.h>
+
+#include "command_table.h"
+#include "output.h"
+#include "pidx/log.h"
+#include "pidx/snapshot/manifest.h"
+#include "pidx/verify.h"
+
+namespace pidx::cli {
+namespace {
+
+struct VerifyFlags {
+  std::string index;
+  std::string version;
+  bool all_versions = false;
+  std::vector<std::string> catalogs;
+  std::string format = "auto";
+  uint32_t sample_terms = 20;
+  uint64_t seed = 1;
+  bool deep = false;
+  int threads = 0;
+};
+
+nlohmann::ordered_json FindingJson(const Finding& f) {
+  nlohmann::ordered_json j;
+  j["kind"] = f.kind;
+  j["version"] = f.version;
+  j["shard"] = f.shard;
+  if (!f.term.empty()) j["term"] = f.term;
+  if (!f.doc.empty()) j["doc"] = f.doc;
+  if (!f.expected.empty()) j["expected"] = f.expected;
+  if (!f.found.empty()) j["found"] = f.found;
+  j["detail"] = f.detail;
+  return j;
+}
+
+Status RunVerify(const VerifyFlags& f, const GlobalOptions& g) {
+  PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
+  VerifyOptions o;
+  o.index_dir = f.index;
+  if (!f.version.empty() && !snapshot::ParseVersionName(f.version, &o.version)) {
+    return g.BadValue("version", "not a version: \"" + f.version + "\" (e.g. v000042 or 42)");
+  }
+  if (o.version > 0 && f.all_versions) {
+    return Status::Usage("--version and --all-versions exclude each other");
+  }
+  o.all_versions = f.all_versions;
+  o.catalogs = f.catalogs;
+  auto format = catalog::ParseFormat(f.format);
+  if (!format.ok()) return g.BadValue("format", format.status().message());
+  o.format = *format;
+  o.sample_terms = f.sample_terms;
+  o.seed = f.seed;
+  o.deep = f.deep;
+  o.threads = f.threads;
+  PIDX_ASSIGN_OR_RETURN(VerifyResult r, Verify(o, Env::Default()));
+
+  for (const auto& x : r.findings) {
+    LogFields fields = {{"kind", x.kind}, {"version", x.version}, {"shard", x.shard}};
+    if (!x.term.empty()) fields["term"] = x.term;
+    if (!x.doc.empty()) fields["doc"] = x.doc;
+    if (!x.expected.empty()) fields["expected"] = x.expected;
+    if (!x.found.empty()) fields["found"] = x.found;
+    Log::Warn("verify.finding", x.detail, fields);
+  }
+  Log::Event(r.findings.empty() ? LogLevel::kInfo : LogLevel::kError, "index.verify.completed",
+             r.findings.empty() ? "no problems found"
+                                : fmt::format("{} problems found", r.findings.size()),
+             {{"versions", r.versions},
+              {"findings", r.findings.size()},
+              {"shards", r.shards_checked},
+              {"docs", r.docs_checked},
+              {"bytes", r.bytes_checked},
+              {"terms_compared", r.terms_compared},
+              {"catalog_products", r.catalog_products},
+              {"duration_ms", r.duration_ms}});
+
+  if (g.json) {
+    nlohmann::ordered_json j;
+    j["command"] = "verify";
+    j["ok"] = r.findings.empty();
+    j["versions"] = r.versions;
+    j["shards_checked"] = r.shards_checked;
+    j["docs_checked"] = r.docs_checked;
+    j["bytes_checked"] = r.bytes_checked;
+    j["terms_compared"] = r.terms_compared;
+    j["catalog_products"] = r.catalog_products;
+    j["duration_ms"] = r.duration_ms;
+    j["findings"] = nlohmann::ordered_json::array();
+    for (const auto& x : r.findings) j["findings"].push_back(FindingJson(x));
+    PrintJson(j);
+  } else {
+    std::string versions;
+    for (const auto& v : r.versions) versions += (versions.empty() ? "" : ", ") + v;
+    std::string out;
+    if (r.findings.empty()) {
+      out = fmt::format("OK: {} verified: {} shards, {} docs, {} checked{}\n", versions,
+                        r.shards_checked, r.docs_checked, HumanBytes(r.bytes_checked),
+                        o.catalogs.empty() ? ""
+                                           : fmt::format(", {} catalog products, {} terms compared",
+                                                         r.catalog_products, r.terms_compared));
+    } else {
+      out = fmt::format("FAILED: {} problems in {}\n\n", r.findings.size(), versions);
+      Table t({"kind", "version", "shard", "term/doc", "expected", "found", "detail"});
+      for (const auto& x : r.findings) {
+        t.AddRow({x.kind, x.version, x.shard, x.term.empty() ? x.doc : x.term, x.expected, x.found,
+                  x.detail});
+      }
+      out += t.Render();
+    }
+    std::fputs(out.c_str(), stdout);
+  }
+  if (!r.findings.empty()) {
+    return Status::Findings(fmt::format("{} problems found", r.findings.size()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+CommandRun SetupVerify(CLI::App* app, GlobalOptions* global) {
+  auto f = std::make_shared<VerifyFlags>();
+  AddIndexOption(app, &f->index);
+  AddCatalogOption(app, &f->catalogs);
+  app->add_option("--version", f->version, "Version to verify (default: the current one)");
+  app->add_flag("--all-versions", f->all_versions, "Verify every published version");
+  app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
+  app->add_option("--sample-terms", f->sample_terms,
+                  "Per shard, compare the K most frequent and K random terms (df >= 5)");
+  app->add_option("--seed", f->seed, "Seed of the random term sample");
+  app->add_flag("--deep", f->deep, "Compare every term with the catalog");
+  app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
+  return [f, global] { return RunVerify(*f, *global); };
+}
+
+}  // namespace pidx::cli
