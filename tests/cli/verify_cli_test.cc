@@ -168,9 +168,7 @@ TEST_CASE("a damaged manifest or CURRENT is a finding") {
 TEST_CASE("the seed's case: shards the catalog implies but the index lacks are named") {
   TempDir dir;
   Built b = BuildIndex(dir, 600, 17);
-  // Drop two shards from the index by rebuilding them from a catalog without their products?
-  // Simpler and exactly the incident: verify against a catalog with a category the index
-  // never saw.
+  // The incident: the catalog has products of a category whose shards the index lacks.
   std::string extra = ReadFile(b.catalog);
   extra += "{\"id\":\"E-1\",\"category\":\"Electronics Extra\",\"title\":\"charger\"}\n";
   extra += "{\"id\":\"E-2\",\"category\":\"Electronics Extra\",\"title\":\"cable\"}\n";
