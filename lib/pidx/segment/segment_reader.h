@@ -33,7 +33,7 @@ class SegmentReader {
   uint32_t doc_count() const { return doc_count_; }
   uint32_t term_count() const { return term_count_; }
   uint64_t posting_count() const { return posting_count_; }  // sum of dfs
-  uint64_t checksum() const { return checksum_; }              // the footer's XXH3-64
+  uint64_t checksum() const { return checksum_; }            // the footer's XXH3-64
   uint64_t file_size() const { return data_.size(); }
 
   // REQUIRES: i < term_count()
@@ -64,12 +64,12 @@ class SegmentReader {
   uint64_t checksum_ = 0;
   // Views into data_ (see docs/FORMAT.md).
   std::string_view terms_blob_;
-  const unsigned char* term_offsets_ = nullptr;     // (term_count+1) x u32 LE
-  const unsigned char* term_dfs_ = nullptr;         // term_count x u32 LE
+  const unsigned char* term_offsets_ = nullptr;  // (term_count+1) x u32 LE
+  const unsigned char* term_dfs_ = nullptr;      // term_count x u32 LE
   std::string_view postings_blob_;
   const unsigned char* posting_offsets_ = nullptr;  // (term_count+1) x u64 LE
   std::string_view docs_blob_;
-  const unsigned char* doc_offsets_ = nullptr;      // (doc_count+1) x u64 LE
+  const unsigned char* doc_offsets_ = nullptr;  // (doc_count+1) x u64 LE
 };
 
 }  // namespace pidx::segment

@@ -41,10 +41,10 @@ class SegmentWriter {
  private:
   std::string shard_;
   std::vector<DocRecord> docs_;
-  std::string terms_blob_;          // concatenated term bytes
+  std::string terms_blob_;  // concatenated term bytes
   std::vector<uint32_t> term_offsets_;
   std::vector<uint32_t> term_dfs_;
-  std::string postings_blob_;       // concatenated portable bitmaps
+  std::string postings_blob_;  // concatenated portable bitmaps
   std::vector<uint64_t> posting_offsets_;
   std::string last_term_;
   uint32_t term_count_ = 0;
