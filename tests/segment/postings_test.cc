@@ -255,6 +255,12 @@ TEST_CASE("hand-written portable bitmaps are accepted when valid") {
   CHECK(runs->ToVector() == std::vector<uint32_t>{65546, 65547, 65548, 65549, 65550, 65556});
 }
 
+TEST_CASE("postings serialize to the bytes the RoaringFormatSpec prescribes") {
+  // Written from the spec, not from CRoaring, so that roaring-go and Java read what we write.
+  CHECK(Serialize(Of({1, 5, 65536 + 7})) == ArrayBitmap({{0, {1, 5}}, {1, {7}}}));
+  CHECK(Serialize(Of(Iota(65536 + 10, 65536 + 110))) == RunBitmap(1, {{10, 99}}, 100));
+}
+
 TEST_CASE("Deserialize rejects an array container that is not sorted") {
   Status s = DeserializeStatus(ArrayBitmap({{0, {5, 1}}}));
   CHECK(s.kind() == StatusKind::kCorrupt);

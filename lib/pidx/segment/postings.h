@@ -36,7 +36,8 @@ class Postings {
   // Parses a portable serialization that must fill `bytes` exactly, then validates every
   // container itself (CRoaring 0.2.66 has no validate call): keys strictly increasing,
   // array containers sorted and unique, run containers ordered and non-overlapping,
-  // cardinalities consistent, every id < doc_limit. kCorrupt on any failure.
+  // cardinalities consistent, every id < doc_limit; and the bytes must be the canonical
+  // serialization of the result (what SerializeTo writes). kCorrupt on any failure.
   static Result<Postings> Deserialize(std::string_view bytes, uint32_t doc_limit);
 
   // Appends the portable serialization.
