@@ -38,7 +38,7 @@ TEST_CASE("temporaries of a dead process are stale, ours and live ones are not")
   CHECK(!pidx::IsStaleTempName(".tmp-abc-0-x"));
 }
 
-TEST_CASE("mapping a file gives its bytes; a missing file is not-found") {
+TEST_CASE("mapping a file gives its bytes, a missing file is not-found") {
   TempDir dir;
   auto p = dir.Write("m.bin", std::string("abc\0def", 7));
   auto m = Env::Default()->MapFile(p);

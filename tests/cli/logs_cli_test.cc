@@ -86,7 +86,7 @@ TEST_CASE("logfmt and text formats, --quiet and --log-level") {
   CHECK(r.exit_code == 64);
 }
 
-TEST_CASE("stdout carries results only; logs go to stderr") {
+TEST_CASE("stdout carries results only, logs go to stderr") {
   TempDir dir;
   auto c = dir.Write("c.jsonl", kCatalog);
   RunResult r = Pidx({"build", "--catalog", c, "--index", dir.File("idx"), "--json"});

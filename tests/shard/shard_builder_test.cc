@@ -43,7 +43,7 @@ TEST_CASE("local doc ids follow external id order, whatever the order of adds") 
   CHECK(reader.Validate().ok());
 }
 
-TEST_CASE("a content change changes the signature; the same content keeps it") {
+TEST_CASE("a content change changes the signature, the same content keeps it") {
   ShardBuilder a("s_000"), b("s_000");
   a.Add("A", "a", 1, {"title:a"});
   b.Add("A", "a", 99, {"title:a"});

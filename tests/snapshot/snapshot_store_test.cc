@@ -46,7 +46,7 @@ Manifest MakeManifest(std::vector<ShardEntry> shards) {
 
 }  // namespace
 
-TEST_CASE("a reader of a missing index gets not-found; a writer creates the layout") {
+TEST_CASE("a reader of a missing index gets not-found, a writer creates the layout") {
   TempDir dir;
   auto r = SnapshotStore::Open(Env::Default(), dir.File("idx"), false);
   REQUIRE(!r.ok());
