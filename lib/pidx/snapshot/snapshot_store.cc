@@ -15,6 +15,10 @@ constexpr const char* kManifestSuffix = ".manifest";
 Result<SnapshotStore> SnapshotStore::Open(Env* env, std::string dir, bool create) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   if (create) {
+    // Like mkdir -p: every missing parent of the index directory is made too.
+    for (size_t pos = dir.find('/', 1); pos != std::string::npos; pos = dir.find('/', pos + 1)) {
+      PIDX_RETURN_IF_ERROR(env->CreateDir(dir.substr(0, pos)));
+    }
     PIDX_RETURN_IF_ERROR(env->CreateDir(dir));
     for (const char* sub : {"versions", "segments", "locks"}) {
       PIDX_RETURN_IF_ERROR(env->CreateDir(JoinPath(dir, sub)));
