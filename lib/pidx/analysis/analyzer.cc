@@ -1,0 +1,174 @@
+#include "pidx/analysis/analyzer.h"
+
+#include <algorithm>
+#include <numeric>
+#include <utility>
+
+#include "pidx/analysis/normalizer.h"
+#include "pidx/analysis/tokenizer.h"
+
+namespace pidx::analysis {
+namespace {
+
+// The only analyzer version this code produces. A snapshot built with another version would
+// get different terms for the same product, so it is refused rather than reinterpreted.
+constexpr int kAnalyzerVersion = 1;
+
+TokenizerOptions ToTokenizerOptions(const AnalyzerSettings& settings) {
+  return TokenizerOptions{settings.cjk_bigrams, settings.max_token_bytes};
+}
+
+// Folds `text` onto the end of *buffer and trims the ASCII whitespace it produced (folding
+// first turns U+3000 and U+00A0 into spaces). Returns the start of the trimmed value; the
+// buffer ends right after it. An empty value leaves the buffer as it was and returns npos.
+size_t AppendFoldedTrimmed(std::string_view text, std::string* buffer) {
+  constexpr std::string_view kSpace = " \t\n\v\f\r";
+  const size_t base = buffer->size();
+  AppendFolded(text, buffer);
+  const size_t begin = buffer->find_first_not_of(kSpace, base);
+  if (begin == std::string::npos) {
+    buffer->resize(base);
+    return std::string::npos;
+  }
+  buffer->resize(buffer->find_last_not_of(kSpace) + 1);
+  buffer->erase(base, begin - base);
+  return base;
+}
+
+// Builds "<field><separator><body>" in place, with one allocation per term.
+void AddTerm(std::string_view field, char separator, std::string_view body,
+             std::vector<std::string>* terms) {
+  std::string& term = terms->emplace_back();
+  term.reserve(field.size() + 1 + body.size());
+  term.append(field).push_back(separator);
+  term.append(body);
+}
+
+}  // namespace
+
+nlohmann::json AnalyzerSettings::ToJson() const {
+  return nlohmann::json{
+      {"version", version}, {"cjk_bigrams", cjk_bigrams}, {"max_token_bytes", max_token_bytes}};
+}
+
+Result<AnalyzerSettings> AnalyzerSettings::FromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return Status::Config("analyzer settings: not a JSON object");
+  for (const auto& [key, value] : j.items()) {
+    if (key != "version" && key != "cjk_bigrams" && key != "max_token_bytes") {
+      return Status::Config("analyzer settings: unknown key \"" + key + "\"");
+    }
+  }
+  const auto version = j.find("version");
+  if (version == j.end() || !version->is_number_integer()) {
+    return Status::Config("analyzer settings: \"version\" must be an integer");
+  }
+  if (version->get<int64_t>() != kAnalyzerVersion) {
+    return Status::Config("analyzer settings: unsupported version " + version->dump() +
+                          " (this pidx supports " + std::to_string(kAnalyzerVersion) + ")");
+  }
+  const auto cjk_bigrams = j.find("cjk_bigrams");
+  if (cjk_bigrams == j.end() || !cjk_bigrams->is_boolean()) {
+    return Status::Config("analyzer settings: \"cjk_bigrams\" must be true or false");
+  }
+  const auto max_token_bytes = j.find("max_token_bytes");
+  if (max_token_bytes == j.end() || !max_token_bytes->is_number_unsigned() ||
+      max_token_bytes->get<uint64_t>() == 0) {
+    return Status::Config("analyzer settings: \"max_token_bytes\" must be a positive integer");
+  }
+  AnalyzerSettings settings;
+  settings.version = kAnalyzerVersion;
+  settings.cjk_bigrams = cjk_bigrams->get<bool>();
+  settings.max_token_bytes = max_token_bytes->get<size_t>();
+  return settings;
+}
+
+Analyzer::Analyzer(AnalyzerSettings settings) : settings_(std::move(settings)) {}
+
+std::string Analyzer::Fold(std::string_view text) const { return analysis::Fold(text); }
+
+void Analyzer::Tokenize(std::string_view text, std::vector<std::string>* tokens) const {
+  analysis::Tokenize(text, ToTokenizerOptions(settings_), tokens);
+}
+
+void Analyzer::AnalyzeProduct(const catalog::Schema& schema, const catalog::Product& product,
+                              std::vector<std::string>* terms) const {
+  terms->clear();
+  const TokenizerOptions options = ToTokenizerOptions(settings_);
+  const std::vector<catalog::FieldSpec>& fields = schema.fields();
+
+  // Fields are visited in name order and each field's bodies are sorted and deduplicated on
+  // their own, so the terms come out sorted without comparing the long, prefix-sharing terms
+  // (that sort was the largest cost here). Names where one is a prefix of another ("a",
+  // "a.b") can break the order; the check at the end catches that.
+  std::vector<size_t> order(fields.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return fields[a].name < fields[b].name; });
+
+  // Per call, not per Analyzer, so concurrent calls share nothing.
+  std::string buffer;  // the folded values of one field
+  std::vector<size_t> value_starts;
+  std::vector<std::string_view> bodies;
+
+  for (const size_t i : order) {
+    const catalog::FieldSpec& field = fields[i];
+    static const std::vector<std::string> kNoValues;
+    const std::vector<std::string>& values =
+        i < product.fields.size() ? product.fields[i] : kNoValues;
+    buffer.clear();
+    value_starts.clear();
+    bodies.clear();
+    char separator = ':';
+    switch (field.role) {
+      case catalog::FieldRole::kCategory:
+        value_starts.push_back(AppendFoldedTrimmed(product.category, &buffer));
+        break;
+      case catalog::FieldRole::kText:
+        // A space between values is a token boundary and folds to itself.
+        for (const std::string& text : values) {
+          if (!buffer.empty()) buffer.push_back(' ');
+          AppendFolded(text, &buffer);
+        }
+        SplitFolded(buffer, options, &bodies);
+        break;
+      case catalog::FieldRole::kKeyword:
+        for (const std::string& text : values) {
+          value_starts.push_back(AppendFoldedTrimmed(text, &buffer));
+        }
+        break;
+      case catalog::FieldRole::kAttrs:
+        separator = '.';
+        for (const std::string_view entry : values) {
+          const size_t sep = entry.find(catalog::kAttrSeparator);
+          if (sep == std::string_view::npos) continue;  // the readers always write one
+          const size_t start = AppendFoldedTrimmed(entry.substr(0, sep), &buffer);
+          if (start == std::string::npos) continue;
+          buffer.push_back(':');
+          if (AppendFoldedTrimmed(entry.substr(sep + 1), &buffer) == std::string::npos) {
+            buffer.resize(start);
+            continue;
+          }
+          value_starts.push_back(start);
+        }
+        break;
+      case catalog::FieldRole::kId:
+      case catalog::FieldRole::kNumber:
+        break;
+    }
+    // Each value ends where the next begins: values are appended back to back.
+    value_starts.erase(std::remove(value_starts.begin(), value_starts.end(), std::string::npos),
+                       value_starts.end());
+    for (size_t v = 0; v < value_starts.size(); ++v) {
+      const size_t end = v + 1 < value_starts.size() ? value_starts[v + 1] : buffer.size();
+      bodies.emplace_back(buffer.data() + value_starts[v], end - value_starts[v]);
+    }
+    std::sort(bodies.begin(), bodies.end());
+    bodies.erase(std::unique(bodies.begin(), bodies.end()), bodies.end());
+    for (const std::string_view body : bodies) AddTerm(field.name, separator, body, terms);
+  }
+
+  if (!std::is_sorted(terms->begin(), terms->end())) std::sort(terms->begin(), terms->end());
+  terms->erase(std::unique(terms->begin(), terms->end()), terms->end());
+}
+
+}  // namespace pidx::analysis

@@ -36,9 +36,10 @@ class Analyzer {
   // Appends the tokens of free text (folded, split, CJK bigrams), without field prefix.
   void Tokenize(std::string_view text, std::vector<std::string>* tokens) const;
 
-  // Appends the terms of one product: "category:<folded category>", "<field>:<token>" for text
-  // fields, "<field>:<folded value>" for keyword fields, "<field>.<folded key>:<folded value>"
-  // for attrs entries. Number fields give no terms. The result is sorted and unique.
+  // Replaces *terms with the terms of one product: "category:<folded category>",
+  // "<field>:<token>" for text fields, "<field>:<folded value>" for keyword fields,
+  // "<field>.<folded key>:<folded value>" for attrs entries. Number fields give no terms.
+  // The result is sorted and unique.
   void AnalyzeProduct(const catalog::Schema& schema, const catalog::Product& product,
                       std::vector<std::string>* terms) const;
 
