@@ -240,7 +240,7 @@ TEST_CASE("a held publish lock makes build exit 75 with lock.timeout, nothing pu
   auto c = dir.Write("c.jsonl", Jsonl(10));
   REQUIRE(Pidx({"build", "--catalog", c, "--index", index}).exit_code == 0);
   const std::string before = CurrentOf(index);
-  pid_t holder = pidx::testing::Spawn("/usr/bin/flock", {index + "/locks/publish.lock", "sleep", "30"},
+  pid_t holder = pidx::testing::Spawn("/usr/bin/flock", {"-o", index + "/locks/publish.lock", "sleep", "30"},
                                       dir.File("h.out"), dir.File("h.err"));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto t0 = std::chrono::steady_clock::now();

@@ -105,7 +105,7 @@ TEST_CASE("rebuild-shard with a held shard lock exits 75 and logs lock.timeout")
   std::string shard = ShardOf(items[0]);
   const std::string before = CurrentOf(index);
   pid_t holder = pidx::testing::Spawn(
-      "/usr/bin/flock", {index + "/locks/shard-" + shard + ".lock", "sleep", "60"},
+      "/usr/bin/flock", {"-o", index + "/locks/shard-" + shard + ".lock", "sleep", "60"},
       dir.File("h.out"), dir.File("h.err"));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
 

@@ -16,11 +16,18 @@ extern char** environ;
 namespace pidx::testing {
 namespace {
 
-std::string Env(const char* name) {
+std::string Env(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') throw std::runtime_error(std::string(name) + " is not set");
-  return v;
+  if (v != nullptr && *v != '\0') return v;
+  if (fallback != nullptr && *fallback != '\0') return fallback;
+  throw std::runtime_error(std::string(name) + " is not set");
 }
+
+#ifndef PIDX_TEST_BIN
+#define PIDX_TEST_BIN ""
+#define PIDX_TEST_GEN ""
+#define PIDX_TEST_SOURCE_DIR ""
+#endif
 
 std::vector<std::string> BuildEnv(const std::map<std::string, std::string>& add,
                                   const std::vector<std::string>& unset) {
@@ -57,27 +64,27 @@ int DecodeWait(int status) {
 }  // namespace
 
 std::vector<nlohmann::json> RunResult::Events() const {
-  std::vector<nlohmann::json> out;
+  std::vector<nlohmann::json> events;
   std::istringstream in(err);
   std::string line;
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.is_object()) out.push_back(std::move(j));
+    if (!j.is_discarded() && j.is_object()) events.push_back(std::move(j));
   }
-  return out;
+  return events;
 }
 
 std::vector<nlohmann::json> RunResult::Events(const std::string& name) const {
-  std::vector<nlohmann::json> out;
+  std::vector<nlohmann::json> events;
   for (auto& e : Events()) {
-    if (e.value("event", "") == name) out.push_back(e);
+    if (e.value("event", "") == name) events.push_back(e);
   }
-  return out;
+  return events;
 }
 
-std::string PidxBin() { return Env("PIDX_BIN"); }
-std::string GenBin() { return Env("PIDX_GEN"); }
-std::string SourceDir() { return Env("PIDX_SOURCE_DIR"); }
+std::string PidxBin() { return Env("PIDX_BIN", PIDX_TEST_BIN); }
+std::string GenBin() { return Env("PIDX_GEN", PIDX_TEST_GEN); }
+std::string SourceDir() { return Env("PIDX_SOURCE_DIR", PIDX_TEST_SOURCE_DIR); }
 
 RunResult Run(const std::string& bin, const std::vector<std::string>& args,
               const RunOptions& options) {
