@@ -1,0 +1,293 @@
+// pidx diff --index DIR V1 V2   |   pidx diff DIR1 DIR2
+//           [--shard S] [--limit N] [--summary]
+// Exit 0: equal; 1: different; 66: an index, a version or the shard is missing.
+// The --json output is documented in docs/DIFF.md.
+#include <fmt/format.h>
+
+#include "command_table.h"
+#include "output.h"
+#include "pidx/diff.h"
+#include "pidx/log.h"
+#include "pidx/snapshot/manifest.h"
+
+namespace pidx::cli {
+namespace {
+
+struct DiffFlags {
+  std::string index;
+  std::vector<std::string> operands;  // V1 V2, or DIR1 DIR2
+  std::string shard;
+  size_t limit = 10;
+  bool summary = false;
+  int threads = 0;
+};
+
+// The form is decided by --index. PIDX_INDEX is only a default: when it comes from the
+// environment and the operands are not both version names, they are two directories, so an
+// operator with PIDX_INDEX exported can still compare two indexes.
+Status ParseOperands(const DiffFlags& f, const GlobalOptions& g, DiffOptions* o) {
+  if (f.operands.size() != 2) {
+    return Status::Usage(fmt::format(
+        "expected two operands (--index DIR V1 V2, or DIR1 DIR2), got {}", f.operands.size()));
+  }
+  uint64_t v1 = 0, v2 = 0;
+  const bool versions = snapshot::ParseVersionName(f.operands[0], &v1) &&
+                        snapshot::ParseVersionName(f.operands[1], &v2);
+  if (!f.index.empty() && (versions || !g.from_env.count("index"))) {
+    if (!versions) {
+      return Status::Usage(
+          "with --index, the operands are two versions (e.g. v000041 v000042), "
+          "got \"" +
+          f.operands[0] + "\" \"" + f.operands[1] + "\"");
+    }
+    if (v1 == 0 || v2 == 0) return Status::Usage("version numbers start at 1");
+    o->v1 = {f.index, v1};
+    o->v2 = {f.index, v2};
+    return Status::Ok();
+  }
+  o->v1 = {f.operands[0], 0};
+  o->v2 = {f.operands[1], 0};
+  return Status::Ok();
+}
+
+nlohmann::ordered_json ListJson(const DiffList& l) {
+  return {{"count", l.count}, {"examples", l.examples}};
+}
+
+nlohmann::ordered_json ProductsJson(const ProductDiff& p) {
+  return {{"added", ListJson(p.added)},
+          {"removed", ListJson(p.removed)},
+          {"changed", ListJson(p.changed)}};
+}
+
+nlohmann::ordered_json TermOnlyJson(const TermOnlyList& l) {
+  nlohmann::ordered_json ex = nlohmann::ordered_json::array();
+  for (const auto& t : l.examples) ex.push_back({{"term", t.term}, {"docs", t.docs}});
+  return {{"count", l.count}, {"examples", ex}};
+}
+
+nlohmann::ordered_json SideJson(const DiffSideInfo& s) {
+  return {{"index", s.index_dir},
+          {"version", s.version},
+          {"shards", s.shards},
+          {"docs", s.docs},
+          {"shards_per_category", s.shards_per_category}};
+}
+
+nlohmann::ordered_json ShardJson(const ShardDiff& s) {
+  nlohmann::ordered_json j;
+  j["shard"] = s.shard;
+  j["change"] = ShardDiffKindName(s.kind);
+  // null, not "", on the side the shard is missing from: there is no such file.
+  auto segment = [](const std::string& name) {
+    return name.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(name);
+  };
+  j["segment_v1"] = segment(s.segment_v1);
+  j["segment_v2"] = segment(s.segment_v2);
+  j["docs_v1"] = s.docs_v1;
+  j["docs_v2"] = s.docs_v2;
+  j["terms_v1"] = s.terms_v1;
+  j["terms_v2"] = s.terms_v2;
+  if (s.kind != ShardDiffKind::kChanged) return j;
+  j["products"] = ProductsJson(s.products);
+  nlohmann::ordered_json changed = nlohmann::ordered_json::array();
+  for (const auto& t : s.terms_changed_examples) {
+    changed.push_back({{"term", t.term},
+                       {"docs_v1", t.docs_v1},
+                       {"docs_v2", t.docs_v2},
+                       {"entered", ListJson(t.entered)},
+                       {"left", ListJson(t.left)}});
+  }
+  j["terms"] = {{"only_v1", TermOnlyJson(s.terms_only_v1)},
+                {"only_v2", TermOnlyJson(s.terms_only_v2)},
+                {"postings_differ", {{"count", s.terms_changed}, {"examples", changed}}}};
+  return j;
+}
+
+nlohmann::ordered_json ResultJson(const DiffResult& r, size_t limit) {
+  nlohmann::ordered_json j;
+  j["command"] = "diff";
+  j["equal"] = r.equal();
+  j["v1"] = SideJson(r.v1);
+  j["v2"] = SideJson(r.v2);
+  j["settings_differ"] = r.settings_differ;
+  j["settings_changed"] = r.settings_changed;
+  j["level"] = r.settings_differ ? "products" : "shards";
+  j["limit"] = limit;
+  j["segments_opened"] = r.segments_opened;
+  j["totals"] = {{"shards_equal", r.shards_equal},
+                 {"shards_changed", r.shards_changed},
+                 {"shards_added", r.shards_added},
+                 {"shards_removed", r.shards_removed},
+                 {"products_added", r.products.added.count},
+                 {"products_removed", r.products.removed.count},
+                 {"products_changed", r.products.changed.count},
+                 {"terms_only_v1", r.terms_only_v1},
+                 {"terms_only_v2", r.terms_only_v2},
+                 {"terms_postings_differ", r.terms_changed}};
+  j["products"] = ProductsJson(r.products);
+  j["shards"] = nlohmann::ordered_json::array();
+  for (const auto& s : r.shards) j["shards"].push_back(ShardJson(s));
+  j["duration_ms"] = r.duration_ms;
+  return j;
+}
+
+std::string Label(const DiffSideInfo& s, bool same_index) {
+  return same_index ? s.version : s.index_dir + " (" + s.version + ")";
+}
+
+std::string Examples(const DiffList& l) {
+  std::string s;
+  for (const auto& e : l.examples) s += (s.empty() ? "" : ", ") + e;
+  if (l.count > l.examples.size()) {
+    s += fmt::format("{}(+{} more)", s.empty() ? "" : " ", l.count - l.examples.size());
+  }
+  return s;
+}
+
+std::string TermExamples(const TermOnlyList& l) {
+  std::string s;
+  for (const auto& t : l.examples) {
+    s += fmt::format("{}{} ({})", s.empty() ? "" : ", ", t.term, t.docs);
+  }
+  if (l.count > l.examples.size()) {
+    s += fmt::format("{}(+{} more)", s.empty() ? "" : " ", l.count - l.examples.size());
+  }
+  return s;
+}
+
+// A summary first (readable at a glance), a line per differing shard, then, unless
+// --summary, the examples of each shard.
+std::string Human(const DiffResult& r, bool summary) {
+  const bool same_index = r.v1.index_dir == r.v2.index_dir;
+  const std::string l1 = Label(r.v1, same_index), l2 = Label(r.v2, same_index);
+  std::string out = fmt::format("{}: {} -> {}\n", r.equal() ? "EQUAL" : "DIFFERENT", l1, l2);
+  if (r.settings_differ) {
+    std::string which;
+    for (const auto& s : r.settings_changed) which += (which.empty() ? "" : ", ") + s;
+    out += fmt::format("  settings differ ({}): compared at product level, terms not compared\n",
+                       which);
+  } else {
+    out += fmt::format(
+        "  shards:   {} equal, {} changed, {} added, {} removed ({} segments opened)\n",
+        r.shards_equal, r.shards_changed, r.shards_added, r.shards_removed, r.segments_opened);
+  }
+  out += fmt::format("  products: {} added, {} removed, {} changed\n", r.products.added.count,
+                     r.products.removed.count, r.products.changed.count);
+  if (r.terms_compared) {
+    out += fmt::format("  terms:    {} only in {}, {} only in {}, {} with other postings\n",
+                       r.terms_only_v1, l1, r.terms_only_v2, l2, r.terms_changed);
+  }
+  if (!summary) {
+    for (const auto& [name, list] :
+         {std::pair{"added", &r.products.added}, std::pair{"removed", &r.products.removed},
+          std::pair{"changed", &r.products.changed}}) {
+      if (list->count > 0) out += fmt::format("  products {}: {}\n", name, Examples(*list));
+    }
+  }
+  if (r.shards.empty()) return out;
+
+  Table t({"shard", "change", "docs_v1", "docs_v2", "added", "removed", "changed", "terms_v1_only",
+           "terms_v2_only", "postings_differ"});
+  for (const auto& s : r.shards) {
+    const bool changed = s.kind == ShardDiffKind::kChanged;
+    auto n = [changed](uint64_t v) { return changed ? std::to_string(v) : std::string("-"); };
+    t.AddRow({s.shard, ShardDiffKindName(s.kind),
+              s.segment_v1.empty() ? "-" : std::to_string(s.docs_v1),
+              s.segment_v2.empty() ? "-" : std::to_string(s.docs_v2), n(s.products.added.count),
+              n(s.products.removed.count), n(s.products.changed.count), n(s.terms_only_v1.count),
+              n(s.terms_only_v2.count), n(s.terms_changed)});
+  }
+  out += "\n" + t.Render();
+  if (summary) return out;
+
+  for (const auto& s : r.shards) {
+    if (s.kind != ShardDiffKind::kChanged) continue;
+    out += fmt::format("\n{} ({} -> {} docs)\n", s.shard, s.docs_v1, s.docs_v2);
+    if (s.products.added.count) out += "  products added: " + Examples(s.products.added) + "\n";
+    if (s.products.removed.count) {
+      out += "  products removed: " + Examples(s.products.removed) + "\n";
+    }
+    if (s.products.changed.count) {
+      out += "  products changed: " + Examples(s.products.changed) + "\n";
+    }
+    if (s.terms_only_v1.count) {
+      out += fmt::format("  terms only in {}: {}\n", l1, TermExamples(s.terms_only_v1));
+    }
+    if (s.terms_only_v2.count) {
+      out += fmt::format("  terms only in {}: {}\n", l2, TermExamples(s.terms_only_v2));
+    }
+    if (s.terms_changed) out += fmt::format("  terms with other postings: {}\n", s.terms_changed);
+    for (const auto& c : s.terms_changed_examples) {
+      out += fmt::format("    {} ({} -> {} docs)", c.term, c.docs_v1, c.docs_v2);
+      if (c.entered.count) out += "  entered: " + Examples(c.entered);
+      if (c.left.count) out += "  left: " + Examples(c.left);
+      out += "\n";
+    }
+    if (s.terms_changed > s.terms_changed_examples.size()) {
+      out += fmt::format("    (+{} more)\n", s.terms_changed - s.terms_changed_examples.size());
+    }
+  }
+  return out;
+}
+
+Status RunDiff(const DiffFlags& f, const GlobalOptions& g) {
+  DiffOptions o;
+  PIDX_RETURN_IF_ERROR(ParseOperands(f, g, &o));
+  o.shard = f.shard;
+  // --summary asks for counts only; no example is collected at all.
+  o.limit = f.summary ? 0 : f.limit;
+  o.threads = f.threads;
+  PIDX_ASSIGN_OR_RETURN(DiffResult r, Diff(o, Env::Default()));
+
+  const bool equal = r.equal();
+  Log::Info("index.diff.completed",
+            equal ? fmt::format("{} and {} are equal", r.v1.version, r.v2.version)
+                  : fmt::format("{} and {} differ", r.v1.version, r.v2.version),
+            {{"v1", r.v1.version},
+             {"v2", r.v2.version},
+             {"index_v1", r.v1.index_dir},
+             {"index_v2", r.v2.index_dir},
+             {"equal", equal},
+             {"settings_differ", r.settings_differ},
+             {"shards_equal", r.shards_equal},
+             {"shards_changed", r.shards_changed},
+             {"shards_added", r.shards_added},
+             {"shards_removed", r.shards_removed},
+             {"products_added", r.products.added.count},
+             {"products_removed", r.products.removed.count},
+             {"products_changed", r.products.changed.count},
+             {"terms_only_v1", r.terms_only_v1},
+             {"terms_only_v2", r.terms_only_v2},
+             {"terms_postings_differ", r.terms_changed},
+             {"segments_opened", r.segments_opened},
+             {"duration_ms", r.duration_ms}});
+
+  if (g.json) {
+    PrintJson(ResultJson(r, o.limit));
+  } else {
+    std::fputs(Human(r, f.summary).c_str(), stdout);
+  }
+  if (!equal) {
+    return Status::Findings(fmt::format("{} and {} differ", r.v1.version, r.v2.version));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+CommandRun SetupDiff(CLI::App* app, GlobalOptions* global) {
+  auto f = std::make_shared<DiffFlags>();
+  AddIndexOption(app, &f->index);
+  app->add_option("operands", f->operands,
+                  "V1 V2 (two versions of --index), or DIR1 DIR2 (two index directories, their "
+                  "current versions)")
+      ->type_name("V1 V2|DIR1 DIR2");
+  app->add_option("--shard", f->shard, "Compare only this shard");
+  app->add_option("--limit", f->limit, "Examples listed per section (default 10)");
+  app->add_flag("--summary", f->summary, "Counts only: no examples");
+  app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
+  return [f, global] { return RunDiff(*f, *global); };
+}
+
+}  // namespace pidx::cli
