@@ -12,8 +12,6 @@ const std::vector<Command>& Commands() {
        "index.stats.failed", SetupStats},
       {"verify", "Check a version's integrity and, with --catalog, its consistency with the catalog",
        "index.verify.failed", SetupVerify},
-      {"query", "Search a version with the query language of docs/QUERY.md", "index.query.failed",
-       SetupQuery},
       {"diff", "Compare two versions: shard signatures first, then products and terms",
        "index.diff.failed", SetupDiff},
   };

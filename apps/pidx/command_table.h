@@ -31,7 +31,6 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global);
 CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global);
 CommandRun SetupStats(CLI::App* app, GlobalOptions* global);
 CommandRun SetupVerify(CLI::App* app, GlobalOptions* global);
-CommandRun SetupQuery(CLI::App* app, GlobalOptions* global);
 CommandRun SetupDiff(CLI::App* app, GlobalOptions* global);
 
 }  // namespace pidx::cli
