@@ -65,12 +65,13 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g) {
                {"bad_lines_skipped", r.bad_records},
                {"duration_ms", r.duration_ms}});
   } else {
-    std::string out = fmt::format(
-        "published {} in {}\n  shards {}  docs {}  terms {}  postings {}  size {}\n",
-        snapshot::VersionName(r.version), f.index, r.shards, r.docs, r.terms, r.postings,
-        HumanBytes(r.bytes));
-    out += fmt::format("  new segments {}  bad lines skipped {}  took {:.2f}s\n",
-                       r.segments_written, r.bad_records, static_cast<double>(r.duration_ms) / 1000);
+    std::string out =
+        fmt::format("published {} in {}\n  shards {}  docs {}  terms {}  postings {}  size {}\n",
+                    snapshot::VersionName(r.version), f.index, r.shards, r.docs, r.terms,
+                    r.postings, HumanBytes(r.bytes));
+    out +=
+        fmt::format("  new segments {}  bad lines skipped {}  took {:.2f}s\n", r.segments_written,
+                    r.bad_records, static_cast<double>(r.duration_ms) / 1000);
     std::fputs(out.c_str(), stdout);
   }
   return Status::Ok();

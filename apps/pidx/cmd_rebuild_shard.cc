@@ -55,8 +55,9 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g) {
                {"bad_lines_skipped", r.bad_records},
                {"duration_ms", r.duration_ms}});
   } else {
-    std::string out = fmt::format("{} {}: published {} (parent {})\n", r.shard, r.action,
-                                  snapshot::VersionName(r.version), snapshot::VersionName(r.parent));
+    std::string out =
+        fmt::format("{} {}: published {} (parent {})\n", r.shard, r.action,
+                    snapshot::VersionName(r.version), snapshot::VersionName(r.parent));
     if (r.action != "removed") {
       out += fmt::format("  docs {}  terms {}  size {}{}\n", r.docs, r.terms, HumanBytes(r.bytes),
                          r.segment_unchanged ? "  (segment unchanged)" : "");

@@ -24,14 +24,14 @@ nlohmann::ordered_json ShardJson(const ShardStats& s) {
   j["terms"] = s.terms;
   j["postings"] = s.postings;
   j["bytes"] = s.bytes;
-  j["containers"] = {{"array", s.containers_array},
-                     {"bitmap", s.containers_bitmap},
-                     {"run", s.containers_run}};
+  j["containers"] = {
+      {"array", s.containers_array}, {"bitmap", s.containers_bitmap}, {"run", s.containers_run}};
   j["roaring_bytes"] = s.roaring_bytes;
   j["array_bytes"] = s.array_bytes;
   if (!s.top_terms.empty()) {
     j["top_terms"] = nlohmann::ordered_json::array();
-    for (const auto& t : s.top_terms) j["top_terms"].push_back({{"term", t.term}, {"docs", t.docs}});
+    for (const auto& t : s.top_terms)
+      j["top_terms"].push_back({{"term", t.term}, {"docs", t.docs}});
   }
   return j;
 }
@@ -78,9 +78,9 @@ Status RunStats(const StatsFlags& f, const GlobalOptions& g) {
   };
   for (const auto& s : r.shards) row(s);
   row(r.total);
-  std::string out = fmt::format("{} ({}), {} shards, {} per category\n\n",
-                                snapshot::VersionName(r.version), r.created, r.shards.size(),
-                                r.shards_per_category);
+  std::string out =
+      fmt::format("{} ({}), {} shards, {} per category\n\n", snapshot::VersionName(r.version),
+                  r.created, r.shards.size(), r.shards_per_category);
   out += t.Render();
   if (!r.total.top_terms.empty()) {
     Table tt({"term", "docs"});

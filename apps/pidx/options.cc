@@ -22,12 +22,14 @@ void AddIndexOption(CLI::App* app, std::string* index) {
 }
 
 void AddCatalogOption(CLI::App* app, std::vector<std::string>* catalogs) {
-  app->add_option("--catalog", *catalogs, "Catalog file(s): .jsonl/.ndjson/.csv/.tsv[.gz|.zst], - for stdin")
+  app->add_option("--catalog", *catalogs,
+                  "Catalog file(s): .jsonl/.ndjson/.csv/.tsv[.gz|.zst], - for stdin")
       ->type_name("FILE...");
 }
 
 void AddLockTimeoutOption(CLI::App* app, std::string* lock_timeout) {
-  app->add_option("--lock-timeout", *lock_timeout, "How long to wait for a lock (e.g. 500ms, 5s, 0)")
+  app->add_option("--lock-timeout", *lock_timeout,
+                  "How long to wait for a lock (e.g. 500ms, 5s, 0)")
       ->type_name("DUR");
 }
 

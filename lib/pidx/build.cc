@@ -19,9 +19,9 @@ namespace pidx {
 namespace {
 
 void ReportProgress(const shard::IngestProgress& p, bool bar) {
-  double pct = p.total_bytes > 0 ? 100.0 * static_cast<double>(p.bytes) /
-                                       static_cast<double>(p.total_bytes)
-                                 : -1.0;
+  double pct = p.total_bytes > 0
+                   ? 100.0 * static_cast<double>(p.bytes) / static_cast<double>(p.total_bytes)
+                   : -1.0;
   int64_t eta_ms = -1;
   if (pct > 0.5 && pct < 100.0) {
     eta_ms = static_cast<int64_t>(static_cast<double>(p.elapsed_ms) * (100.0 - pct) / pct);
@@ -29,9 +29,10 @@ void ReportProgress(const shard::IngestProgress& p, bool bar) {
   if (bar) {
     const int width = 30;
     int filled = pct < 0 ? 0 : static_cast<int>(pct * width / 100.0);
-    std::string line = fmt::format("\r[{}{}] {:>6.1f}% {} products {:.1f} MB", std::string(filled, '#'),
-                                   std::string(width - filled, ' '), pct < 0 ? 0.0 : pct,
-                                   p.products, static_cast<double>(p.bytes) / 1e6);
+    std::string line =
+        fmt::format("\r[{}{}] {:>6.1f}% {} products {:.1f} MB", std::string(filled, '#'),
+                    std::string(width - filled, ' '), pct < 0 ? 0.0 : pct, p.products,
+                    static_cast<double>(p.bytes) / 1e6);
     if (eta_ms >= 0) line += fmt::format(" ETA {}s ", eta_ms / 1000);
     std::fputs(line.c_str(), stderr);
     std::fflush(stderr);
@@ -44,8 +45,8 @@ void ReportProgress(const shard::IngestProgress& p, bool bar) {
 }
 
 // The publishing guard: the seed's recall collapse, caught before it serves.
-Status CheckGuard(const BuildOptions& options, const snapshot::Manifest* current,
-                  uint64_t new_docs, const std::map<std::string, uint64_t>& new_categories) {
+Status CheckGuard(const BuildOptions& options, const snapshot::Manifest* current, uint64_t new_docs,
+                  const std::map<std::string, uint64_t>& new_categories) {
   auto refuse = [&](const std::string& reason, LogFields fields) {
     fields["reason"] = reason;
     Log::Error("index.publish.refused", "publish refused: " + reason, fields);
@@ -56,11 +57,12 @@ Status CheckGuard(const BuildOptions& options, const snapshot::Manifest* current
   uint64_t old_docs = current->TotalDocs();
   double floor = (1.0 - options.max_shrink) * static_cast<double>(old_docs);
   if (static_cast<double>(new_docs) < floor) {
-    return refuse(fmt::format("the new version has {} products, the current {} has {} (more than "
-                              "{:.0f}% fewer; --max-shrink or --allow-shrink to override)",
-                              new_docs, snapshot::VersionName(current->version), old_docs,
-                              options.max_shrink * 100),
-                  {{"docs", new_docs}, {"current_docs", old_docs}, {"max_shrink", options.max_shrink}});
+    return refuse(
+        fmt::format("the new version has {} products, the current {} has {} (more than "
+                    "{:.0f}% fewer; --max-shrink or --allow-shrink to override)",
+                    new_docs, snapshot::VersionName(current->version), old_docs,
+                    options.max_shrink * 100),
+        {{"docs", new_docs}, {"current_docs", old_docs}, {"max_shrink", options.max_shrink}});
   }
   std::vector<std::string> lost;
   for (const auto& [cat, n] : current->Categories()) {
@@ -93,7 +95,8 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   store.SweepStaleTemporaries();
 
   Log::Info("index.build.started", "build started",
-            {{"index", options.index_dir}, {"catalogs", options.catalogs},
+            {{"index", options.index_dir},
+             {"catalogs", options.catalogs},
              {"shards_per_category", options.shards_per_category}});
 
   ingest_opts.shards_per_category = options.shards_per_category;
@@ -148,8 +151,8 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   if (current_version > 0) {
     PIDX_ASSIGN_OR_RETURN(current, store.LoadManifest(current_version));
   }
-  PIDX_RETURN_IF_ERROR(CheckGuard(options, current ? &*current : nullptr, manifest.TotalDocs(),
-                                  new_categories));
+  PIDX_RETURN_IF_ERROR(
+      CheckGuard(options, current ? &*current : nullptr, manifest.TotalDocs(), new_categories));
   manifest.parent = current_version;
   if (Cancelled()) return Status::Interrupted("interrupted before publishing");
   PIDX_ASSIGN_OR_RETURN(result.version, store.Publish(&manifest));

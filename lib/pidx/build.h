@@ -25,7 +25,7 @@ struct BuildOptions {
   int64_t lock_timeout_ms = 5000;
   double max_shrink = 0.2;
   bool allow_shrink = false;
-  int threads = 0;  // 0: one per core
+  int threads = 0;            // 0: one per core
   bool progress_bar = false;  // draw a bar on stderr (terminal); otherwise progress events
 };
 

@@ -64,8 +64,8 @@ LogState& State() {
     auto* s = new LogState();
     s->trace_id = RandomHex(16);
     s->span_id = RandomHex(8);
-    s->sink = std::make_shared<spdlog::logger>(
-        "pidx", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    s->sink =
+        std::make_shared<spdlog::logger>("pidx", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     s->sink->set_pattern("%v");
     s->sink->set_level(spdlog::level::trace);
     s->sink->flush_on(spdlog::level::trace);
@@ -76,10 +76,14 @@ LogState& State() {
 
 const char* LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -94,7 +98,8 @@ std::string LogfmtValue(const nlohmann::ordered_json& v) {
       break;
     }
   }
-  return bare ? s : nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return bare ? s
+              : nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -121,7 +126,8 @@ void Log::Init(const LogConfig& config) {
   LogState& s = State();
   s.config = config;
   s.format = config.format;
-  if (s.format == LogFormat::kAuto) s.format = StderrIsTerminal() ? LogFormat::kText : LogFormat::kJson;
+  if (s.format == LogFormat::kAuto)
+    s.format = StderrIsTerminal() ? LogFormat::kText : LogFormat::kJson;
   const char* no_color = std::getenv("NO_COLOR");
   s.color = s.format == LogFormat::kText && StderrIsTerminal() && !(no_color && *no_color);
   std::string trace;
@@ -135,7 +141,8 @@ const std::string& Log::span_id() { return State().span_id; }
 
 bool Log::Enabled(LogLevel level) {
   const LogState& s = State();
-  LogLevel min = s.config.quiet && s.config.level < LogLevel::kWarn ? LogLevel::kWarn : s.config.level;
+  LogLevel min =
+      s.config.quiet && s.config.level < LogLevel::kWarn ? LogLevel::kWarn : s.config.level;
   return level >= min;
 }
 

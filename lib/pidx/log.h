@@ -26,9 +26,9 @@ Result<LogFormat> ParseLogFormat(std::string_view s);  // auto|json|logfmt|text
 struct LogConfig {
   LogFormat format = LogFormat::kAuto;
   LogLevel level = LogLevel::kInfo;
-  bool quiet = false;        // only warnings and errors
-  std::string operation;     // the command, e.g. "build"
-  std::string traceparent;   // W3C trace context, usually from $TRACEPARENT
+  bool quiet = false;       // only warnings and errors
+  std::string operation;    // the command, e.g. "build"
+  std::string traceparent;  // W3C trace context, usually from $TRACEPARENT
 };
 
 using LogFields = nlohmann::ordered_json;

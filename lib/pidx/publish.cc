@@ -16,7 +16,8 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
   std::vector<std::pair<const std::string*, shard::ShardBuilder*>> work;
   for (auto& [id, sink] : ingest.sinks) {
     auto* builder = dynamic_cast<shard::ShardBuilder*>(sink.get());
-    if (builder == nullptr) return Status::Internal("shard " + id + " was not built by a ShardBuilder");
+    if (builder == nullptr)
+      return Status::Internal("shard " + id + " was not built by a ShardBuilder");
     work.emplace_back(&id, builder);
   }
 
@@ -73,8 +74,10 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
       }
     }
   };
-  int n = std::max(1, std::min<int>(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()),
-                                    static_cast<int>(work.size())));
+  int n = std::max(
+      1,
+      std::min<int>(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()),
+                    static_cast<int>(work.size())));
   std::vector<std::thread> pool;
   for (int t = 1; t < n; ++t) pool.emplace_back(run);
   run();

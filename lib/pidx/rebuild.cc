@@ -42,9 +42,10 @@ snapshot::Manifest Apply(const snapshot::Manifest& base, const RebuildOptions& o
   m.catalogs.clear();
   for (const auto& f : ingest.files) m.catalogs.push_back({f.path, f.size, f.xxh3, f.products});
   m.bad_lines_skipped = ingest.bad_records;
-  m.shards.erase(std::remove_if(m.shards.begin(), m.shards.end(),
-                                [&](const snapshot::ShardEntry& e) { return e.shard == options.shard; }),
-                 m.shards.end());
+  m.shards.erase(
+      std::remove_if(m.shards.begin(), m.shards.end(),
+                     [&](const snapshot::ShardEntry& e) { return e.shard == options.shard; }),
+      m.shards.end());
   if (rebuilt != nullptr) {
     m.shards.push_back(*rebuilt);
     std::sort(m.shards.begin(), m.shards.end(),
@@ -70,8 +71,9 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   std::string slug;
   uint32_t number = 0;
   if (!shard::ParseShardId(options.shard, &slug, &number)) {
-    return Status::Usage("\"" + options.shard +
-                         "\" is not a shard id (expected <category-slug>_<NNN>, e.g. electronics_007)");
+    return Status::Usage(
+        "\"" + options.shard +
+        "\" is not a shard id (expected <category-slug>_<NNN>, e.g. electronics_007)");
   }
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
   PIDX_ASSIGN_OR_RETURN(uint64_t current_version, store.ReadCurrent());
@@ -82,9 +84,12 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
 
   shard::IngestOptions ingest_opts;
   auto schema = catalog::Schema::FromJson(current.schema);
-  if (!schema.ok()) return schema.status().Annotate("schema stored in " + snapshot::VersionName(current_version));
+  if (!schema.ok())
+    return schema.status().Annotate("schema stored in " + snapshot::VersionName(current_version));
   auto analyzer = analysis::AnalyzerSettings::FromJson(current.analyzer);
-  if (!analyzer.ok()) return analyzer.status().Annotate("analyzer stored in " + snapshot::VersionName(current_version));
+  if (!analyzer.ok())
+    return analyzer.status().Annotate("analyzer stored in " +
+                                      snapshot::VersionName(current_version));
   ingest_opts.schema = std::move(schema).value();
   ingest_opts.analyzer = *analyzer;
   ingest_opts.shards_per_category = current.shards_per_category;
@@ -103,19 +108,21 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   };
   ingest_opts.on_progress = [&](const shard::IngestProgress& p) {
     Log::Info("index.build.progress", "rebuilding",
-              {{"shard", options.shard}, {"products", p.products}, {"bytes", p.bytes},
+              {{"shard", options.shard},
+               {"products", p.products},
+               {"bytes", p.bytes},
                {"elapsed_ms", p.elapsed_ms}});
   };
 
   Log::Info("index.rebuild.started", "rebuild of " + options.shard + " started",
-            {{"shard", options.shard}, {"index", options.index_dir},
+            {{"shard", options.shard},
+             {"index", options.index_dir},
              {"base_version", snapshot::VersionName(current_version)}});
 
   // The shard lock covers the whole rebuild: a second rebuild of the same shard waits, and
   // a timeout is loud (the seed's bug was a silent return here).
-  PIDX_ASSIGN_OR_RETURN(auto shard_lock,
-                        AcquireLockLoudly(store, "shard-" + options.shard, options.lock_timeout_ms,
-                                          options.shard));
+  PIDX_ASSIGN_OR_RETURN(auto shard_lock, AcquireLockLoudly(store, "shard-" + options.shard,
+                                                           options.lock_timeout_ms, options.shard));
   store.SweepStaleTemporaries();
 
   PIDX_ASSIGN_OR_RETURN(auto ingest, shard::Ingest(options.catalogs, ingest_opts));
@@ -143,8 +150,9 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   }
   if (Cancelled()) return Status::Interrupted("interrupted before publishing");
 
-  PIDX_ASSIGN_OR_RETURN(auto publish_lock, AcquireLockLoudly(store, "publish",
-                                                            options.lock_timeout_ms, options.shard));
+  PIDX_ASSIGN_OR_RETURN(
+      auto publish_lock,
+      AcquireLockLoudly(store, "publish", options.lock_timeout_ms, options.shard));
   // Re-read the newest version under the publish lock: another rebuild may have published
   // since we started, and its shard must survive ours.
   PIDX_ASSIGN_OR_RETURN(uint64_t newest_version, store.ReadCurrent());

@@ -1,8 +1,8 @@
 #include "pidx/stats.h"
 
 #include <algorithm>
-#include <map>
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -84,7 +84,8 @@ Result<StatsResult> Stats(const StatsOptions& options, Env* env) {
   std::atomic<size_t> next{0};
   auto run = [&] {
     for (size_t i; (i = next++) < entries.size();) {
-      Status s = ShardStatsOf(store, *entries[i], options.top_terms, &result.shards[i], &merged, &mu);
+      Status s =
+          ShardStatsOf(store, *entries[i], options.top_terms, &result.shards[i], &merged, &mu);
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(mu);
         if (first_error.ok()) first_error = s;

@@ -6,17 +6,28 @@ namespace pidx {
 
 const char* StatusKindName(StatusKind kind) {
   switch (kind) {
-    case StatusKind::kOk: return "ok";
-    case StatusKind::kUsage: return "usage";
-    case StatusKind::kBadData: return "bad_data";
-    case StatusKind::kNotFound: return "not_found";
-    case StatusKind::kInternal: return "internal";
-    case StatusKind::kIoError: return "io_error";
-    case StatusKind::kLockTimeout: return "lock_timeout";
-    case StatusKind::kConfig: return "config";
-    case StatusKind::kFindings: return "findings";
-    case StatusKind::kCorrupt: return "corrupt";
-    case StatusKind::kInterrupted: return "interrupted";
+    case StatusKind::kOk:
+      return "ok";
+    case StatusKind::kUsage:
+      return "usage";
+    case StatusKind::kBadData:
+      return "bad_data";
+    case StatusKind::kNotFound:
+      return "not_found";
+    case StatusKind::kInternal:
+      return "internal";
+    case StatusKind::kIoError:
+      return "io_error";
+    case StatusKind::kLockTimeout:
+      return "lock_timeout";
+    case StatusKind::kConfig:
+      return "config";
+    case StatusKind::kFindings:
+      return "findings";
+    case StatusKind::kCorrupt:
+      return "corrupt";
+    case StatusKind::kInterrupted:
+      return "interrupted";
   }
   return "unknown";
 }

@@ -159,8 +159,9 @@ void CheckShard(const snapshot::SnapshotStore& store, const std::string& vname, 
     bad = true;
   }
   if (bloom.ToHex() != e.term_bloom) {
-    findings->Add(Make("signature_mismatch", vname, e.shard,
-                       "the term Bloom filter recorded in the manifest does not match the segment"));
+    findings->Add(
+        Make("signature_mismatch", vname, e.shard,
+             "the term Bloom filter recorded in the manifest does not match the segment"));
     bad = true;
   }
   if (!bad) shard->reader = std::move(reader).value();
@@ -256,7 +257,8 @@ void CompareShardWithCatalog(const std::string& vname, const OpenShard& s, Catal
     std::string id(doc.external_id);
     auto it = cat.docs.find(id);
     if (it == cat.docs.end()) {
-      Finding f = Make("doc_extra", vname, shard, "product " + id + " is indexed but not in the catalog");
+      Finding f =
+          Make("doc_extra", vname, shard, "product " + id + " is indexed but not in the catalog");
       f.doc = id;
       findings->Add(std::move(f));
     } else if (it->second != doc.content_hash) {
@@ -274,7 +276,8 @@ void CompareShardWithCatalog(const std::string& vname, const OpenShard& s, Catal
   }
   std::sort(missing.begin(), missing.end());
   for (const auto& id : missing) {
-    Finding f = Make("doc_missing", vname, shard, "product " + id + " is in the catalog but not indexed");
+    Finding f =
+        Make("doc_missing", vname, shard, "product " + id + " is in the catalog but not indexed");
     f.doc = id;
     findings->Add(std::move(f));
   }
@@ -293,15 +296,16 @@ void CompareShardWithCatalog(const std::string& vname, const OpenShard& s, Catal
   }
   for (const auto& t : terms) {
     auto it = cat.postings.find(t);
-    CompareTerm(vname, shard, r, t, it == cat.postings.end() ? std::vector<std::string>{} : it->second,
-                findings);
+    CompareTerm(vname, shard, r, t,
+                it == cat.postings.end() ? std::vector<std::string>{} : it->second, findings);
     ++*terms_compared;
   }
 }
 
 template <typename Fn>
 void ParallelFor(size_t n, int threads, Fn fn) {
-  int workers = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int workers =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   workers = std::max(1, std::min<int>(workers, static_cast<int>(n)));
   std::atomic<size_t> next{0};
   auto run = [&] {
@@ -330,8 +334,9 @@ Result<VerifyResult> Verify(const VerifyOptions& options, Env* env) {
   }
   PIDX_ASSIGN_OR_RETURN(auto all, store.ListVersions());
   if (current > 0 && !std::binary_search(all.begin(), all.end(), current)) {
-    findings.Add(Make("current_dangling", snapshot::VersionName(current), "",
-                      "CURRENT names " + snapshot::VersionName(current) + ", which has no manifest"));
+    findings.Add(
+        Make("current_dangling", snapshot::VersionName(current), "",
+             "CURRENT names " + snapshot::VersionName(current) + ", which has no manifest"));
   }
   std::vector<uint64_t> versions;
   if (options.all_versions) {
@@ -366,9 +371,9 @@ Result<VerifyResult> Verify(const VerifyOptions& options, Env* env) {
       if (!shard::ParseShardId(e.shard, &slug, &n) || n >= manifest->shards_per_category ||
           !seen.insert(e.shard).second ||
           e.segment != snapshot::SnapshotStore::SegmentName(e.shard, e.checksum)) {
-        findings.Add(Make("manifest_inconsistent", vname, e.shard,
-                          "shard entry " + e.shard + " (segment " + e.segment +
-                              ") is malformed or duplicated"));
+        findings.Add(Make(
+            "manifest_inconsistent", vname, e.shard,
+            "shard entry " + e.shard + " (segment " + e.segment + ") is malformed or duplicated"));
       }
     }
     std::vector<OpenShard> shards(manifest->shards.size());
@@ -415,8 +420,7 @@ Result<VerifyResult> Verify(const VerifyOptions& options, Env* env) {
     for (const auto& s : shards) {
       by_shard[s.entry->shard] = &s;
       if (s.reader && !options.deep) {
-        sampled[s.entry->shard] =
-            SampleTerms(*s.reader, options.sample_terms, options.seed);
+        sampled[s.entry->shard] = SampleTerms(*s.reader, options.sample_terms, options.seed);
       }
     }
     io.make_sink = [&](const std::string& shard_id) {
@@ -455,16 +459,16 @@ Result<VerifyResult> Verify(const VerifyOptions& options, Env* env) {
       auto& cat = static_cast<CatalogShard&>(*scan.sinks[s.entry->shard]);
       static const std::set<std::string> kNone;
       auto it = sampled.find(s.entry->shard);
-      CompareShardWithCatalog(vname, s, cat, it == sampled.end() ? kNone : it->second,
-                              options.deep, &findings, &terms_compared);
+      CompareShardWithCatalog(vname, s, cat, it == sampled.end() ? kNone : it->second, options.deep,
+                              &findings, &terms_compared);
     });
   }
 
   result.findings = findings.Take();
-  std::stable_sort(result.findings.begin(), result.findings.end(),
-                   [](const Finding& a, const Finding& b) {
-                     return std::tie(a.version, a.shard, a.kind) < std::tie(b.version, b.shard, b.kind);
-                   });
+  std::stable_sort(
+      result.findings.begin(), result.findings.end(), [](const Finding& a, const Finding& b) {
+        return std::tie(a.version, a.shard, a.kind) < std::tie(b.version, b.shard, b.kind);
+      });
   result.bytes_checked = bytes;
   result.terms_compared = terms_compared;
   result.duration_ms = MonotonicMs() - start;

@@ -32,7 +32,7 @@ TEST_CASE("temporaries of a dead process are stale, ours and live ones are not")
   std::string mine = pidx::TempNameFor("x.seg");
   CHECK(mine.rfind(".tmp-" + std::to_string(getpid()) + "-", 0) == 0);
   CHECK(!pidx::IsStaleTempName(mine));
-  CHECK(!pidx::IsStaleTempName(".tmp-1-0-x.seg"));  // pid 1 is alive
+  CHECK(!pidx::IsStaleTempName(".tmp-1-0-x.seg"));       // pid 1 is alive
   CHECK(pidx::IsStaleTempName(".tmp-4194303-0-x.seg"));  // above any pid_max in use here
   CHECK(!pidx::IsStaleTempName("x.seg"));
   CHECK(!pidx::IsStaleTempName(".tmp-abc-0-x"));

@@ -67,11 +67,14 @@ TEST_CASE("building the same catalog twice gives byte-identical segments") {
   TempDir dir;
   auto catalog = GenCatalog(dir.File("c.jsonl"), 1500, 3);
   REQUIRE(Pidx({"build", "--catalog", catalog, "--index", dir.File("a")}).exit_code == 0);
-  REQUIRE(Pidx({"build", "--catalog", catalog, "--index", dir.File("b"), "--threads", "1"})
-              .exit_code == 0);
+  REQUIRE(
+      Pidx({"build", "--catalog", catalog, "--index", dir.File("b"), "--threads", "1"}).exit_code ==
+      0);
   std::vector<std::string> a, b;
-  for (const auto& e : fs::directory_iterator(dir.File("a/segments"))) a.push_back(e.path().filename());
-  for (const auto& e : fs::directory_iterator(dir.File("b/segments"))) b.push_back(e.path().filename());
+  for (const auto& e : fs::directory_iterator(dir.File("a/segments")))
+    a.push_back(e.path().filename());
+  for (const auto& e : fs::directory_iterator(dir.File("b/segments")))
+    b.push_back(e.path().filename());
   std::sort(a.begin(), a.end());
   std::sort(b.begin(), b.end());
   REQUIRE(!a.empty());
@@ -112,8 +115,8 @@ TEST_CASE("a bad line fails the build with exit 65 naming file:line, CURRENT unc
   CHECK(!fs::exists(index + "/versions/v000002.manifest"));
 
   SECTION("with --max-bad-lines 1 the line is skipped, logged and counted") {
-    RunResult ok = Pidx({"build", "--catalog", bad, "--index", index, "--max-bad-lines", "1",
-                         "--json"});
+    RunResult ok =
+        Pidx({"build", "--catalog", bad, "--index", index, "--max-bad-lines", "1", "--json"});
     INFO(ok.err);
     REQUIRE(ok.exit_code == 0);
     auto skipped = ok.Events("catalog.record.skipped");
@@ -155,7 +158,8 @@ TEST_CASE("the publishing guard refuses an empty catalog and a large shrink") {
   CHECK(refused[0]["level"] == "error");
   CHECK(CurrentOf(index).rfind("v000001\n", 0) == 0);
 
-  CHECK(Pidx({"build", "--catalog", small, "--index", index, "--max-shrink", "0.6"}).exit_code == 0);
+  CHECK(Pidx({"build", "--catalog", small, "--index", index, "--max-shrink", "0.6"}).exit_code ==
+        0);
   auto other = dir.Write("other.jsonl",
                          "{\"id\":\"Q\",\"category\":\"Toys\",\"title\":\"t\"}\n" + Jsonl(50));
   r = Pidx({"build", "--catalog", dir.Write("toys.jsonl", "{\"id\":\"Q\",\"category\":\"Toys\"}\n"),
@@ -170,7 +174,8 @@ TEST_CASE("usage, missing input and bad settings map to 64, 66 and 78") {
   CHECK(Pidx({"build", "--no-such-flag"}).exit_code == 64);
   CHECK(Pidx({"frobnicate"}).exit_code == 64);
   CHECK(Pidx({"build", "--catalog", dir.File("c.jsonl")}).exit_code == 64);  // no --index
-  RunResult missing = Pidx({"build", "--catalog", dir.File("nope.jsonl"), "--index", dir.File("i")});
+  RunResult missing =
+      Pidx({"build", "--catalog", dir.File("nope.jsonl"), "--index", dir.File("i")});
   CHECK(missing.exit_code == 66);
   CHECK(missing.err.find("nope.jsonl") != std::string::npos);
   auto c = dir.Write("c.jsonl", Jsonl(5));
@@ -191,13 +196,14 @@ TEST_CASE("options come from PIDX_* variables, and a flag wins over the environm
   TempDir dir;
   auto c = dir.Write("c.jsonl", Jsonl(30));
   RunResult r = Pidx({"build", "--json"}, {.env = {{"PIDX_INDEX", dir.File("env-idx")},
-                                                    {"PIDX_CATALOG", c},
-                                                    {"PIDX_SHARDS_PER_CATEGORY", "2"}}});
+                                                   {"PIDX_CATALOG", c},
+                                                   {"PIDX_SHARDS_PER_CATEGORY", "2"}}});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(nlohmann::json::parse(r.out)["shards"].get<int>() <= 2);
   r = Pidx({"build", "--json", "--shards-per-category", "1"},
-           {.env = {{"PIDX_INDEX", dir.File("env-idx2")}, {"PIDX_CATALOG", c},
+           {.env = {{"PIDX_INDEX", dir.File("env-idx2")},
+                    {"PIDX_CATALOG", c},
                     {"PIDX_SHARDS_PER_CATEGORY", "4"}}});
   REQUIRE(r.exit_code == 0);
   CHECK(nlohmann::json::parse(r.out)["shards"] == 1);
@@ -205,14 +211,15 @@ TEST_CASE("options come from PIDX_* variables, and a flag wins over the environm
 
 TEST_CASE("build reads standard input, CSV, TSV and compressed catalogs") {
   TempDir dir;
-  RunResult r = Pidx({"build", "--catalog", "-", "--format", "jsonl", "--index", dir.File("stdin"),
-                      "--json"},
-                     {.stdin_data = Jsonl(12)});
+  RunResult r =
+      Pidx({"build", "--catalog", "-", "--format", "jsonl", "--index", dir.File("stdin"), "--json"},
+           {.stdin_data = Jsonl(12)});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(nlohmann::json::parse(r.out)["docs"] == 12);
 
-  auto csv = dir.Write("c.csv", "id,category,title,tags\nA1,Books,\"Dune, part 1\",scifi|classic\nA2,Books,Emma,\n");
+  auto csv = dir.Write(
+      "c.csv", "id,category,title,tags\nA1,Books,\"Dune, part 1\",scifi|classic\nA2,Books,Emma,\n");
   r = Pidx({"build", "--catalog", csv, "--index", dir.File("csv"), "--json"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -240,8 +247,9 @@ TEST_CASE("a held publish lock makes build exit 75 with lock.timeout, nothing pu
   auto c = dir.Write("c.jsonl", Jsonl(10));
   REQUIRE(Pidx({"build", "--catalog", c, "--index", index}).exit_code == 0);
   const std::string before = CurrentOf(index);
-  pid_t holder = pidx::testing::Spawn("/usr/bin/flock", {"-o", index + "/locks/publish.lock", "sleep", "30"},
-                                      dir.File("h.out"), dir.File("h.err"));
+  pid_t holder =
+      pidx::testing::Spawn("/usr/bin/flock", {"-o", index + "/locks/publish.lock", "sleep", "30"},
+                           dir.File("h.out"), dir.File("h.err"));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto t0 = std::chrono::steady_clock::now();
   RunResult r = Pidx({"build", "--catalog", c, "--index", index, "--lock-timeout", "1s"});
@@ -270,10 +278,10 @@ TEST_CASE("a build killed with SIGKILL leaves the previous version current and r
   const std::string before = CurrentOf(index);
   auto big = GenCatalog(dir.File("big.jsonl"), 40000, 11);
   for (int delay_ms : {50, 200, 400}) {
-    pid_t pid = pidx::testing::Spawn(pidx::testing::PidxBin(),
-                                     {"build", "--catalog", big, "--index", index, "--log-format",
-                                      "json"},
-                                     dir.File("k.out"), dir.File("k.err"));
+    pid_t pid =
+        pidx::testing::Spawn(pidx::testing::PidxBin(),
+                             {"build", "--catalog", big, "--index", index, "--log-format", "json"},
+                             dir.File("k.out"), dir.File("k.err"));
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     kill(pid, SIGKILL);
     int code = pidx::testing::Wait(pid);
@@ -293,10 +301,10 @@ TEST_CASE("SIGTERM during a build publishes nothing and exits 143") {
   TempDir dir;
   auto index = dir.File("idx");
   auto big = GenCatalog(dir.File("big.jsonl"), 60000, 13);
-  pid_t pid = pidx::testing::Spawn(pidx::testing::PidxBin(),
-                                   {"build", "--catalog", big, "--index", index, "--log-format",
-                                    "json"},
-                                   dir.File("t.out"), dir.File("t.err"));
+  pid_t pid =
+      pidx::testing::Spawn(pidx::testing::PidxBin(),
+                           {"build", "--catalog", big, "--index", index, "--log-format", "json"},
+                           dir.File("t.out"), dir.File("t.err"));
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   kill(pid, SIGTERM);
   int code = pidx::testing::Wait(pid);

@@ -50,7 +50,8 @@ std::string ShardOf(const Item& i) {
 }
 
 // shard -> segment file, from the current (or given) version's stats.
-std::map<std::string, std::string> Segments(const std::string& index, const std::string& version = "") {
+std::map<std::string, std::string> Segments(const std::string& index,
+                                            const std::string& version = "") {
   std::vector<std::string> args = {"stats", "--index", index, "--json"};
   if (!version.empty()) {
     args.push_back("--version");
@@ -110,8 +111,8 @@ TEST_CASE("rebuild-shard with a held shard lock exits 75 and logs lock.timeout")
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
 
   auto t0 = std::chrono::steady_clock::now();
-  RunResult r = Pidx({"rebuild-shard", shard, "--catalog", c, "--index", index,
-                      "--lock-timeout", "1s"});
+  RunResult r =
+      Pidx({"rebuild-shard", shard, "--catalog", c, "--index", index, "--lock-timeout", "1s"});
   auto took = std::chrono::steady_clock::now() - t0;
   CHECK(r.exit_code == 75);
   CHECK(took >= std::chrono::milliseconds(1000));
@@ -136,8 +137,8 @@ TEST_CASE("rebuild-shard with a held shard lock exits 75 and logs lock.timeout")
   SECTION("once the holder is killed the next rebuild takes the lock at once") {
     kill(holder, SIGKILL);
     pidx::testing::Wait(holder);
-    RunResult ok = Pidx({"rebuild-shard", shard, "--catalog", c, "--index", index,
-                         "--lock-timeout", "0"});
+    RunResult ok =
+        Pidx({"rebuild-shard", shard, "--catalog", c, "--index", index, "--lock-timeout", "0"});
     INFO(ok.err);
     CHECK(ok.exit_code == 0);
   }
@@ -167,11 +168,11 @@ TEST_CASE("eight concurrent rebuilds of eight shards lose no update") {
   std::vector<pid_t> pids;
   int k = 0;
   for (const auto& s : shards) {
-    pids.push_back(pidx::testing::Spawn(
-        pidx::testing::PidxBin(),
-        {"rebuild-shard", s, "--catalog", c2, "--index", index, "--lock-timeout", "60s",
-         "--log-format", "json"},
-        dir.File("r" + std::to_string(k) + ".out"), dir.File("r" + std::to_string(k) + ".err")));
+    pids.push_back(pidx::testing::Spawn(pidx::testing::PidxBin(),
+                                        {"rebuild-shard", s, "--catalog", c2, "--index", index,
+                                         "--lock-timeout", "60s", "--log-format", "json"},
+                                        dir.File("r" + std::to_string(k) + ".out"),
+                                        dir.File("r" + std::to_string(k) + ".err")));
     ++k;
   }
   for (size_t i = 0; i < pids.size(); ++i) {

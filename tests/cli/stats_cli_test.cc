@@ -32,7 +32,8 @@ TEST_CASE("stats --json totals equal what the generator wrote") {
     postings += s["postings"].get<uint64_t>();
   }
   for (const auto& t : j["total"]["top_terms"]) {
-    if (t["term"].get<std::string>().rfind("tags:", 0) == 0) tag_postings += t["docs"].get<uint64_t>();
+    if (t["term"].get<std::string>().rfind("tags:", 0) == 0)
+      tag_postings += t["docs"].get<uint64_t>();
   }
   CHECK(docs == truth["products"].get<uint64_t>());
   CHECK(postings == j["total"]["postings"].get<uint64_t>());

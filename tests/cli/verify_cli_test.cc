@@ -188,7 +188,8 @@ TEST_CASE("the seed's case: shards the catalog implies but the index lacks are n
   auto st = nlohmann::json::parse(Pidx({"stats", "--index", dir.File("full"), "--json"}).out);
   std::set<std::string> expected;
   for (const auto& s : st["shards"]) {
-    if (s["shard"].get<std::string>().rfind("electronics-extra_", 0) == 0) expected.insert(s["shard"]);
+    if (s["shard"].get<std::string>().rfind("electronics-extra_", 0) == 0)
+      expected.insert(s["shard"]);
   }
   CHECK(missing == expected);
 }
@@ -197,16 +198,18 @@ TEST_CASE("a catalog edited after the build: the changed, added and removed prod
   TempDir dir;
   std::string text;
   for (int i = 0; i < 60; ++i) {
-    text += "{\"id\":\"B" + std::to_string(i) + "\",\"category\":\"Books\",\"title\":\"common book " +
-            std::to_string(i) + "\"}\n";
+    text += "{\"id\":\"B" + std::to_string(i) +
+            "\",\"category\":\"Books\",\"title\":\"common book " + std::to_string(i) + "\"}\n";
   }
   auto c1 = dir.Write("c1.jsonl", text);
   auto index = dir.File("idx");
-  REQUIRE(Pidx({"build", "--catalog", c1, "--index", index, "--shards-per-category", "1"}).exit_code == 0);
+  REQUIRE(
+      Pidx({"build", "--catalog", c1, "--index", index, "--shards-per-category", "1"}).exit_code ==
+      0);
   std::string edited = text;
   edited.replace(edited.find("common book 7\""), 14, "renamed book 7\"");
   edited.erase(edited.find("{\"id\":\"B9\""), edited.find('\n', edited.find("{\"id\":\"B9\"")) -
-                                                   edited.find("{\"id\":\"B9\"") + 1);
+                                                  edited.find("{\"id\":\"B9\"") + 1);
   edited += "{\"id\":\"B100\",\"category\":\"Books\",\"title\":\"common book new\"}\n";
   auto c2 = dir.Write("c2.jsonl", edited);
   auto j = VerifyJson({"--index", index, "--catalog", c2}, 1);

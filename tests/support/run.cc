@@ -134,8 +134,8 @@ RunResult Run(const std::string& bin, const std::vector<std::string>& args,
     for (int i = 0; i < n; ++i) {
       if (fds[i].revents == 0) continue;
       if (fds[i].fd == in_fd) {
-        ssize_t w = write(in_fd, options.stdin_data.data() + in_off,
-                          options.stdin_data.size() - in_off);
+        ssize_t w =
+            write(in_fd, options.stdin_data.data() + in_off, options.stdin_data.size() - in_off);
         if (w > 0) in_off += static_cast<size_t>(w);
         if (w < 0 || in_off == options.stdin_data.size()) {
           close(in_fd);
@@ -202,10 +202,11 @@ int Wait(pid_t pid) {
 
 std::string GenCatalog(const std::string& path, int products, int seed,
                        const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {"--products", std::to_string(products), "--seed",
-                                   std::to_string(seed), "--out", path};
+  std::vector<std::string> args = {
+      "--products", std::to_string(products), "--seed", std::to_string(seed), "--out", path};
   args.insert(args.end(), extra.begin(), extra.end());
-  RunResult r = Run(GenBin(), args, {.env = {}, .unset_env = {}, .stdin_data = "", .json_logs = false});
+  RunResult r =
+      Run(GenBin(), args, {.env = {}, .unset_env = {}, .stdin_data = "", .json_logs = false});
   if (r.exit_code != 0) throw std::runtime_error("pidx-gen failed: " + r.err);
   return path;
 }

@@ -48,6 +48,9 @@ class Env {
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
   virtual bool FileExists(const std::string& path) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
+  // Last modification time in milliseconds since the Unix epoch. gc uses it to leave alone
+  // segments a build in progress has written but not yet published (they are unreferenced).
+  virtual Result<int64_t> FileMtimeMs(const std::string& path) = 0;
 };
 
 // The name pidx gives a temporary file for `final_name` in the same directory:

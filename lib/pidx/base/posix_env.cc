@@ -54,7 +54,8 @@ class PosixMappedFile final : public MappedFile {
     if (addr_ != nullptr) ::munmap(addr_, size_);
   }
   std::string_view data() const override {
-    return size_ == 0 ? std::string_view() : std::string_view(static_cast<const char*>(addr_), size_);
+    return size_ == 0 ? std::string_view()
+                      : std::string_view(static_cast<const char*>(addr_), size_);
   }
 
  private:
@@ -165,6 +166,12 @@ class PosixEnv final : public Env {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path);
     return static_cast<uint64_t>(st.st_size);
+  }
+
+  Result<int64_t> FileMtimeMs(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path);
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
   }
 };
 

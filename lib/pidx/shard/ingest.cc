@@ -72,8 +72,7 @@ struct IdLocation {
 
 std::string ShardOf(const analysis::Analyzer& analyzer, std::string_view category,
                     std::string_view id, uint32_t shards_per_category) {
-  return MakeShardId(CategorySlug(analyzer.Fold(category)),
-                     ShardNumber(id, shards_per_category));
+  return MakeShardId(CategorySlug(analyzer.Fold(category)), ShardNumber(id, shards_per_category));
 }
 
 Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
@@ -98,8 +97,9 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
   }
 
   BatchQueue queue;
-  int nthreads = options.threads > 0 ? options.threads
-                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int nthreads = options.threads > 0
+                     ? options.threads
+                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> workers;
   for (int i = 0; i < nthreads; ++i) {
     workers.emplace_back([&] {
@@ -156,10 +156,10 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
       auto [it, inserted] =
           seen_ids.try_emplace(product.id, IdLocation{static_cast<uint32_t>(f), product.line});
       if (!inserted) {
-        Status dup = Status::BadData(
-            reader.display_name() + ":" + std::to_string(product.line) + ": duplicate id \"" +
-            product.id + "\" (first seen at " + readers[it->second.file]->display_name() + ":" +
-            std::to_string(it->second.line) + ")");
+        Status dup = Status::BadData(reader.display_name() + ":" + std::to_string(product.line) +
+                                     ": duplicate id \"" + product.id + "\" (first seen at " +
+                                     readers[it->second.file]->display_name() + ":" +
+                                     std::to_string(it->second.line) + ")");
         ++result.bad_records;
         if (result.bad_records > options.max_bad_lines) {
           status = dup;
@@ -177,19 +177,21 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
                       .emplace(product.category, CategorySlug(analyzer.Fold(product.category)))
                       .first;
       }
-      std::string shard = MakeShardId(
-          slug_it->second, ShardNumber(product.id, options.shards_per_category));
+      std::string shard =
+          MakeShardId(slug_it->second, ShardNumber(product.id, options.shards_per_category));
       ++result.all_shards[shard];
       bool accept = true;
       if (options.shard_filter) {
         auto fit = filter_cache.find(shard);
-        if (fit == filter_cache.end()) fit = filter_cache.emplace(shard, options.shard_filter(shard)).first;
+        if (fit == filter_cache.end())
+          fit = filter_cache.emplace(shard, options.shard_filter(shard)).first;
         accept = fit->second;
       }
       if (accept) {
         auto& sink = result.sinks[shard];
         if (!sink) {
-          sink = options.make_sink ? options.make_sink(shard) : std::make_unique<ShardBuilder>(shard);
+          sink =
+              options.make_sink ? options.make_sink(shard) : std::make_unique<ShardBuilder>(shard);
         }
         ++result.categories[shard][product.category];
         ++result.products;

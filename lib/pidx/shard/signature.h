@@ -43,7 +43,7 @@ class TermBloom {
   size_t DifferingBits(const TermBloom& other) const;
   bool operator==(const TermBloom& other) const { return words_ == other.words_; }
 
-  std::string ToHex() const;  // 512 hex digits
+  std::string ToHex() const;                               // 512 hex digits
   static Result<TermBloom> FromHex(std::string_view hex);  // kCorrupt when malformed
 
  private:

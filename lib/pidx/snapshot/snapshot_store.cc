@@ -24,7 +24,8 @@ Result<SnapshotStore> SnapshotStore::Open(Env* env, std::string dir, bool create
       PIDX_RETURN_IF_ERROR(env->CreateDir(JoinPath(dir, sub)));
     }
   } else if (!env->FileExists(JoinPath(dir, "versions"))) {
-    if (!env->FileExists(dir)) return Status::NotFound("index directory " + dir + " does not exist");
+    if (!env->FileExists(dir))
+      return Status::NotFound("index directory " + dir + " does not exist");
     return Status::NotFound(dir + " is not a pidx index (no versions/)");
   }
   return SnapshotStore(env, std::move(dir));
@@ -155,6 +156,13 @@ Result<uint64_t> SnapshotStore::Publish(Manifest* manifest) {
   }
   PIDX_RETURN_IF_ERROR(WriteCurrent(manifest->version));
   return manifest->version;
+}
+
+Status SnapshotStore::SetCurrent(uint64_t version) {
+  if (!env_->FileExists(ManifestPath(version))) {
+    return Status::NotFound("version " + VersionName(version) + " does not exist in " + dir_);
+  }
+  return WriteCurrent(version);
 }
 
 void SnapshotStore::SweepStaleTemporaries() {

@@ -61,6 +61,10 @@ class SnapshotStore {
 
   // REQUIRES: the publish lock is held. Steps 3 and 4. Sets manifest->version and returns it.
   Result<uint64_t> Publish(Manifest* manifest);
+  // REQUIRES: the publish lock is held, and `version`'s manifest and segments were checked.
+  // Replaces CURRENT durably (step 4 alone) so that it names an existing, older or newer,
+  // version: `pidx rollback`. kNotFound when the version has no manifest.
+  Status SetCurrent(uint64_t version);
 
   // Removes temporaries whose writer process is gone. Failures are ignored: a sweep that
   // misses a file leaves it for the next one.
