@@ -1,5 +1,7 @@
 #include "pidx/catalog/jsonl_reader.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -291,6 +293,41 @@ TEST_CASE("ParseFormat knows the format names") {
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().kind() == StatusKind::kUsage);
   CHECK_THAT(bad.status().message(), Catch::Contains("\"xml\""));
+}
+
+}  // namespace
+}  // namespace pidx::catalog
+
+namespace pidx::catalog {
+namespace {
+
+TEST_CASE("jsonl: deep nesting is found far into a long line") {
+  testing::TempDir dir;
+  std::string deep = std::string(65, '[') + std::string(65, ']');
+  std::string line = "{\"id\":\"1\",\"category\":\"c\",\"title\":\"" + std::string(9000, 'x') +
+                     "\",\"x\":" + deep + "}\n";
+  std::string path = dir.Write("c.jsonl", line);
+  Outcome o = ReadAll(path);
+  REQUIRE(o.errors.size() == 1);
+  CHECK(o.errors[0] == path + ":1: nesting deeper than 64");
+}
+
+TEST_CASE("jsonl: \"-\" reads standard input as JSON Lines named <stdin>") {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  const int saved = dup(STDIN_FILENO);
+  REQUIRE(dup2(fds[0], STDIN_FILENO) == STDIN_FILENO);
+  close(fds[0]);
+  const std::string text = "{\"id\":\"1\",\"category\":\"c\"}\n{\"id\":2}\n";
+  REQUIRE(write(fds[1], text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  close(fds[1]);
+  Outcome o = ReadAll("-");
+  dup2(saved, STDIN_FILENO);
+  close(saved);
+  REQUIRE(o.products.size() == 1);
+  CHECK(o.products[0].id == "1");
+  REQUIRE(o.errors.size() == 1);
+  CHECK(o.errors[0] == "<stdin>:2: missing \"category\"");
 }
 
 }  // namespace

@@ -12,7 +12,8 @@
 // - Values, by role: id is a string or an integer (kept as decimal text), non-empty; category a
 //   non-empty string; text a string; keyword a string, number or array of them; number a JSON
 //   number (kept as written); attrs an object whose values are scalars or arrays of scalars
-//   (strings, numbers as written, true/false). null means absent for every role.
+//   (strings, numbers as written, true/false). null means absent for every role, and so does
+//   an empty string for text and keyword values, as an empty CSV cell does.
 #pragma once
 
 #include <memory>
