@@ -29,7 +29,8 @@ class CatalogReader {
   virtual ~CatalogReader() = default;
 
   // Opens `path`. kNotFound when it does not exist, kIoError when it cannot be read,
-  // kUsage when the format cannot be told from the name (and none was given).
+  // kUsage when the format cannot be told from the name (and none was given), kBadData for
+  // an unusable CSV/TSV header row or a .gz/.zst file without the matching magic bytes.
   static Result<std::unique_ptr<CatalogReader>> Open(const std::string& path,
                                                      const Schema& schema,
                                                      const ReaderOptions& options);
