@@ -31,6 +31,11 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global);
 CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global);
 CommandRun SetupStats(CLI::App* app, GlobalOptions* global);
 CommandRun SetupVerify(CLI::App* app, GlobalOptions* global);
+CommandRun SetupQuery(CLI::App* app, GlobalOptions* global);
+CommandRun SetupRecall(CLI::App* app, GlobalOptions* global);
+CommandRun SetupVersions(CLI::App* app, GlobalOptions* global);
+CommandRun SetupRollback(CLI::App* app, GlobalOptions* global);
+CommandRun SetupGc(CLI::App* app, GlobalOptions* global);
 CommandRun SetupDiff(CLI::App* app, GlobalOptions* global);
 
 }  // namespace pidx::cli

@@ -1,0 +1,103 @@
+// pidx query --index DIR [--version V] [--limit N] [--count] QUERY...
+// The language is in docs/QUERY.md; results are ordered by external id.
+#include <fmt/format.h>
+
+#include "command_table.h"
+#include "output.h"
+#include "pidx/base/duration.h"
+#include "pidx/log.h"
+#include "pidx/query.h"
+#include "pidx/snapshot/manifest.h"
+
+namespace pidx::cli {
+namespace {
+
+struct QueryFlags {
+  std::string index;
+  std::string version;
+  std::vector<std::string> words;
+  size_t limit = 10;
+  bool count = false;
+};
+
+Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
+  const int64_t start = MonotonicMs();
+  PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
+  uint64_t version = 0;
+  if (!f.version.empty() && !snapshot::ParseVersionName(f.version, &version)) {
+    return g->BadValue("version", "not a version: \"" + f.version + "\" (e.g. v000042 or 42)");
+  }
+  // Several arguments form one query, so `pidx query wireless charger` needs no quotes.
+  std::string text;
+  for (const auto& w : f.words) text += (text.empty() ? "" : " ") + w;
+
+  PIDX_ASSIGN_OR_RETURN(QueryEngine engine, QueryEngine::Open(Env::Default(), f.index, version));
+  size_t column = 0;
+  auto parsed = engine.parser().Parse(text, &column);
+  if (!parsed.ok()) {
+    g->failure_fields["query"] = text;
+    if (column > 0) g->failure_fields["column"] = column;
+    return parsed.status();
+  }
+  SearchOptions options;
+  options.limit = f.count ? 0 : f.limit;
+  PIDX_ASSIGN_OR_RETURN(QueryResult r, engine.Search(*parsed, options));
+  const std::string vname = snapshot::VersionName(engine.version());
+  Log::Info("index.query.completed", fmt::format("{} matches", r.total),
+            {{"version", vname},
+             {"query", text},
+             {"total", r.total},
+             {"shards_searched", r.shards_searched},
+             {"shards", r.shards_total},
+             {"duration_ms", MonotonicMs() - start}});
+
+  if (g->json) {
+    nlohmann::ordered_json j;
+    j["command"] = "query";
+    j["version"] = vname;
+    j["query"] = text;
+    j["parsed"] = parsed->ToString();
+    j["total"] = r.total;
+    j["limit"] = options.limit;
+    j["order"] = "external_id";
+    j["shards_searched"] = r.shards_searched;
+    j["shards"] = r.shards_total;
+    j["hits"] = nlohmann::ordered_json::array();
+    for (const auto& h : r.hits) {
+      j["hits"].push_back({{"id", h.id}, {"title", h.title}, {"shard", h.shard}});
+    }
+    PrintJson(j);
+    return Status::Ok();
+  }
+  if (f.count) {
+    std::fputs(fmt::format("{}\n", r.total).c_str(), stdout);
+    return Status::Ok();
+  }
+  std::string out = fmt::format("{} matching products in {} ({} of {} shards searched)\n", r.total,
+                                vname, r.shards_searched, r.shards_total);
+  if (!r.hits.empty()) {
+    Table t({"id", "title"});
+    for (const auto& h : r.hits) t.AddRow({h.id, h.title});
+    out += "\n" + t.Render();
+    if (r.total > r.hits.size()) {
+      out += fmt::format("({} more; --limit N shows more)\n", r.total - r.hits.size());
+    }
+  }
+  std::fputs(out.c_str(), stdout);
+  return Status::Ok();
+}
+
+}  // namespace
+
+CommandRun SetupQuery(CLI::App* app, GlobalOptions* global) {
+  auto f = std::make_shared<QueryFlags>();
+  AddIndexOption(app, &f->index);
+  app->add_option("--version", f->version, "Version to search (default: the current one)");
+  app->add_option("--limit", f->limit, "Products to list, by external id (default 10)");
+  app->add_flag("--count", f->count, "Print only the number of matching products");
+  app->add_option("query", f->words, "The query (docs/QUERY.md); quote it, or put -- before it")
+      ->required();
+  return [f, global] { return RunQuery(*f, global); };
+}
+
+}  // namespace pidx::cli

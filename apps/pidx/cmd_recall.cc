@@ -1,0 +1,114 @@
+// pidx recall --index DIR --queries FILE [--version V] [--min R]
+// The recall gate: exit 1 when overall recall is below --min, or when a shard of the version
+// could not be read (a damaged index must not pass a gate just because its queries were lucky).
+#include <fmt/format.h>
+
+#include "command_table.h"
+#include "output.h"
+#include "pidx/log.h"
+#include "pidx/recall.h"
+#include "pidx/snapshot/manifest.h"
+
+namespace pidx::cli {
+namespace {
+
+struct RecallFlags {
+  std::string index;
+  std::string version;
+  std::string queries;
+  double min = 0.0;
+};
+
+Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
+  PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
+  PIDX_RETURN_IF_ERROR(Require(f.queries, "queries"));
+  if (!(f.min >= 0.0 && f.min <= 1.0)) {
+    return g.BadValue("min", fmt::format("must be between 0 and 1, not {}", f.min));
+  }
+  RecallOptions o;
+  o.index_dir = f.index;
+  o.queries_file = f.queries;
+  if (!f.version.empty() && !snapshot::ParseVersionName(f.version, &o.version)) {
+    return g.BadValue("version", "not a version: \"" + f.version + "\" (e.g. v000042 or 42)");
+  }
+  PIDX_ASSIGN_OR_RETURN(RecallResult r, Recall(o, Env::Default()));
+  const std::string vname = snapshot::VersionName(r.version);
+  const bool below = r.recall < f.min;
+  const bool pass = !below && r.unavailable.empty();
+
+  for (const auto& u : r.unavailable) {
+    Log::Error("index.query.shard_unavailable", "a shard could not be searched: " + u,
+               {{"version", vname}, {"shard", u.substr(0, u.find(':'))}, {"error", u}});
+  }
+  Log::Event(pass ? LogLevel::kInfo : LogLevel::kError, "index.recall.completed",
+             fmt::format("recall {:.4f} over {} queries{}", r.recall, r.queries.size(),
+                         below ? fmt::format(" is below --min {}", f.min) : ""),
+             {{"version", vname},
+              {"recall", r.recall},
+              {"mean_query_recall", r.mean_query_recall},
+              {"min", f.min},
+              {"queries", r.queries.size()},
+              {"expected", r.expected},
+              {"found", r.found},
+              {"unavailable_shards", r.unavailable.size()},
+              {"duration_ms", r.duration_ms}});
+
+  if (g.json) {
+    nlohmann::ordered_json j;
+    j["command"] = "recall";
+    j["version"] = vname;
+    j["ok"] = pass;
+    j["recall"] = r.recall;
+    j["mean_query_recall"] = r.mean_query_recall;
+    j["min"] = f.min;
+    j["expected"] = r.expected;
+    j["found"] = r.found;
+    j["unavailable_shards"] = r.unavailable;
+    j["duration_ms"] = r.duration_ms;
+    j["queries"] = nlohmann::ordered_json::array();
+    for (const auto& q : r.queries) {
+      j["queries"].push_back({{"line", q.line},
+                              {"query", q.query},
+                              {"recall", q.recall},
+                              {"expected", q.expected},
+                              {"found", q.found},
+                              {"matches", q.matches},
+                              {"missing", q.missing}});
+    }
+    PrintJson(j);
+  } else {
+    Table t({"recall", "found", "expected", "matches", "query"});
+    for (const auto& q : r.queries) {
+      t.AddRow({fmt::format("{:.3f}", q.recall), std::to_string(q.found),
+                std::to_string(q.expected), std::to_string(q.matches), q.query});
+    }
+    std::string out = t.Render();
+    out += fmt::format(
+        "\n{}: recall {:.4f} ({} of {} expected products found, {} queries, "
+        "mean per query {:.4f}) in {}\n",
+        pass ? "OK" : "FAILED", r.recall, r.found, r.expected, r.queries.size(),
+        r.mean_query_recall, vname);
+    if (below) out += fmt::format("recall is below --min {}\n", f.min);
+    for (const auto& u : r.unavailable) out += "unavailable shard: " + u + "\n";
+    std::fputs(out.c_str(), stdout);
+  }
+  if (below) return Status::Findings(fmt::format("recall {:.4f} is below {}", r.recall, f.min));
+  if (!r.unavailable.empty()) {
+    return Status::Findings(fmt::format("{} shards could not be searched", r.unavailable.size()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+CommandRun SetupRecall(CLI::App* app, GlobalOptions* global) {
+  auto f = std::make_shared<RecallFlags>();
+  AddIndexOption(app, &f->index);
+  app->add_option("--queries", f->queries,
+                  "Query set: JSONL of {\"query\": ..., \"expected\": [ids]}");
+  app->add_option("--version", f->version, "Version to measure (default: the current one)");
+  app->add_option("--min", f->min, "Exit 1 when overall recall is below this (0 to 1)");
+  return [f, global] { return RunRecall(*f, *global); };
+}
+
+}  // namespace pidx::cli
