@@ -144,6 +144,14 @@ Result<uint64_t> SnapshotStore::Publish(Manifest* manifest) {
   PIDX_ASSIGN_OR_RETURN(auto versions, ListVersions());
   if (!versions.empty()) highest = std::max(highest, versions.back());
   manifest->version = highest + 1;
+  // gc runs under the same lock: a segment this version reuses (found on disk, not rewritten)
+  // must still be there now, or the version would name a missing file.
+  for (const auto& e : manifest->shards) {
+    if (!env_->FileExists(SegmentPath(e.segment))) {
+      return Status::IoError("segment " + e.segment + " of shard " + e.shard +
+                             " disappeared before publishing (removed by a concurrent gc?)");
+    }
+  }
 
   const std::string path = ManifestPath(manifest->version);
   const std::string bytes = manifest->Serialize();

@@ -11,7 +11,9 @@
 //    the same bytes and is not written again.
 // 2. Every new segment is read back and checked (SegmentReader::Open + Validate, checksum and
 //    size as recorded) before the manifest is written.
-// 3. Under the publish lock: the new version number is the highest seen anywhere (CURRENT and
+// 3. Under the publish lock: every segment the manifest names is checked to exist (gc, which
+//    takes the same lock, may have removed an old unreferenced file this build reused); the
+//    new version number is the highest seen anywhere (CURRENT and
 //    every file in versions/, including orphans of killed runs) plus one, never reused; the
 //    manifest is written durably, read back and parsed.
 // 4. CURRENT is replaced durably the same way. Only then is the version published.
