@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
 #include "pidx/base/duration.h"
@@ -25,9 +26,10 @@ struct BuildFlags {
   double max_shrink = 0.2;
   bool allow_shrink = false;
   int threads = 0;
+  std::string metrics_file;
 };
 
-Status RunBuild(const BuildFlags& f, const GlobalOptions& g) {
+Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* metrics) {
   PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
   if (f.catalogs.empty()) return Status::Usage("missing --catalog (or PIDX_CATALOG)");
   BuildOptions o;
@@ -43,6 +45,7 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g) {
   auto timeout = ParseDurationMs(f.lock_timeout);
   if (!timeout.ok()) return g.BadValue("lock-timeout", timeout.status().message());
   o.lock_timeout_ms = *timeout;
+  metrics->SetLockTimeout(o.lock_timeout_ms);
   if (f.max_shrink < 0 || f.max_shrink > 1) {
     return g.BadValue("max-shrink", "must be between 0 and 1");
   }
@@ -52,6 +55,8 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g) {
   o.progress_bar = Log::StderrIsTerminal() && !g.quiet;
 
   PIDX_ASSIGN_OR_RETURN(BuildResult r, Build(o, Env::Default()));
+  metrics->SetLockWait(r.lock_wait_ms);
+  for (const auto& s : r.shard_sizes) metrics->AddShard(s.shard, s.docs, s.bytes);
   if (g.json) {
     PrintJson({{"command", "build"},
                {"version", snapshot::VersionName(r.version)},
@@ -96,7 +101,12 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
                   "Refuse a version with more than this fraction fewer products than the current");
   app->add_flag("--allow-shrink", f->allow_shrink, "Publish even if products or categories shrink");
   app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
-  return [f, global] { return RunBuild(*f, *global); };
+  AddMetricsFileOption(app, &f->metrics_file);
+  return [f, global] {
+    CommandMetrics metrics("build");
+    Status s = RunBuild(*f, *global, &metrics);
+    return metrics.Finish(f->metrics_file, f->index, std::move(s));
+  };
 }
 
 }  // namespace pidx::cli

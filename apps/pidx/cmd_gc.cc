@@ -2,6 +2,7 @@
 // Contract in pidx/gc.h: what is kept, why young unreferenced segments are left alone.
 #include <fmt/format.h>
 
+#include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
 #include "pidx/base/duration.h"
@@ -19,9 +20,10 @@ struct GcFlags {
   std::string grace = "1h";
   bool dry_run = false;
   std::string lock_timeout = "5s";
+  std::string metrics_file;
 };
 
-Status RunGc(const GcFlags& f, const GlobalOptions& g) {
+Status RunGc(const GcFlags& f, const GlobalOptions& g, CommandMetrics* metrics) {
   PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
   GcOptions o;
   o.index_dir = f.index;
@@ -40,8 +42,10 @@ Status RunGc(const GcFlags& f, const GlobalOptions& g) {
   auto timeout = ParseDurationMs(f.lock_timeout);
   if (!timeout.ok()) return g.BadValue("lock-timeout", timeout.status().message());
   o.lock_timeout_ms = *timeout;
+  metrics->SetLockTimeout(o.lock_timeout_ms);
   o.dry_run = f.dry_run;
   PIDX_ASSIGN_OR_RETURN(GcResult r, Gc(o, Env::Default()));
+  metrics->SetLockWait(r.lock_wait_ms);
 
   std::vector<std::string> kept;
   for (uint64_t v : r.kept) kept.push_back(snapshot::VersionName(v));
@@ -109,7 +113,12 @@ CommandRun SetupGc(CLI::App* app, GlobalOptions* global) {
       "--grace", f->grace,
       "Leave unreferenced segments younger than this (a build in progress), default 1h");
   app->add_flag("--dry-run", f->dry_run, "Print what would be removed, remove nothing");
-  return [f, global] { return RunGc(*f, *global); };
+  AddMetricsFileOption(app, &f->metrics_file);
+  return [f, global] {
+    CommandMetrics metrics("gc");
+    Status s = RunGc(*f, *global, &metrics);
+    return metrics.Finish(f->metrics_file, f->index, std::move(s));
+  };
 }
 
 }  // namespace pidx::cli

@@ -1,6 +1,7 @@
 // pidx rebuild-shard SHARD --catalog FILE... --index DIR [--lock-timeout DUR]
 #include <fmt/format.h>
 
+#include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
 #include "pidx/base/duration.h"
@@ -19,9 +20,10 @@ struct RebuildFlags {
   uint64_t max_line_bytes = 1024 * 1024;
   std::string lock_timeout = "5s";
   int threads = 0;
+  std::string metrics_file;
 };
 
-Status RunRebuild(const RebuildFlags& f, GlobalOptions& g) {
+Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metrics) {
   g.failure_fields["shard"] = f.shard;
   if (f.shard.empty()) return Status::Usage("missing SHARD (e.g. electronics_007)");
   PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
@@ -38,9 +40,12 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g) {
   auto timeout = ParseDurationMs(f.lock_timeout);
   if (!timeout.ok()) return g.BadValue("lock-timeout", timeout.status().message());
   o.lock_timeout_ms = *timeout;
+  metrics->SetLockTimeout(o.lock_timeout_ms);
   o.threads = f.threads;
 
   PIDX_ASSIGN_OR_RETURN(RebuildResult r, RebuildShard(o, Env::Default()));
+  metrics->SetLockWait(r.lock_wait_ms);
+  metrics->AddShard(r.shard, r.docs, r.bytes);  // 0 and 0 when the shard was removed
   if (g.json) {
     PrintJson({{"command", "rebuild-shard"},
                {"shard", r.shard},
@@ -80,7 +85,12 @@ CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global) {
                   "Skip up to N bad records (each logged) instead of failing");
   app->add_option("--max-line-bytes", f->max_line_bytes, "Longest accepted line/record in bytes");
   app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
-  return [f, global] { return RunRebuild(*f, *global); };
+  AddMetricsFileOption(app, &f->metrics_file);
+  return [f, global] {
+    CommandMetrics metrics("rebuild-shard");
+    Status s = RunRebuild(*f, *global, &metrics);
+    return metrics.Finish(f->metrics_file, f->index, std::move(s));
+  };
 }
 
 }  // namespace pidx::cli

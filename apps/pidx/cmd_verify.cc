@@ -2,6 +2,7 @@
 //             [--seed N] [--deep]
 #include <fmt/format.h>
 
+#include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
 #include "pidx/log.h"
@@ -21,6 +22,7 @@ struct VerifyFlags {
   uint64_t seed = 1;
   bool deep = false;
   int threads = 0;
+  std::string metrics_file;
 };
 
 nlohmann::ordered_json FindingJson(const Finding& f) {
@@ -36,7 +38,7 @@ nlohmann::ordered_json FindingJson(const Finding& f) {
   return j;
 }
 
-Status RunVerify(const VerifyFlags& f, const GlobalOptions& g) {
+Status RunVerify(const VerifyFlags& f, const GlobalOptions& g, CommandMetrics* metrics) {
   PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
   VerifyOptions o;
   o.index_dir = f.index;
@@ -56,6 +58,8 @@ Status RunVerify(const VerifyFlags& f, const GlobalOptions& g) {
   o.deep = f.deep;
   o.threads = f.threads;
   PIDX_ASSIGN_OR_RETURN(VerifyResult r, Verify(o, Env::Default()));
+  metrics->CountFindings();
+  for (const auto& x : r.findings) metrics->AddFinding(x.kind);
 
   for (const auto& x : r.findings) {
     LogFields fields = {{"kind", x.kind}, {"version", x.version}, {"shard", x.shard}};
@@ -132,7 +136,12 @@ CommandRun SetupVerify(CLI::App* app, GlobalOptions* global) {
   app->add_option("--seed", f->seed, "Seed of the random term sample");
   app->add_flag("--deep", f->deep, "Compare every term with the catalog");
   app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
-  return [f, global] { return RunVerify(*f, *global); };
+  AddMetricsFileOption(app, &f->metrics_file);
+  return [f, global] {
+    CommandMetrics metrics("verify");
+    Status s = RunVerify(*f, *global, &metrics);
+    return metrics.Finish(f->metrics_file, f->index, std::move(s));
+  };
 }
 
 }  // namespace pidx::cli

@@ -143,8 +143,8 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   manifest.bad_lines_skipped = ingest->bad_records;
   manifest.shards = std::move(finished.entries);
 
-  PIDX_ASSIGN_OR_RETURN(auto lock,
-                        AcquireLockLoudly(store, "publish", options.lock_timeout_ms, ""));
+  PIDX_ASSIGN_OR_RETURN(auto lock, AcquireLockLoudly(store, "publish", options.lock_timeout_ms, "",
+                                                     &result.lock_wait_ms));
   // Under the lock: the guard compares with what is current now, not when we started.
   PIDX_ASSIGN_OR_RETURN(uint64_t current_version, store.ReadCurrent());
   std::optional<snapshot::Manifest> current;
@@ -164,6 +164,7 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   result.terms = manifest.TotalTerms();
   result.postings = manifest.TotalPostings();
   result.bytes = manifest.TotalBytes();
+  for (const auto& e : manifest.shards) result.shard_sizes.push_back({e.shard, e.docs, e.size});
   result.duration_ms = MonotonicMs() - start;
   Log::Info("index.build.completed", "published " + snapshot::VersionName(result.version),
             {{"version", snapshot::VersionName(result.version)},

@@ -29,6 +29,12 @@ struct BuildOptions {
   bool progress_bar = false;  // draw a bar on stderr (terminal); otherwise progress events
 };
 
+struct BuiltShard {
+  std::string shard;
+  uint64_t docs = 0;
+  uint64_t bytes = 0;  // segment file size
+};
+
 struct BuildResult {
   uint64_t version = 0;
   uint64_t parent = 0;
@@ -39,7 +45,9 @@ struct BuildResult {
   uint64_t bytes = 0;
   uint64_t segments_written = 0;  // new segment files (others were already there)
   uint64_t bad_records = 0;
+  int64_t lock_wait_ms = 0;  // waiting for the publish lock
   int64_t duration_ms = 0;
+  std::vector<BuiltShard> shard_sizes;  // every shard of the published version, by shard id
 };
 
 Result<BuildResult> Build(const BuildOptions& options, Env* env);

@@ -30,11 +30,13 @@ Result<GcResult> Gc(const GcOptions& options, Env* env) {
   const int64_t start = MonotonicMs();
   if (options.keep == 0) return Status::Usage("--keep must be at least 1");
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
-  PIDX_ASSIGN_OR_RETURN(auto lock,
-                        AcquireLockLoudly(store, "publish", options.lock_timeout_ms, ""));
+  int64_t lock_wait_ms = 0;
+  PIDX_ASSIGN_OR_RETURN(
+      auto lock, AcquireLockLoudly(store, "publish", options.lock_timeout_ms, "", &lock_wait_ms));
 
   GcResult result;
   result.dry_run = options.dry_run;
+  result.lock_wait_ms = lock_wait_ms;
   auto current = store.ReadCurrent();
   if (!current.ok()) {
     return current.status().Annotate(

@@ -49,6 +49,7 @@ struct GcResult {
   std::vector<std::string> young_segments;  // unreferenced, within the grace period: kept
   uint64_t bytes_freed = 0;
   bool dry_run = false;
+  int64_t lock_wait_ms = 0;  // waiting for the publish lock
   int64_t duration_ms = 0;
 };
 

@@ -90,10 +90,11 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
 
 Result<snapshot::FileLock> AcquireLockLoudly(const snapshot::SnapshotStore& store,
                                              const std::string& lock_name, int64_t timeout_ms,
-                                             const std::string& shard) {
+                                             const std::string& shard, int64_t* waited_ms) {
   snapshot::LockWait wait;
   const std::string path = store.LockPath(lock_name);
   auto lock = snapshot::FileLock::Acquire(path, timeout_ms, &wait);
+  if (waited_ms) *waited_ms += wait.waited_ms;
   if (!lock.ok() && lock.status().kind() == StatusKind::kLockTimeout) {
     LogFields f = {{"lock", lock_name}, {"lock_file", path}};
     if (!shard.empty()) f["shard"] = shard;

@@ -25,8 +25,10 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
 
 // Acquires locks/<lock_name>.lock within timeout_ms. On timeout logs the error event
 // `lock.timeout` (lock, shard when given, waited_ms, holder_pid) and returns kLockTimeout.
+// `waited_ms` (optional) is increased by the time waited, so a caller can sum its locks.
 Result<snapshot::FileLock> AcquireLockLoudly(const snapshot::SnapshotStore& store,
                                              const std::string& lock_name, int64_t timeout_ms,
-                                             const std::string& shard);
+                                             const std::string& shard,
+                                             int64_t* waited_ms = nullptr);
 
 }  // namespace pidx

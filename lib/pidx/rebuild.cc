@@ -121,8 +121,10 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
 
   // The shard lock covers the whole rebuild: a second rebuild of the same shard waits, and
   // a timeout is loud (the seed's bug was a silent return here).
-  PIDX_ASSIGN_OR_RETURN(auto shard_lock, AcquireLockLoudly(store, "shard-" + options.shard,
-                                                           options.lock_timeout_ms, options.shard));
+  int64_t lock_wait_ms = 0;
+  PIDX_ASSIGN_OR_RETURN(auto shard_lock,
+                        AcquireLockLoudly(store, "shard-" + options.shard, options.lock_timeout_ms,
+                                          options.shard, &lock_wait_ms));
   store.SweepStaleTemporaries();
 
   PIDX_ASSIGN_OR_RETURN(auto ingest, shard::Ingest(options.catalogs, ingest_opts));
@@ -152,7 +154,7 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
 
   PIDX_ASSIGN_OR_RETURN(
       auto publish_lock,
-      AcquireLockLoudly(store, "publish", options.lock_timeout_ms, options.shard));
+      AcquireLockLoudly(store, "publish", options.lock_timeout_ms, options.shard, &lock_wait_ms));
   // Re-read the newest version under the publish lock: another rebuild may have published
   // since we started, and its shard must survive ours.
   PIDX_ASSIGN_OR_RETURN(uint64_t newest_version, store.ReadCurrent());
@@ -171,6 +173,7 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   shard_lock.Release();
 
   result.parent = newest_version;
+  result.lock_wait_ms = lock_wait_ms;
   result.action = !rebuilt ? "removed" : old_entry ? "rebuilt" : "added";
   if (rebuilt) {
     result.docs = rebuilt->docs;

@@ -45,6 +45,7 @@ struct RebuildResult {
   std::string segment;
   bool segment_unchanged = false;  // the same file as in the parent version
   uint64_t bad_records = 0;
+  int64_t lock_wait_ms = 0;  // waiting for the shard lock and the publish lock
   int64_t duration_ms = 0;
 };
 

@@ -1,0 +1,55 @@
+// --metrics-file PATH (or PIDX_METRICS_FILE) of build, rebuild-shard, verify and gc: what a
+// run did, as Prometheus text for node_exporter's textfile collector (pidx/metrics.h).
+// The file is written when the outcome is known, on success and on failure alike, so a
+// failed run shows up as pidx_command_success 0. Metric names: docs/CLI.md "Metrics".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "pidx/status.h"
+
+namespace pidx::cli {
+
+void AddMetricsFileOption(CLI::App* app, std::string* path);
+
+class CommandMetrics {
+ public:
+  explicit CommandMetrics(std::string command);  // starts the clock
+
+  void AddShard(const std::string& shard, uint64_t docs, uint64_t bytes);
+  // The command takes locks with this timeout; a kLockTimeout outcome is one timeout.
+  void SetLockTimeout(int64_t timeout_ms) { lock_timeout_ms_ = timeout_ms; }
+  void SetLockWait(int64_t waited_ms) { lock_wait_ms_ = waited_ms; }
+  // REQUIRES: called once per finding.
+  void AddFinding(const std::string& kind) { ++findings_[kind]; }
+  // Enables pidx_verify_findings (also with no finding at all).
+  void CountFindings() { counts_findings_ = true; }
+
+  // Writes the metrics to `path` when it is not empty and returns `outcome`. When the write
+  // fails, a successful outcome becomes the write's error; a failed one stays (the write's
+  // error is logged as metrics.write.failed).
+  Status Finish(const std::string& path, const std::string& index, Status outcome) const;
+
+ private:
+  struct ShardSize {
+    std::string shard;
+    uint64_t docs;
+    uint64_t bytes;
+  };
+  std::string command_;
+  std::chrono::steady_clock::time_point start_;
+  std::vector<ShardSize> shards_;
+  std::optional<int64_t> lock_timeout_ms_;
+  std::optional<int64_t> lock_wait_ms_;
+  bool counts_findings_ = false;
+  std::map<std::string, uint64_t> findings_;
+};
+
+}  // namespace pidx::cli
