@@ -60,7 +60,9 @@ std::map<std::string, std::string> Segments(const std::string& index,
   RunResult r = Pidx(args);
   REQUIRE(r.exit_code == 0);
   std::map<std::string, std::string> out;
-  for (const auto& s : nlohmann::json::parse(r.out)["shards"]) out[s["shard"]] = s["segment"];
+  // Keep the parsed document alive: a range-for over a member of a temporary dangles.
+  const auto stats = nlohmann::json::parse(r.out);
+  for (const auto& s : stats["shards"]) out[s["shard"]] = s["segment"];
   return out;
 }
 
