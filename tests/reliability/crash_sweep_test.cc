@@ -12,9 +12,9 @@
 #include "support/fault_env.h"
 
 using namespace pidx::testing::battery;
+using pidx::Status;
 using pidx::testing::FaultEnv;
 using pidx::testing::TempDir;
-using pidx::Status;
 
 TEST_CASE("a crash before any operation of build, rebuild-shard or gc leaves a whole index") {
   TempDir dir;
