@@ -140,6 +140,9 @@ Result<uint64_t> SnapshotStore::Publish(Manifest* manifest) {
   // counts, so a retry cannot collide with it.
   uint64_t highest = 0;
   auto current = ReadCurrent();
+  // A damaged CURRENT is replaced below (the manifests still give the highest number); a
+  // CURRENT that cannot be read is an I/O error like any other, not something to skip.
+  if (!current.ok() && current.status().kind() != StatusKind::kCorrupt) return current.status();
   if (current.ok()) highest = *current;
   PIDX_ASSIGN_OR_RETURN(auto versions, ListVersions());
   if (!versions.empty()) highest = std::max(highest, versions.back());
@@ -162,7 +165,22 @@ Result<uint64_t> SnapshotStore::Publish(Manifest* manifest) {
   if (back != bytes || parsed.version != manifest->version) {
     return Status::IoError(path + ": read back differs from what was written");
   }
-  PIDX_RETURN_IF_ERROR(WriteCurrent(manifest->version));
+  Status s = WriteCurrent(manifest->version);
+  if (!s.ok()) {
+    // Only the directory fsync after CURRENT's rename may have failed: the new CURRENT is in
+    // place but not known to be durable. A failed command publishes nothing, so put the
+    // previous one back (best effort: if that fails too, CURRENT names one of two whole
+    // versions, and the error is reported either way).
+    auto now = ReadCurrent();
+    if (now.ok() && *now == manifest->version) {
+      if (current.ok() && *current > 0) {
+        (void)WriteCurrent(*current);
+      } else if (env_->RemoveFile(JoinPath(dir_, "CURRENT")).ok()) {
+        (void)env_->SyncDir(dir_);
+      }
+    }
+    return s;
+  }
   return manifest->version;
 }
 
