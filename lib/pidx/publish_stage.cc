@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -94,8 +95,10 @@ void CheckWorker(const Plan& plan, uint32_t worker, const snapshot::SnapshotStor
 
 Status Refuse(const std::string& stage_dir, const std::vector<ShardProblem>& problems) {
   std::vector<std::string> missing, damaged;
+  std::set<uint32_t> workers;
   nlohmann::json list = nlohmann::json::array();
   for (const auto& p : problems) {
+    workers.insert(p.worker);
     (p.damaged ? damaged : missing).push_back(p.shard);
     list.push_back({{"shard", p.shard},
                     {"worker", p.worker},
@@ -114,12 +117,15 @@ Status Refuse(const std::string& stage_dir, const std::vector<ShardProblem>& pro
     reason += fmt::format("{}{} staged shards damaged: {}", reason.empty() ? "" : "; ",
                           damaged.size(), join(damaged));
   }
-  reason += " (re-run their workers)";
+  std::string rerun;
+  for (uint32_t w : workers) rerun += (rerun.empty() ? "" : ", ") + std::to_string(w);
+  reason += " (re-run worker" + std::string(workers.size() > 1 ? "s " : " ") + rerun + ")";
   Log::Error("index.publish.refused", "publish refused: " + reason,
              {{"reason", reason},
               {"stage", stage_dir},
               {"missing_shards", missing},
               {"damaged_shards", damaged},
+              {"workers_to_rerun", workers},
               {"problems", list}});
   std::string msg = "publish refused, nothing published: " + reason;
   return damaged.empty() ? Status::NotFound(msg) : Status::Corrupt(msg);

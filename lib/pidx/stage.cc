@@ -78,6 +78,30 @@ Result<shard::IngestOptions> IngestOptionsOf(const Plan& plan) {
   return o;
 }
 
+// A re-run after `publish` found a damaged segment: segment files are content-addressed and
+// never rewritten once there, so the damaged files the previous fragment names are removed
+// first and this run writes them again.
+Status RemoveDamagedSegments(const snapshot::SnapshotStore& stage,
+                             const std::string& fragment_path) {
+  Env* env = stage.env();
+  if (!env->FileExists(fragment_path)) return Status::Ok();
+  auto bytes = env->ReadFile(fragment_path);
+  if (!bytes.ok()) return bytes.status();
+  auto previous = snapshot::Manifest::Parse(*bytes, fragment_path);
+  if (!previous.ok()) return Status::Ok();  // replaced by this run's fragment
+  for (const auto& e : previous->shards) {
+    const std::string path = stage.SegmentPath(e.segment);
+    if (!env->FileExists(path)) continue;
+    Status check = stage.CheckSegment(e);
+    if (check.ok()) continue;
+    Log::Warn("index.stage.damaged_segment",
+              "removing a damaged staged segment: " + check.message(),
+              {{"shard", e.shard}, {"segment", e.segment}, {"reason", check.message()}});
+    PIDX_RETURN_IF_ERROR(env->RemoveFile(path));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string StageFragmentPath(const std::string& stage_dir, uint32_t worker) {
@@ -100,6 +124,8 @@ Result<StageResult> BuildStage(const StageOptions& options, Env* env) {
   PIDX_ASSIGN_OR_RETURN(auto stage, snapshot::SnapshotStore::Open(env, options.stage_dir, true));
   PIDX_RETURN_IF_ERROR(env->CreateDir(JoinPath(options.stage_dir, "workers")));
   stage.SweepStaleTemporaries();
+  PIDX_RETURN_IF_ERROR(
+      RemoveDamagedSegments(stage, StageFragmentPath(options.stage_dir, result.worker)));
 
   Log::Info("index.stage.started",
             fmt::format("worker {} of {} started", result.worker, plan.workers),
