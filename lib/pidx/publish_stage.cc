@@ -1,6 +1,7 @@
 #include "pidx/publish_stage.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -154,7 +155,18 @@ Result<PublishStageResult> PublishStage(const PublishStageOptions& options, Env*
     return Status::NotFound("stage directory " + options.stage_dir +
                             " does not exist: no worker has run");
   }
-  PIDX_ASSIGN_OR_RETURN(auto stage, snapshot::SnapshotStore::Open(env, options.stage_dir, false));
+  auto opened = snapshot::SnapshotStore::Open(env, options.stage_dir, false);
+  if (!opened.ok()) {
+    return Status::NotFound("stage directory " + options.stage_dir +
+                            " was not made by pidx build --plan (no versions/)");
+  }
+  snapshot::SnapshotStore stage = std::move(opened).value();
+  if (!plan.index.empty() &&
+      std::filesystem::absolute(options.index_dir).lexically_normal().string() != plan.index) {
+    Log::Warn("index.publish.other_index",
+              "the plan was made for " + plan.index + ", publishing into " + options.index_dir,
+              {{"plan_index", plan.index}, {"index", options.index_dir}});
+  }
   Log::Info("index.publish.started", "checking the stage",
             {{"stage", options.stage_dir},
              {"index", options.index_dir},
