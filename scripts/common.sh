@@ -10,6 +10,7 @@ PIDX_PACKAGES=(
   libsimdjson-dev nlohmann-json3-dev libicu-dev zlib1g-dev libzstd-dev
   util-linux gzip zstd
   clang libclang-rt-14-dev
+  slurm-wlm munge parallel
 )
 
 pidx_install_deps() {

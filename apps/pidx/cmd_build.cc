@@ -1,4 +1,5 @@
 // pidx build --catalog FILE... --index DIR
+// pidx build --plan plan.json [--worker I] --stage DIR   (one worker of a scale-out build)
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include "pidx/build.h"
 #include "pidx/log.h"
 #include "pidx/snapshot/manifest.h"
+#include "pidx/stage.h"
 
 namespace pidx::cli {
 namespace {
@@ -27,9 +29,51 @@ struct BuildFlags {
   bool allow_shrink = false;
   int threads = 0;
   std::string metrics_file;
+  std::string plan;
+  std::string stage;
+  int64_t worker = -1;
 };
 
+// A worker of a scale-out build: every setting comes from the plan.
+Status RunStage(const BuildFlags& f, const GlobalOptions& g) {
+  PIDX_RETURN_IF_ERROR(Require(f.stage, "stage"));
+  if (!f.catalogs.empty() && !g.from_env.count("catalog")) {
+    return Status::Usage("--catalog cannot be combined with --plan: the plan names the catalog");
+  }
+  if (!f.schema.empty() && !g.from_env.count("schema")) {
+    return Status::Usage("--schema cannot be combined with --plan: the plan carries the schema");
+  }
+  StageOptions o;
+  o.plan_path = f.plan;
+  o.stage_dir = f.stage;
+  o.worker = f.worker;
+  o.threads = f.threads;
+  PIDX_ASSIGN_OR_RETURN(StageResult r, BuildStage(o, Env::Default()));
+  if (g.json) {
+    PrintJson({{"command", "build"},
+               {"mode", "stage"},
+               {"worker", r.worker},
+               {"workers", r.workers},
+               {"worker_source", r.worker_source},
+               {"shards", r.shards},
+               {"docs", r.docs},
+               {"bytes", r.bytes},
+               {"segments_written", r.segments_written},
+               {"fragment", r.fragment},
+               {"duration_ms", r.duration_ms}});
+  } else {
+    std::string out =
+        fmt::format("staged worker {} of {} in {}\n  shards {}  docs {}  size {}  took {:.2f}s\n",
+                    r.worker, r.workers, f.stage, r.shards.size(), r.docs, HumanBytes(r.bytes),
+                    static_cast<double>(r.duration_ms) / 1000);
+    std::fputs(out.c_str(), stdout);
+  }
+  return Status::Ok();
+}
+
 Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* metrics) {
+  if (!f.plan.empty()) return RunStage(f, g);
+  if (!f.stage.empty()) return Status::Usage("--stage needs --plan (a worker builds from a plan)");
   PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
   if (f.catalogs.empty()) return Status::Usage("missing --catalog (or PIDX_CATALOG)");
   BuildOptions o;
@@ -102,6 +146,13 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
   app->add_flag("--allow-shrink", f->allow_shrink, "Publish even if products or categories shrink");
   app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
   AddMetricsFileOption(app, &f->metrics_file);
+  app->add_option("--plan", f->plan, "Build one worker's shards of this plan (pidx plan)")
+      ->type_name("FILE");
+  app->add_option("--worker", f->worker,
+                  "Worker index (default: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or "
+                  "AWS_BATCH_JOB_ARRAY_INDEX)");
+  app->add_option("--stage", f->stage, "Staging directory for the worker's segments (with --plan)")
+      ->type_name("DIR");
   return [f, global] {
     CommandMetrics metrics("build");
     Status s = RunBuild(*f, *global, &metrics);

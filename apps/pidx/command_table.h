@@ -37,5 +37,7 @@ CommandRun SetupVersions(CLI::App* app, GlobalOptions* global);
 CommandRun SetupRollback(CLI::App* app, GlobalOptions* global);
 CommandRun SetupGc(CLI::App* app, GlobalOptions* global);
 CommandRun SetupDiff(CLI::App* app, GlobalOptions* global);
+CommandRun SetupPlan(CLI::App* app, GlobalOptions* global);
+CommandRun SetupPublish(CLI::App* app, GlobalOptions* global);
 
 }  // namespace pidx::cli

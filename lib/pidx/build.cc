@@ -11,6 +11,7 @@
 #include "pidx/base/duration.h"
 #include "pidx/log.h"
 #include "pidx/publish.h"
+#include "pidx/publish_guard.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/shard/shard_id.h"
 #include "pidx/snapshot/snapshot_store.h"
@@ -42,39 +43,6 @@ void ReportProgress(const shard::IngestProgress& p, bool bar) {
   if (pct >= 0) f["percent"] = static_cast<int64_t>(pct * 10) / 10.0;
   if (eta_ms >= 0) f["eta_ms"] = eta_ms;
   Log::Info("index.build.progress", "building", f);
-}
-
-// The publishing guard: the seed's recall collapse, caught before it serves.
-Status CheckGuard(const BuildOptions& options, const snapshot::Manifest* current, uint64_t new_docs,
-                  const std::map<std::string, uint64_t>& new_categories) {
-  auto refuse = [&](const std::string& reason, LogFields fields) {
-    fields["reason"] = reason;
-    Log::Error("index.publish.refused", "publish refused: " + reason, fields);
-    return Status::BadData("publish refused: " + reason);
-  };
-  if (new_docs == 0) return refuse("the catalog has no products", {{"docs", 0}});
-  if (current == nullptr || options.allow_shrink) return Status::Ok();
-  uint64_t old_docs = current->TotalDocs();
-  double floor = (1.0 - options.max_shrink) * static_cast<double>(old_docs);
-  if (static_cast<double>(new_docs) < floor) {
-    return refuse(
-        fmt::format("the new version has {} products, the current {} has {} (more than "
-                    "{:.0f}% fewer; --max-shrink or --allow-shrink to override)",
-                    new_docs, snapshot::VersionName(current->version), old_docs,
-                    options.max_shrink * 100),
-        {{"docs", new_docs}, {"current_docs", old_docs}, {"max_shrink", options.max_shrink}});
-  }
-  std::vector<std::string> lost;
-  for (const auto& [cat, n] : current->Categories()) {
-    if (!new_categories.count(cat)) lost.push_back(cat);
-  }
-  if (!lost.empty()) {
-    std::string names;
-    for (const auto& c : lost) names += (names.empty() ? "" : ", ") + c;
-    return refuse("categories would disappear: " + names + " (--allow-shrink to override)",
-                  {{"lost_categories", lost}});
-  }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -115,6 +83,7 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   if (bar) std::fputs("\n", stderr);
   if (!ingest.ok()) return ingest.status();
 
+  const PublishGuard guard{options.max_shrink, options.allow_shrink};
   BuildResult result;
   result.bad_records = ingest->bad_records;
   std::map<std::string, uint64_t> new_categories;
@@ -123,7 +92,7 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   }
   // An empty catalog is refused before any file is written.
   if (ingest->products == 0) {
-    PIDX_RETURN_IF_ERROR(CheckGuard(options, nullptr, 0, new_categories));
+    PIDX_RETURN_IF_ERROR(CheckPublishGuard(guard, nullptr, 0, new_categories));
   }
 
   PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(store, *ingest, options.threads));
@@ -151,8 +120,8 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   if (current_version > 0) {
     PIDX_ASSIGN_OR_RETURN(current, store.LoadManifest(current_version));
   }
-  PIDX_RETURN_IF_ERROR(
-      CheckGuard(options, current ? &*current : nullptr, manifest.TotalDocs(), new_categories));
+  PIDX_RETURN_IF_ERROR(CheckPublishGuard(guard, current ? &*current : nullptr, manifest.TotalDocs(),
+                                         new_categories));
   manifest.parent = current_version;
   if (Cancelled()) return Status::Interrupted("interrupted before publishing");
   PIDX_ASSIGN_OR_RETURN(result.version, store.Publish(&manifest));

@@ -1,0 +1,89 @@
+// pidx plan --catalog FILE... --index DIR --workers W --out plan.json
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "command_metrics.h"
+#include "command_table.h"
+#include "output.h"
+#include "pidx/plan.h"
+
+namespace pidx::cli {
+namespace {
+
+struct PlanFlags {
+  std::string index;
+  std::vector<std::string> catalogs;
+  std::string format = "auto";
+  std::string schema;
+  uint32_t shards_per_category = 8;
+  uint64_t max_bad_lines = 0;
+  uint64_t max_line_bytes = 1024 * 1024;
+  uint32_t workers = 0;
+  std::string out;
+  int threads = 0;
+};
+
+Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
+  PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
+  if (f.catalogs.empty()) return Status::Usage("missing --catalog (or PIDX_CATALOG)");
+  if (f.workers == 0) return Status::Usage("missing --workers W (1 or more)");
+  PIDX_RETURN_IF_ERROR(Require(f.out, "out"));
+  PlanOptions o;
+  o.catalogs = f.catalogs;
+  o.index_dir = f.index;
+  o.catalog_format = f.format;
+  o.schema_file = f.schema;
+  o.shards_per_category = f.shards_per_category;
+  o.max_bad_lines = f.max_bad_lines;
+  o.max_line_bytes = f.max_line_bytes;
+  o.workers = f.workers;
+  o.threads = f.threads;
+  o.out_path = f.out;
+  PIDX_ASSIGN_OR_RETURN(Plan p, MakePlan(o, Env::Default()));
+  const std::vector<uint64_t> docs = p.WorkerDocs();
+  if (g.json) {
+    nlohmann::json workers = nlohmann::json::array();
+    for (uint32_t w = 0; w < p.workers; ++w) {
+      workers.push_back({{"worker", w}, {"docs", docs[w]}, {"shards", p.ShardsOf(w)}});
+    }
+    PrintJson({{"command", "plan"},
+               {"plan", f.out},
+               {"workers", p.workers},
+               {"shards", p.shards.size()},
+               {"products", p.products},
+               {"bad_lines_skipped", p.bad_lines_skipped},
+               {"assignments", workers}});
+  } else {
+    std::string out = fmt::format("plan {}: {} shards, {} products, {} workers\n", f.out,
+                                  p.shards.size(), p.products, p.workers);
+    for (uint32_t w = 0; w < p.workers; ++w) {
+      out +=
+          fmt::format("  worker {:>3}  shards {:>4}  docs {}\n", w, p.ShardsOf(w).size(), docs[w]);
+    }
+    std::fputs(out.c_str(), stdout);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+CommandRun SetupPlan(CLI::App* app, GlobalOptions* global) {
+  auto f = std::make_shared<PlanFlags>();
+  AddIndexOption(app, &f->index);
+  AddCatalogOption(app, &f->catalogs);
+  app->add_option("--workers", f->workers, "Number of workers (tasks of the job array)");
+  app->add_option("--out", f->out, "Where to write the plan")->type_name("FILE");
+  app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
+  app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
+      ->type_name("FILE");
+  app->add_option("--shards-per-category", f->shards_per_category,
+                  "Shards per category, 1-1000 (fixed at build time)");
+  app->add_option("--max-bad-lines", f->max_bad_lines,
+                  "Skip up to N bad records (each logged) instead of failing");
+  app->add_option("--max-line-bytes", f->max_line_bytes, "Longest accepted line/record in bytes");
+  app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
+  return [f, global] { return RunPlan(*f, *global); };
+}
+
+}  // namespace pidx::cli
