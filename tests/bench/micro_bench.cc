@@ -36,10 +36,11 @@ std::string SyntheticCatalog() {
                                  "pack",  "leather", "mini",  "portable", "white",  "set",
                                  "green", "organic", "lamp",  "charger",  "mount",  "bag"};
   constexpr size_t kN = sizeof(kWords) / sizeof(kWords[0]);
-  char path[] = "/tmp/pidx_micro_bench_XXXXXX";
-  const int fd = mkstemp(path);
+  static char path[] = "/tmp/pidx_micro_bench_XXXXXX.jsonl";
+  const int fd = mkstemps(path, 6);
   if (fd < 0) std::abort();
   close(fd);
+  std::atexit([] { std::remove(path); });
   std::ofstream out(path);
   uint64_t x = 88172645463325252ULL;
   auto next = [&] {

@@ -9,10 +9,11 @@
 //       Samples the three query sets from the catalog's own term statistics: the first
 //       --sample products are analyzed with pidx's analyzer; words are text-field tokens made
 //       of ASCII letters only (3 to 20 of them), so FTS5's unicode61 splits the text into the
-//       same words. Writes DIR/and2.tsv (two words each with doc frequency >= 0.1% of the
-//       sample), DIR/cat.tsv (such a word and the category of a random sampled product) and
-//       DIR/rare.tsv (a word with doc frequency 1 to 3 in the sample). Deterministic for a
-//       given catalog, --count, --seed and --sample.
+//       same words. Writes DIR/and2.tsv (two words each with doc frequency >= 0.1% of
+//       the sample, drawn in proportion to it), DIR/cat.tsv (such a word and the category of
+//       a random sampled product) and DIR/rare.tsv (one of the 5% of words with the lowest
+//       doc frequency in the sample: pidx-gen's vocabulary is closed, so "rare" is
+//       relative). Deterministic for a given catalog, --count, --seed and --sample.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -189,15 +190,32 @@ int GenQueries(const Args& a) {
   if (categories.empty()) Die(a.catalog + ": no products");
   const uint32_t common_min =
       std::max<uint32_t>(2, static_cast<uint32_t>(categories.size() / 1000));
-  std::vector<std::string> common, rare;
+  std::vector<std::string> common;
+  std::vector<std::pair<uint32_t, std::string>> by_df;
   for (const auto& [t, n] : df) {
     if (n >= common_min) common.push_back(t);
-    if (n <= 3) rare.push_back(t);
+    by_df.emplace_back(n, t);
   }
   std::sort(common.begin(), common.end());
-  std::sort(rare.begin(), rare.end());
+  // Rare: the 5% of words with the lowest doc frequency (at least one word).
+  std::sort(by_df.begin(), by_df.end());
+  std::vector<std::string> rare;
+  for (size_t i = 0; i < std::max<size_t>(1, by_df.size() / 20) && i < by_df.size(); ++i) {
+    rare.push_back(by_df[i].second);
+  }
+  const uint32_t rare_max_df = by_df.empty() ? 0 : by_df[rare.size() - 1].first;
   if (common.size() < 2 || rare.empty()) Die("catalog too small to sample queries from");
   Rng rng{a.seed};
+  // Words of the AND sets are drawn in proportion to their doc frequency, the way the words
+  // of the catalog occur.
+  std::vector<uint64_t> cumulative;
+  uint64_t sum = 0;
+  for (const auto& w : common) cumulative.push_back(sum += df[w]);
+  auto weighted = [&] {
+    const uint64_t r = rng.Next() % sum;
+    return static_cast<size_t>(std::upper_bound(cumulative.begin(), cumulative.end(), r) -
+                               cumulative.begin());
+  };
   auto open = [&](const char* name) {
     const std::string path = a.out_dir + "/" + name;
     FILE* f = std::fopen(path.c_str(), "w");
@@ -208,12 +226,12 @@ int GenQueries(const Args& a) {
   FILE* cat = open("cat.tsv");
   FILE* rare_f = open("rare.tsv");
   for (size_t i = 0; i < a.n; ++i) {
-    const size_t x = rng.Below(common.size());
-    size_t y = rng.Below(common.size() - 1);
-    if (y >= x) ++y;
+    const size_t x = weighted();
+    size_t y = weighted();
+    while (y == x) y = weighted();
     std::fprintf(and2, "and2\t%s\t%s\n", common[x].c_str(), common[y].c_str());
     const std::string& c = categories[rng.Below(categories.size())];
-    std::fprintf(cat, "cat\t%s\t%s\n", common[rng.Below(common.size())].c_str(), c.c_str());
+    std::fprintf(cat, "cat\t%s\t%s\n", common[weighted()].c_str(), c.c_str());
     std::fprintf(rare_f, "rare\t%s\n", rare[rng.Below(rare.size())].c_str());
   }
   std::fclose(and2);
@@ -221,8 +239,8 @@ int GenQueries(const Args& a) {
   std::fclose(rare_f);
   std::fprintf(stderr,
                "{\"command\":\"gen-queries\",\"sampled_products\":%zu,\"common_words\":%zu,"
-               "\"rare_words\":%zu,\"queries_per_set\":%zu}\n",
-               categories.size(), common.size(), rare.size(), a.n);
+               "\"rare_words\":%zu,\"rare_max_df\":%u,\"queries_per_set\":%zu}\n",
+               categories.size(), common.size(), rare.size(), rare_max_df, a.n);
   return 0;
 }
 
