@@ -387,10 +387,10 @@ def table(res, target_size):
                          met(frac <= 0.25) if tgt else ""))
         v = R["verify"]
         rows.append(("verify, no catalog (s; GB/s of index)", label,
-                     f"{v['wall_s']:.2f} ({v['gb_per_s']:.2f} GB/s)", "-", None,
+                     f"{v['wall_s']:.2f} ({v['gb_per_s']:.3f} GB/s)", "-", None,
                      ">= 1 GB/s" if tgt else "", met(v["gb_per_s"] >= 1) if tgt else ""))
         rows.append(("verify --catalog (s; GB/s of index)", label,
-                     f"{v['catalog_wall_s']:.2f} ({v['catalog_gb_per_s']:.2f} GB/s)", "-", None,
+                     f"{v['catalog_wall_s']:.2f} ({v['catalog_gb_per_s']:.3f} GB/s)", "-", None,
                      "", ""))
         rows.append(("stats (s)", label, R["stats_s"], "-", None, "", ""))
     if len(sizes) >= 2:
