@@ -273,10 +273,9 @@ class Bench:
                                          "(plan + workers + publish) not measured")
             return None
         log("tests/bench/workers.sh")
-        env = dict(os.environ, PIDX_BIN=self.pidx, PIDX_GEN=self.gen, PIDX_CATALOG=catalog,
-                   PIDX_BENCH_WORK=self.work)
+        # Its interface: workers.sh CATALOG WORKDIR [PIDX_BIN]; one line per configuration.
         try:
-            r = run(["bash", script, catalog], env=env)
+            r = run(["bash", script, catalog, os.path.join(self.work, "workers"), self.pidx])
             return [line for line in r["stdout"].splitlines() if line.strip()]
         except RuntimeError as e:
             self.results["notes"].append(f"tests/bench/workers.sh failed: {e}")
