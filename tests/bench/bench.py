@@ -19,6 +19,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 SETS = ["and2", "cat", "rare"]
@@ -29,14 +30,13 @@ def log(msg):
     print(f"[bench {datetime.datetime.utcnow():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
 
 
-def run(cmd, stdout=None, stderr=None, env=None):
-    """Runs cmd, returns dict(wall, cpu, rss_mib, rc, stdout, stderr)."""
+def run(cmd, env=None):
+    """Runs cmd, returns dict(wall, cpu, rss_mib, rc, stdout, stderr); raises unless exit 0."""
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE if stdout is None else open(stdout, "w"),
-                         stderr=subprocess.PIPE, env=env)
-    # Read the pipes before reaping, so a chatty child cannot block on a full pipe.
-    out_data = p.stdout.read() if stdout is None else b""
-    err_data = p.stderr.read()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    # communicate() reads both pipes without reaping the child; wait4 then reaps it and
+    # returns its resource usage (max RSS, CPU), which Popen.wait would throw away.
+    out_data, err_data = _read_all(p)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -47,6 +47,21 @@ def run(cmd, stdout=None, stderr=None, env=None):
     if rc != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {rc}:\n{res['stderr'][-2000:]}")
     return res
+
+
+def _read_all(p):
+    """Both pipes to the end (stderr on a thread, so neither can fill up and block)."""
+    chunks = {}
+
+    def drain(name, pipe):
+        chunks[name] = pipe.read()
+        pipe.close()
+    t = threading.Thread(target=drain, args=("err", p.stderr))
+    t.start()
+    out = p.stdout.read()
+    p.stdout.close()
+    t.join()
+    return out, chunks["err"]
 
 
 def med(xs):
