@@ -11,6 +11,7 @@ PIDX_PACKAGES=(
   util-linux gzip zstd
   clang libclang-rt-14-dev
   slurm-wlm munge parallel
+  libsqlite3-dev libbenchmark-dev
 )
 
 pidx_install_deps() {

@@ -1,0 +1,518 @@
+#!/usr/bin/env python3
+"""The driver of scripts/bench: pidx against SQLite FTS5 (tests/bench/fts5_peer) in one run.
+
+Every figure is the median of --runs runs (at least 3), the two engines alternating, each
+run a child process measured with os.wait4 (wall time, user+system CPU, peak RSS). Only
+ratios within one run mean anything: the machine is shared and noisy.
+
+Output: one Markdown table on stdout (figures, pidx/FTS5 ratios, the targets of issue 7,
+met or not) and the same as JSON (--json, default out/bench/results.json).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+SETS = ["and2", "cat", "rare"]
+SET_NAMES = {"and2": "2-term AND", "cat": "term AND category", "rare": "rare term"}
+
+
+def log(msg):
+    print(f"[bench {datetime.datetime.utcnow():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd, env=None):
+    """Runs cmd, returns dict(wall, cpu, rss_mib, rc, stdout, stderr); raises unless exit 0."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    # communicate() reads both pipes without reaping the child; wait4 then reaps it and
+    # returns its resource usage (max RSS, CPU), which Popen.wait would throw away.
+    out_data, err_data = _read_all(p)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    rc = p.returncode
+    res = {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_mib": ru.ru_maxrss / 1024.0,
+           "rc": rc, "stdout": out_data.decode(errors="replace"),
+           "stderr": err_data.decode(errors="replace")}
+    if rc != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {rc}:\n{res['stderr'][-2000:]}")
+    return res
+
+
+def _read_all(p):
+    """Both pipes to the end (stderr on a thread, so neither can fill up and block)."""
+    chunks = {}
+
+    def drain(name, pipe):
+        chunks[name] = pipe.read()
+        pipe.close()
+    t = threading.Thread(target=drain, args=("err", p.stderr))
+    t.start()
+    out = p.stdout.read()
+    p.stdout.close()
+    t.join()
+    return out, chunks["err"]
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def last_json_line(text):
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+    raise RuntimeError("no JSON line in:\n" + text[-2000:])
+
+
+def dir_bytes(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            total += os.path.getsize(os.path.join(root, f))
+    return total
+
+
+SECTION_NAMES = ["shard_name", "terms", "term_offsets", "term_dfs", "postings",
+                 "posting_offsets", "docs", "doc_offsets"]
+
+
+def pidx_index_split(index):
+    """Bytes of the index: postings + term dictionary, stored fields (doc table), the rest.
+
+    Read from each segment's footer (docs/FORMAT.md, format 1); a segment of another format
+    counts whole under "other"."""
+    split = {"postings_and_terms": 0, "stored": 0, "other": 0, "total": dir_bytes(index)}
+    segdir = os.path.join(index, "segments")
+    for name in os.listdir(segdir) if os.path.isdir(segdir) else []:
+        path = os.path.join(segdir, name)
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if size < 184 or head[:8] != b"PIDXSEG1" or struct.unpack("<I", head[8:12])[0] != 1:
+                split["other"] += size
+                continue
+            f.seek(size - 168)
+            footer = f.read(168)
+        if footer[152:160] != b"PIDXEND1":
+            split["other"] += size
+            continue
+        sizes = {n: struct.unpack_from("<Q", footer, 16 * i + 8)[0]
+                 for i, n in enumerate(SECTION_NAMES)}
+        pt = sum(sizes[n] for n in ("terms", "term_offsets", "term_dfs", "postings",
+                                    "posting_offsets"))
+        st = sizes["docs"] + sizes["doc_offsets"]
+        split["postings_and_terms"] += pt
+        split["stored"] += st
+        split["other"] += size - pt - st
+    split["other"] = split["total"] - split["postings_and_terms"] - split["stored"]
+    return split
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        b = args.build_dir
+        self.pidx = os.path.join(b, "apps/pidx")
+        self.gen = os.path.join(b, "apps/pidx-gen")
+        self.peer = os.path.join(b, "tests/bench/fts5_peer")
+        self.qbench = os.path.join(b, "tests/bench/pidx_query_bench")
+        self.micro = os.path.join(b, "tests/bench/micro_bench")
+        self.work = args.work_dir
+        os.makedirs(self.work, exist_ok=True)
+        help_text = subprocess.run([self.pidx, "build", "--help"], capture_output=True,
+                                   text=True).stdout
+        self.has_budget = "--memory-budget" in help_text
+        self.results = {"sizes": {}, "notes": []}
+
+    # -- one catalog size -------------------------------------------------------------------
+    def catalog(self, n):
+        path = os.path.join(self.work, f"catalog-{n}.jsonl")
+        if not os.path.exists(path):
+            log(f"generating {n} products")
+            run([self.gen, "--products", str(n), "--seed", "1", "--out", path + ".tmp"])
+            os.rename(path + ".tmp", path)
+        return path
+
+    def build_pidx(self, catalog, index, extra=()):
+        shutil.rmtree(index, ignore_errors=True)
+        return run([self.pidx, "build", "--log-level", "warn", "--json", "--catalog", catalog,
+                    "--index", index, *extra])
+
+    def build_fts5(self, catalog, db):
+        for p in (db, db + ".ids"):
+            if os.path.exists(p):
+                os.remove(p)
+        return run([self.peer, "build", "--catalog", catalog, "--db", db])
+
+    def size(self, n):
+        a = self.a
+        R = {}
+        catalog = self.catalog(n)
+        cat_bytes = os.path.getsize(catalog)
+        R["products"] = n
+        R["catalog_bytes"] = cat_bytes
+        index = os.path.join(self.work, f"pidx-{n}")
+        db = os.path.join(self.work, f"fts5-{n}.db")
+
+        # Builds, alternating.
+        pb, fb, bb = [], [], []
+        for r in range(a.runs):
+            log(f"{n}: build run {r + 1}/{a.runs}: pidx")
+            pb.append(self.build_pidx(catalog, index))
+            log(f"{n}: build run {r + 1}/{a.runs}: FTS5")
+            fb.append(self.build_fts5(catalog, db))
+            if self.has_budget and n >= a.budget_min:
+                log(f"{n}: build run {r + 1}/{a.runs}: pidx --memory-budget 64M")
+                bb.append(self.build_pidx(catalog, index + "-budget",
+                                          ["--memory-budget", "64M"]))
+        if bb:
+            shutil.rmtree(index + "-budget", ignore_errors=True)
+        fts_info = last_json_line(fb[-1]["stderr"])
+
+        def summary(runs):
+            wall = med([x["wall"] for x in runs])
+            return {"wall_s": wall, "cpu_s": med([x["cpu"] for x in runs]),
+                    "peak_rss_mib": med([x["rss_mib"] for x in runs]),
+                    "products_per_s": n / wall, "mb_per_s": cat_bytes / 1e6 / wall,
+                    "walls": [round(x["wall"], 3) for x in runs]}
+        R["build"] = {"pidx": summary(pb), "fts5": summary(fb)}
+        if bb:
+            R["build"]["pidx_budget_64m"] = summary(bb)
+        R["index_bytes"] = {"pidx": pidx_index_split(index),
+                            "fts5": {"total": os.path.getsize(db),
+                                     "ids_map": os.path.getsize(db + ".ids")}}
+        R["fts5_ids_sorted"] = fts_info.get("ids_sorted")
+
+        # Query sets.
+        qdir = os.path.join(self.work, f"queries-{n}")
+        os.makedirs(qdir, exist_ok=True)
+        log(f"{n}: sampling query sets")
+        run([self.qbench, "gen-queries", "--catalog", catalog, "--out-dir", qdir, "--count",
+             str(a.queries), "--seed", "42"])
+        R["queries"] = {}
+        for s in SETS:
+            qfile = os.path.join(qdir, f"{s}.tsv")
+            for mode, flag in (("count", ["--count"]), ("top10", ["--top", "10"])):
+                pq, fq = [], []
+                pout = os.path.join(self.work, f"out-pidx-{n}-{s}-{mode}")
+                fout = os.path.join(self.work, f"out-fts5-{n}-{s}-{mode}")
+                for _ in range(a.runs):
+                    r1 = run([self.qbench, "query", "--index", index, "--queries", qfile, *flag,
+                              "--out", pout])
+                    pq.append(last_json_line(r1["stderr"])["qps"])
+                    r2 = run([self.peer, "query", "--db", db, "--queries", qfile, *flag,
+                              "--out", fout])
+                    fq.append(last_json_line(r2["stderr"])["qps"])
+                with open(pout) as f1, open(fout) as f2:
+                    l1, l2 = f1.read().splitlines(), f2.read().splitlines()
+                same = sum(1 for x, y in zip(l1, l2) if x == y)
+                total = max(len(l1), len(l2))
+                R["queries"][f"{s}_{mode}"] = {
+                    "pidx_qps": med(pq), "fts5_qps": med(fq), "agree": same, "queries": total}
+                log(f"{n}: {s} {mode}: pidx {med(pq):.0f} q/s, FTS5 {med(fq):.0f} q/s, "
+                    f"agree {same}/{total}")
+
+        # One query as a whole process.
+        with open(os.path.join(qdir, "and2.tsv")) as f:
+            first = f.readline().rstrip("\n").split("\t")
+        pw, fw = [], []
+        for _ in range(a.oneshot_runs):
+            pw.append(run([self.pidx, "query", "--log-level", "warn", "--count", "--index",
+                           index, "--", first[1], first[2]])["wall"])
+            fw.append(run([self.peer, "query1", "--db", db, "--count", *first])["wall"])
+        R["one_query_process_ms"] = {"pidx": med(pw) * 1000, "fts5": med(fw) * 1000,
+                                     "query": " ".join(first[1:])}
+
+        # stats, verify, verify --catalog, rebuild-shard (pidx only).
+        st = []
+        for _ in range(a.runs):
+            st.append(run([self.pidx, "stats", "--log-level", "warn", "--json", "--index",
+                           index]))
+        stats = json.loads(st[-1]["stdout"])
+        R["stats_s"] = med([x["wall"] for x in st])
+        ib = R["index_bytes"]["pidx"]["total"]
+        vr, vc = [], []
+        for _ in range(a.runs):
+            log(f"{n}: verify")
+            vr.append(run([self.pidx, "verify", "--log-level", "warn", "--json", "--index",
+                           index]))
+        vjson = json.loads(vr[-1]["stdout"])
+        checked = vjson.get("bytes_checked", ib)
+        for _ in range(a.runs if n <= a.verify_catalog_max_runs_size else 1):
+            log(f"{n}: verify --catalog")
+            vc.append(run([self.pidx, "verify", "--log-level", "warn", "--json", "--index",
+                           index, "--catalog", catalog]))
+        R["verify"] = {"wall_s": med([x["wall"] for x in vr]), "bytes_checked": checked,
+                       "gb_per_s": checked / 1e9 / med([x["wall"] for x in vr]),
+                       "ok": vjson.get("ok"),
+                       "catalog_wall_s": med([x["wall"] for x in vc]),
+                       "catalog_runs": len(vc),
+                       "catalog_gb_per_s": checked / 1e9 / med([x["wall"] for x in vc]),
+                       "catalog_ok": json.loads(vc[-1]["stdout"]).get("ok")}
+        shards = sorted(stats.get("shards", []), key=lambda s: -s.get("docs", 0))
+        if shards:
+            shard = shards[0]["shard"]
+            rb = []
+            for _ in range(a.runs):
+                log(f"{n}: rebuild-shard {shard}")
+                rb.append(run([self.pidx, "rebuild-shard", shard, "--log-level", "warn",
+                               "--json", "--catalog", catalog, "--index", index]))
+            R["rebuild_shard"] = {"shard": shard, "docs": shards[0].get("docs"),
+                                  "shards": len(shards),
+                                  "wall_s": med([x["wall"] for x in rb]),
+                                  "peak_rss_mib": med([x["rss_mib"] for x in rb])}
+        R["terms"] = stats.get("total", {}).get("terms")
+        R["postings"] = stats.get("total", {}).get("postings")
+        return R
+
+    # -- the rest ---------------------------------------------------------------------------
+    def workers(self, catalog):
+        script = os.path.join(self.a.root, "tests/bench/workers.sh")
+        if not os.path.exists(script):
+            self.results["notes"].append("tests/bench/workers.sh not present: scale-out "
+                                         "(plan + workers + publish) not measured")
+            return None
+        log("tests/bench/workers.sh")
+        # Its interface: workers.sh CATALOG WORKDIR [PIDX_BIN]; one line per configuration.
+        try:
+            r = run(["bash", script, catalog, os.path.join(self.work, "workers"), self.pidx])
+            return [line for line in r["stdout"].splitlines() if line.strip()]
+        except RuntimeError as e:
+            self.results["notes"].append(f"tests/bench/workers.sh failed: {e}")
+            return None
+
+    def micro_benchmarks(self, catalog):
+        if not os.path.exists(self.micro):
+            return None
+        log("micro-benchmarks")
+        env = dict(os.environ, PIDX_BENCH_CATALOG=catalog)
+        r = run([self.micro, "--benchmark_format=json", "--benchmark_min_time=0.3"], env=env)
+        out = []
+        for b in json.loads(r["stdout"]).get("benchmarks", []):
+            e = {"name": b["name"], "real_time": b["real_time"], "cpu_time": b["cpu_time"],
+                 "time_unit": b["time_unit"]}
+            for k in ("bytes_per_second", "items_per_second"):
+                if k in b:
+                    e[k] = b[k]
+            out.append(e)
+        return out
+
+
+def fmt_num(x, digits=1):
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) < 10:
+        return f"{x:.2f}"
+    return f"{x:.{digits}f}"
+
+
+def table(res, target_size):
+    """Rows: (figure, catalog, pidx, FTS5, pidx/FTS5, target, met)."""
+    rows = []
+    sizes = sorted(res["sizes"].keys(), key=int)
+
+    def ratio(p, f):
+        return p / f if p is not None and f else None
+
+    def met(ok):
+        return "met" if ok else "NOT met"
+
+    for n in sizes:
+        R = res["sizes"][n]
+        tgt = int(n) == target_size
+        label = f"{int(n):,}"
+        bp, bf = R["build"]["pidx"], R["build"]["fts5"]
+        r = ratio(bp["wall_s"], bf["wall_s"])
+        rows.append(("build wall time (s)", label, bp["wall_s"], bf["wall_s"], r,
+                     "pidx <= 1/5 FTS5" if tgt else "", met(r <= 0.2) if tgt else ""))
+        rows.append(("build CPU time (s)", label, bp["cpu_s"], bf["cpu_s"],
+                     ratio(bp["cpu_s"], bf["cpu_s"]), "", ""))
+        ib = R["index_bytes"]["pidx"]
+        rss_ratio = bp["peak_rss_mib"] * 1048576 / ib["total"]
+        rows.append(("build peak RSS (MiB)", label, bp["peak_rss_mib"], bf["peak_rss_mib"],
+                     ratio(bp["peak_rss_mib"], bf["peak_rss_mib"]),
+                     f"<= 3x index ({rss_ratio:.1f}x)" if tgt else "",
+                     met(rss_ratio <= 3) if tgt else ""))
+        rows.append(("build products/s", label, bp["products_per_s"], bf["products_per_s"],
+                     ratio(bp["products_per_s"], bf["products_per_s"]), "", ""))
+        rows.append(("build MB/s of JSONL", label, bp["mb_per_s"], bf["mb_per_s"],
+                     ratio(bp["mb_per_s"], bf["mb_per_s"]), "", ""))
+        bud = R["build"].get("pidx_budget_64m")
+        if bud:
+            slow = bud["wall_s"] / bp["wall_s"]
+            ok = bud["peak_rss_mib"] <= 96 and slow <= 1.3
+            rows.append(("build --memory-budget 64M: RSS MiB / wall s", label,
+                         f"{bud['peak_rss_mib']:.0f} / {bud['wall_s']:.1f}", "-", None,
+                         f"<= 96 MiB, <= 1.3x slower ({slow:.2f}x)" if tgt else "",
+                         met(ok) if tgt else ""))
+        elif tgt:
+            rows.append(("build --memory-budget 64M", label, "no such option", "-", None,
+                         "<= 96 MiB, <= 1.3x slower", "NOT met (not implemented)"))
+        fts_total = R["index_bytes"]["fts5"]["total"]
+        r = ratio(ib["postings_and_terms"], fts_total)
+        rows.append(("index MB: postings + term dict (FTS5: whole index)", label,
+                     ib["postings_and_terms"] / 1e6, fts_total / 1e6, r,
+                     "pidx <= FTS5" if tgt else "", met(r <= 1) if tgt else ""))
+        rows.append(("index MB: stored fields (FTS5: id map)", label, ib["stored"] / 1e6,
+                     R["index_bytes"]["fts5"]["ids_map"] / 1e6,
+                     ratio(ib["stored"], R["index_bytes"]["fts5"]["ids_map"]), "", ""))
+        rows.append(("index MB: total on disk", label, ib["total"] / 1e6,
+                     (fts_total + R["index_bytes"]["fts5"]["ids_map"]) / 1e6,
+                     ratio(ib["total"], fts_total + R["index_bytes"]["fts5"]["ids_map"]), "",
+                     ""))
+        for s in SETS:
+            for mode in ("count", "top10"):
+                q = R["queries"][f"{s}_{mode}"]
+                r = ratio(q["pidx_qps"], q["fts5_qps"])
+                is_t = tgt and s == "and2" and mode == "count"
+                rows.append((f"{SET_NAMES[s]}, {'counts' if mode == 'count' else 'first 10'} "
+                             f"(q/s; agree {q['agree']}/{q['queries']})", label, q["pidx_qps"],
+                             q["fts5_qps"], r, "pidx >= 5x FTS5" if is_t else "",
+                             met(r >= 5) if is_t else ""))
+        o = R["one_query_process_ms"]
+        r = ratio(o["pidx"], o["fts5"])
+        rows.append(("one query as a whole process (ms)", label, o["pidx"], o["fts5"], r,
+                     "pidx <= FTS5" if tgt else "", met(r <= 1) if tgt else ""))
+        if "rebuild_shard" in R:
+            rs = R["rebuild_shard"]
+            frac = rs["wall_s"] / bp["wall_s"]
+            rows.append((f"rebuild-shard, largest of {rs['shards']} shards (s)", label,
+                         rs["wall_s"], "-", None,
+                         f"<= 1/4 full build ({frac:.2f})" if tgt else "",
+                         met(frac <= 0.25) if tgt else ""))
+        v = R["verify"]
+        rows.append(("verify, no catalog (s; GB/s of index)", label,
+                     f"{v['wall_s']:.2f} ({v['gb_per_s']:.3f} GB/s)", "-", None,
+                     ">= 1 GB/s" if tgt else "", met(v["gb_per_s"] >= 1) if tgt else ""))
+        rows.append(("verify --catalog (s; GB/s of index)", label,
+                     f"{v['catalog_wall_s']:.2f} ({v['catalog_gb_per_s']:.3f} GB/s)", "-", None,
+                     "", ""))
+        rows.append(("stats (s)", label, R["stats_s"], "-", None, "", ""))
+    if len(sizes) >= 2:
+        lo, hi = res["sizes"][sizes[0]], res["sizes"][sizes[-1]]
+        p_lo = lo["build"]["pidx"]["products_per_s"]
+        p_hi = hi["build"]["pidx"]["products_per_s"]
+        f_lo = lo["build"]["fts5"]["products_per_s"]
+        f_hi = hi["build"]["fts5"]["products_per_s"]
+        fall = 1 - p_hi / p_lo
+        rows.append((f"products/s change {int(sizes[0]):,} -> {int(sizes[-1]):,}",
+                     "", f"{-fall * 100:+.0f}%", f"{(f_hi / f_lo - 1) * 100:+.0f}%", None,
+                     "falls <= 20%", met(fall <= 0.2)))
+    return rows
+
+
+def render(rows):
+    head = ("figure", "catalog", "pidx", "FTS5", "pidx/FTS5", "target", "met")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r[0], r[1], fmt_num(r[2]), fmt_num(r[3]),
+                 "-" if r[4] is None else f"{r[4]:.2f}", r[5], r[6]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--build-dir", required=True)
+    ap.add_argument("--work-dir", required=True)
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--sizes", default="100000,1000000")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--oneshot-runs", type=int, default=20)
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--budget-min", type=int, default=0,
+                    help="measure --memory-budget 64M from this catalog size on")
+    ap.add_argument("--verify-catalog-max-runs-size", type=int, default=10**12,
+                    help="above this size, verify --catalog runs once")
+    ap.add_argument("--no-micro", action="store_true")
+    ap.add_argument("--command", default="scripts/bench")
+    a = ap.parse_args()
+    if a.runs < 3:
+        ap.error("--runs must be at least 3 (medians)")
+    b = Bench(a)
+    sizes = [int(s) for s in a.sizes.split(",")]
+    started = datetime.datetime.utcnow()
+    res = b.results
+    res.update({"date": started.strftime("%Y-%m-%d %H:%M UTC"), "command": a.command,
+                "machine": {"nproc": os.cpu_count(), "cpu": cpu_model(),
+                            "kernel": platform.release()},
+                "runs": a.runs, "memory_budget_option": b.has_budget})
+    if not b.has_budget:
+        res["notes"].append("pidx build has no --memory-budget option in this binary: "
+                            "the bounded-memory target is not measured")
+    for n in sizes:
+        res["sizes"][str(n)] = b.size(n)
+    res["workers"] = b.workers(b.catalog(sizes[0]))
+    if not a.no_micro:
+        res["micro"] = b.micro_benchmarks(b.catalog(sizes[0]))
+    target = 1000000 if 1000000 in sizes else max(sizes)
+    if target != 1000000:
+        res["notes"].append(f"targets are defined for 1M products; this run judges them on "
+                            f"{target:,}")
+    rows = table(res, target)
+    res["table"] = [dict(zip(("figure", "catalog", "pidx", "fts5", "ratio", "target", "met"),
+                             r)) for r in rows]
+    res["table_markdown"] = render(rows)
+    res["finished"] = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
+    os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
+    with open(a.json, "w") as f:
+        json.dump(res, f, indent=2)
+    m = res["machine"]
+    print(f"pidx vs SQLite FTS5 ({a.command}), {res['date']}, {m['nproc']} cores, {m['cpu']}, "
+          f"median of {a.runs} runs")
+    print()
+    print(res["table_markdown"])
+    if res.get("workers"):
+        print()
+        print("scale-out (tests/bench/workers.sh):")
+        for line in res["workers"]:
+            print("  " + line)
+    if res.get("micro"):
+        print()
+        print("micro-benchmarks (catalog of %s products):" % f"{sizes[0]:,}")
+        for e in res["micro"]:
+            extra = ""
+            if "bytes_per_second" in e:
+                extra += f"  {e['bytes_per_second'] / 1e6:,.0f} MB/s"
+            if "items_per_second" in e:
+                extra += f"  {e['items_per_second']:,.0f} items/s"
+            print(f"  {e['name']:<26} {e['real_time']:>10.3f} {e['time_unit']}{extra}")
+    for note in res["notes"]:
+        print("note: " + note)
+    print(f"\nJSON: {a.json}")
+
+
+if __name__ == "__main__":
+    main()
