@@ -64,7 +64,7 @@ class ShardEvaluator {
       case QueryNode::Kind::kAll:
         return Postings::Range(r_.doc_count());
       case QueryNode::Kind::kTerm: {
-        auto i = r_.FindTerm(n.term);
+        auto i = FindTerm(n);
         if (!i) return Postings();
         return r_.postings(*i);
       }
@@ -87,12 +87,40 @@ class ShardEvaluator {
     return Status::Internal("query: unknown node kind");
   }
 
+  // The number of matches of `n`, without building the result where it can be avoided: a
+  // term's count is its document frequency (the term dictionary is covered by the segment's
+  // checksum), and the last operand of a plain AND is only counted against the others.
+  Result<uint64_t> Count(const QueryNode& n) {
+    if (n.kind == QueryNode::Kind::kTerm) return Estimate(n);
+    const bool plain_and =
+        n.kind == QueryNode::Kind::kAnd && n.children.size() >= 2 &&
+        std::none_of(n.children.begin(), n.children.end(),
+                     [](const QueryNode& c) { return c.kind == QueryNode::Kind::kNot; });
+    if (plain_and) {
+      std::vector<std::pair<uint64_t, const QueryNode*>> positive;
+      for (const auto& c : n.children) positive.emplace_back(Estimate(c), &c);
+      std::stable_sort(positive.begin(), positive.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      if (positive.front().first == 0) return uint64_t{0};
+      PIDX_ASSIGN_OR_RETURN(Postings acc, Eval(*positive.front().second));
+      for (size_t i = 1; i + 1 < positive.size() && acc.Cardinality() > 0; ++i) {
+        PIDX_ASSIGN_OR_RETURN(Postings p, Eval(*positive[i].second));
+        acc = acc.And(p);
+      }
+      if (acc.Cardinality() == 0) return uint64_t{0};
+      PIDX_ASSIGN_OR_RETURN(Postings last, Eval(*positive.back().second));
+      return acc.AndCardinality(last);
+    }
+    PIDX_ASSIGN_OR_RETURN(Postings all, Eval(n));
+    return all.Cardinality();
+  }
+
  private:
   // An upper bound of the matches of `n` in this shard; exact 0 for a term that is absent.
   uint64_t Estimate(const QueryNode& n) {
     switch (n.kind) {
       case QueryNode::Kind::kTerm: {
-        auto i = r_.FindTerm(n.term);
+        auto i = FindTerm(n);
         return i ? r_.doc_freq(*i) : 0;
       }
       case QueryNode::Kind::kOr: {
@@ -148,7 +176,19 @@ class ShardEvaluator {
     return acc;
   }
 
+  // A query asks for each term's size (to order an AND) and then for its postings: one
+  // dictionary search per term node and shard, remembered here, not two.
+  std::optional<uint32_t> FindTerm(const QueryNode& n) {
+    for (const auto& [node, index] : found_) {
+      if (node == &n) return index;
+    }
+    auto index = r_.FindTerm(n.term);
+    found_.emplace_back(&n, index);
+    return index;
+  }
+
   const SegmentReader& r_;
+  std::vector<std::pair<const QueryNode*, std::optional<uint32_t>>> found_;
 };
 
 }  // namespace
@@ -239,11 +279,24 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
     ++result.shards_searched;
     const SegmentReader& reader = *s.readers[i];
     ShardEvaluator evaluator(reader);
+    // A posting list that fails validation is damage: never a silently smaller answer.
+    auto damaged = [&](const Status& st) -> Status {
+      if (!options.allow_partial) return st.Annotate("shard " + entry.shard);
+      result.unavailable.push_back(entry.shard + ": " + st.message());
+      return Status::Ok();
+    };
+    if (options.limit == 0) {
+      auto count = evaluator.Count(query);
+      if (!count.ok()) {
+        PIDX_RETURN_IF_ERROR(damaged(count.status()));
+        continue;
+      }
+      result.total += *count;
+      continue;
+    }
     auto matches = evaluator.Eval(query);
     if (!matches.ok()) {
-      // A posting list that fails validation is damage: never a silently smaller answer.
-      if (!options.allow_partial) return matches.status().Annotate("shard " + entry.shard);
-      result.unavailable.push_back(entry.shard + ": " + matches.status().message());
+      PIDX_RETURN_IF_ERROR(damaged(matches.status()));
       continue;
     }
     result.total += matches->Cardinality();
