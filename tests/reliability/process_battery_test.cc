@@ -142,6 +142,20 @@ std::map<std::string, std::string> Segments(const std::string& index, uint64_t v
   return out;
 }
 
+// A copy of a JSONL catalog with every title changed: the same products in the same shards,
+// so rebuilding single shards from either catalog keeps a consistent index.
+std::string VariantCatalog(const std::string& src, const std::string& dst) {
+  std::ifstream in(src);
+  std::ofstream out(dst);
+  std::string line;
+  while (std::getline(in, line)) {
+    json j = json::parse(line);
+    j["title"] = j.value("title", "") + " variant";
+    out << j.dump() << "\n";
+  }
+  return dst;
+}
+
 // The n shards of version v with the most documents (present in any generated catalog).
 std::vector<std::string> BiggestShards(const std::string& index, uint64_t v, size_t n) {
   std::vector<std::pair<uint64_t, std::string>> by_docs;
@@ -381,8 +395,8 @@ TEST_CASE("kill -9 during builds keeps the old or a new version and the next run
 TEST_CASE("kill -9 during rebuild-shard keeps the old or a new version",
           "[reliability][kill9][slow]") {
   TempDir t;
-  const std::string cat[2] = {GenCatalog(t.File("a.jsonl"), 20000, 1),
-                              GenCatalog(t.File("b.jsonl"), 20000, 2)};
+  const std::string a = GenCatalog(t.File("a.jsonl"), 20000, 1);
+  const std::string cat[2] = {a, VariantCatalog(a, t.File("b.jsonl"))};
   const std::string idx = t.File("index");
   REQUIRE(Pidx({"build", "--catalog", cat[0], "--index", idx}).exit_code == 0);
   // The biggest shard takes longest to rebuild.
@@ -892,8 +906,8 @@ TEST_CASE("two rebuilds of one shard: exactly one wins, the other times out loud
 TEST_CASE("eight shards rebuilt at once: every change present, no version number reused",
           "[reliability][locks][slow]") {
   TempDir t;
-  const std::string cat[2] = {GenCatalog(t.File("a.jsonl"), 2000, 1),
-                              GenCatalog(t.File("b.jsonl"), 2000, 2)};
+  const std::string a = GenCatalog(t.File("a.jsonl"), 2000, 1);
+  const std::string cat[2] = {a, VariantCatalog(a, t.File("b.jsonl"))};
   const std::string idx = t.File("index");
   REQUIRE(Pidx({"build", "--catalog", cat[0], "--index", idx}).exit_code == 0);
   const std::vector<std::string> shards = BiggestShards(idx, 1, 8);
@@ -930,7 +944,7 @@ TEST_CASE("eight shards rebuilt at once: every change present, no version number
   }
   CHECK(present == total);
   CHECK(total == rounds * 8);
-  CHECK(Pidx({"verify", "--index", idx, "--catalog", cat[rounds % 2]}).exit_code == 0);
+  CHECK(Pidx({"verify", "--index", idx}).exit_code == 0);
   CHECK(Inode(idx + "/locks/publish.lock") == publish_inode);
   Figure("lock-eight-shards: " + std::to_string(present) + "/" + std::to_string(total) +
          " changes present, " + std::to_string(versions.size()) + " distinct versions");
