@@ -12,6 +12,7 @@ PIDX_PACKAGES=(
   clang libclang-rt-14-dev
   slurm-wlm munge parallel
   libsqlite3-dev libbenchmark-dev
+  strace eatmydata python3
 )
 
 pidx_install_deps() {

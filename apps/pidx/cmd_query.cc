@@ -1,5 +1,7 @@
 // pidx query --index DIR [--version V] [--limit N] [--count] QUERY...
 // The language is in docs/QUERY.md; results are ordered by external id.
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "command_table.h"
@@ -31,18 +33,40 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
   std::string text;
   for (const auto& w : f.words) text += (text.empty() ? "" : " ") + w;
 
-  PIDX_ASSIGN_OR_RETURN(QueryEngine engine, QueryEngine::Open(Env::Default(), f.index, version));
-  size_t column = 0;
-  auto parsed = engine.parser().Parse(text, &column);
-  if (!parsed.ok()) {
-    g->failure_fields["query"] = text;
-    if (column > 0) g->failure_fields["column"] = column;
-    return parsed.status();
-  }
   SearchOptions options;
   options.limit = f.count ? 0 : f.limit;
-  PIDX_ASSIGN_OR_RETURN(QueryResult r, engine.Search(*parsed, options));
-  const std::string vname = snapshot::VersionName(engine.version());
+  // Readers take no lock: a concurrent gc may remove the version CURRENT named when the search
+  // started (its manifest or a segment not opened yet). Searching the current version then
+  // starts again on the new CURRENT; a --version that was removed fails as not found.
+  constexpr int kAttempts = 5;
+  std::optional<QueryEngine> engine;
+  std::string parsed_text;
+  QueryResult r;
+  for (int attempt = 1;; ++attempt) {
+    auto opened = QueryEngine::Open(Env::Default(), f.index, version);
+    Status s = opened.status();
+    if (opened.ok()) {
+      engine.emplace(std::move(*opened));
+      size_t column = 0;
+      auto parsed = engine->parser().Parse(text, &column);
+      if (!parsed.ok()) {
+        g->failure_fields["query"] = text;
+        if (column > 0) g->failure_fields["column"] = column;
+        return parsed.status();
+      }
+      parsed_text = parsed->ToString();
+      auto searched = engine->Search(*parsed, options);
+      if (searched.ok()) {
+        r = std::move(*searched);
+        break;
+      }
+      s = searched.status();
+    }
+    if (version != 0 || attempt >= kAttempts || s.kind() != StatusKind::kNotFound) return s;
+    Log::Debug("index.query.restarted", "the version being searched was removed; searching again",
+               {{"attempt", attempt}, {"error", s.message()}});
+  }
+  const std::string vname = snapshot::VersionName(engine->version());
   Log::Info("index.query.completed", fmt::format("{} matches", r.total),
             {{"version", vname},
              {"query", text},
@@ -56,7 +80,7 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
     j["command"] = "query";
     j["version"] = vname;
     j["query"] = text;
-    j["parsed"] = parsed->ToString();
+    j["parsed"] = parsed_text;
     j["total"] = r.total;
     j["limit"] = options.limit;
     j["order"] = "external_id";

@@ -95,6 +95,16 @@ Result<snapshot::FileLock> AcquireLockLoudly(const snapshot::SnapshotStore& stor
   const std::string path = store.LockPath(lock_name);
   auto lock = snapshot::FileLock::Acquire(path, timeout_ms, &wait);
   if (waited_ms) *waited_ms += wait.waited_ms;
+  if (lock.ok()) {
+    // Info when it had to wait (an operator sees what held the run up), debug otherwise.
+    LogFields f = {{"lock", lock_name}, {"waited_ms", wait.waited_ms}};
+    if (!shard.empty()) f["shard"] = shard;
+    if (wait.waited_ms > 0) {
+      Log::Info("lock.acquired", "acquired " + path, f);
+    } else {
+      Log::Debug("lock.acquired", "acquired " + path, f);
+    }
+  }
   if (!lock.ok() && lock.status().kind() == StatusKind::kLockTimeout) {
     LogFields f = {{"lock", lock_name}, {"lock_file", path}};
     if (!shard.empty()) f["shard"] = shard;

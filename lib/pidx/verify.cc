@@ -317,9 +317,63 @@ void ParallelFor(size_t n, int threads, Fn fn) {
   for (auto& t : pool) t.join();
 }
 
+Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env);
+
+// True when `vname` no longer exists and is not what CURRENT names: a concurrent `pidx gc`
+// removed it while it was read (gc never removes CURRENT's version), so what was found
+// missing is not damage.
+bool RemovedMeanwhile(const snapshot::SnapshotStore& store, const std::string& vname) {
+  uint64_t v = 0;
+  if (!snapshot::ParseVersionName(vname, &v)) return false;
+  if (store.env()->FileExists(store.ManifestPath(v))) return false;
+  auto current = store.ReadCurrent();
+  return current.ok() && *current != v;
+}
+
 }  // namespace
 
+// Readers take no lock, so gc may remove the version being verified under it. Findings about
+// a version that is gone by the end of the run are not reported as damage: verifying CURRENT
+// starts again on the new CURRENT; a version asked for by --version fails with a clear
+// not-found error; with --all the vanished versions are left out.
 Result<VerifyResult> Verify(const VerifyOptions& options, Env* env) {
+  PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
+  constexpr int kAttempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    PIDX_ASSIGN_OR_RETURN(VerifyResult result, VerifyOnce(options, env));
+    std::set<std::string> gone;
+    for (const auto& f : result.findings) {
+      if (!f.version.empty() && !gone.count(f.version) && RemovedMeanwhile(store, f.version)) {
+        gone.insert(f.version);
+      }
+    }
+    if (gone.empty()) return result;
+    const std::string what = *gone.begin();
+    if (options.version == 0 && !options.all_versions && attempt < kAttempts) {
+      Log::Info("index.verify.restarted",
+                what +
+                    " was removed by a concurrent gc while it was verified; verifying the "
+                    "new current version",
+                {{"version", what}, {"attempt", attempt}});
+      continue;
+    }
+    if (!options.all_versions) {
+      return Status::NotFound("version " + what +
+                              " was removed (by a concurrent pidx gc) while it was verified");
+    }
+    result.findings.erase(std::remove_if(result.findings.begin(), result.findings.end(),
+                                         [&](const Finding& f) { return gone.count(f.version); }),
+                          result.findings.end());
+    result.versions.erase(std::remove_if(result.versions.begin(), result.versions.end(),
+                                         [&](const std::string& v) { return gone.count(v); }),
+                          result.versions.end());
+    return result;
+  }
+}
+
+namespace {
+
+Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
   const int64_t start = MonotonicMs();
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
   Findings findings(options.max_examples);
@@ -475,4 +529,5 @@ Result<VerifyResult> Verify(const VerifyOptions& options, Env* env) {
   return result;
 }
 
+}  // namespace
 }  // namespace pidx

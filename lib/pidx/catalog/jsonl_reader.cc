@@ -217,6 +217,11 @@ Result<bool> JsonlReader::Next(Product* out) {
     ++line_;
     in_.Consume(consume);
     if (len > 0 && data[len - 1] == '\r') --len;
+    // A UTF-8 byte order mark (as Windows tools write) is not part of the first record.
+    if (line_ == 1 && len >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+      data += 3;
+      len -= 3;
+    }
     if (len > options_.max_line_bytes) {
       return Bad(line_, "line longer than " + std::to_string(options_.max_line_bytes) + " bytes");
     }

@@ -1,5 +1,9 @@
 #include "pidx/shard/ingest.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -56,11 +60,25 @@ class BatchQueue {
   bool closed_ = false;
 };
 
-// XXH3 of a whole file through a read-only map (runs beside the scan).
+// XXH3 of a whole file (runs beside the scan). Read in chunks, not through a map: a map of a
+// large catalog would bring every page of it into this process's resident set.
 std::string HashFile(const std::string& path) {
-  auto mapped = Env::Default()->MapFile(path);
-  if (!mapped.ok()) return "";
-  return Hex64(Xxh3((*mapped)->data()));
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  Xxh3Stream hash;
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return "";
+    }
+    if (n == 0) break;
+    hash.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
+  }
+  ::close(fd);
+  return Hex64(hash.Digest());
 }
 
 struct IdLocation {
