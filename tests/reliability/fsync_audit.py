@@ -7,7 +7,8 @@ The log comes from
   strace -f -y -e trace=openat,write,fsync,fdatasync,rename,renameat,renameat2,close -o LOG pidx ...
 (-y prints the path behind every file descriptor). For every successful rename into INDEX_DIR
 the audit checks, in the order the kernel completed the calls:
-  1. the renamed file (by its temporary name) was fsynced (fsync or fdatasync) before the rename;
+  1. the renamed file (by its temporary name) was fsynced (fsync or fdatasync) before the rename,
+     and its directory after that fsync and before the rename;
   2. the target directory was fsynced after the rename;
   3. for every rename other than CURRENT's, that directory fsync came before CURRENT was renamed
      into place (what CURRENT names must be durable before CURRENT names it).
@@ -112,6 +113,10 @@ def audit(log_path, index_dir, cwd):
         if not before:
             problems.append("%s renamed to %s without an fsync of it first" % (src, dst))
         d = os.path.dirname(dst)
+        src_dir = os.path.dirname(src)
+        if before and not [p for p in synced_at.get(src_dir, []) if before[-1] < p < pos]:
+            problems.append("directory %s not fsynced between the fsync of %s and its rename" %
+                            (src_dir, os.path.basename(src)))
         after = [p for p in synced_at.get(d, []) if p > pos]
         if not after:
             problems.append("directory %s not fsynced after renaming %s into it" %

@@ -54,6 +54,9 @@ Status WriteFileDurably(Env* env, const std::string& path, std::string_view data
   if (s.ok()) s = (*file)->Sync();
   Status c = (*file)->Close();
   if (s.ok()) s = c;
+  // The protocol of docs/RELIABILITY.md: the directory holding the synced temporary is
+  // synced before the rename too, so the rename never outruns the file's own entry.
+  if (s.ok()) s = env->SyncDir(dir);
   if (s.ok()) s = env->Rename(tmp, path);
   if (!s.ok()) {
     // Best effort: the temporary is garbage either way; a later run also sweeps it.

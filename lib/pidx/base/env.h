@@ -61,8 +61,8 @@ std::string TempNameFor(const std::string& final_name);
 bool IsStaleTempName(const std::string& name);
 
 // The durable publish step for one file:
-//   write `data` to a temporary name in the same directory, fsync it, close it,
-//   rename it to `path`, fsync the directory.
+//   write `data` to a temporary name in the same directory, fsync it, close it, fsync the
+//   directory, rename it to `path`, fsync the directory.
 // A reader sees either no file / the old file, or the complete new one. On any failure the
 // temporary is removed and the error returned (fsync is never retried).
 Status WriteFileDurably(Env* env, const std::string& path, std::string_view data);
