@@ -104,6 +104,9 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   ingest_opts.reader.max_line_bytes = options.max_line_bytes;
   ingest_opts.max_bad_lines = options.max_bad_lines;
   ingest_opts.threads = options.threads;
+  ingest_opts.memory_budget = options.memory_budget;
+  ingest_opts.spill_dir = options.index_dir;
+  ingest_opts.env = env;
   ingest_opts.on_bad_record = [](const Status& bad) {
     Log::Warn("catalog.record.skipped", bad.message(), {{"reason", bad.message()}});
   };

@@ -113,11 +113,11 @@ void SpillArea::Unregister(ShardBuilder* builder) {
 
 Status SpillArea::Charge(int64_t delta) {
   const int64_t held = held_.fetch_add(delta) + delta;
-  if (held <= static_cast<int64_t>(budget_)) return Status();
+  if (held + reserved_.load() <= static_cast<int64_t>(budget_)) return Status();
   std::lock_guard<std::mutex> lock(mu_);
   if (!status_.ok()) return status_;
   // Another worker may have spilled while this one waited.
-  if (held_.load() <= static_cast<int64_t>(budget_)) return Status();
+  if (held_.load() + reserved_.load() <= static_cast<int64_t>(budget_)) return Status();
 
   const std::string path = JoinPath(dir_, TempNameFor("spill-" + std::to_string(spills_) + ".run"));
   auto file = env_->NewWritableFile(path);

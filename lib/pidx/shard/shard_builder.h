@@ -67,6 +67,9 @@ class SpillArea {
   SpillArea& operator=(const SpillArea&) = delete;
 
   uint64_t budget() const { return budget_; }
+  // Bytes the caller holds itself and counts against the same budget (Ingest: the duplicate
+  // check and the batches in flight); the builders spill when theirs and these exceed it.
+  void SetReserved(uint64_t bytes) { reserved_.store(static_cast<int64_t>(bytes)); }
   uint64_t spills() const;         // spill rounds so far
   uint64_t spilled_bytes() const;  // bytes written to spill files so far
 
@@ -87,6 +90,7 @@ class SpillArea {
   std::string dir_;
   uint64_t budget_;
   std::atomic<int64_t> held_{0};
+  std::atomic<int64_t> reserved_{0};
   mutable std::mutex mu_;  // guards everything below; taken before any builder's mutex
   std::vector<ShardBuilder*> builders_;
   std::vector<std::string> files_;
