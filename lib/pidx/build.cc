@@ -118,6 +118,12 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   if (bar) std::fputs("\n", stderr);
   if (!ingest.ok()) return ingest.status();
 
+  if (ingest->spill && ingest->spill->spills() > 0) {
+    Log::Info("index.build.spilled", "the shard builders spilled to stay within the memory budget",
+              {{"memory_budget", ingest->spill->budget()},
+               {"spills", ingest->spill->spills()},
+               {"spilled_bytes", ingest->spill->spilled_bytes()}});
+  }
   BuildResult result;
   result.bad_records = ingest->bad_records;
   std::map<std::string, uint64_t> new_categories;

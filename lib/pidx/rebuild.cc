@@ -131,6 +131,13 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   store.SweepStaleTemporaries();
 
   PIDX_ASSIGN_OR_RETURN(auto ingest, shard::Ingest(options.catalogs, ingest_opts));
+  if (ingest.spill && ingest.spill->spills() > 0) {
+    Log::Info("index.build.spilled", "the shard builder spilled to stay within the memory budget",
+              {{"shard", options.shard},
+               {"memory_budget", ingest.spill->budget()},
+               {"spills", ingest.spill->spills()},
+               {"spilled_bytes", ingest.spill->spilled_bytes()}});
+  }
   const bool in_catalog = ingest.sinks.count(options.shard) > 0;
   const bool in_index = current.FindShard(options.shard) != nullptr;
   if (!in_catalog && !in_index) {

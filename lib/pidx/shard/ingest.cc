@@ -256,7 +256,8 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
 
       bool duplicate = !seen_ids.Insert(Xxh3(product.id));
       if (result.spill && (result.products_seen & 4095) == 0) {
-        result.spill->SetReserved(seen_ids.bytes() + kInFlightReserve);
+        result.spill->SetReserved(seen_ids.bytes() +
+                                  std::min(kInFlightReserve, options.memory_budget / 8));
       }
       bool rereadable = true;
       std::optional<IdLocation> first;
