@@ -356,6 +356,15 @@ TEST_CASE("CheckBytes marks exactly the ids of the posting list as reached") {
   CHECK(marked == ids);
 }
 
+TEST_CASE("SerializeOne writes what CRoaring writes for a one-id posting list") {
+  for (uint32_t id : {0u, 1u, 65535u, 65536u, 70000u, 123456789u, UINT32_MAX}) {
+    INFO(id);
+    std::string one;
+    Postings::SerializeOne(id, &one);
+    CHECK(one == Serialize(Of({id})));
+  }
+}
+
 TEST_CASE("Deserialize rejects an empty byte string") {
   CHECK(DeserializeStatus("").kind() == StatusKind::kCorrupt);
 }

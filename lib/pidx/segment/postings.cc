@@ -386,6 +386,25 @@ Status Postings::CheckBytes(std::string_view bytes, uint32_t doc_limit, uint64_t
   return Status::Ok();
 }
 
+void Postings::SerializeOne(uint32_t id, std::string* out) {
+  // One array container: cookie, size 1, key, cardinality - 1 = 0, offset of the data (16),
+  // the low 16 bits. A lone value is never a run container (6 bytes against 2).
+  char bytes[18];
+  const uint32_t cookie = SERIAL_COOKIE_NO_RUNCONTAINER;
+  const uint32_t size = 1;
+  const uint16_t key = static_cast<uint16_t>(id >> 16);
+  const uint16_t card_minus_one = 0;
+  const uint32_t offset = 16;
+  const uint16_t low = static_cast<uint16_t>(id & 0xFFFF);
+  std::memcpy(bytes, &cookie, 4);
+  std::memcpy(bytes + 4, &size, 4);
+  std::memcpy(bytes + 8, &key, 2);
+  std::memcpy(bytes + 10, &card_minus_one, 2);
+  std::memcpy(bytes + 12, &offset, 4);
+  std::memcpy(bytes + 16, &low, 2);
+  out->append(bytes, sizeof(bytes));
+}
+
 void Postings::SerializeTo(std::string* out) const {
   const size_t old_size = out->size();
   out->resize(old_size + roaring_bitmap_portable_size_in_bytes(bm_));

@@ -49,6 +49,10 @@ class Postings {
   static Status CheckBytes(std::string_view bytes, uint32_t doc_limit, uint64_t* cardinality,
                            std::vector<uint64_t>* reached = nullptr);
 
+  // Appends the portable serialization of {id}: exactly what FromSorted(&id, 1).SerializeTo
+  // writes, without building a bitmap. Most terms of a catalog occur in one product.
+  static void SerializeOne(uint32_t id, std::string* out);
+
   // Appends the portable serialization.
   void SerializeTo(std::string* out) const;
   size_t SerializedBytes() const;
