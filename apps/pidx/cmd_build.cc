@@ -28,6 +28,7 @@ struct BuildFlags {
   double max_shrink = 0.2;
   bool allow_shrink = false;
   int threads = 0;
+  std::string memory_budget = "0";
   std::string metrics_file;
   std::string plan;
   std::string stage;
@@ -96,6 +97,9 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   o.max_shrink = f.max_shrink;
   o.allow_shrink = f.allow_shrink;
   o.threads = f.threads;
+  auto budget = ParseByteSize(f.memory_budget);
+  if (!budget.ok()) return g.BadValue("memory-budget", budget.status().message());
+  o.memory_budget = *budget;
   o.progress_bar = Log::StderrIsTerminal() && !g.quiet;
 
   PIDX_ASSIGN_OR_RETURN(BuildResult r, Build(o, Env::Default()));
@@ -145,6 +149,10 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
                   "Refuse a version with more than this fraction fewer products than the current");
   app->add_flag("--allow-shrink", f->allow_shrink, "Publish even if products or categories shrink");
   app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
+  app->add_option("--memory-budget", f->memory_budget,
+                  "Memory the shard builders may hold (e.g. 64M, 1G); past it they spill to "
+                  "temporary files in the index directory (0: no limit)")
+      ->type_name("SIZE");
   AddMetricsFileOption(app, &f->metrics_file);
   app->add_option("--plan", f->plan, "Build one worker's shards of this plan (pidx plan)")
       ->type_name("FILE");

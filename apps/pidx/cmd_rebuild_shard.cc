@@ -20,6 +20,7 @@ struct RebuildFlags {
   uint64_t max_line_bytes = 1024 * 1024;
   std::string lock_timeout = "5s";
   int threads = 0;
+  std::string memory_budget = "0";
   std::string metrics_file;
 };
 
@@ -42,6 +43,9 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
   o.lock_timeout_ms = *timeout;
   metrics->SetLockTimeout(o.lock_timeout_ms);
   o.threads = f.threads;
+  auto budget = ParseByteSize(f.memory_budget);
+  if (!budget.ok()) return g.BadValue("memory-budget", budget.status().message());
+  o.memory_budget = *budget;
 
   PIDX_ASSIGN_OR_RETURN(RebuildResult r, RebuildShard(o, Env::Default()));
   metrics->SetLockWait(r.lock_wait_ms);
@@ -85,6 +89,10 @@ CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global) {
                   "Skip up to N bad records (each logged) instead of failing");
   app->add_option("--max-line-bytes", f->max_line_bytes, "Longest accepted line/record in bytes");
   app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
+  app->add_option("--memory-budget", f->memory_budget,
+                  "Memory the shard builders may hold (e.g. 64M, 1G); past it they spill to "
+                  "temporary files in the index directory (0: no limit)")
+      ->type_name("SIZE");
   AddMetricsFileOption(app, &f->metrics_file);
   return [f, global] {
     CommandMetrics metrics("rebuild-shard");

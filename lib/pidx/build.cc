@@ -72,6 +72,9 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   ingest_opts.reader.max_line_bytes = options.max_line_bytes;
   ingest_opts.max_bad_lines = options.max_bad_lines;
   ingest_opts.threads = options.threads;
+  ingest_opts.memory_budget = options.memory_budget;
+  ingest_opts.spill_dir = options.index_dir;
+  ingest_opts.env = env;
   ingest_opts.on_bad_record = [](const Status& bad) {
     Log::Warn("catalog.record.skipped", bad.message(), {{"reason", bad.message()}});
   };
@@ -83,6 +86,12 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   if (bar) std::fputs("\n", stderr);
   if (!ingest.ok()) return ingest.status();
 
+  if (ingest->spill && ingest->spill->spills() > 0) {
+    Log::Info("index.build.spilled", "the shard builders spilled to stay within the memory budget",
+              {{"memory_budget", ingest->spill->budget()},
+               {"spills", ingest->spill->spills()},
+               {"spilled_bytes", ingest->spill->spilled_bytes()}});
+  }
   const PublishGuard guard{options.max_shrink, options.allow_shrink};
   BuildResult result;
   result.bad_records = ingest->bad_records;

@@ -25,8 +25,9 @@ struct BuildOptions {
   int64_t lock_timeout_ms = 5000;
   double max_shrink = 0.2;
   bool allow_shrink = false;
-  int threads = 0;            // 0: one per core
-  bool progress_bar = false;  // draw a bar on stderr (terminal); otherwise progress events
+  int threads = 0;             // 0: one per core
+  uint64_t memory_budget = 0;  // bytes the shard builders may hold before spilling; 0 = no limit
+  bool progress_bar = false;   // draw a bar on stderr (terminal); otherwise progress events
 };
 
 struct BuiltShard {

@@ -101,6 +101,9 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   ingest_opts.reader.max_line_bytes = options.max_line_bytes;
   ingest_opts.max_bad_lines = options.max_bad_lines;
   ingest_opts.threads = options.threads;
+  ingest_opts.memory_budget = options.memory_budget;
+  ingest_opts.spill_dir = options.index_dir;
+  ingest_opts.env = env;
   ingest_opts.shard_filter = [&](const std::string& s) { return s == options.shard; };
   ingest_opts.on_bad_record = [&](const Status& bad) {
     Log::Warn("catalog.record.skipped", bad.message(),
@@ -128,6 +131,13 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   store.SweepStaleTemporaries();
 
   PIDX_ASSIGN_OR_RETURN(auto ingest, shard::Ingest(options.catalogs, ingest_opts));
+  if (ingest.spill && ingest.spill->spills() > 0) {
+    Log::Info("index.build.spilled", "the shard builder spilled to stay within the memory budget",
+              {{"shard", options.shard},
+               {"memory_budget", ingest.spill->budget()},
+               {"spills", ingest.spill->spills()},
+               {"spilled_bytes", ingest.spill->spilled_bytes()}});
+  }
   const bool in_catalog = ingest.sinks.count(options.shard) > 0;
   const bool in_index = current.FindShard(options.shard) != nullptr;
   if (!in_catalog && !in_index) {

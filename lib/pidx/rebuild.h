@@ -32,6 +32,7 @@ struct RebuildOptions {
   size_t max_line_bytes = 1024 * 1024;
   int64_t lock_timeout_ms = 5000;
   int threads = 0;
+  uint64_t memory_budget = 0;  // as BuildOptions::memory_budget
 };
 
 struct RebuildResult {

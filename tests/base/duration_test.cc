@@ -41,3 +41,18 @@ TEST_CASE("timestamps are RFC 3339 UTC with milliseconds") {
   CHECK(ts[19] == '.');
   CHECK(ts[23] == 'Z');
 }
+
+TEST_CASE("byte sizes take K, M and G as powers of 1024") {
+  using pidx::ParseByteSize;
+  CHECK(*ParseByteSize("0") == 0u);
+  CHECK(*ParseByteSize("65536") == 65536u);
+  CHECK(*ParseByteSize("512K") == 512u * 1024);
+  CHECK(*ParseByteSize("64M") == 64u * 1024 * 1024);
+  CHECK(*ParseByteSize("64MiB") == 64u * 1024 * 1024);
+  CHECK(*ParseByteSize("2G") == 2ull * 1024 * 1024 * 1024);
+  for (const char* bad : {"", "M", "-1", "64T", "64 M", "1.5G", "99999999999999999999"}) {
+    INFO(bad);
+    CHECK(ParseByteSize(bad).status().kind() == pidx::StatusKind::kUsage);
+  }
+  CHECK(ParseByteSize("17179869184G").status().kind() == pidx::StatusKind::kUsage);  // 2^64
+}

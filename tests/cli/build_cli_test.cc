@@ -136,6 +136,8 @@ TEST_CASE("a duplicate id is bad data naming both places") {
   RunResult r = Pidx({"build", "--catalog", bad, "--index", dir.File("idx")});
   CHECK(r.exit_code == 65);
   CHECK(r.err.find("dup.jsonl:4: duplicate id \\\"P1\\\" (first seen at") != std::string::npos);
+  // The id check keeps only hashes; a hit re-reads the catalog for the first occurrence.
+  CHECK(r.err.find("dup.jsonl:2)") != std::string::npos);
   CHECK(!fs::exists(dir.File("idx/CURRENT")));
 }
 
@@ -314,4 +316,62 @@ TEST_CASE("SIGTERM during a build publishes nothing and exits 143") {
     CHECK(TempFilesIn(index).empty());
     CHECK(ReadFile(dir.File("t.err")).find("index.build.failed") != std::string::npos);
   }
+}
+
+TEST_CASE("a memory budget that forces many spills gives byte-identical segments") {
+  TempDir dir;
+  auto catalog = GenCatalog(dir.File("c.jsonl"), 3000, 11);
+  REQUIRE(Pidx({"build", "--catalog", catalog, "--index", dir.File("a")}).exit_code == 0);
+  RunResult r = Pidx({"build", "--catalog", catalog, "--index", dir.File("b"), "--memory-budget",
+                      "256K", "--log-level", "info"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto spilled = r.Events("index.build.spilled");
+  REQUIRE(spilled.size() == 1);
+  CHECK(spilled[0]["spills"].get<int>() > 3);
+  CHECK(TempFilesIn(dir.File("b")).empty());
+  std::vector<std::string> a, b;
+  for (const auto& e : fs::directory_iterator(dir.File("a/segments")))
+    a.push_back(e.path().filename());
+  for (const auto& e : fs::directory_iterator(dir.File("b/segments")))
+    b.push_back(e.path().filename());
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  REQUIRE(!a.empty());
+  REQUIRE(a == b);
+  for (const auto& name : a) {
+    CHECK(ReadFile(dir.File("a/segments/" + name)) == ReadFile(dir.File("b/segments/" + name)));
+  }
+  CHECK(Pidx({"verify", "--index", dir.File("b")}).exit_code == 0);
+}
+
+TEST_CASE("rebuild-shard under a memory budget that forces spills keeps the segment") {
+  TempDir dir;
+  auto catalog = dir.Write("c.jsonl", Jsonl(6000));  // one category: 8 shards of ~750
+  auto index = dir.File("idx");
+  REQUIRE(Pidx({"build", "--catalog", catalog, "--index", index}).exit_code == 0);
+  std::string shard;
+  for (const auto& e : fs::directory_iterator(index + "/segments")) {
+    std::string name = e.path().filename();
+    shard = name.substr(0, name.rfind('-'));
+  }
+  REQUIRE(!shard.empty());
+  RunResult r = Pidx({"rebuild-shard", shard, "--catalog", catalog, "--index", index,
+                      "--memory-budget", "128K", "--json", "--log-level", "info"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(nlohmann::json::parse(r.out)["segment_unchanged"] == true);
+  auto spilled = r.Events("index.build.spilled");
+  REQUIRE(spilled.size() == 1);
+  CHECK(spilled[0]["spills"].get<int>() > 1);
+  CHECK(TempFilesIn(index).empty());
+}
+
+TEST_CASE("a bad memory budget is a usage error") {
+  TempDir dir;
+  auto catalog = dir.Write("c.jsonl", Jsonl(3));
+  RunResult r =
+      Pidx({"build", "--catalog", catalog, "--index", dir.File("idx"), "--memory-budget", "lots"});
+  CHECK(r.exit_code == 64);
+  CHECK(r.err.find("memory-budget") != std::string::npos);
 }

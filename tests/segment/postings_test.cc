@@ -31,11 +31,26 @@ std::string Serialize(const Postings& p) {
   return s;
 }
 
+// CheckBytes (the structural walk verify uses) must reach the verdict Deserialize reaches,
+// with the same message, on every input: each test of Deserialize below tests it too.
+void CheckAgrees(std::string_view bytes, uint32_t limit, const Result<Postings>& r) {
+  uint64_t cardinality = 0;
+  Status c = Postings::CheckBytes(bytes, limit, &cardinality);
+  CHECK(c.ok() == r.ok());
+  if (r.ok()) {
+    CHECK(cardinality == r->Cardinality());
+  } else {
+    CHECK(c.kind() == r.status().kind());
+    CHECK(c.message() == r.status().message());
+  }
+}
+
 void RequireRoundTrip(const std::vector<uint32_t>& ids) {
   Postings p = Of(ids);
   std::string bytes = Serialize(p);
   REQUIRE(bytes.size() == p.SerializedBytes());
   Result<Postings> back = Postings::Deserialize(bytes, kNoLimit);
+  CheckAgrees(bytes, kNoLimit, back);
   REQUIRE(back.ok());
   CHECK(back->ToVector() == ids);
   CHECK(back->Cardinality() == ids.size());
@@ -88,6 +103,7 @@ std::string RunBitmap(uint16_t key, const std::vector<std::pair<uint16_t, uint16
 
 Status DeserializeStatus(std::string_view bytes, uint32_t limit = kNoLimit) {
   Result<Postings> r = Postings::Deserialize(bytes, limit);
+  CheckAgrees(bytes, limit, r);
   return r.ok() ? Status::Ok() : r.status();
 }
 
@@ -216,6 +232,7 @@ TEST_CASE("Deserialize never crashes on random bytes") {
       if (round % 4 != 0) bytes[2] = bytes[3] = 0;
     }
     Result<Postings> r = Postings::Deserialize(bytes, kNoLimit);
+    CheckAgrees(bytes, kNoLimit, r);
     if (r.ok()) {
       CHECK(Serialize(*r) == bytes);  // whatever passes is canonical
     } else {
@@ -234,6 +251,7 @@ TEST_CASE("Deserialize of mutated posting lists accepts only canonical valid bit
     std::string bytes = good;
     for (int k = 0; k < 3; ++k) bytes[rng() % bytes.size()] ^= static_cast<char>(1 + rng() % 255);
     Result<Postings> r = Postings::Deserialize(bytes, kNoLimit);
+    CheckAgrees(bytes, kNoLimit, r);
     if (r.ok()) {
       CHECK(Serialize(*r) == bytes);
       std::vector<uint32_t> v = r->ToVector();
@@ -319,6 +337,32 @@ TEST_CASE("Deserialize rejects a wrong container offset table") {
   bytes[16] = static_cast<char>(bytes[16] + 2);  // first offset entry
   CHECK(DeserializeStatus(bytes).message() ==
         "posting list is not in canonical portable Roaring form");
+}
+
+TEST_CASE("CheckBytes marks exactly the ids of the posting list as reached") {
+  std::vector<uint32_t> ids = {1, 2, 3, 9, 63, 64, 70000, 70002};
+  for (uint32_t v : Iota(131072, 140000)) ids.push_back(v);             // a run
+  for (uint32_t v : Iota(196608, 196608 + 20000, 2)) ids.push_back(v);  // a bitset
+  const std::string bytes = Serialize(Of(ids));
+  const uint32_t limit = 196608 + 20000;
+  std::vector<uint64_t> reached((limit + 63) / 64, 0);
+  uint64_t cardinality = 0;
+  REQUIRE(Postings::CheckBytes(bytes, limit, &cardinality, &reached).ok());
+  CHECK(cardinality == ids.size());
+  std::vector<uint32_t> marked;
+  for (uint32_t id = 0; id < limit; ++id) {
+    if ((reached[id >> 6] >> (id & 63)) & 1) marked.push_back(id);
+  }
+  CHECK(marked == ids);
+}
+
+TEST_CASE("SerializeOne writes what CRoaring writes for a one-id posting list") {
+  for (uint32_t id : {0u, 1u, 65535u, 65536u, 70000u, 123456789u, UINT32_MAX}) {
+    INFO(id);
+    std::string one;
+    Postings::SerializeOne(id, &one);
+    CHECK(one == Serialize(Of({id})));
+  }
 }
 
 TEST_CASE("Deserialize rejects an empty byte string") {

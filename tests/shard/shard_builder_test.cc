@@ -2,8 +2,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <memory>
+
+#include "pidx/base/env.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/signature.h"
+#include "support/temp_dir.h"
 
 using pidx::shard::ShardBuilder;
 
@@ -59,4 +64,64 @@ TEST_CASE("the term Bloom filter has every term of the shard") {
   REQUIRE(bloom.ok());
   CHECK(bloom->MayContain("brand:acme"));
   CHECK(bloom->MayContain("title:rocket"));
+}
+
+namespace {
+
+std::vector<std::string> FilesIn(const std::string& dir) {
+  auto names = pidx::Env::Default()->ListDir(dir);
+  REQUIRE(names.ok());
+  return *names;
+}
+
+// Adds `n` products spread over the builders in an interleaved, non-sorted order.
+void AddProducts(std::vector<ShardBuilder*> builders, int n) {
+  for (int i = 0; i < n; ++i) {
+    const int k = (i * 7919) % n;
+    std::vector<std::string> terms = {"category:books", "title:common",
+                                      "title:w" + std::to_string(k % 97),
+                                      "title:x" + std::to_string(k)};
+    std::sort(terms.begin(), terms.end());
+    builders[k % builders.size()]->Add("id-" + std::to_string(k), "t" + std::to_string(k),
+                                       static_cast<uint64_t>(k), terms);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("builders that spill many times write the segments of builders that do not") {
+  pidx::testing::TempDir dir;
+  ShardBuilder plain_a("s_000"), plain_b("s_001");
+  AddProducts({&plain_a, &plain_b}, 3000);
+  std::string plain_a_bytes = plain_a.Finish()->bytes;
+  std::string plain_b_bytes = plain_b.Finish()->bytes;
+  {
+    auto area = std::make_shared<pidx::shard::SpillArea>(pidx::Env::Default(), dir.path(), 16384);
+    ShardBuilder a("s_000", area), b("s_001", area);
+    AddProducts({&a, &b}, 3000);
+    CHECK(area->spills() > 5);
+    CHECK(area->spilled_bytes() > 0);
+    CHECK(a.doc_count() + b.doc_count() == 3000);
+    CHECK_FALSE(FilesIn(dir.path()).empty());
+    auto ra = a.Finish();
+    auto rb = b.Finish();
+    REQUIRE(ra.ok());
+    REQUIRE(rb.ok());
+    CHECK(ra->bytes == plain_a_bytes);
+    CHECK(rb->bytes == plain_b_bytes);
+  }
+  // The last builder took the spill files with it.
+  CHECK(FilesIn(dir.path()).empty());
+}
+
+TEST_CASE("a spill that cannot be written fails Finish and leaves no file behind") {
+  pidx::testing::TempDir dir;
+  const std::string missing = dir.File("no/such/dir");
+  auto area = std::make_shared<pidx::shard::SpillArea>(pidx::Env::Default(), missing, 1024);
+  ShardBuilder a("s_000", area);
+  AddProducts({&a}, 200);
+  auto r = a.Finish();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().find("spilling the shard builders") != std::string::npos);
+  CHECK(FilesIn(dir.path()).empty());
 }

@@ -35,10 +35,14 @@ size_t AppendFoldedTrimmed(std::string_view text, std::string* buffer) {
   return base;
 }
 
-// Builds "<field><separator><body>" in place, with one allocation per term.
+// Builds "<field><separator><body>" as term number *used, reusing the string (and its
+// buffer) a previous call left there: a worker analyzing product after product allocates
+// only when a term is longer than any before it in that position.
 void AddTerm(std::string_view field, char separator, std::string_view body,
-             std::vector<std::string>* terms) {
-  std::string& term = terms->emplace_back();
+             std::vector<std::string>* terms, size_t* used) {
+  if (*used == terms->size()) terms->emplace_back();
+  std::string& term = (*terms)[(*used)++];
+  term.clear();
   term.reserve(field.size() + 1 + body.size());
   term.append(field).push_back(separator);
   term.append(body);
@@ -92,7 +96,7 @@ void Analyzer::Tokenize(std::string_view text, std::vector<std::string>* tokens)
 
 void Analyzer::AnalyzeProduct(const catalog::Schema& schema, const catalog::Product& product,
                               std::vector<std::string>* terms) const {
-  terms->clear();
+  size_t used = 0;  // terms [0, used) are this product's; the rest are spare buffers
   const TokenizerOptions options = ToTokenizerOptions(settings_);
   const std::vector<catalog::FieldSpec>& fields = schema.fields();
 
@@ -105,10 +109,11 @@ void Analyzer::AnalyzeProduct(const catalog::Schema& schema, const catalog::Prod
   std::sort(order.begin(), order.end(),
             [&](size_t a, size_t b) { return fields[a].name < fields[b].name; });
 
-  // Per call, not per Analyzer, so concurrent calls share nothing.
-  std::string buffer;  // the folded values of one field
-  std::vector<size_t> value_starts;
-  std::vector<std::string_view> bodies;
+  // Per thread, not per Analyzer, so concurrent calls share nothing; kept between calls so
+  // that analyzing a product allocates nothing once the buffers have grown.
+  thread_local std::string buffer;  // the folded values of one field
+  thread_local std::vector<size_t> value_starts;
+  thread_local std::vector<std::string_view> bodies;
 
   for (const size_t i : order) {
     const catalog::FieldSpec& field = fields[i];
@@ -164,8 +169,9 @@ void Analyzer::AnalyzeProduct(const catalog::Schema& schema, const catalog::Prod
     }
     std::sort(bodies.begin(), bodies.end());
     bodies.erase(std::unique(bodies.begin(), bodies.end()), bodies.end());
-    for (const std::string_view body : bodies) AddTerm(field.name, separator, body, terms);
+    for (const std::string_view body : bodies) AddTerm(field.name, separator, body, terms, &used);
   }
+  terms->resize(used);  // frees only the strings past this product's count
 
   if (!std::is_sorted(terms->begin(), terms->end())) std::sort(terms->begin(), terms->end());
   terms->erase(std::unique(terms->begin(), terms->end()), terms->end());

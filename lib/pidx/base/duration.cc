@@ -34,6 +34,31 @@ Result<int64_t> ParseDurationMs(std::string_view text) {
   return n * mult;
 }
 
+Result<uint64_t> ParseByteSize(std::string_view text) {
+  auto bad = [&] {
+    return Status::Usage("invalid size \"" + std::string(text) +
+                         "\" (expected e.g. 64M, 1G, 512K or a number of bytes)");
+  };
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p == text.data()) return bad();
+  std::string_view unit(p, static_cast<size_t>(text.data() + text.size() - p));
+  int shift = 0;
+  if (unit.empty() || unit == "B") {
+    shift = 0;
+  } else if (unit == "K" || unit == "KB" || unit == "KiB" || unit == "k") {
+    shift = 10;
+  } else if (unit == "M" || unit == "MB" || unit == "MiB") {
+    shift = 20;
+  } else if (unit == "G" || unit == "GB" || unit == "GiB") {
+    shift = 30;
+  } else {
+    return bad();
+  }
+  if (n > (UINT64_MAX >> shift)) return bad();
+  return n << shift;
+}
+
 std::string FormatDurationMs(int64_t ms) {
   if (ms == 0) return "0";
   if (ms % (3600 * 1000) == 0) return std::to_string(ms / (3600 * 1000)) + "h";

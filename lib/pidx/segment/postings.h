@@ -40,6 +40,19 @@ class Postings {
   // serialization of the result (what SerializeTo writes). kCorrupt on any failure.
   static Result<Postings> Deserialize(std::string_view bytes, uint32_t doc_limit);
 
+  // Proves, without building a bitmap, what Deserialize proves: `bytes` is exactly the
+  // canonical portable serialization of a valid bitmap whose ids are all < doc_limit. Same
+  // findings (kCorrupt, same messages for the container checks) at a fraction of the cost:
+  // verify walks every posting list of an index with it. On success *cardinality is the
+  // number of ids, and each id is also set in `reached` (a bitset of doc_limit bits, one
+  // u64 per 64 docs) when given.
+  static Status CheckBytes(std::string_view bytes, uint32_t doc_limit, uint64_t* cardinality,
+                           std::vector<uint64_t>* reached = nullptr);
+
+  // Appends the portable serialization of {id}: exactly what FromSorted(&id, 1).SerializeTo
+  // writes, without building a bitmap. Most terms of a catalog occur in one product.
+  static void SerializeOne(uint32_t id, std::string* out);
+
   // Appends the portable serialization.
   void SerializeTo(std::string* out) const;
   size_t SerializedBytes() const;

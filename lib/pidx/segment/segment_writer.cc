@@ -55,7 +55,11 @@ void SegmentWriter::AddTerm(std::string_view term, const uint32_t* ids, size_t n
   terms_blob_.append(term.data(), term.size());
   term_offsets_.push_back(static_cast<uint32_t>(terms_blob_.size()));
   term_dfs_.push_back(static_cast<uint32_t>(n));
-  Postings::FromSorted(ids, n).SerializeTo(&postings_blob_);
+  if (n == 1) {
+    Postings::SerializeOne(ids[0], &postings_blob_);
+  } else {
+    Postings::FromSorted(ids, n).SerializeTo(&postings_blob_);
+  }
   posting_offsets_.push_back(postings_blob_.size());
   last_term_.assign(term.data(), term.size());
   ++term_count_;

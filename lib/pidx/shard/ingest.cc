@@ -1,6 +1,7 @@
 #include "pidx/shard/ingest.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -22,6 +24,9 @@ namespace {
 
 constexpr size_t kBatchSize = 256;
 constexpr size_t kMaxBatchesInFlight = 32;
+// What the batches in flight and the workers' scratch hold, roughly (32 x 256 products of
+// about 500 bytes plus their terms), counted against a memory budget.
+constexpr uint64_t kInFlightReserve = uint64_t{8} << 20;
 
 struct Item {
   catalog::Product product;
@@ -81,10 +86,84 @@ std::string HashFile(const std::string& path) {
   return Hex64(hash.Digest());
 }
 
+// The duplicate-id check: the XXH3 of every id seen, 8 bytes per product in an open-addressing
+// table (a map of the id strings took ~100 bytes per product). A hit is only a candidate: the
+// caller re-reads the catalog to find the first product with that very id, which both proves
+// the duplicate (a hash collision is not one) and names where it was first seen.
+class IdHashSet {
+ public:
+  // Inserts `hash`; false when it was already there.
+  size_t bytes() const { return slots_.capacity() * sizeof(uint64_t); }
+  bool Insert(uint64_t hash) {
+    if (hash == 0) hash = 1;  // 0 marks an empty slot
+    if ((count_ + 1) * 4 > slots_.size() * 3) Grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = Mix(hash) & mask;; i = (i + 1) & mask) {
+      if (slots_[i] == hash) return false;
+      if (slots_[i] == 0) {
+        slots_[i] = hash;
+        ++count_;
+        return true;
+      }
+    }
+  }
+
+ private:
+  static uint64_t Mix(uint64_t h) { return h ^ (h >> 29); }
+  void Grow() {
+    std::vector<uint64_t> old;
+    old.swap(slots_);
+    slots_.assign(old.empty() ? 4096 : old.size() * 2, 0);
+    const size_t mask = slots_.size() - 1;
+    for (uint64_t h : old) {
+      if (h == 0) continue;
+      size_t i = Mix(h) & mask;
+      while (slots_[i] != 0) i = (i + 1) & mask;
+      slots_[i] = h;
+    }
+  }
+  std::vector<uint64_t> slots_;
+  size_t count_ = 0;
+};
+
 struct IdLocation {
   uint32_t file;
   uint64_t line;
 };
+
+// Finds the first product with `id` in the files before position (file, line), reading them
+// again. nullopt when there is none (the hash hit was a collision) or the input cannot be
+// read twice (stdin), in which case *rereadable is false.
+std::optional<IdLocation> FindFirst(const std::vector<std::string>& catalogs,
+                                    const IngestOptions& options, const std::string& id,
+                                    uint32_t file, uint64_t line, bool* rereadable) {
+  *rereadable = true;
+  for (uint32_t f = 0; f <= file && f < catalogs.size(); ++f) {
+    if (catalogs[f] == "-") {
+      *rereadable = false;
+      return std::nullopt;
+    }
+    auto reader = catalog::CatalogReader::Open(catalogs[f], options.schema, options.reader);
+    if (!reader.ok()) {
+      *rereadable = false;
+      return std::nullopt;
+    }
+    catalog::Product product;
+    product.fields.resize(options.schema.fields().size());
+    for (;;) {
+      product.Clear();
+      auto next = (*reader)->Next(&product);
+      if (!next.ok()) {
+        if (next.status().kind() == StatusKind::kBadData) continue;
+        *rereadable = false;
+        return std::nullopt;
+      }
+      if (!*next || (f == file && product.line >= line)) break;
+      if (product.id == id) return IdLocation{f, product.line};
+    }
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -134,8 +213,17 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
     });
   }
 
+  if (options.memory_budget > 0 && !options.make_sink) {
+    result.spill = std::make_shared<SpillArea>(options.env ? options.env : Env::Default(),
+                                               options.spill_dir, options.memory_budget);
+    // glibc raises its mmap threshold each time a large block is freed, after which large
+    // blocks come from the heap and stay there, fragmented: under a budget that grew the
+    // process by ~35 MB at 1M products. A fixed threshold returns them on free.
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  }
+
   Status status;
-  std::unordered_map<std::string, IdLocation> seen_ids;
+  IdHashSet seen_ids;
   std::unordered_map<std::string, std::string> slug_of_category;
   std::unordered_map<std::string, bool> filter_cache;
   Batch batch;
@@ -171,13 +259,28 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
       }
       if (!*next) break;
 
-      auto [it, inserted] =
-          seen_ids.try_emplace(product.id, IdLocation{static_cast<uint32_t>(f), product.line});
-      if (!inserted) {
-        Status dup = Status::BadData(reader.display_name() + ":" + std::to_string(product.line) +
-                                     ": duplicate id \"" + product.id + "\" (first seen at " +
-                                     readers[it->second.file]->display_name() + ":" +
-                                     std::to_string(it->second.line) + ")");
+      bool duplicate = !seen_ids.Insert(Xxh3(product.id));
+      if (result.spill && (result.products_seen & 4095) == 0) {
+        result.spill->SetReserved(seen_ids.bytes() +
+                                  std::min(kInFlightReserve, options.memory_budget / 8));
+      }
+      bool rereadable = true;
+      std::optional<IdLocation> first;
+      if (duplicate) {
+        first = FindFirst(catalogs, options, product.id, static_cast<uint32_t>(f), product.line,
+                          &rereadable);
+        // A collision of two different ids' hashes (about n^2 / 2^65: 3e-8 for a million
+        // products) is told apart by the re-read; only stdin, which cannot be read twice,
+        // has to trust the hash.
+        if (!first && rereadable) duplicate = false;
+      }
+      if (duplicate) {
+        Status dup = Status::BadData(
+            reader.display_name() + ":" + std::to_string(product.line) + ": duplicate id \"" +
+            product.id + "\" (first seen at " +
+            (first ? readers[first->file]->display_name() + ":" + std::to_string(first->line)
+                   : "an earlier line of " + reader.display_name()) +
+            ")");
         ++result.bad_records;
         if (result.bad_records > options.max_bad_lines) {
           status = dup;
@@ -208,8 +311,11 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
       if (accept) {
         auto& sink = result.sinks[shard];
         if (!sink) {
-          sink =
-              options.make_sink ? options.make_sink(shard) : std::make_unique<ShardBuilder>(shard);
+          if (options.make_sink) {
+            sink = options.make_sink(shard);
+          } else {
+            sink = std::make_unique<ShardBuilder>(shard, result.spill);
+          }
         }
         ++result.categories[shard][product.category];
         ++result.products;

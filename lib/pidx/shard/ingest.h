@@ -5,7 +5,8 @@
 // duplicates, computes each product's shard and hands batches to `threads` workers, which run
 // the analyzer (the expensive part) and add to the shard builders. Products of shards the
 // filter rejects are dropped before analysis, so a one-shard rebuild costs about a scan.
-// Memory: bounded batches in flight, plus what the shard builders hold (the index itself).
+// Memory: bounded batches in flight, 8 bytes per product for the duplicate check, plus what
+// the shard builders hold (the index itself; bounded by memory_budget when set).
 #pragma once
 
 #include <cstdint>
@@ -46,6 +47,12 @@ struct IngestOptions {
   // Called from the reading thread about every `progress_interval_ms`.
   std::function<void(const IngestProgress&)> on_progress;
   int64_t progress_interval_ms = 5000;
+  // Bytes the default shard builders may hold together; past it they spill sorted runs to
+  // temporary files in `spill_dir` (through `env`, Env::Default() when null) and merge them
+  // in Finish. 0 = no limit. Segments are byte-identical either way.
+  uint64_t memory_budget = 0;
+  std::string spill_dir;
+  Env* env = nullptr;
 };
 
 struct CatalogFileInfo {
@@ -63,6 +70,9 @@ struct IngestResult {
   uint64_t products_seen = 0;  // all good records
   uint64_t bad_records = 0;
   std::map<std::string, uint64_t> all_shards;  // every shard the catalog implies -> docs
+  // Spill files of the builders (shared by them, removed when the last builder goes); null
+  // without a memory budget.
+  std::shared_ptr<SpillArea> spill;
 };
 
 // Errors: the first bad record beyond max_bad_lines (kBadData, "file:line: reason"), a

@@ -1,6 +1,9 @@
 #include "pidx/shard/shard_builder.h"
 
+#include <malloc.h>
+
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
 #include "pidx/base/checksum.h"
@@ -11,7 +14,8 @@
 namespace pidx::shard {
 
 uint64_t ProductContentHash(const catalog::Schema& schema, const catalog::Product& product) {
-  std::string buf;
+  thread_local std::string buf;  // reused: this runs for every product
+  buf.clear();
   PutLengthPrefixed(&buf, product.id);
   PutLengthPrefixed(&buf, product.category);
   for (size_t i = 0; i < schema.fields().size() && i < product.fields.size(); ++i) {
@@ -35,58 +39,396 @@ std::string_view StoredTitle(const catalog::Schema& schema, const catalog::Produ
   return {};
 }
 
+namespace {
+
+// Reads what PutLengthPrefixed / PutFixed wrote, failing on truncation.
+class RunReader {
+ public:
+  explicit RunReader(std::string_view data) : data_(data) {}
+  bool U32(uint32_t* v) {
+    if (data_.size() < 4) return false;
+    *v = DecodeFixed32(data_.data());
+    data_.remove_prefix(4);
+    return true;
+  }
+  bool U64(uint64_t* v) {
+    if (data_.size() < 8) return false;
+    *v = DecodeFixed64(data_.data());
+    data_.remove_prefix(8);
+    return true;
+  }
+  bool Bytes(std::string_view* v) {
+    uint32_t n;
+    if (!U32(&n) || data_.size() < n) return false;
+    *v = data_.substr(0, n);
+    data_.remove_prefix(n);
+    return true;
+  }
+  bool done() const { return data_.empty(); }
+
+ private:
+  std::string_view data_;
+};
+
+template <typename T>
+int64_t Capacity(const std::vector<T>& v) {
+  return static_cast<int64_t>(v.capacity() * sizeof(T));
+}
+
+template <typename T>
+void Release(T* v) {
+  T().swap(*v);
+}
+
+}  // namespace
+
+// ---- SpillArea ----
+
+SpillArea::SpillArea(Env* env, std::string dir, uint64_t budget)
+    : env_(env), dir_(std::move(dir)), budget_(budget) {}
+
+SpillArea::~SpillArea() {
+  for (const auto& f : files_) (void)env_->RemoveFile(f);
+}
+
+uint64_t SpillArea::spills() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return spills_;
+}
+
+uint64_t SpillArea::spilled_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return spilled_bytes_;
+}
+
+void SpillArea::Register(ShardBuilder* builder) {
+  std::lock_guard<std::mutex> lock(mu_);
+  builders_.push_back(builder);
+}
+
+void SpillArea::Unregister(ShardBuilder* builder) {
+  std::lock_guard<std::mutex> lock(mu_);
+  builders_.erase(std::remove(builders_.begin(), builders_.end(), builder), builders_.end());
+}
+
+Status SpillArea::Charge(int64_t delta) {
+  const int64_t held = held_.fetch_add(delta) + delta;
+  if (held + reserved_.load() <= static_cast<int64_t>(budget_)) return Status();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!status_.ok()) return status_;
+  // Another worker may have spilled while this one waited.
+  if (held_.load() + reserved_.load() <= static_cast<int64_t>(budget_)) return Status();
+
+  const std::string path = JoinPath(dir_, TempNameFor("spill-" + std::to_string(spills_) + ".run"));
+  auto file = env_->NewWritableFile(path);
+  if (!file.ok()) {
+    status_ = file.status().Annotate("spilling the shard builders");
+    return status_;
+  }
+  files_.push_back(path);
+  const size_t file_index = files_.size() - 1;
+  uint64_t offset = 0;
+  std::string run;
+  Status s;
+  // Builders in a fixed order (registration), each spilled whole; the run is the builder's
+  // docs in external id order, which is also the order Finish wants them in.
+  for (ShardBuilder* b : builders_) {
+    std::lock_guard<std::mutex> block(b->mu_);
+    if (b->doc_offsets_.size() <= 1) continue;
+    run.clear();
+    b->SerializeRun(&run);
+    s = (*file)->Append(run);
+    if (!s.ok()) break;
+    b->runs_.push_back(RunRef{file_index, offset, run.size()});
+    offset += run.size();
+    const int64_t now = b->HeldBytes();
+    held_.fetch_add(now - b->charged_);
+    b->charged_ = now;
+  }
+  if (s.ok()) s = (*file)->Close();
+  if (!s.ok()) {
+    status_ = s.Annotate("spilling the shard builders to " + path);
+    return status_;
+  }
+  ++spills_;
+  spilled_bytes_ += offset;
+  // The builders' freed vectors go back to the system, not only to malloc's free lists,
+  // or the process would stay as large as it was at the spill.
+  malloc_trim(0);
+  return Status();
+}
+
+Result<std::string> SpillArea::ReadRun(const RunRef& run) {
+  std::string path;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    path = files_[run.file];
+  }
+  PIDX_ASSIGN_OR_RETURN(auto mapped, env_->MapFile(path));
+  std::string_view data = mapped->data();
+  if (run.offset > data.size() || data.size() - run.offset < run.size) {
+    return Status::IoError("spill file " + path + " is shorter than what was written to it");
+  }
+  return std::string(data.substr(run.offset, run.size));
+}
+
+// ---- ShardBuilder ----
+
 ShardBuilder::ShardBuilder(std::string shard) : shard_(std::move(shard)) {}
+
+ShardBuilder::ShardBuilder(std::string shard, std::shared_ptr<SpillArea> spill)
+    : shard_(std::move(shard)), spill_(std::move(spill)) {
+  if (spill_) spill_->Register(this);
+}
+
+ShardBuilder::~ShardBuilder() {
+  if (spill_) {
+    spill_->Unregister(this);
+    spill_->held_.fetch_sub(charged_);
+  }
+}
+
+int64_t ShardBuilder::HeldBytes() const {
+  return static_cast<int64_t>(term_bytes_.capacity() + doc_bytes_.capacity()) +
+         Capacity(term_offsets_) + Capacity(table_) + Capacity(doc_offsets_) +
+         Capacity(doc_hashes_) + Capacity(doc_terms_) + Capacity(doc_term_starts_);
+}
+
+void ShardBuilder::GrowTable() {
+  std::vector<Slot> old;
+  old.swap(table_);
+  table_.assign(old.empty() ? 1024 : old.size() * 2, Slot{0, 0, 0, 0});
+  const size_t mask = table_.size() - 1;
+  for (const Slot& slot : old) {
+    if (slot.id_plus_one == 0) continue;
+    // The table index comes from the low half of the hash; it is recomputed from the term.
+    const uint64_t hash = Xxh3(std::string_view(term_bytes_.data() + slot.offset, slot.length));
+    size_t i = hash & mask;
+    while (table_[i].id_plus_one != 0) i = (i + 1) & mask;
+    table_[i] = slot;
+  }
+}
+
+void ShardBuilder::Reserve(size_t more) {
+  const size_t count = term_offsets_.size() - 1;
+  // At most 3/4 full, so probe sequences stay short.
+  while ((count + more) * 4 > table_.size() * 3) GrowTable();
+}
+
+uint32_t ShardBuilder::Intern(std::string_view term, uint64_t hash) {
+  const uint32_t count = static_cast<uint32_t>(term_offsets_.size() - 1);
+  const size_t mask = table_.size() - 1;
+  const auto hi = static_cast<uint32_t>(hash >> 32);
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    Slot& slot = table_[i];
+    if (slot.id_plus_one == 0) {
+      slot = Slot{hi, count + 1, static_cast<uint32_t>(term_bytes_.size()),
+                  static_cast<uint32_t>(term.size())};
+      term_bytes_.append(term.data(), term.size());
+      term_offsets_.push_back(static_cast<uint32_t>(term_bytes_.size()));
+      return count;
+    }
+    if (slot.hash == hi && slot.length == term.size() &&
+        std::memcmp(term_bytes_.data() + slot.offset, term.data(), term.size()) == 0) {
+      return slot.id_plus_one - 1;
+    }
+  }
+}
 
 void ShardBuilder::Add(std::string external_id, std::string title, uint64_t content_hash,
                        const std::vector<std::string>& terms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Doc doc{std::move(external_id), std::move(title), content_hash, {}};
-  doc.term_ids.reserve(terms.size());
-  for (const auto& t : terms) {
-    auto [it, inserted] = term_ids_.try_emplace(t, static_cast<uint32_t>(term_ids_.size()));
-    doc.term_ids.push_back(it->second);
+  int64_t delta = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    PutLengthPrefixed(&doc_bytes_, external_id);
+    PutLengthPrefixed(&doc_bytes_, title);
+    doc_offsets_.push_back(doc_bytes_.size());
+    doc_hashes_.push_back(content_hash);
+    // The tables of 240 shards do not fit a cache, so every lookup is a miss or two. Three
+    // passes overlap them: hash all terms and prefetch their slots, then prefetch the bytes
+    // of the terms those slots point at, then look up with everything in cache.
+    Reserve(terms.size());
+    const size_t mask = table_.size() - 1;
+    hashes_.resize(terms.size());
+    for (size_t i = 0; i < terms.size(); ++i) {
+      hashes_[i] = Xxh3(terms[i]);
+      __builtin_prefetch(&table_[hashes_[i] & mask]);
+    }
+    for (size_t i = 0; i < terms.size(); ++i) {
+      const Slot& slot = table_[hashes_[i] & mask];
+      if (slot.id_plus_one != 0) __builtin_prefetch(term_bytes_.data() + slot.offset);
+    }
+    for (size_t i = 0; i < terms.size(); ++i) doc_terms_.push_back(Intern(terms[i], hashes_[i]));
+    doc_term_starts_.push_back(doc_terms_.size());
+    if (spill_) {
+      const int64_t now = HeldBytes();
+      delta = now - charged_;
+      charged_ = now;
+    }
   }
-  docs_.push_back(std::move(doc));
+  if (spill_ && delta != 0) {
+    Status s = spill_->Charge(delta);
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (status_.ok()) status_ = s;
+    }
+  }
 }
 
 size_t ShardBuilder::doc_count() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return docs_.size();
+  return spilled_docs_ + doc_offsets_.size() - 1;
+}
+
+void ShardBuilder::Clear() {
+  Release(&term_bytes_);
+  term_offsets_ = {0};
+  term_offsets_.shrink_to_fit();
+  Release(&table_);
+  Release(&doc_bytes_);
+  doc_offsets_ = {0};
+  doc_offsets_.shrink_to_fit();
+  Release(&doc_hashes_);
+  Release(&doc_terms_);
+  doc_term_starts_ = {0};
+  doc_term_starts_.shrink_to_fit();
+}
+
+namespace {
+
+// The external id of a doc record at `p` (u32 length + bytes).
+std::string_view IdAt(const char* p) { return {p + 4, DecodeFixed32(p)}; }
+
+}  // namespace
+
+// Run layout: u32 term count, each term length-prefixed (run-local id = position); u32 doc
+// count, then per doc in external id order: id and title length-prefixed, u64 content hash,
+// u32 term count, u32 run-local term ids.
+void ShardBuilder::SerializeRun(std::string* out) {
+  const uint32_t terms = static_cast<uint32_t>(term_offsets_.size() - 1);
+  PutFixed32(out, terms);
+  for (uint32_t t = 0; t < terms; ++t) {
+    PutLengthPrefixed(out, std::string_view(term_bytes_.data() + term_offsets_[t],
+                                            term_offsets_[t + 1] - term_offsets_[t]));
+  }
+  const size_t docs = doc_offsets_.size() - 1;
+  std::vector<uint32_t> order(docs);
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return IdAt(doc_bytes_.data() + doc_offsets_[a]) < IdAt(doc_bytes_.data() + doc_offsets_[b]);
+  });
+  PutFixed32(out, static_cast<uint32_t>(docs));
+  for (uint32_t d : order) {
+    out->append(doc_bytes_.data() + doc_offsets_[d], doc_offsets_[d + 1] - doc_offsets_[d]);
+    PutFixed64(out, doc_hashes_[d]);
+    PutFixed32(out, static_cast<uint32_t>(doc_term_starts_[d + 1] - doc_term_starts_[d]));
+    for (uint64_t i = doc_term_starts_[d]; i < doc_term_starts_[d + 1]; ++i) {
+      PutFixed32(out, doc_terms_[i]);
+    }
+  }
+  spilled_docs_ += docs;
+  Clear();
+}
+
+Status ShardBuilder::LoadRun(std::string_view data) {
+  RunReader in(data);
+  const Status bad = Status::IoError("shard " + shard_ + ": a spill run does not parse");
+  uint32_t terms;
+  if (!in.U32(&terms)) return bad;
+  std::vector<uint32_t> remap(terms);
+  for (uint32_t t = 0; t < terms; ++t) {
+    std::string_view term;
+    if (!in.Bytes(&term)) return bad;
+    Reserve(1);
+    remap[t] = Intern(term, Xxh3(term));
+  }
+  uint32_t docs;
+  if (!in.U32(&docs)) return bad;
+  for (uint32_t d = 0; d < docs; ++d) {
+    std::string_view id, title;
+    uint64_t hash;
+    uint32_t n;
+    if (!in.Bytes(&id) || !in.Bytes(&title) || !in.U64(&hash) || !in.U32(&n)) return bad;
+    PutLengthPrefixed(&doc_bytes_, id);
+    PutLengthPrefixed(&doc_bytes_, title);
+    doc_offsets_.push_back(doc_bytes_.size());
+    doc_hashes_.push_back(hash);
+    for (uint32_t i = 0; i < n; ++i) {
+      uint32_t t;
+      if (!in.U32(&t) || t >= terms) return bad;
+      doc_terms_.push_back(remap[t]);
+    }
+    doc_term_starts_.push_back(doc_terms_.size());
+  }
+  if (!in.done()) return bad;
+  spilled_docs_ -= docs;
+  return Status();
 }
 
 Result<BuiltShard> ShardBuilder::Finish() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::sort(docs_.begin(), docs_.end(),
-            [](const Doc& a, const Doc& b) { return a.external_id < b.external_id; });
+  if (!status_.ok()) return status_;
+  // Merge the spilled runs back in. Whatever mix of runs and memory the docs come from,
+  // the segment depends only on the set of docs: they are ordered by external id and the
+  // terms by bytes below, so spilling never changes a byte.
+  for (const auto& run : runs_) {
+    PIDX_ASSIGN_OR_RETURN(std::string data, spill_->ReadRun(run));
+    PIDX_RETURN_IF_ERROR(LoadRun(data));
+  }
+  runs_.clear();
+  Release(&table_);
+
+  const uint32_t docs = static_cast<uint32_t>(doc_offsets_.size() - 1);
+  std::vector<uint32_t> doc_order(docs);
+  std::iota(doc_order.begin(), doc_order.end(), 0u);
+  std::sort(doc_order.begin(), doc_order.end(), [&](uint32_t a, uint32_t b) {
+    return IdAt(doc_bytes_.data() + doc_offsets_[a]) < IdAt(doc_bytes_.data() + doc_offsets_[b]);
+  });
 
   // Rank the terms in byte order: the dictionary's order.
-  std::vector<const std::string*> by_id(term_ids_.size());
-  for (const auto& [term, id] : term_ids_) by_id[id] = &term;
-  std::vector<uint32_t> order(by_id.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return *by_id[a] < *by_id[b]; });
+  const uint32_t terms = static_cast<uint32_t>(term_offsets_.size() - 1);
+  auto term_at = [&](uint32_t t) {
+    return std::string_view(term_bytes_.data() + term_offsets_[t],
+                            term_offsets_[t + 1] - term_offsets_[t]);
+  };
+  std::vector<uint32_t> term_order(terms);
+  std::iota(term_order.begin(), term_order.end(), 0u);
+  std::sort(term_order.begin(), term_order.end(),
+            [&](uint32_t a, uint32_t b) { return term_at(a) < term_at(b); });
 
-  // Invert in doc order so every posting list is already sorted.
-  std::vector<std::vector<uint32_t>> postings(by_id.size());
-  for (uint32_t d = 0; d < docs_.size(); ++d) {
-    for (uint32_t t : docs_[d].term_ids) postings[t].push_back(d);
+  // Invert in doc order into one flat array (counting sort by term), so every posting list
+  // is already sorted and nothing is allocated per term.
+  std::vector<uint64_t> starts(static_cast<size_t>(terms) + 1, 0);
+  for (uint32_t t : doc_terms_) ++starts[t + 1];
+  for (uint32_t t = 0; t < terms; ++t) starts[t + 1] += starts[t];
+  std::vector<uint32_t> postings(doc_terms_.size());
+  {
+    std::vector<uint64_t> fill(starts.begin(), starts.end() - 1);
+    for (uint32_t local = 0; local < docs; ++local) {
+      const uint32_t d = doc_order[local];
+      for (uint64_t i = doc_term_starts_[d]; i < doc_term_starts_[d + 1]; ++i) {
+        postings[fill[doc_terms_[i]]++] = local;
+      }
+    }
   }
+  Release(&doc_terms_);
 
   segment::SegmentWriter writer(shard_);
   ContentSignature signature;
   TermBloom bloom;
-  for (auto& doc : docs_) {
-    signature.AddDoc(doc.external_id, doc.content_hash);
-    writer.AddDoc({std::move(doc.external_id), std::move(doc.title), doc.content_hash});
-    doc.term_ids = {};
+  for (uint32_t d : doc_order) {
+    const char* p = doc_bytes_.data() + doc_offsets_[d];
+    const std::string_view id = IdAt(p);
+    const std::string_view title = IdAt(p + 4 + id.size());
+    signature.AddDoc(id, doc_hashes_[d]);
+    writer.AddDoc({std::string(id), std::string(title), doc_hashes_[d]});
   }
-  for (uint32_t t : order) {
-    const auto& ids = postings[t];
-    writer.AddTerm(*by_id[t], ids.data(), ids.size());
-    signature.AddTerm(*by_id[t], static_cast<uint32_t>(ids.size()));
-    bloom.Add(*by_id[t]);
-    postings[t] = {};
+  for (uint32_t t : term_order) {
+    const std::string_view term = term_at(t);
+    const uint64_t n = starts[t + 1] - starts[t];
+    writer.AddTerm(term, postings.data() + starts[t], n);
+    signature.AddTerm(term, static_cast<uint32_t>(n));
+    bloom.Add(term);
   }
   BuiltShard out;
   out.shard = shard_;
@@ -97,8 +439,11 @@ Result<BuiltShard> ShardBuilder::Finish() {
   out.checksum = out.bytes.size() >= 8 ? DecodeFixed64(out.bytes.data() + out.bytes.size() - 8) : 0;
   out.signature = signature.Digest();
   out.term_bloom = bloom.ToHex();
-  docs_.clear();
-  term_ids_.clear();
+  Clear();
+  if (spill_) {
+    spill_->held_.fetch_sub(charged_);
+    charged_ = 0;
+  }
   return out;
 }
 

@@ -7,13 +7,16 @@
 // doc order (also the fast order for Roaring).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "pidx/base/env.h"
 #include "pidx/catalog/product.h"
 #include "pidx/catalog/schema.h"
 #include "pidx/status.h"
@@ -48,9 +51,61 @@ class ShardSink {
                    const std::vector<std::string>& terms) = 0;
 };
 
+class ShardBuilder;
+
+// Where the shard builders of one ingest spill when together they hold more than a memory
+// budget: sorted runs in temporary files (TempNameFor names, so the stale-temporary sweep of
+// a later run removes what a crashed one left) under `dir`, written and read through `env`.
+// The builders share it through shared_ptr; the last one to go removes the files, also when
+// the build fails. Thread-safe.
+class SpillArea {
+ public:
+  // `budget`: bytes all registered builders may hold before the next Add spills them all.
+  SpillArea(Env* env, std::string dir, uint64_t budget);
+  ~SpillArea();
+  SpillArea(const SpillArea&) = delete;
+  SpillArea& operator=(const SpillArea&) = delete;
+
+  uint64_t budget() const { return budget_; }
+  // Bytes the caller holds itself and counts against the same budget (Ingest: the duplicate
+  // check and the batches in flight); the builders spill when theirs and these exceed it.
+  void SetReserved(uint64_t bytes) { reserved_.store(static_cast<int64_t>(bytes)); }
+  uint64_t spills() const;         // spill rounds so far
+  uint64_t spilled_bytes() const;  // bytes written to spill files so far
+
+ private:
+  friend class ShardBuilder;
+  struct RunRef {
+    size_t file;
+    uint64_t offset;
+    uint64_t size;
+  };
+  void Register(ShardBuilder* builder);
+  void Unregister(ShardBuilder* builder);
+  // Adds `delta` to the bytes held; spills every builder when past the budget.
+  Status Charge(int64_t delta);
+  Result<std::string> ReadRun(const RunRef& run);
+
+  Env* env_;
+  std::string dir_;
+  uint64_t budget_;
+  std::atomic<int64_t> held_{0};
+  std::atomic<int64_t> reserved_{0};
+  mutable std::mutex mu_;  // guards everything below; taken before any builder's mutex
+  std::vector<ShardBuilder*> builders_;
+  std::vector<std::string> files_;
+  uint64_t spills_ = 0;
+  uint64_t spilled_bytes_ = 0;
+  Status status_;  // the first spill failure, sticky
+};
+
 class ShardBuilder final : public ShardSink {
  public:
   explicit ShardBuilder(std::string shard);
+  // Spills through `spill` (shared with the other builders of the same ingest) when the
+  // builders together hold more than its budget. The segment is byte-identical either way.
+  ShardBuilder(std::string shard, std::shared_ptr<SpillArea> spill);
+  ~ShardBuilder() override;
 
   void Add(std::string external_id, std::string title, uint64_t content_hash,
            const std::vector<std::string>& terms) override;
@@ -60,16 +115,46 @@ class ShardBuilder final : public ShardSink {
   Result<BuiltShard> Finish();
 
  private:
-  struct Doc {
-    std::string external_id;
-    std::string title;
-    uint64_t content_hash;
-    std::vector<uint32_t> term_ids;  // into term_ids_ (shard-local, insertion order)
-  };
+  friend class SpillArea;
+  // Interns `term`, returning its shard-local id (insertion order).
+  uint32_t Intern(std::string_view term, uint64_t hash);
+  // Makes room for `more` terms without growing during the next `more` Interns.
+  void Reserve(size_t more);
+  void GrowTable();
+  // Bytes held by the structures below (capacities).
+  int64_t HeldBytes() const;
+  // Appends the held docs as one run (docs in external id order) and clears them.
+  void SerializeRun(std::string* out);
+  Status LoadRun(std::string_view run);
+  void Clear();
+
   std::string shard_;
+  std::shared_ptr<SpillArea> spill_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, uint32_t> term_ids_;
-  std::vector<Doc> docs_;
+  // Term dictionary: bytes in `term_bytes_`, term t = [term_offsets_[t], term_offsets_[t+1]).
+  std::string term_bytes_;
+  std::vector<uint32_t> term_offsets_{0};
+  // Open addressing, linear probing; id_plus_one 0 = empty. A slot carries the term's
+  // place in term_bytes_, so a lookup touches the table and the term bytes only.
+  struct Slot {
+    uint32_t hash;  // high half of the term's XXH3
+    uint32_t id_plus_one;
+    uint32_t offset;
+    uint32_t length;
+  };
+  std::vector<Slot> table_;
+  // Docs: id and title bytes in `doc_bytes_` (u32 id length, id, title), doc d's record
+  // starts at doc_offsets_[d]; its term ids are doc_terms_[doc_term_starts_[d] ...).
+  std::string doc_bytes_;
+  std::vector<uint64_t> doc_offsets_{0};
+  std::vector<uint64_t> doc_hashes_;
+  std::vector<uint32_t> doc_terms_;
+  std::vector<uint64_t> doc_term_starts_{0};
+  std::vector<uint64_t> hashes_;  // Add's scratch
+  int64_t charged_ = 0;           // HeldBytes() last reported to spill_
+  std::vector<SpillArea::RunRef> runs_;
+  size_t spilled_docs_ = 0;
+  Status status_;  // sticky spill failure, returned by Finish
 };
 
 }  // namespace pidx::shard
