@@ -474,10 +474,11 @@ def main():
                             "the bounded-memory target is not measured")
     for n in sizes:
         res["sizes"][str(n)] = b.size(n)
-    res["workers"] = b.workers(b.catalog(sizes[0]))
+    target = 1000000 if 1000000 in sizes else max(sizes)
+    # Issue 9 asks for the 1M-product build with 1, 2 and 4 workers: the largest catalog.
+    res["workers"] = b.workers(b.catalog(target))
     if not a.no_micro:
         res["micro"] = b.micro_benchmarks(b.catalog(sizes[0]))
-    target = 1000000 if 1000000 in sizes else max(sizes)
     if target != 1000000:
         res["notes"].append(f"targets are defined for 1M products; this run judges them on "
                             f"{target:,}")
