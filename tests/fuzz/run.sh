@@ -26,17 +26,31 @@ cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" >/dev/null
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-failed=0
-for t in "${targets[@]}"; do
+# One target per core at a time: 6 targets of 60 s take 3 minutes on 2 cores.
+jobs="${PIDX_FUZZ_JOBS:-$(nproc)}"
+run_one() {
+  local t="$1" scratch log rc=0
   scratch="$(mktemp -d)"
   log="$build/$t.log"
-  rc=0
   # -timeout: an input taking over 10 s is a hang; -rss_limit_mb bounds memory.
   "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -max_len=65536 -artifact_prefix="$build/crash-$t-" -print_final_stats=1 \
     "$scratch" "$root/tests/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
-  execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
   rm -rf "$scratch"
+  echo "$rc" >"$build/$t.rc"
+}
+pids=()
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 1; done
+  run_one "$t" &
+  pids+=($!)
+done
+wait "${pids[@]}" || true
+failed=0
+for t in "${targets[@]}"; do
+  log="$build/$t.log"
+  rc="$(cat "$build/$t.rc" 2>/dev/null || echo 1)"
+  execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
   if [ "$rc" -eq 0 ]; then
     echo "fuzz $t: 0 crashes, ${execs:-0} execs"
   else
