@@ -1,4 +1,5 @@
 #include "pidx/plan.h"
+#include "pidx/base/json_number.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -109,7 +110,7 @@ Result<Plan> Plan::Parse(std::string_view bytes, const std::string& name) {
   Plan p;
   try {
     if (j.at("format").get<std::string>() != "pidx-plan") return corrupt("not a pidx plan");
-    p.format_version = j.at("format_version").get<uint32_t>();
+    p.format_version = JsonUnsigned<uint32_t>(j.at("format_version"));
     if (p.format_version != kPlanFormatVersion) {
       return corrupt("unsupported plan format version " + std::to_string(p.format_version));
     }
@@ -117,21 +118,22 @@ Result<Plan> Plan::Parse(std::string_view bytes, const std::string& name) {
     p.tool_version = j.at("tool_version").get<std::string>();
     p.index = j.at("index").get<std::string>();
     for (const auto& c : j.at("catalogs")) {
-      p.catalogs.push_back({c.at("path").get<std::string>(), c.at("size").get<uint64_t>(),
-                            c.at("xxh3").get<std::string>(), c.at("products").get<uint64_t>()});
+      p.catalogs.push_back({c.at("path").get<std::string>(), JsonUnsigned<uint64_t>(c.at("size")),
+                            c.at("xxh3").get<std::string>(),
+                            JsonUnsigned<uint64_t>(c.at("products"))});
     }
     p.catalog_format = j.at("catalog_format").get<std::string>();
-    p.max_line_bytes = j.at("max_line_bytes").get<uint64_t>();
-    p.max_bad_lines = j.at("max_bad_lines").get<uint64_t>();
+    p.max_line_bytes = JsonUnsigned<uint64_t>(j.at("max_line_bytes"));
+    p.max_bad_lines = JsonUnsigned<uint64_t>(j.at("max_bad_lines"));
     p.schema = j.at("schema");
     p.analyzer = j.at("analyzer");
-    p.shards_per_category = j.at("shards_per_category").get<uint32_t>();
-    p.products = j.at("products").get<uint64_t>();
-    p.bad_lines_skipped = j.at("bad_lines_skipped").get<uint64_t>();
-    p.workers = j.at("workers").get<uint32_t>();
+    p.shards_per_category = JsonUnsigned<uint32_t>(j.at("shards_per_category"));
+    p.products = JsonUnsigned<uint64_t>(j.at("products"));
+    p.bad_lines_skipped = JsonUnsigned<uint64_t>(j.at("bad_lines_skipped"));
+    p.workers = JsonUnsigned<uint32_t>(j.at("workers"));
     for (const auto& e : j.at("shards")) {
-      p.shards.push_back({e.at("shard").get<std::string>(), e.at("docs").get<uint64_t>(),
-                          e.at("worker").get<uint32_t>()});
+      p.shards.push_back({e.at("shard").get<std::string>(), JsonUnsigned<uint64_t>(e.at("docs")),
+                          JsonUnsigned<uint32_t>(e.at("worker"))});
     }
   } catch (const json::exception& e) {
     return corrupt(std::string("bad plan field: ") + e.what());

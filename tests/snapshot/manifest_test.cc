@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "pidx/base/checksum.h"
+
 using pidx::snapshot::Manifest;
 using pidx::snapshot::ShardEntry;
 
@@ -76,4 +78,22 @@ TEST_CASE("version names are v + six digits and parse back") {
   CHECK(!pidx::snapshot::ParseVersionName("v0", &v));
   CHECK(!pidx::snapshot::ParseVersionName("latest", &v));
   CHECK(!pidx::snapshot::ParseVersionName("", &v));
+}
+
+TEST_CASE("a manifest number that is a float, negative or too large for its field is corrupt") {
+  // With a correct checksum, so that the field check itself is reached (fuzz_manifest found a
+  // float "docs" converted with undefined behaviour).
+  const std::string good = Sample().Serialize();
+  const std::string body = good.substr(0, good.rfind("xxh3 "));
+  for (const std::string bad : {"1e300", "2.5", "-1", "4294967296"}) {
+    std::string changed = body;
+    const std::string field = "\"docs\": 2";  // the shard's (the last), not the summary's
+    REQUIRE(changed.rfind(field) != std::string::npos);
+    changed.replace(changed.rfind(field), field.size(), "\"docs\": " + bad);
+    changed += "xxh3 " + pidx::Hex64(pidx::Xxh3(changed)) + "\n";
+    auto r = Manifest::Parse(changed, "v42.manifest");
+    REQUIRE(!r.ok());
+    CHECK(r.status().kind() == pidx::StatusKind::kCorrupt);
+    CHECK(r.status().message().find("v42.manifest") == 0);
+  }
 }

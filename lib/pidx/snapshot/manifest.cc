@@ -1,4 +1,5 @@
 #include "pidx/snapshot/manifest.h"
+#include "pidx/base/json_number.h"
 
 #include <fmt/format.h>
 
@@ -107,38 +108,39 @@ Result<Manifest> Manifest::Parse(std::string_view bytes, const std::string& name
   Manifest m;
   try {
     if (j.at("format").get<std::string>() != "pidx-manifest") return corrupt("not a pidx manifest");
-    m.format_version = j.at("format_version").get<uint32_t>();
+    m.format_version = JsonUnsigned<uint32_t>(j.at("format_version"));
     if (m.format_version != kManifestFormatVersion) {
       return corrupt("unsupported manifest format version " + std::to_string(m.format_version));
     }
-    m.version = j.at("version").get<uint64_t>();
-    m.parent = j.at("parent").get<uint64_t>();
+    m.version = JsonUnsigned<uint64_t>(j.at("version"));
+    m.parent = JsonUnsigned<uint64_t>(j.at("parent"));
     m.created = j.at("created").get<std::string>();
     m.tool_version = j.at("tool_version").get<std::string>();
     m.operation = j.at("operation").get<std::string>();
     m.operation_shard = j.value("operation_shard", "");
     for (const auto& c : j.at("catalogs")) {
-      m.catalogs.push_back({c.at("path").get<std::string>(), c.at("size").get<uint64_t>(),
-                            c.at("xxh3").get<std::string>(), c.at("products").get<uint64_t>()});
+      m.catalogs.push_back({c.at("path").get<std::string>(), JsonUnsigned<uint64_t>(c.at("size")),
+                            c.at("xxh3").get<std::string>(),
+                            JsonUnsigned<uint64_t>(c.at("products"))});
     }
     m.schema = j.at("schema");
     m.analyzer = j.at("analyzer");
-    m.shards_per_category = j.at("shards_per_category").get<uint32_t>();
-    m.bad_lines_skipped = j.at("bad_lines_skipped").get<uint64_t>();
+    m.shards_per_category = JsonUnsigned<uint32_t>(j.at("shards_per_category"));
+    m.bad_lines_skipped = JsonUnsigned<uint64_t>(j.at("bad_lines_skipped"));
     for (const auto& e : j.at("shards")) {
       ShardEntry s;
       s.shard = e.at("shard").get<std::string>();
       s.segment = e.at("segment").get<std::string>();
-      s.size = e.at("size").get<uint64_t>();
+      s.size = JsonUnsigned<uint64_t>(e.at("size"));
       if (!ParseHex64(e.at("checksum").get<std::string>(), &s.checksum) ||
           !ParseHex64(e.at("signature").get<std::string>(), &s.signature)) {
         return corrupt("shard " + s.shard + ": bad checksum or signature field");
       }
-      s.docs = e.at("docs").get<uint32_t>();
-      s.terms = e.at("terms").get<uint32_t>();
-      s.postings = e.at("postings").get<uint64_t>();
+      s.docs = JsonUnsigned<uint32_t>(e.at("docs"));
+      s.terms = JsonUnsigned<uint32_t>(e.at("terms"));
+      s.postings = JsonUnsigned<uint64_t>(e.at("postings"));
       s.term_bloom = e.at("term_bloom").get<std::string>();
-      s.categories = e.at("categories").get<std::map<std::string, uint64_t>>();
+      s.categories = JsonUnsignedMap(e.at("categories"));
       m.shards.push_back(std::move(s));
     }
   } catch (const json::exception& e) {
