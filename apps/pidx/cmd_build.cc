@@ -7,7 +7,6 @@
 #include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
-#include "pidx/base/duration.h"
 #include "pidx/build.h"
 #include "pidx/log.h"
 #include "pidx/snapshot/manifest.h"
@@ -19,14 +18,11 @@ namespace {
 struct BuildFlags {
   std::string index;
   std::vector<std::string> catalogs;
-  std::string format = "auto";
+  CatalogReadFlags read;
   std::string schema;
   uint32_t shards_per_category = 8;
-  uint64_t max_bad_lines = 0;
-  uint64_t max_line_bytes = 1024 * 1024;
   std::string lock_timeout = "5s";
-  double max_shrink = 0.2;
-  bool allow_shrink = false;
+  ShrinkGuardFlags guard;
   int threads = 0;
   std::string memory_budget = "0";
   std::string metrics_file;
@@ -80,26 +76,18 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   BuildOptions o;
   o.catalogs = f.catalogs;
   o.index_dir = f.index;
-  auto format = catalog::ParseFormat(f.format);
-  if (!format.ok()) return g.BadValue("format", format.status().message());
-  o.format = *format;
+  PIDX_ASSIGN_OR_RETURN(o.format, ParseFormat(f.read, g));
   o.schema_file = f.schema;
   o.shards_per_category = f.shards_per_category;
-  o.max_bad_lines = f.max_bad_lines;
-  o.max_line_bytes = f.max_line_bytes;
-  auto timeout = ParseDurationMs(f.lock_timeout);
-  if (!timeout.ok()) return g.BadValue("lock-timeout", timeout.status().message());
-  o.lock_timeout_ms = *timeout;
+  o.max_bad_lines = f.read.max_bad_lines;
+  o.max_line_bytes = f.read.max_line_bytes;
+  PIDX_ASSIGN_OR_RETURN(o.lock_timeout_ms, ParseLockTimeout(f.lock_timeout, g));
   metrics->SetLockTimeout(o.lock_timeout_ms);
-  if (f.max_shrink < 0 || f.max_shrink > 1) {
-    return g.BadValue("max-shrink", "must be between 0 and 1");
-  }
-  o.max_shrink = f.max_shrink;
-  o.allow_shrink = f.allow_shrink;
+  PIDX_RETURN_IF_ERROR(CheckShrinkGuard(f.guard, g));
+  o.max_shrink = f.guard.max_shrink;
+  o.allow_shrink = f.guard.allow_shrink;
   o.threads = f.threads;
-  auto budget = ParseByteSize(f.memory_budget);
-  if (!budget.ok()) return g.BadValue("memory-budget", budget.status().message());
-  o.memory_budget = *budget;
+  PIDX_ASSIGN_OR_RETURN(o.memory_budget, ParseMemoryBudget(f.memory_budget, g));
   o.progress_bar = Log::StderrIsTerminal() && !g.quiet;
 
   PIDX_ASSIGN_OR_RETURN(BuildResult r, Build(o, Env::Default()));
@@ -137,22 +125,14 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
   AddIndexOption(app, &f->index);
   AddCatalogOption(app, &f->catalogs);
   AddLockTimeoutOption(app, &f->lock_timeout);
-  app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
+  AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
   app->add_option("--shards-per-category", f->shards_per_category,
                   "Shards per category, 1-1000 (fixed at build time)");
-  app->add_option("--max-bad-lines", f->max_bad_lines,
-                  "Skip up to N bad records (each logged) instead of failing");
-  app->add_option("--max-line-bytes", f->max_line_bytes, "Longest accepted line/record in bytes");
-  app->add_option("--max-shrink", f->max_shrink,
-                  "Refuse a version with more than this fraction fewer products than the current");
-  app->add_flag("--allow-shrink", f->allow_shrink, "Publish even if products or categories shrink");
+  AddShrinkGuardOptions(app, &f->guard);
   app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
-  app->add_option("--memory-budget", f->memory_budget,
-                  "Memory the shard builders may hold (e.g. 64M, 1G); past it they spill to "
-                  "temporary files in the index directory (0: no limit)")
-      ->type_name("SIZE");
+  AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);
   app->add_option("--plan", f->plan, "Build one worker's shards of this plan (pidx plan)")
       ->type_name("FILE");

@@ -39,9 +39,7 @@ Status RunGc(const GcFlags& f, const GlobalOptions& g, CommandMetrics* metrics) 
   auto grace = ParseDurationMs(f.grace);
   if (!grace.ok()) return g.BadValue("grace", grace.status().message());
   o.grace_ms = *grace;
-  auto timeout = ParseDurationMs(f.lock_timeout);
-  if (!timeout.ok()) return g.BadValue("lock-timeout", timeout.status().message());
-  o.lock_timeout_ms = *timeout;
+  PIDX_ASSIGN_OR_RETURN(o.lock_timeout_ms, ParseLockTimeout(f.lock_timeout, g));
   metrics->SetLockTimeout(o.lock_timeout_ms);
   o.dry_run = f.dry_run;
   PIDX_ASSIGN_OR_RETURN(GcResult r, Gc(o, Env::Default()));

@@ -14,11 +14,9 @@ namespace {
 struct PlanFlags {
   std::string index;
   std::vector<std::string> catalogs;
-  std::string format = "auto";
+  CatalogReadFlags read;
   std::string schema;
   uint32_t shards_per_category = 8;
-  uint64_t max_bad_lines = 0;
-  uint64_t max_line_bytes = 1024 * 1024;
   uint32_t workers = 0;
   std::string out;
   int threads = 0;
@@ -32,11 +30,11 @@ Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
   PlanOptions o;
   o.catalogs = f.catalogs;
   o.index_dir = f.index;
-  o.catalog_format = f.format;
+  o.catalog_format = f.read.format;
   o.schema_file = f.schema;
   o.shards_per_category = f.shards_per_category;
-  o.max_bad_lines = f.max_bad_lines;
-  o.max_line_bytes = f.max_line_bytes;
+  o.max_bad_lines = f.read.max_bad_lines;
+  o.max_line_bytes = f.read.max_line_bytes;
   o.workers = f.workers;
   o.threads = f.threads;
   o.out_path = f.out;
@@ -74,14 +72,11 @@ CommandRun SetupPlan(CLI::App* app, GlobalOptions* global) {
   AddCatalogOption(app, &f->catalogs);
   app->add_option("--workers", f->workers, "Number of workers (tasks of the job array)");
   app->add_option("--out", f->out, "Where to write the plan")->type_name("FILE");
-  app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
+  AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
   app->add_option("--shards-per-category", f->shards_per_category,
                   "Shards per category, 1-1000 (fixed at build time)");
-  app->add_option("--max-bad-lines", f->max_bad_lines,
-                  "Skip up to N bad records (each logged) instead of failing");
-  app->add_option("--max-line-bytes", f->max_line_bytes, "Longest accepted line/record in bytes");
   app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
   return [f, global] { return RunPlan(*f, *global); };
 }

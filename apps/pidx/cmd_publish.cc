@@ -4,7 +4,6 @@
 #include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
-#include "pidx/base/duration.h"
 #include "pidx/publish_stage.h"
 #include "pidx/snapshot/manifest.h"
 
@@ -16,8 +15,7 @@ struct PublishFlags {
   std::string stage;
   std::string plan;
   std::string lock_timeout = "5s";
-  double max_shrink = 0.2;
-  bool allow_shrink = false;
+  ShrinkGuardFlags guard;
   std::string metrics_file;
 };
 
@@ -29,15 +27,11 @@ Status RunPublish(const PublishFlags& f, const GlobalOptions& g, CommandMetrics*
   o.index_dir = f.index;
   o.stage_dir = f.stage;
   o.plan_path = f.plan;
-  auto timeout = ParseDurationMs(f.lock_timeout);
-  if (!timeout.ok()) return g.BadValue("lock-timeout", timeout.status().message());
-  o.lock_timeout_ms = *timeout;
+  PIDX_ASSIGN_OR_RETURN(o.lock_timeout_ms, ParseLockTimeout(f.lock_timeout, g));
   metrics->SetLockTimeout(o.lock_timeout_ms);
-  if (f.max_shrink < 0 || f.max_shrink > 1) {
-    return g.BadValue("max-shrink", "must be between 0 and 1");
-  }
-  o.max_shrink = f.max_shrink;
-  o.allow_shrink = f.allow_shrink;
+  PIDX_RETURN_IF_ERROR(CheckShrinkGuard(f.guard, g));
+  o.max_shrink = f.guard.max_shrink;
+  o.allow_shrink = f.guard.allow_shrink;
 
   PIDX_ASSIGN_OR_RETURN(PublishStageResult r, PublishStage(o, Env::Default()));
   metrics->SetLockWait(r.lock_wait_ms);
@@ -77,9 +71,7 @@ CommandRun SetupPublish(CLI::App* app, GlobalOptions* global) {
       ->type_name("DIR");
   app->add_option("--plan", f->plan, "The plan the workers built from (pidx plan)")
       ->type_name("FILE");
-  app->add_option("--max-shrink", f->max_shrink,
-                  "Refuse a version with more than this fraction fewer products than the current");
-  app->add_flag("--allow-shrink", f->allow_shrink, "Publish even if products or categories shrink");
+  AddShrinkGuardOptions(app, &f->guard);
   AddMetricsFileOption(app, &f->metrics_file);
   return [f, global] {
     CommandMetrics metrics("publish");

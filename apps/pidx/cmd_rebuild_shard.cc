@@ -4,7 +4,6 @@
 #include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
-#include "pidx/base/duration.h"
 #include "pidx/rebuild.h"
 #include "pidx/snapshot/manifest.h"
 
@@ -15,9 +14,7 @@ struct RebuildFlags {
   std::string shard;
   std::string index;
   std::vector<std::string> catalogs;
-  std::string format = "auto";
-  uint64_t max_bad_lines = 0;
-  uint64_t max_line_bytes = 1024 * 1024;
+  CatalogReadFlags read;
   std::string lock_timeout = "5s";
   int threads = 0;
   std::string memory_budget = "0";
@@ -33,19 +30,13 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
   o.shard = f.shard;
   o.index_dir = f.index;
   o.catalogs = f.catalogs;
-  auto format = catalog::ParseFormat(f.format);
-  if (!format.ok()) return g.BadValue("format", format.status().message());
-  o.format = *format;
-  o.max_bad_lines = f.max_bad_lines;
-  o.max_line_bytes = f.max_line_bytes;
-  auto timeout = ParseDurationMs(f.lock_timeout);
-  if (!timeout.ok()) return g.BadValue("lock-timeout", timeout.status().message());
-  o.lock_timeout_ms = *timeout;
+  PIDX_ASSIGN_OR_RETURN(o.format, ParseFormat(f.read, g));
+  o.max_bad_lines = f.read.max_bad_lines;
+  o.max_line_bytes = f.read.max_line_bytes;
+  PIDX_ASSIGN_OR_RETURN(o.lock_timeout_ms, ParseLockTimeout(f.lock_timeout, g));
   metrics->SetLockTimeout(o.lock_timeout_ms);
   o.threads = f.threads;
-  auto budget = ParseByteSize(f.memory_budget);
-  if (!budget.ok()) return g.BadValue("memory-budget", budget.status().message());
-  o.memory_budget = *budget;
+  PIDX_ASSIGN_OR_RETURN(o.memory_budget, ParseMemoryBudget(f.memory_budget, g));
 
   PIDX_ASSIGN_OR_RETURN(RebuildResult r, RebuildShard(o, Env::Default()));
   metrics->SetLockWait(r.lock_wait_ms);
@@ -84,15 +75,9 @@ CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global) {
   AddIndexOption(app, &f->index);
   AddCatalogOption(app, &f->catalogs);
   AddLockTimeoutOption(app, &f->lock_timeout);
-  app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
-  app->add_option("--max-bad-lines", f->max_bad_lines,
-                  "Skip up to N bad records (each logged) instead of failing");
-  app->add_option("--max-line-bytes", f->max_line_bytes, "Longest accepted line/record in bytes");
+  AddCatalogReadOptions(app, &f->read);
   app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
-  app->add_option("--memory-budget", f->memory_budget,
-                  "Memory the shard builders may hold (e.g. 64M, 1G); past it they spill to "
-                  "temporary files in the index directory (0: no limit)")
-      ->type_name("SIZE");
+  AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);
   return [f, global] {
     CommandMetrics metrics("rebuild-shard");

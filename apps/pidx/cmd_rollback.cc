@@ -27,9 +27,7 @@ Status RunRollback(const RollbackFlags& f, GlobalOptions* g) {
   if (!snapshot::ParseVersionName(f.version, &o.version) || o.version == 0) {
     return Status::Usage("not a version: \"" + f.version + "\" (e.g. v000042 or 42)");
   }
-  auto timeout = ParseDurationMs(f.lock_timeout);
-  if (!timeout.ok()) return g->BadValue("lock-timeout", timeout.status().message());
-  o.lock_timeout_ms = *timeout;
+  PIDX_ASSIGN_OR_RETURN(o.lock_timeout_ms, ParseLockTimeout(f.lock_timeout, *g));
   o.threads = f.threads;
   g->failure_fields["version"] = snapshot::VersionName(o.version);
   PIDX_ASSIGN_OR_RETURN(RollbackResult r, Rollback(o, Env::Default()));

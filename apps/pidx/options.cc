@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "pidx/base/duration.h"
+
 namespace pidx::cli {
 
 Status GlobalOptions::BadValue(const std::string& long_name, const std::string& why) const {
@@ -31,6 +33,51 @@ void AddLockTimeoutOption(CLI::App* app, std::string* lock_timeout) {
   app->add_option("--lock-timeout", *lock_timeout,
                   "How long to wait for a lock (e.g. 500ms, 5s, 0)")
       ->type_name("DUR");
+}
+
+Result<int64_t> ParseLockTimeout(const std::string& lock_timeout, const GlobalOptions& g) {
+  auto ms = ParseDurationMs(lock_timeout);
+  if (!ms.ok()) return g.BadValue("lock-timeout", ms.status().message());
+  return *ms;
+}
+
+void AddCatalogReadOptions(CLI::App* app, CatalogReadFlags* f) {
+  app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
+  app->add_option("--max-bad-lines", f->max_bad_lines,
+                  "Skip up to N bad records (each logged) instead of failing");
+  app->add_option("--max-line-bytes", f->max_line_bytes, "Longest accepted line/record in bytes");
+}
+
+Result<catalog::Format> ParseFormat(const CatalogReadFlags& f, const GlobalOptions& g) {
+  auto format = catalog::ParseFormat(f.format);
+  if (!format.ok()) return g.BadValue("format", format.status().message());
+  return *format;
+}
+
+void AddShrinkGuardOptions(CLI::App* app, ShrinkGuardFlags* f) {
+  app->add_option("--max-shrink", f->max_shrink,
+                  "Refuse a version with more than this fraction fewer products than the current");
+  app->add_flag("--allow-shrink", f->allow_shrink, "Publish even if products or categories shrink");
+}
+
+Status CheckShrinkGuard(const ShrinkGuardFlags& f, const GlobalOptions& g) {
+  if (f.max_shrink < 0 || f.max_shrink > 1) {
+    return g.BadValue("max-shrink", "must be between 0 and 1");
+  }
+  return Status::Ok();
+}
+
+void AddMemoryBudgetOption(CLI::App* app, std::string* memory_budget) {
+  app->add_option("--memory-budget", *memory_budget,
+                  "Memory the shard builders may hold (e.g. 64M, 1G); past it they spill to "
+                  "temporary files in the index directory (0: no limit)")
+      ->type_name("SIZE");
+}
+
+Result<uint64_t> ParseMemoryBudget(const std::string& memory_budget, const GlobalOptions& g) {
+  auto bytes = ParseByteSize(memory_budget);
+  if (!bytes.ok()) return g.BadValue("memory-budget", bytes.status().message());
+  return *bytes;
 }
 
 std::string EnvNameFor(const std::string& long_name) {
