@@ -1,5 +1,7 @@
 #include "pidx/snapshot/snapshot_store.h"
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "pidx/base/coding.h"
@@ -57,6 +59,61 @@ TEST_CASE("a reader of a missing index gets not-found, a writer creates the layo
   for (const char* sub : {"versions", "segments", "locks"}) {
     CHECK(Env::Default()->FileExists(dir.File(std::string("idx/") + sub)));
   }
+}
+
+namespace {
+// Records directory creations and syncs, and does them on the real file system.
+class DirRecordingEnv final : public Env {
+ public:
+  std::vector<std::string> log;
+  pidx::Result<std::unique_ptr<pidx::WritableFile>> NewWritableFile(const std::string& p) override {
+    return base_->NewWritableFile(p);
+  }
+  pidx::Result<std::string> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
+  pidx::Result<std::shared_ptr<const pidx::MappedFile>> MapFile(const std::string& p) override {
+    return base_->MapFile(p);
+  }
+  pidx::Status Rename(const std::string& a, const std::string& b) override {
+    return base_->Rename(a, b);
+  }
+  pidx::Status SyncDir(const std::string& d) override {
+    log.push_back("sync " + d);
+    return base_->SyncDir(d);
+  }
+  pidx::Status RemoveFile(const std::string& p) override { return base_->RemoveFile(p); }
+  pidx::Status CreateDir(const std::string& d) override {
+    log.push_back("mkdir " + d);
+    return base_->CreateDir(d);
+  }
+  pidx::Result<std::vector<std::string>> ListDir(const std::string& d) override {
+    return base_->ListDir(d);
+  }
+  bool FileExists(const std::string& p) override { return base_->FileExists(p); }
+  pidx::Result<uint64_t> FileSize(const std::string& p) override { return base_->FileSize(p); }
+  pidx::Result<int64_t> FileMtimeMs(const std::string& p) override { return base_->FileMtimeMs(p); }
+
+ private:
+  Env* base_ = Env::Default();
+};
+}  // namespace
+
+TEST_CASE("a writer makes every directory it creates durable in its parent") {
+  TempDir tmp;
+  DirRecordingEnv env;
+  const std::string root = tmp.path() + "/a/b";
+  REQUIRE(SnapshotStore::Open(&env, root + "/idx", true).ok());
+  for (const std::string& d :
+       {root.substr(0, root.rfind('/')), root, root + "/idx", root + "/idx/versions",
+        root + "/idx/segments", root + "/idx/locks"}) {
+    auto made = std::find(env.log.begin(), env.log.end(), "mkdir " + d);
+    REQUIRE(made != env.log.end());
+    const std::string parent = d.substr(0, d.rfind('/'));
+    CHECK(std::find(made, env.log.end(), "sync " + parent) != env.log.end());
+  }
+  // Opening an existing index creates nothing and syncs nothing.
+  env.log.clear();
+  REQUIRE(SnapshotStore::Open(&env, root + "/idx", true).ok());
+  CHECK(env.log.empty());
 }
 
 TEST_CASE("publish numbers versions from 1, moves CURRENT, and keeps old manifests") {

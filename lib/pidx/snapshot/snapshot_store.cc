@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "pidx/base/checksum.h"
 #include "pidx/segment/segment_reader.h"
@@ -16,12 +17,26 @@ Result<SnapshotStore> SnapshotStore::Open(Env* env, std::string dir, bool create
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   if (create) {
     // Like mkdir -p: every missing parent of the index directory is made too.
+    std::vector<std::string> wanted;
     for (size_t pos = dir.find('/', 1); pos != std::string::npos; pos = dir.find('/', pos + 1)) {
-      PIDX_RETURN_IF_ERROR(env->CreateDir(dir.substr(0, pos)));
+      wanted.push_back(dir.substr(0, pos));
     }
-    PIDX_RETURN_IF_ERROR(env->CreateDir(dir));
-    for (const char* sub : {"versions", "segments", "locks"}) {
-      PIDX_RETURN_IF_ERROR(env->CreateDir(JoinPath(dir, sub)));
+    wanted.push_back(dir);
+    for (const char* sub : {"versions", "segments", "locks"}) wanted.push_back(JoinPath(dir, sub));
+    // A directory made here is durable only once its parent is synced: without that, a power
+    // loss after the first publish could take the whole index (versions/, CURRENT) with it.
+    std::vector<std::string> made;
+    for (const auto& d : wanted) {
+      if (env->FileExists(d)) continue;
+      PIDX_RETURN_IF_ERROR(env->CreateDir(d));
+      made.push_back(d);
+    }
+    std::string synced;
+    for (const auto& d : made) {
+      const std::string parent = DirName(d);
+      if (parent == synced) continue;
+      PIDX_RETURN_IF_ERROR(env->SyncDir(parent));
+      synced = parent;
     }
   } else if (!env->FileExists(JoinPath(dir, "versions"))) {
     if (!env->FileExists(dir))
