@@ -60,6 +60,19 @@ const PlannedShard* Plan::FindShard(std::string_view shard) const {
   return it != shards.end() && it->shard == shard ? &*it : nullptr;
 }
 
+snapshot::Manifest Plan::NewManifest(const std::string& operation) const {
+  snapshot::Manifest m;
+  m.created = NowRfc3339();
+  m.tool_version = PIDX_VERSION;
+  m.operation = operation;
+  m.catalogs = catalogs;
+  m.schema = schema;
+  m.analyzer = analyzer;
+  m.shards_per_category = shards_per_category;
+  m.bad_lines_skipped = bad_lines_skipped;
+  return m;
+}
+
 std::string Plan::Serialize() const {
   nlohmann::ordered_json j;
   j["format"] = "pidx-plan";

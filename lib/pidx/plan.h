@@ -49,6 +49,9 @@ struct Plan {
   std::vector<uint64_t> WorkerDocs() const;  // products per worker, by worker index
   std::vector<std::string> ShardsOf(uint32_t worker) const;
   const PlannedShard* FindShard(std::string_view shard) const;
+  // A manifest created now by `operation` ("stage", "publish") with this plan's catalogs and
+  // settings, and no shards yet: what a worker's fragment and the published version share.
+  snapshot::Manifest NewManifest(const std::string& operation) const;
 
   // JSON, a newline, then "xxh3 <16 hex>\n" over every byte before it (as a manifest).
   std::string Serialize() const;

@@ -197,15 +197,7 @@ Result<PublishStageResult> PublishStage(const PublishStageOptions& options, Env*
     PIDX_RETURN_IF_ERROR(store.CheckSegment(e));
   }
 
-  snapshot::Manifest manifest;
-  manifest.created = NowRfc3339();
-  manifest.tool_version = PIDX_VERSION;
-  manifest.operation = "publish";
-  manifest.catalogs = plan.catalogs;
-  manifest.schema = plan.schema;
-  manifest.analyzer = plan.analyzer;
-  manifest.shards_per_category = plan.shards_per_category;
-  manifest.bad_lines_skipped = plan.bad_lines_skipped;
+  snapshot::Manifest manifest = plan.NewManifest("publish");
   manifest.shards = std::move(entries);
 
   PIDX_ASSIGN_OR_RETURN(auto lock, AcquireLockLoudly(store, "publish", options.lock_timeout_ms, "",

@@ -136,15 +136,7 @@ Result<StageResult> BuildStage(const StageOptions& options, Env* env) {
              {"stage", options.stage_dir},
              {"plan", options.plan_path}});
 
-  snapshot::Manifest fragment;
-  fragment.created = NowRfc3339();
-  fragment.tool_version = PIDX_VERSION;
-  fragment.operation = "stage";
-  fragment.catalogs = plan.catalogs;
-  fragment.schema = plan.schema;
-  fragment.analyzer = plan.analyzer;
-  fragment.shards_per_category = plan.shards_per_category;
-  fragment.bad_lines_skipped = plan.bad_lines_skipped;
+  snapshot::Manifest fragment = plan.NewManifest("stage");
 
   if (!mine.empty()) {  // a worker without shards (more workers than shards) only says so
     ingest_opts.threads = options.threads;
