@@ -32,6 +32,7 @@ pidx_install_deps() {
 pidx_build() {
   local dir="$1"
   shift
-  cmake -S "$PIDX_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake -S "$PIDX_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="${PIDX_BUILD_TYPE:-RelWithDebInfo}" \
+    -DPIDX_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j"$(nproc)"
 }
