@@ -1,5 +1,5 @@
 // The one table from Status kinds to the process exit codes of the contract
-// (shared/spec/PRODUCT.md section 7, docs/CLI.md). Only main() returns one.
+// (docs/CONTRACT.md section 7, docs/CLI.md). Only main() returns one.
 #pragma once
 
 #include "pidx/status.h"

@@ -1,4 +1,4 @@
-// Structured events, one per line on stderr (shared/spec/PRODUCT.md section 8).
+// Structured events, one per line on stderr (docs/CONTRACT.md section 8).
 // Formats: json (one object per line), logfmt, text (for people); auto = text on a terminal,
 // JSON otherwise. Every event of a run carries the same trace_id: the one of a W3C
 // TRACEPARENT when set, a fresh random one otherwise. Lines are built with nlohmann::json

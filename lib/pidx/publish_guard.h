@@ -1,4 +1,4 @@
-// The publishing guard (shared/spec/PRODUCT.md section 4): the seed's recall collapse, caught
+// The publishing guard (docs/CONTRACT.md section 4): the seed's recall collapse, caught
 // before it serves. Shared by every command that publishes a whole catalog as a new version
 // (`build`, `publish` of a staged build), so they refuse exactly the same things.
 #pragma once

@@ -1,5 +1,5 @@
 // `pidx rebuild-shard`: rebuilds one shard from the catalog under its lock and publishes a
-// new version that reuses every other shard's segment unchanged (shared/spec/PRODUCT.md
+// new version that reuses every other shard's segment unchanged (docs/CONTRACT.md
 // sections 4 and 6; the seed's incident is exactly this command failing silently).
 //
 // Locking contract:

@@ -1,4 +1,4 @@
-// The analyzer's contract (shared/spec/PRODUCT.md section 2), one behaviour per test case.
+// The analyzer's contract (docs/CONTRACT.md section 2), one behaviour per test case.
 #include <algorithm>
 #include <cstdint>
 #include <random>

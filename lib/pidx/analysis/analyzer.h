@@ -1,4 +1,4 @@
-// Turns product fields and query text into field-scoped terms (shared/spec/PRODUCT.md
+// Turns product fields and query text into field-scoped terms (docs/CONTRACT.md
 // section 2): NFKC case folding, splitting on anything that is not a letter or digit,
 // CJK runs (Han, Hiragana, Katakana, Hangul) as overlapping bigrams (a lone CJK character as
 // a unigram), an ASCII fast path that skips ICU for plain ASCII tokens. Keyword values are

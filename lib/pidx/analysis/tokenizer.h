@@ -1,4 +1,4 @@
-// Splits folded text into tokens (shared/spec/PRODUCT.md section 2).
+// Splits folded text into tokens (docs/CONTRACT.md section 2).
 //
 // Contract, over the code points of the folded text:
 //  - A token is a maximal run of letters and digits (general categories L*, N*). Combining

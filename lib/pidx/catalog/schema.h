@@ -1,5 +1,5 @@
 // The schema maps catalog fields to roles. The default schema is the contract's
-// (shared/spec/PRODUCT.md section 1); a schema file (JSON) can rename fields and change roles.
+// (docs/CONTRACT.md section 1); a schema file (JSON) can rename fields and change roles.
 // The schema in effect is stored in every manifest (ToJson/FromJson) so rebuild-shard and
 // verify use exactly the same one.
 //

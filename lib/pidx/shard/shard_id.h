@@ -1,4 +1,4 @@
-// Shard ids (shared/spec/PRODUCT.md section 3): "<category-slug>_<NNN>".
+// Shard ids (docs/CONTRACT.md section 3): "<category-slug>_<NNN>".
 //   slug: the case-folded category with runs of characters outside [a-z0-9] turned into '-'
 //         and leading/trailing '-' dropped; a category without any [a-z0-9] character
 //         gets "c-" + the first 8 hex digits of XXH3 of its folded UTF-8 text.

@@ -1,4 +1,4 @@
-// Exclusive locks on an index (shared/spec/PRODUCT.md section 6): flock(2) on
+// Exclusive locks on an index (docs/CONTRACT.md section 6): flock(2) on
 // INDEX/locks/shard-<SHARD>.lock and INDEX/locks/publish.lock.
 //
 // Contract:

@@ -1,5 +1,5 @@
 // A version's manifest: everything needed to read, verify and rebuild the version
-// (shared/spec/PRODUCT.md section 4). Immutable once published. On disk it is JSON followed
+// (docs/CONTRACT.md section 4). Immutable once published. On disk it is JSON followed
 // by a checksum line (docs/FORMAT.md, "Manifest"):
 //   {"format":"pidx-manifest","format_version":1,...}\n
 //   xxh3 <16 hex digits of XXH3-64 over every byte before this line>\n

@@ -1,4 +1,4 @@
-// An index directory and its publish protocol (shared/spec/PRODUCT.md section 4):
+// An index directory and its publish protocol (docs/CONTRACT.md section 4):
 //
 //   INDEX/CURRENT                    "v000042\n<XXH3-64 hex of 'v000042'>\n"
 //   INDEX/versions/v000042.manifest  immutable once published
