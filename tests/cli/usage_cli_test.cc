@@ -257,6 +257,27 @@ TEST_CASE("every numeric flag of every command refuses NaN, inf, signs, junk and
   CHECK(!HasCurrent(dir.File("n")));
 }
 
+TEST_CASE(
+    "a job-array index is parsed as strictly as --worker: \" 0\", \"+0\", \"0x\" are exit 64") {
+  TempDir dir;
+  const std::string catalog = Catalog(dir, 4);
+  const std::string plan = dir.File("plan.json");
+  REQUIRE(Pidx({"plan", "--catalog", catalog, "--index", dir.File("idx"), "--workers", "1", "--out",
+                plan})
+              .exit_code == 0);
+  for (const char* bad : {" 0", "+0", "0x", "-0", "nan"}) {
+    RunResult r = Pidx({"build", "--plan", plan, "--stage", dir.File("stage")},
+                       {.env = {{"SLURM_ARRAY_TASK_ID", bad}}});
+    INFO("SLURM_ARRAY_TASK_ID=\"" << bad << "\"\n" << r.err);
+    CHECK(r.exit_code == 64);
+    CHECK(FailureEvent(r, "index.build.failed")["error"].get<std::string>().find(
+              "SLURM_ARRAY_TASK_ID") != std::string::npos);
+  }
+  CHECK(Pidx({"build", "--plan", plan, "--stage", dir.File("stage")},
+             {.env = {{"SLURM_ARRAY_TASK_ID", "0"}}})
+            .exit_code == 0);
+}
+
 TEST_CASE("no command has a numeric option CLI11 converts itself (help shows N or F, never INT)") {
   for (const char* cmd : {"build", "rebuild-shard", "stats", "verify", "query", "recall",
                           "versions", "rollback", "gc", "diff", "plan", "publish"}) {
