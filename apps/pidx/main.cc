@@ -96,14 +96,12 @@ Status FromParseError(const CLI::ParseError& e, int argc, char** argv,
 // Closes the result sink and reports the outcome; returns the exit code.
 int Finish(Status status, const pidx::cli::Command* cmd, const pidx::cli::GlobalOptions& global) {
   using namespace pidx;
-  Status written = cli::Stdout().Close();
-  if (!written.ok()) {
-    // A report that was not written must not pass for a clean result or for findings.
-    if (status.ok() || status.kind() == StatusKind::kFindings) {
-      status = std::move(written);
-    } else {
-      Log::Error("output.write.failed", written.message(), {{"error", written.message()}});
-    }
+  // A report that was not written must not pass for a clean result or for findings.
+  const Status written = cli::Stdout().Close();
+  const bool had_failed = !status.ok() && status.kind() != StatusKind::kFindings;
+  status = cli::WithResultWritten(std::move(status), written);
+  if (had_failed && !written.ok()) {
+    Log::Error("output.write.failed", written.message(), {{"error", written.message()}});
   }
   if (status.ok() || status.kind() == StatusKind::kFindings) return ExitCodeFor(status);
   const int code = ExitCodeFor(status);

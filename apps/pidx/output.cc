@@ -67,6 +67,12 @@ OutputSink& Stdout() {
   return *StdoutSink();
 }
 
+Status WithResultWritten(Status outcome, const Status& written) {
+  if (written.ok()) return outcome;
+  if (outcome.ok() || outcome.kind() == StatusKind::kFindings) return written;
+  return outcome;
+}
+
 void PrintText(std::string_view text) { Stdout().Write(text); }
 
 void PrintJson(const nlohmann::ordered_json& j) {

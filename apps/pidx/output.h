@@ -35,6 +35,8 @@ class OutputSink {
   // The first failed write, or a failure the close reports (a file system that writes back at
   // close). The fd itself stays open (on /dev/null semantics it is still fd 1).
   Status Close();
+  // The first failed write so far (Ok while every write went through).
+  const Status& failure() const { return failed_; }
 
  private:
   int fd_;
@@ -47,6 +49,11 @@ class OutputSink {
 // The process's stdout sink; InitStdout must run first (main).
 void InitStdout(bool closed_at_start);
 OutputSink& Stdout();
+
+// The outcome once the result has been written with `written` (a sink's failure): a failed
+// write turns a success or findings into that kIoError; any other failure stands. The one rule,
+// used by main and by --metrics-file (so the metrics agree with the exit code).
+Status WithResultWritten(Status outcome, const Status& written);
 
 // Prints `text` on stdout as is.
 void PrintText(std::string_view text);

@@ -119,7 +119,7 @@ RunResult ToDevFull(const std::vector<std::string>& args, const TempDir& dir) {
 
 // ---- 13.4 + 14.11: one strict parser for every number --------------------------------------
 
-TEST_CASE("--max-shrink nan is exit 64 naming the flag, and the shrink guard still holds") {
+TEST_CASE("build --max-shrink nan is exit 64 naming the flag, and the shrink guard still holds") {
   TempDir dir;
   const std::string index = dir.File("idx");
   REQUIRE(Pidx({"build", "--catalog", Catalog(dir, 100), "--index", index}).exit_code == 0);
@@ -338,6 +338,23 @@ TEST_CASE("verify findings whose report cannot be written are exit 74, not 1") {
       {"verify", "--index", index, "--catalog", other, "--json", "--log-format", "json"}, dir);
   CHECK(r.exit_code == 74);
   CHECK(FailureEvent(r, "index.verify.failed")["reason"] == "io_error");
+}
+
+TEST_CASE("verify --metrics-file agrees with the exit code when the result could not be written") {
+  TempDir dir;
+  const std::string index = dir.File("idx");
+  REQUIRE(
+      Pidx({"build", "--catalog", dir.Write("c.jsonl", kCatalog), "--index", index}).exit_code ==
+      0);
+  const std::string prom = dir.File("verify.prom");
+  RunResult r =
+      ToDevFull({"verify", "--index", index, "--metrics-file", prom, "--log-format", "json"}, dir);
+  CHECK(r.exit_code == 74);
+  const std::string metrics = ReadFile(prom);
+  INFO(metrics);
+  CHECK(metrics.find("pidx_command_success{command=\"verify\"") != std::string::npos);
+  CHECK(metrics.find("} 0\n") != std::string::npos);
+  CHECK(metrics.find("pidx_command_last_success_timestamp_seconds") == std::string::npos);
 }
 
 TEST_CASE("a closed stdout pipe is exit 74 with an event, not a silent death by SIGPIPE") {
