@@ -326,6 +326,16 @@ TEST_CASE("a result written to /dev/full is exit 74 with the command's error eve
   }
 }
 
+TEST_CASE("help and version output that cannot be written is exit 74 too") {
+  TempDir dir;
+  RunResult help = ToDevFull({"build", "--help", "--log-format", "json"}, dir);
+  CHECK(help.exit_code == 74);
+  CHECK(FailureEvent(help, "index.build.failed")["reason"] == "io_error");
+  RunResult version = ToDevFull({"--version"}, dir);
+  CHECK(version.exit_code == 74);
+  CHECK(FailureEvent(version, "pidx.failed")["reason"] == "io_error");
+}
+
 TEST_CASE("verify findings whose report cannot be written are exit 74, not 1") {
   TempDir dir;
   const std::string index = dir.File("idx");
