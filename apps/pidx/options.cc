@@ -8,7 +8,14 @@
 namespace pidx::cli {
 
 Status GlobalOptions::BadValue(const std::string& long_name, const std::string& why) const {
-  if (from_env.count(long_name)) return Status::Config(EnvNameFor(long_name) + ": " + why);
+  if (from_env.count(long_name)) {
+    const std::string var = EnvNameFor(long_name);
+    const char* value = std::getenv(var.c_str());
+    failure_fields["variable"] = var;
+    if (value != nullptr) failure_fields["value"] = value;
+    return Status::Config(var + ": " + why);
+  }
+  failure_fields["option"] = "--" + long_name;
   return Status::Usage("--" + long_name + ": " + why);
 }
 

@@ -37,7 +37,8 @@ struct GlobalOptions {
   bool quiet = false;
   std::set<std::string> from_env;  // long names whose value came from the environment
   // Added to the command's failure event (e.g. the shard of rebuild-shard).
-  LogFields failure_fields = LogFields::object();
+  // BadValue adds the flag or variable it names (mutable: a check on const options may add it).
+  mutable LogFields failure_fields = LogFields::object();
 
   // kConfig when the bad value came from PIDX_*, kUsage when it came from a flag.
   Status BadValue(const std::string& long_name, const std::string& why) const;

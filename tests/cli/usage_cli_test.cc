@@ -278,6 +278,40 @@ TEST_CASE(
             .exit_code == 0);
 }
 
+TEST_CASE("durations and sizes take the same strict digits: signs and exponents are refused") {
+  TempDir dir;
+  const std::string catalog = Catalog(dir, 3);
+  const std::vector<std::string> build = {"build", "--catalog", catalog, "--index",
+                                          dir.File("idx")};
+  for (const auto& [flag, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--lock-timeout", "-0s"},
+                                                        {"--lock-timeout", "+5s"},
+                                                        {"--lock-timeout", "5"},
+                                                        {"--lock-timeout", "99999999999999999999h"},
+                                                        {"--memory-budget", "-1"},
+                                                        {"--memory-budget", "1e3"},
+                                                        {"--memory-budget", "+64M"}}) {
+    auto args = build;
+    args.push_back(flag);
+    args.push_back(value);
+    RunResult r = Pidx(args);
+    INFO(flag << " " << value << "\n" << r.err);
+    CHECK(r.exit_code == 64);
+    CHECK(FailureEvent(r, "index.build.failed")["option"] == flag);
+    std::string var = "PIDX_";
+    for (char c : flag.substr(2)) var += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+    RunResult e = Pidx(build, {.env = {{var, value}}});
+    INFO(var << "=" << value << "\n" << e.err);
+    CHECK(e.exit_code == 78);
+    auto ev = FailureEvent(e, "index.build.failed");
+    CHECK(ev["variable"] == var);
+    CHECK(ev["value"] == value);
+  }
+  RunResult gc = Pidx({"gc", "--index", dir.File("idx"), "--keep", "1", "--grace", "+1h"});
+  CHECK(gc.exit_code == 64);
+  CHECK(!HasCurrent(dir.File("idx")));
+}
+
 TEST_CASE("no command has a numeric option CLI11 converts itself (help shows N or F, never INT)") {
   for (const char* cmd : {"build", "rebuild-shard", "stats", "verify", "query", "recall",
                           "versions", "rollback", "gc", "diff", "plan", "publish"}) {
