@@ -63,7 +63,7 @@ Status RunStage(const BuildFlags& f, const GlobalOptions& g) {
         fmt::format("staged worker {} of {} in {}\n  shards {}  docs {}  size {}  took {:.2f}s\n",
                     r.worker, r.workers, f.stage, r.shards.size(), r.docs, HumanBytes(r.bytes),
                     static_cast<double>(r.duration_ms) / 1000);
-    std::fputs(out.c_str(), stdout);
+    PrintText(out);
   }
   return Status::Ok();
 }
@@ -113,7 +113,7 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
     out +=
         fmt::format("  new segments {}  bad lines skipped {}  took {:.2f}s\n", r.segments_written,
                     r.bad_records, static_cast<double>(r.duration_ms) / 1000);
-    std::fputs(out.c_str(), stdout);
+    PrintText(out);
   }
   return Status::Ok();
 }
@@ -128,17 +128,17 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
   AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
-  app->add_option("--shards-per-category", f->shards_per_category,
-                  "Shards per category, 1-1000 (fixed at build time)");
+  AddCountOption(app, "shards-per-category", &f->shards_per_category, 1,
+                 shard::kMaxShardsPerCategory, "Shards per category, 1-1000 (fixed at build time)");
   AddShrinkGuardOptions(app, &f->guard);
-  app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
+  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
   AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);
   app->add_option("--plan", f->plan, "Build one worker's shards of this plan (pidx plan)")
       ->type_name("FILE");
-  app->add_option("--worker", f->worker,
-                  "Worker index (default: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or "
-                  "AWS_BATCH_JOB_ARRAY_INDEX)");
+  AddCountOption(app, "worker", &f->worker, 0, kMaxWorkers - 1,
+                 "Worker index (default: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or "
+                 "AWS_BATCH_JOB_ARRAY_INDEX)");
   app->add_option("--stage", f->stage, "Staging directory for the worker's segments (with --plan)")
       ->type_name("DIR");
   return [f, global] {

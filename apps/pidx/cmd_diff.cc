@@ -266,7 +266,7 @@ Status RunDiff(const DiffFlags& f, const GlobalOptions& g) {
   if (g.json) {
     PrintJson(ResultJson(r, o.limit));
   } else {
-    std::fputs(Human(r, f.summary).c_str(), stdout);
+    PrintText(Human(r, f.summary));
   }
   if (!equal) {
     return Status::Findings(fmt::format("{} and {} differ", r.v1.version, r.v2.version));
@@ -284,9 +284,9 @@ CommandRun SetupDiff(CLI::App* app, GlobalOptions* global) {
                   "current versions)")
       ->type_name("V1 V2|DIR1 DIR2");
   app->add_option("--shard", f->shard, "Compare only this shard");
-  app->add_option("--limit", f->limit, "Examples listed per section (default 10)");
+  AddCountOption(app, "limit", &f->limit, 0, kMaxLimit, "Examples listed per section (default 10)");
   app->add_flag("--summary", f->summary, "Counts only: no examples");
-  app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
+  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
   return [f, global] { return RunDiff(*f, *global); };
 }
 

@@ -95,7 +95,7 @@ Status RunGc(const GcFlags& f, const GlobalOptions& g, CommandMetrics* metrics) 
   out += fmt::format("{}: {} versions, {} segments, {} temporaries; {} freed; kept {}\n",
                      r.dry_run ? "dry run" : "done", versions, segments, temporaries,
                      HumanBytes(r.bytes_freed), kept_list.empty() ? "nothing" : kept_list);
-  std::fputs(out.c_str(), stdout);
+  PrintText(out);
   return Status::Ok();
 }
 
@@ -105,7 +105,8 @@ CommandRun SetupGc(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<GcFlags>();
   AddIndexOption(app, &f->index);
   AddLockTimeoutOption(app, &f->lock_timeout);
-  app->add_option("--keep", f->keep, "Keep the N newest versions (and the current one)");
+  AddCountOption(app, "keep", &f->keep, 1, 1000000,
+                 "Keep the N newest versions (and the current one), 1 or more");
   app->add_option("--protect", f->protect, "Never remove this version (repeatable)");
   app->add_option(
       "--grace", f->grace,

@@ -59,7 +59,7 @@ Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
       out +=
           fmt::format("  worker {:>3}  shards {:>4}  docs {}\n", w, p.ShardsOf(w).size(), docs[w]);
     }
-    std::fputs(out.c_str(), stdout);
+    PrintText(out);
   }
   return Status::Ok();
 }
@@ -70,14 +70,15 @@ CommandRun SetupPlan(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<PlanFlags>();
   AddIndexOption(app, &f->index);
   AddCatalogOption(app, &f->catalogs);
-  app->add_option("--workers", f->workers, "Number of workers (tasks of the job array)");
+  AddCountOption(app, "workers", &f->workers, 1, kMaxWorkers,
+                 "Number of workers (tasks of the job array)");
   app->add_option("--out", f->out, "Where to write the plan")->type_name("FILE");
   AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
-  app->add_option("--shards-per-category", f->shards_per_category,
-                  "Shards per category, 1-1000 (fixed at build time)");
-  app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
+  AddCountOption(app, "shards-per-category", &f->shards_per_category, 1,
+                 shard::kMaxShardsPerCategory, "Shards per category, 1-1000 (fixed at build time)");
+  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
   return [f, global] { return RunPlan(*f, *global); };
 }
 

@@ -56,7 +56,7 @@ Status RunPublish(const PublishFlags& f, const GlobalOptions& g, CommandMetrics*
     out +=
         fmt::format("  workers {}  shards {}  docs {}  terms {}  size {}  new segments {}\n",
                     r.workers, r.shards, r.docs, r.terms, HumanBytes(r.bytes), r.segments_copied);
-    std::fputs(out.c_str(), stdout);
+    PrintText(out);
   }
   return Status::Ok();
 }

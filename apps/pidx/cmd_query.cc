@@ -94,7 +94,7 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
     return Status::Ok();
   }
   if (f.count) {
-    std::fputs(fmt::format("{}\n", r.total).c_str(), stdout);
+    PrintText(fmt::format("{}\n", r.total));
     return Status::Ok();
   }
   std::string out = fmt::format("{} matching products in {} ({} of {} shards searched)\n", r.total,
@@ -107,7 +107,7 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
       out += fmt::format("({} more; --limit N shows more)\n", r.total - r.hits.size());
     }
   }
-  std::fputs(out.c_str(), stdout);
+  PrintText(out);
   return Status::Ok();
 }
 
@@ -117,7 +117,8 @@ CommandRun SetupQuery(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<QueryFlags>();
   AddIndexOption(app, &f->index);
   app->add_option("--version", f->version, "Version to search (default: the current one)");
-  app->add_option("--limit", f->limit, "Products to list, by external id (default 10)");
+  AddCountOption(app, "limit", &f->limit, 0, kMaxLimit,
+                 "Products to list, by external id (default 10)");
   app->add_flag("--count", f->count, "Print only the number of matching products");
   app->add_option("query", f->words, "The query (docs/QUERY.md); quote it, or put -- before it")
       ->required();

@@ -62,7 +62,7 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
       out += fmt::format("  docs {}  terms {}  size {}{}\n", r.docs, r.terms, HumanBytes(r.bytes),
                          r.segment_unchanged ? "  (segment unchanged)" : "");
     }
-    std::fputs(out.c_str(), stdout);
+    PrintText(out);
   }
   return Status::Ok();
 }
@@ -76,7 +76,7 @@ CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global) {
   AddCatalogOption(app, &f->catalogs);
   AddLockTimeoutOption(app, &f->lock_timeout);
   AddCatalogReadOptions(app, &f->read);
-  app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
+  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
   AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);
   return [f, global] {

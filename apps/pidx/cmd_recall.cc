@@ -90,7 +90,7 @@ Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
         r.mean_query_recall, vname);
     if (below) out += fmt::format("recall is below --min {}\n", f.min);
     for (const auto& u : r.unavailable) out += "unavailable shard: " + u + "\n";
-    std::fputs(out.c_str(), stdout);
+    PrintText(out);
   }
   if (below) return Status::Findings(fmt::format("recall {:.4f} is below {}", r.recall, f.min));
   if (!r.unavailable.empty()) {
@@ -107,7 +107,7 @@ CommandRun SetupRecall(CLI::App* app, GlobalOptions* global) {
   app->add_option("--queries", f->queries,
                   "Query set: JSONL of {\"query\": ..., \"expected\": [ids]}");
   app->add_option("--version", f->version, "Version to measure (default: the current one)");
-  app->add_option("--min", f->min, "Exit 1 when overall recall is below this (0 to 1)");
+  AddFractionOption(app, "min", &f->min, 0, 1, "Exit 1 when overall recall is below this (0 to 1)");
   return [f, global] { return RunRecall(*f, *global); };
 }
 

@@ -52,12 +52,10 @@ Status RunRollback(const RollbackFlags& f, GlobalOptions* g) {
     j["duration_ms"] = duration;
     PrintJson(j);
   } else if (r.changed) {
-    std::fputs(fmt::format("CURRENT: {} -> {} ({} shards verified)\n",
-                           previous.empty() ? "(none)" : previous, vname, r.shards_checked)
-                   .c_str(),
-               stdout);
+    PrintText(fmt::format("CURRENT: {} -> {} ({} shards verified)\n",
+                          previous.empty() ? "(none)" : previous, vname, r.shards_checked));
   } else {
-    std::fputs(fmt::format("{} is current already\n", vname).c_str(), stdout);
+    PrintText(fmt::format("{} is current already\n", vname));
   }
   return Status::Ok();
 }
@@ -68,7 +66,7 @@ CommandRun SetupRollback(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<RollbackFlags>();
   AddIndexOption(app, &f->index);
   AddLockTimeoutOption(app, &f->lock_timeout);
-  app->add_option("--threads", f->threads, "Worker threads for the verification (0: one per core)");
+  AddThreadsOption(app, &f->threads, "Worker threads for the verification (0: one per core)");
   app->add_option("version", f->version, "The version to make current (v000042 or 42)")->required();
   return [f, global] { return RunRollback(*f, global); };
 }

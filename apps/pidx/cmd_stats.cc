@@ -87,7 +87,7 @@ Status RunStats(const StatsFlags& f, const GlobalOptions& g) {
     for (const auto& x : r.total.top_terms) tt.AddRow({x.term, std::to_string(x.docs)});
     out += "\ntop terms\n" + tt.Render();
   }
-  std::fputs(out.c_str(), stdout);
+  PrintText(out);
   return Status::Ok();
 }
 
@@ -98,7 +98,8 @@ CommandRun SetupStats(CLI::App* app, GlobalOptions* global) {
   AddIndexOption(app, &f->index);
   app->add_option("--version", f->version, "Version to show (default: the current one)");
   app->add_option("--shard", f->shard, "Show only this shard");
-  app->add_option("--top-terms", f->top_terms, "Also list the K most frequent terms");
+  AddCountOption(app, "top-terms", &f->top_terms, 0, 1000000,
+                 "Also list the K most frequent terms");
   return [f, global] { return RunStats(*f, *global); };
 }
 

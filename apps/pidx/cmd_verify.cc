@@ -114,7 +114,7 @@ Status RunVerify(const VerifyFlags& f, const GlobalOptions& g, CommandMetrics* m
       }
       out += t.Render();
     }
-    std::fputs(out.c_str(), stdout);
+    PrintText(out);
   }
   if (!r.findings.empty()) {
     return Status::Findings(fmt::format("{} problems found", r.findings.size()));
@@ -131,11 +131,11 @@ CommandRun SetupVerify(CLI::App* app, GlobalOptions* global) {
   app->add_option("--version", f->version, "Version to verify (default: the current one)");
   app->add_flag("--all-versions", f->all_versions, "Verify every published version");
   app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
-  app->add_option("--sample-terms", f->sample_terms,
-                  "Per shard, compare the K most frequent and K random terms (df >= 5)");
-  app->add_option("--seed", f->seed, "Seed of the random term sample");
+  AddCountOption(app, "sample-terms", &f->sample_terms, 0, 1000000,
+                 "Per shard, compare the K most frequent and K random terms (df >= 5)");
+  AddCountOption(app, "seed", &f->seed, 0, UINT64_MAX, "Seed of the random term sample");
   app->add_flag("--deep", f->deep, "Compare every term with the catalog");
-  app->add_option("--threads", f->threads, "Worker threads (0: one per core)");
+  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
   AddMetricsFileOption(app, &f->metrics_file);
   return [f, global] {
     CommandMetrics metrics("verify");

@@ -63,7 +63,7 @@ Status RunVersions(const VersionsFlags& f, const GlobalOptions& g) {
   }
   std::string out = t.Render();
   if (!list.current_error.empty()) out += "CURRENT is damaged: " + list.current_error + "\n";
-  std::fputs(out.c_str(), stdout);
+  PrintText(out);
   return Status::Ok();
 }
 

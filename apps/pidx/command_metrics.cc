@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "output.h"
 #include "pidx/log.h"
 #include "pidx/metrics.h"
 
@@ -23,6 +24,9 @@ void CommandMetrics::AddShard(const std::string& shard, uint64_t docs, uint64_t 
 Status CommandMetrics::Finish(const std::string& path, const std::string& index,
                               Status outcome) const {
   if (path.empty()) return outcome;
+  // The result is printed before this runs: a result that could not be written is the run's
+  // outcome here too, so pidx_command_success says what the exit code says.
+  outcome = WithResultWritten(std::move(outcome), Stdout().failure());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   // `index` tells apart two jobs of the same command: node_exporter refuses a series that

@@ -34,7 +34,8 @@ class CommandMetrics {
 
   // Writes the metrics to `path` when it is not empty and returns `outcome`. When the write
   // fails, a successful outcome becomes the write's error; a failed one stays (the write's
-  // error is logged as metrics.write.failed).
+  // error is logged as metrics.write.failed). A result that could not be written on stdout
+  // (output.h) counts as the outcome, so the metrics agree with the exit code (74).
   Status Finish(const std::string& path, const std::string& index, Status outcome) const;
 
  private:

@@ -1,22 +1,31 @@
 // pidx: builds and operates inverted indexes over product catalogs.
 // main parses, dispatches to the command table, and is the only place that turns a Status into
 // an exit code (pidx/exit_code.h). CLI11's own exit codes never reach the shell.
+//
+// One path for every outcome: a parse error, a bad PIDX_* variable, the command's own status
+// and a result that could not be written all become one Status, reported by Finish as the
+// command's failure event in the selected --log-format and one exit code.
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
 #include "command_table.h"
 #include "options.h"
+#include "output.h"
 #include "pidx/base/cancel.h"
+#include "pidx/base/std_fds.h"
 #include "pidx/exit_code.h"
 #include "pidx/log.h"
 
 namespace {
+
+using pidx::Status;
+using pidx::StatusKind;
 
 void OnSignal(int sig) { pidx::CancelSignal().store(sig); }
 
@@ -27,20 +36,107 @@ void InstallSignalHandlers() {
   sa.sa_flags = 0;  // no SA_RESTART: a blocked read returns so the loop sees the signal
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // A closed stdout pipe is a write error (EPIPE) the output sink reports as exit 74 with an
+  // event, not a death by SIGPIPE without a word.
+  signal(SIGPIPE, SIG_IGN);
 }
 
-int UsageError(const std::string& msg) {
-  std::fprintf(stderr, "pidx: %s\nRun 'pidx --help' for usage.\n", msg.c_str());
-  return pidx::kExitUsage;
+// --log-format as the command line gives it (the last one before "--"), else PIDX_LOG_FORMAT,
+// else auto. Used when parsing failed, so the failure is logged in the format asked for even
+// when --log-format comes after the bad flag.
+std::string LogFormatFromArgs(int argc, char** argv) {
+  std::string format;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a == "--log-format" && i + 1 < argc) {
+      format = argv[++i];
+    } else if (a.rfind("--log-format=", 0) == 0) {
+      format = std::string(a.substr(13));
+    }
+  }
+  if (format.empty()) {
+    const char* env = std::getenv("PIDX_LOG_FORMAT");
+    if (env != nullptr) format = env;
+  }
+  return format.empty() ? "auto" : format;
+}
+
+// The command the arguments name, when parsing did not get far enough to say: the first
+// argument that is a command's name.
+const pidx::cli::Command* CommandFromArgs(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") break;
+    for (const auto& cmd : pidx::cli::Commands()) {
+      if (argv[i] == std::string_view(cmd.name)) return &cmd;
+    }
+  }
+  return nullptr;
+}
+
+// The parse error as a usage Status, with the flag and value in the event when known.
+Status FromParseError(const CLI::ParseError& e, int argc, char** argv,
+                      pidx::cli::GlobalOptions* global) {
+  if (const auto* bad = dynamic_cast<const pidx::cli::BadOptionValue*>(&e)) {
+    global->failure_fields["option"] = "--" + bad->long_name();
+    global->failure_fields["value"] = bad->value();
+    return Status::Usage("--" + bad->long_name() + ": " + bad->why());
+  }
+  if (argc > 1 && argv[1][0] != '-' && CommandFromArgs(argc, argv) == nullptr) {
+    std::string names;
+    for (const auto& cmd : pidx::cli::Commands())
+      names += (names.empty() ? "" : ", ") + std::string(cmd.name);
+    global->failure_fields["command"] = argv[1];
+    return Status::Usage("unknown command \"" + std::string(argv[1]) + "\" (commands: " + names +
+                         ")");
+  }
+  return Status::Usage(e.what());
+}
+
+// Closes the result sink and reports the outcome; returns the exit code.
+int Finish(Status status, const pidx::cli::Command* cmd, const pidx::cli::GlobalOptions& global) {
+  using namespace pidx;
+  // A report that was not written must not pass for a clean result or for findings.
+  const Status written = cli::Stdout().Close();
+  const bool had_failed = !status.ok() && status.kind() != StatusKind::kFindings;
+  status = cli::WithResultWritten(std::move(status), written);
+  if (had_failed && !written.ok()) {
+    Log::Error("output.write.failed", written.message(), {{"error", written.message()}});
+  }
+  if (status.ok() || status.kind() == StatusKind::kFindings) return ExitCodeFor(status);
+  const int code = ExitCodeFor(status);
+  const int sig = CancelSignal().load();
+  LogFields fields = {{"reason", StatusKindName(status.kind())},
+                      {"error", status.message()},
+                      {"exit_code", sig ? 128 + sig : code}};
+  for (const auto& [k, v] : global.failure_fields.items()) fields[k] = v;
+  Log::Error(cmd ? cmd->failed_event : "pidx.failed", status.message(), fields);
+  // A hint for a person; never after a JSON or logfmt event (stderr stays parseable by line).
+  if (status.kind() == StatusKind::kUsage && Log::format() == LogFormat::kText) {
+    std::fprintf(stderr, "Run 'pidx%s%s --help' for usage.\n", cmd ? " " : "",
+                 cmd ? cmd->name : "");
+  }
+  if (sig != 0) {
+    // Cleanup already ran on the error path; die by the signal so the shell sees 128+N.
+    signal(sig, SIG_DFL);
+    raise(sig);
+  }
+  return code;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace pidx;
+  // First of all, before anything opens a file: a closed fd 0, 1 or 2 gets /dev/null, so no
+  // index file can become "stderr".
+  auto fds = EnsureStdFds();
+  if (!fds.ok()) return kExitIoError;  // nowhere to say it: fd 2 may be the one closed
   InstallSignalHandlers();
+  cli::InitStdout(fds->stdout_closed);
 
   CLI::App app{"pidx: build and operate inverted indexes over product catalogs"};
+  // The program's own version flag; not an option of a command, so never read from PIDX_*.
   app.set_version_flag("--version", std::string("pidx ") + PIDX_VERSION);
   app.require_subcommand(1);
   cli::GlobalOptions global;
@@ -53,60 +149,48 @@ int main(int argc, char** argv) {
     subs.emplace_back(sub, &cmd);
   }
 
+  LogConfig log_config;
+  const char* tp = std::getenv("TRACEPARENT");
+  log_config.traceparent = tp ? tp : "";
+  Status status = Status::Ok();
+  bool parsed = false;
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    std::fputs(app.help().c_str(), stdout);
-    return kExitOk;
-  } catch (const CLI::CallForAllHelp& e) {
-    std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
-    return kExitOk;
-  } catch (const CLI::Success& e) {
-    // --version, or help of a subcommand.
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+    parsed = true;
+  } catch (const CLI::CallForHelp&) {
+    cli::PrintText(app.help());
+  } catch (const CLI::CallForAllHelp&) {
+    cli::PrintText(app.help("", CLI::AppFormatMode::All));
+  } catch (const CLI::CallForVersion& e) {
+    cli::PrintText(std::string(e.what()) + "\n");
   } catch (const CLI::ParseError& e) {
-    return UsageError(e.what());
+    status = FromParseError(e, argc, argv, &global);
   }
 
   size_t chosen = 0;
   while (chosen < subs.size() && !subs[chosen].first->parsed()) ++chosen;
-  if (chosen == subs.size()) return UsageError("no command given");
-  const cli::Command& cmd = *subs[chosen].second;
-
-  Status status = cli::ApplyEnvironment(&app, &global);
-  LogConfig log_config;
-  log_config.operation = cmd.name;
-  const char* tp = std::getenv("TRACEPARENT");
-  log_config.traceparent = tp ? tp : "";
+  const cli::Command* cmd =
+      chosen < subs.size() ? subs[chosen].second : CommandFromArgs(argc, argv);
+  if (parsed && status.ok()) {
+    if (chosen == subs.size()) status = Status::Usage("no command given");
+    if (status.ok()) status = cli::ApplyEnvironment(subs[chosen].first, &global);
+  }
+  log_config.operation = cmd ? cmd->name : "pidx";
   log_config.quiet = global.quiet;
-  if (status.ok()) {
-    auto fmt = ParseLogFormat(global.log_format);
-    auto lvl = ParseLogLevel(global.log_level);
-    if (!fmt.ok()) status = global.BadValue("log-format", fmt.status().message());
-    if (status.ok() && !lvl.ok()) status = global.BadValue("log-level", lvl.status().message());
-    if (status.ok()) {
-      log_config.format = *fmt;
-      log_config.level = *lvl;
-    }
+  // The format and level as given; when parsing or the environment failed, the format as the
+  // arguments or PIDX_LOG_FORMAT say, so the failure is in the format asked for.
+  const bool options_ok = parsed && status.ok();
+  auto fmt = ParseLogFormat(options_ok ? global.log_format : LogFormatFromArgs(argc, argv));
+  auto lvl = ParseLogLevel(global.log_level);
+  if (fmt.ok()) log_config.format = *fmt;
+  if (lvl.ok()) log_config.level = *lvl;
+  if (options_ok && !fmt.ok()) status = global.BadValue("log-format", fmt.status().message());
+  if (options_ok && status.ok() && !lvl.ok()) {
+    status = global.BadValue("log-level", lvl.status().message());
   }
   Log::Init(log_config);
-  if (status.ok()) status = runs[chosen]();
 
-  if (status.ok() || status.kind() == StatusKind::kFindings) return ExitCodeFor(status);
-  const int code = ExitCodeFor(status);
-  const int sig = CancelSignal().load();
-  LogFields fields = {{"reason", StatusKindName(status.kind())},
-                      {"error", status.message()},
-                      {"exit_code", sig ? 128 + sig : code}};
-  for (const auto& [k, v] : global.failure_fields.items()) fields[k] = v;
-  Log::Error(cmd.failed_event, status.message(), fields);
-  if (status.kind() == StatusKind::kUsage) {
-    std::fprintf(stderr, "Run 'pidx %s --help' for usage.\n", cmd.name);
-  }
-  if (sig != 0) {
-    // Cleanup already ran on the error path; die by the signal so the shell sees 128+N.
-    signal(sig, SIG_DFL);
-    raise(sig);
-  }
-  return code;
+  if (parsed && status.ok()) status = cli::Stdout().Ready();
+  if (parsed && status.ok()) status = runs[chosen]();
+  return Finish(std::move(status), cmd, global);
 }

@@ -8,8 +8,43 @@
 namespace pidx::cli {
 
 Status GlobalOptions::BadValue(const std::string& long_name, const std::string& why) const {
-  if (from_env.count(long_name)) return Status::Config(EnvNameFor(long_name) + ": " + why);
+  if (from_env.count(long_name)) {
+    const std::string var = EnvNameFor(long_name);
+    const char* value = std::getenv(var.c_str());
+    failure_fields["variable"] = var;
+    if (value != nullptr) failure_fields["value"] = value;
+    return Status::Config(var + ": " + why);
+  }
+  failure_fields["option"] = "--" + long_name;
   return Status::Usage("--" + long_name + ": " + why);
+}
+
+void AddNumberOption(CLI::App* app, const std::string& name, const char* type_name,
+                     std::function<Status(const std::string&)> set,
+                     const std::string& description) {
+  app->add_option_function<std::string>(
+         "--" + name,
+         [name, set = std::move(set)](const std::string& text) {
+           Status s = set(text);
+           if (!s.ok()) throw BadOptionValue(name, text, s.message());
+         },
+         description)
+      ->type_name(type_name);
+}
+
+void AddFractionOption(CLI::App* app, const std::string& name, double* target, double min,
+                       double max, const std::string& description) {
+  AddNumberOption(
+      app, name, "F",
+      [target, min, max](const std::string& text) -> Status {
+        PIDX_ASSIGN_OR_RETURN(*target, ParseDecimal(text, min, max));
+        return Status::Ok();
+      },
+      description);
+}
+
+void AddThreadsOption(CLI::App* app, int* threads, const std::string& description) {
+  AddCountOption(app, "threads", threads, 0, kMaxThreads, description);
 }
 
 void AddOutputOptions(CLI::App* app, GlobalOptions* g) {
@@ -43,9 +78,10 @@ Result<int64_t> ParseLockTimeout(const std::string& lock_timeout, const GlobalOp
 
 void AddCatalogReadOptions(CLI::App* app, CatalogReadFlags* f) {
   app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
-  app->add_option("--max-bad-lines", f->max_bad_lines,
-                  "Skip up to N bad records (each logged) instead of failing");
-  app->add_option("--max-line-bytes", f->max_line_bytes, "Longest accepted line/record in bytes");
+  AddCountOption(app, "max-bad-lines", &f->max_bad_lines, 0, UINT64_MAX,
+                 "Skip up to N bad records (each logged) instead of failing");
+  AddCountOption(app, "max-line-bytes", &f->max_line_bytes, 1, uint64_t{1} << 30,
+                 "Longest accepted line/record in bytes (at most 1 GiB)");
 }
 
 Result<catalog::Format> ParseFormat(const CatalogReadFlags& f, const GlobalOptions& g) {
@@ -55,8 +91,9 @@ Result<catalog::Format> ParseFormat(const CatalogReadFlags& f, const GlobalOptio
 }
 
 void AddShrinkGuardOptions(CLI::App* app, ShrinkGuardFlags* f) {
-  app->add_option("--max-shrink", f->max_shrink,
-                  "Refuse a version with more than this fraction fewer products than the current");
+  AddFractionOption(app, "max-shrink", &f->max_shrink, 0, 1,
+                    "Refuse a version with more than this fraction (0 to 1) fewer products than "
+                    "the current");
   app->add_flag("--allow-shrink", f->allow_shrink, "Publish even if products or categories shrink");
 }
 
@@ -88,22 +125,29 @@ std::string EnvNameFor(const std::string& long_name) {
   return out;
 }
 
-Status ApplyEnvironment(CLI::App* app, GlobalOptions* g) {
-  for (CLI::Option* opt : app->get_options()) {
+Status ApplyEnvironment(CLI::App* command, GlobalOptions* g) {
+  for (CLI::Option* opt : command->get_options()) {
     if (opt->count() > 0 || opt->get_lnames().empty()) continue;
     const std::string& name = opt->get_lnames().front();
     if (name == "help") continue;
-    const char* value = std::getenv(EnvNameFor(name).c_str());
+    const std::string var = EnvNameFor(name);
+    const char* value = std::getenv(var.c_str());
     if (value == nullptr || *value == '\0') continue;
     try {
       opt->add_result(std::string(value));
       opt->run_callback();
+    } catch (const BadOptionValue& e) {
+      g->failure_fields["variable"] = var;
+      g->failure_fields["value"] = value;
+      return Status::Config(var + ": " + e.why());
     } catch (const CLI::ParseError& e) {
-      return Status::Config(EnvNameFor(name) + "=" + value + ": " + e.what());
+      g->failure_fields["variable"] = var;
+      g->failure_fields["value"] = value;
+      return Status::Config(var + "=" + value + ": " + e.what());
     }
     g->from_env.insert(name);
   }
-  for (CLI::App* sub : app->get_subcommands()) PIDX_RETURN_IF_ERROR(ApplyEnvironment(sub, g));
+  for (CLI::App* sub : command->get_subcommands()) PIDX_RETURN_IF_ERROR(ApplyEnvironment(sub, g));
   return Status::Ok();
 }
 

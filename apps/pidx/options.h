@@ -3,16 +3,29 @@
 // guard, --memory-budget. Every option can also come from a
 // PIDX_<OPTION> environment variable (--lock-timeout -> PIDX_LOCK_TIMEOUT); a flag wins over
 // the environment, the environment over the default (applied here, not by CLI11: PITFALLS.md).
+//
+// Every numeric option is registered through AddCountOption or AddFractionOption and parsed
+// by pidx/base/number.h, from a flag and from its variable alike: NaN, inf, a sign, trailing
+// junk or a value out of range is refused (exit 64 for the flag, 78 for the variable) with an
+// event naming the flag or variable and the value. CLI11's own conversions (strtoull: "-1" is
+// 18446744073709551615, overflow saturates; strtod: "nan") are never used for a number.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <limits>
 #include <set>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "pidx/base/number.h"
 #include "pidx/catalog/catalog_reader.h"
 #include "pidx/log.h"
+#include "pidx/shard/shard_id.h"
 #include "pidx/status.h"
 
 namespace pidx::cli {
@@ -24,16 +37,51 @@ struct GlobalOptions {
   bool quiet = false;
   std::set<std::string> from_env;  // long names whose value came from the environment
   // Added to the command's failure event (e.g. the shard of rebuild-shard).
-  LogFields failure_fields = LogFields::object();
+  // BadValue adds the flag or variable it names (mutable: a check on const options may add it).
+  mutable LogFields failure_fields = LogFields::object();
 
   // kConfig when the bad value came from PIDX_*, kUsage when it came from a flag.
   Status BadValue(const std::string& long_name, const std::string& why) const;
 };
 
+// Thrown by a numeric option's callback (while CLI11 parses, or while ApplyEnvironment applies
+// a variable): the option's long name, the value as given, and why it was refused.
+class BadOptionValue : public CLI::ValidationError {
+ public:
+  BadOptionValue(const std::string& long_name, std::string value, const std::string& why)
+      : CLI::ValidationError("--" + long_name, why),
+        long_name_(long_name),
+        value_(std::move(value)),
+        why_(why) {}
+  const std::string& long_name() const { return long_name_; }
+  const std::string& value() const { return value_; }
+  const std::string& why() const { return why_; }
+
+ private:
+  std::string long_name_;
+  std::string value_;
+  std::string why_;
+};
+
+// A whole-number option "--name" stored in `*target`, accepted in [min, max] (help: N).
+template <typename T>
+void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t min, uint64_t max,
+                    const std::string& description);
+// A decimal option in [min, max] (help: F), e.g. a fraction in [0, 1].
+void AddFractionOption(CLI::App* app, const std::string& name, double* target, double min,
+                       double max, const std::string& description);
+
 void AddOutputOptions(CLI::App* app, GlobalOptions* g);  // --json, --log-*, --quiet
 void AddIndexOption(CLI::App* app, std::string* index);
 void AddCatalogOption(CLI::App* app, std::vector<std::string>* catalogs);
 void AddLockTimeoutOption(CLI::App* app, std::string* lock_timeout);
+// Upper bounds of counts that have no natural one: a larger value is a typo or an overflow,
+// never a request (docs/CLI.md).
+inline constexpr uint64_t kMaxThreads = 1024;      // --threads; 0 is one per core
+inline constexpr uint64_t kMaxLimit = 1000000000;  // query --limit, diff --limit
+inline constexpr uint64_t kMaxWorkers = 100000;    // plan --workers, build --worker
+void AddThreadsOption(CLI::App* app, int* threads, const std::string& description);
+
 // The milliseconds of a --lock-timeout value; BadValue naming it when it does not parse.
 Result<int64_t> ParseLockTimeout(const std::string& lock_timeout, const GlobalOptions& g);
 
@@ -64,11 +112,35 @@ Result<uint64_t> ParseMemoryBudget(const std::string& memory_budget, const Globa
 // "PIDX_LOCK_TIMEOUT" for "--lock-timeout".
 std::string EnvNameFor(const std::string& long_name);
 
-// Fills options of `app` (and of its parsed subcommands) that were not given on the command
-// line from their PIDX_* variables. kConfig naming the variable when a value does not parse.
-Status ApplyEnvironment(CLI::App* app, GlobalOptions* g);
+// Fills options of the chosen `command` (and of its parsed subcommands) that were not given on
+// the command line from their PIDX_* variables. kConfig naming the variable when a value does
+// not parse (and `variable`, `value` in the failure event). Only a command's options read the
+// environment: the program's own --help and --version do not, so PIDX_VERSION selects the
+// version of `verify --version V` and friends and never means "print pidx's version".
+Status ApplyEnvironment(CLI::App* command, GlobalOptions* g);
 
 // kUsage "missing --index (or PIDX_INDEX)" when `value` is empty.
 Status Require(const std::string& value, const std::string& long_name);
+
+// The one registration path of AddCountOption: `set` parses the text and stores it.
+void AddNumberOption(CLI::App* app, const std::string& name, const char* type_name,
+                     std::function<Status(const std::string&)> set, const std::string& description);
+
+template <typename T>
+void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t min, uint64_t max,
+                    const std::string& description) {
+  static_assert(std::is_integral_v<T>);
+  if (max > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+    max = static_cast<uint64_t>(std::numeric_limits<T>::max());
+  }
+  AddNumberOption(
+      app, name, "N",
+      [target, min, max](const std::string& text) -> Status {
+        PIDX_ASSIGN_OR_RETURN(uint64_t v, ParseUnsigned(text, min, max));
+        *target = static_cast<T>(v);
+        return Status::Ok();
+      },
+      description);
+}
 
 }  // namespace pidx::cli

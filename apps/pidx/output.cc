@@ -2,19 +2,86 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
+#include <cerrno>
+#include <utility>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 namespace pidx::cli {
+
+OutputSink::OutputSink(int fd, std::string name, bool closed_at_start)
+    : fd_(fd), name_(std::move(name)), closed_at_start_(closed_at_start) {}
+
+Status OutputSink::Ready() const {
+  if (closed_at_start_) {
+    return Status::IoError(name_ + " is closed: the result could not be written anywhere");
+  }
+  return Status::Ok();
+}
+
+void OutputSink::Write(std::string_view text) {
+  if (!failed_.ok() || text.empty()) return;
+  if (closed_at_start_) {
+    failed_ = Ready();
+    return;
+  }
+  wrote_ = true;
+  while (!text.empty()) {
+    const ssize_t n = ::write(fd_, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      failed_ = Status::FromErrno("writing the result to " + name_, n < 0 ? errno : EIO);
+      return;
+    }
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+Status OutputSink::Close() {
+  if (!failed_.ok() || !wrote_) return failed_;
+  // Closing a duplicate reports what closing the fd would (an NFS write-back error), while
+  // fd 1 stays valid for anything that still runs.
+  const int dup_fd = fcntl(fd_, F_DUPFD_CLOEXEC, 3);
+  if (dup_fd >= 0 && ::close(dup_fd) != 0 && errno != EINTR) {
+    failed_ = Status::FromErrno("closing the result on " + name_, errno);
+  }
+  return failed_;
+}
+
+namespace {
+OutputSink*& StdoutSink() {
+  static OutputSink* sink = nullptr;
+  return sink;
+}
+}  // namespace
+
+void InitStdout(bool closed_at_start) {
+  StdoutSink() = new OutputSink(STDOUT_FILENO, "stdout", closed_at_start);
+}
+
+OutputSink& Stdout() {
+  if (StdoutSink() == nullptr) InitStdout(false);
+  return *StdoutSink();
+}
+
+Status WithResultWritten(Status outcome, const Status& written) {
+  if (written.ok()) return outcome;
+  if (outcome.ok() || outcome.kind() == StatusKind::kFindings) return written;
+  return outcome;
+}
+
+void PrintText(std::string_view text) { Stdout().Write(text); }
 
 void PrintJson(const nlohmann::ordered_json& j) {
   nlohmann::ordered_json out;
   out["schema_version"] = kJsonSchemaVersion;
   for (const auto& [k, v] : j.items()) out[k] = v;
   std::string s = out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::fwrite(s.data(), 1, s.size(), stdout);
-  std::fputc('\n', stdout);
+  s.push_back('\n');
+  Stdout().Write(s);
 }
 
 Table::Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }

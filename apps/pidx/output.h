@@ -1,17 +1,63 @@
-// Result output on stdout: human tables, or one JSON object with a schema_version when
-// --json is given (fields are only ever added). Logs never go here.
+// Result output: human tables, or one JSON object with a schema_version when --json is given
+// (fields are only ever added). Logs never go here.
+//
+// One sink serves every result pidx prints (PrintText, PrintJson, help, --version): it writes
+// with write(2) on fd 1, no stdio buffer in between, and remembers the first failure (ENOSPC
+// from /dev/full or a full disk, EPIPE from a closed pipe: SIGPIPE is ignored, so a closed pipe
+// is an error, not a silent death). main closes it after the command and turns a failure into
+// kIoError (exit 74, with the command's failure event), also over a command's findings (exit 1):
+// a report that was not written must not pass for a clean or a failed result.
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "pidx/status.h"
 
 namespace pidx::cli {
 
 inline constexpr int kJsonSchemaVersion = 1;
 
-// Prints `j` (with "schema_version" first) and a newline.
+class OutputSink {
+ public:
+  // `name` says where the result goes in errors ("stdout"). `closed_at_start`: the fd was
+  // closed when pidx started (main put /dev/null there): every write fails.
+  OutputSink(int fd, std::string name, bool closed_at_start = false);
+
+  // kIoError when nothing written here can arrive (the fd was closed at start); checked
+  // before a command runs, so a build does not publish a version it cannot report.
+  Status Ready() const;
+  // Appends `text`. After a failure it writes nothing more; Close reports the failure.
+  void Write(std::string_view text);
+  // The first failed write, or a failure the close reports (a file system that writes back at
+  // close). The fd itself stays open (on /dev/null semantics it is still fd 1).
+  Status Close();
+  // The first failed write so far (Ok while every write went through).
+  const Status& failure() const { return failed_; }
+
+ private:
+  int fd_;
+  std::string name_;
+  bool closed_at_start_;
+  Status failed_ = Status::Ok();
+  bool wrote_ = false;
+};
+
+// The process's stdout sink; InitStdout must run first (main).
+void InitStdout(bool closed_at_start);
+OutputSink& Stdout();
+
+// The outcome once the result has been written with `written` (a sink's failure): a failed
+// write turns a success or findings into that kIoError; any other failure stands. The one rule,
+// used by main and by --metrics-file (so the metrics agree with the exit code).
+Status WithResultWritten(Status outcome, const Status& written);
+
+// Prints `text` on stdout as is.
+void PrintText(std::string_view text);
+// Prints `j` (with "schema_version" first) and a newline on stdout.
 void PrintJson(const nlohmann::ordered_json& j);
 
 // A text table with right-aligned numeric columns.

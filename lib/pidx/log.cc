@@ -136,6 +136,8 @@ void Log::Init(const LogConfig& config) {
   }
 }
 
+LogFormat Log::format() { return State().format; }
+
 const std::string& Log::trace_id() { return State().trace_id; }
 const std::string& Log::span_id() { return State().span_id; }
 

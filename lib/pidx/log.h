@@ -59,6 +59,8 @@ class Log {
     Event(LogLevel::kError, event, msg, fields);
   }
   static bool Enabled(LogLevel level);
+  // The format events are written in (never kAuto: resolved by Init).
+  static LogFormat format();
   // True when stderr is a terminal (progress bars, colour).
   static bool StderrIsTerminal();
 };

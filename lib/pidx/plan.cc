@@ -9,6 +9,7 @@
 
 #include "pidx/base/checksum.h"
 #include "pidx/base/duration.h"
+#include "pidx/base/number.h"
 #include "pidx/log.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/shard/shard_id.h"
@@ -269,16 +270,14 @@ Result<uint32_t> ResolveWorkerIndex(int64_t flag, uint32_t workers, std::string*
     }
   }
   if (source) *source = from;
-  char* end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  if (errno != 0 || end == text.c_str() || *end != '\0' || v < 0 ||
-      v >= static_cast<long long>(workers)) {
+  // The one strict number parser: " 3", "+3" or "3x" from a job array is not worker 3.
+  auto v = ParseUnsigned(text);
+  if (!v.ok() || workers == 0 || *v >= workers) {
     return Status::Usage("worker index " + text + " (from " + from + ") is not in [0, " +
                          std::to_string(workers) + "): the plan has " + std::to_string(workers) +
                          " workers");
   }
-  return static_cast<uint32_t>(v);
+  return static_cast<uint32_t>(*v);
 }
 
 }  // namespace pidx

@@ -1,12 +1,23 @@
 #include "pidx/base/duration.h"
 
-#include <charconv>
+#include "pidx/base/number.h"
+
 #include <chrono>
 #include <ctime>
+#include <utility>
 
 #include <fmt/format.h>
 
 namespace pidx {
+
+namespace {
+// The digits that start `text` and the unit after them.
+std::pair<std::string_view, std::string_view> SplitNumber(std::string_view text) {
+  size_t n = 0;
+  while (n < text.size() && text[n] >= '0' && text[n] <= '9') ++n;
+  return {text.substr(0, n), text.substr(n)};
+}
+}  // namespace
 
 Result<int64_t> ParseDurationMs(std::string_view text) {
   auto bad = [&] {
@@ -14,10 +25,9 @@ Result<int64_t> ParseDurationMs(std::string_view text) {
                          "\" (expected e.g. 500ms, 5s, 2m, 1h or 0)");
   };
   if (text == "0") return int64_t{0};
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || p == text.data() || n < 0) return bad();
-  std::string_view unit(p, static_cast<size_t>(text.data() + text.size() - p));
+  auto [digits, unit] = SplitNumber(text);
+  auto n = ParseUnsigned(digits, 0, INT64_MAX);
+  if (!n.ok()) return bad();
   int64_t mult;
   if (unit == "ms") {
     mult = 1;
@@ -30,8 +40,9 @@ Result<int64_t> ParseDurationMs(std::string_view text) {
   } else {
     return bad();
   }
-  if (n > INT64_MAX / mult) return bad();
-  return n * mult;
+  const auto ms = static_cast<int64_t>(*n);
+  if (ms > INT64_MAX / mult) return bad();
+  return ms * mult;
 }
 
 Result<uint64_t> ParseByteSize(std::string_view text) {
@@ -39,10 +50,10 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
     return Status::Usage("invalid size \"" + std::string(text) +
                          "\" (expected e.g. 64M, 1G, 512K or a number of bytes)");
   };
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || p == text.data()) return bad();
-  std::string_view unit(p, static_cast<size_t>(text.data() + text.size() - p));
+  auto [digits, unit] = SplitNumber(text);
+  auto parsed = ParseUnsigned(digits);
+  if (!parsed.ok()) return bad();
+  const uint64_t n = *parsed;
   int shift = 0;
   if (unit.empty() || unit == "B") {
     shift = 0;
