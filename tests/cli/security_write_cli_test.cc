@@ -291,3 +291,36 @@ TEST_CASE("a dangling symlink as a lock file: gc refuses and creates nothing out
   CHECK(!fs::exists(planted));
   CHECK(fs::is_empty(dir.File("outside")));
 }
+
+TEST_CASE("publish of a fragment naming a segment outside the index creates nothing there") {
+  TempDir dir;
+  auto catalog = GenCatalog(dir.File("c.jsonl"), 200, 5);
+  const std::string plan = dir.File("plan.json");
+  const std::string stage = dir.File("w/stage");
+  const std::string index = dir.File("idx");
+  REQUIRE(Pidx({"plan", "--catalog", catalog, "--index", index, "--workers", "1", "--out", plan})
+              .exit_code == 0);
+  RunResult w = Pidx({"build", "--plan", plan, "--worker", "0", "--stage", stage});
+  INFO(w.err);
+  REQUIRE(w.exit_code == 0);
+  // The worker's fragment rewritten so that one entry climbs out of segments/, with its
+  // checksum recomputed as an attacker can, and a valid segment placed where the stage
+  // check looks for it (w/stage/segments/../../OUT = w/OUT). In the index the same name
+  // leads to dir/OUT, outside the index.
+  const std::string fragment = stage + "/workers/worker-00000.manifest";
+  auto m = *pidx::snapshot::Manifest::Parse(ReadFile(fragment), fragment);
+  REQUIRE(!m.shards.empty());
+  const std::string real = stage + "/segments/" + m.shards[0].segment;
+  m.shards[0].segment = "../../OUT/evil.seg";
+  fs::create_directories(dir.File("w/OUT"));
+  fs::create_directories(dir.File("OUT"));  // the attacker's target directory exists
+  fs::copy_file(real, dir.File("w/OUT/evil.seg"));
+  REQUIRE(pidx::WriteFileDurably(pidx::Env::Default(), fragment, m.Serialize()).ok());
+
+  RunResult r = Pidx({"publish", "--index", index, "--stage", stage, "--plan", plan});
+  INFO(r.err);
+  CHECK(r.exit_code != 0);
+  CHECK(r.Events("index.publish.failed").size() == 1);
+  CHECK(fs::is_empty(dir.File("OUT")));
+  CHECK(!fs::exists(index + "/CURRENT"));
+}
