@@ -11,13 +11,6 @@
 namespace pidx {
 namespace {
 
-bool IsTempName(const std::string& name) { return name.rfind(".tmp-", 0) == 0; }
-
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 int64_t WallClockMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -67,18 +60,33 @@ Result<GcResult> Gc(const GcOptions& options, Env* env) {
   }
   result.kept.assign(keep.begin(), keep.end());
 
+  auto record = [&](const std::string& kind, const std::string& sub, const std::string& name,
+                    uint64_t bytes) {
+    result.bytes_freed += bytes;
+    result.removed.push_back(GcRemoval{kind, sub + "/" + name, bytes});
+  };
   auto remove = [&](const std::string& kind, const std::string& sub,
                     const std::string& name) -> Status {
     const std::string path = JoinPath(JoinPath(options.index_dir, sub), name);
     auto size = env->FileSize(path);
-    GcRemoval r{kind, sub + "/" + name, size.ok() ? *size : 0};
     if (!options.dry_run) PIDX_RETURN_IF_ERROR(env->RemoveFile(path));
-    result.bytes_freed += r.bytes;
-    result.removed.push_back(std::move(r));
+    record(kind, sub, name, size.ok() ? *size : 0);
+    return Status::Ok();
+  };
+  // Only a temporary nobody holds (its writer is gone, whatever its pid says: the writer may
+  // live in another PID namespace) is removed, and only a regular file under pidx's exact
+  // temporary name.
+  auto remove_abandoned = [&](const std::string& sub, const std::string& name) -> Status {
+    const std::string dir = sub == "." ? options.index_dir : JoinPath(options.index_dir, sub);
+    const std::string path = JoinPath(dir, name);
+    auto size = env->FileSize(path);
+    PIDX_ASSIGN_OR_RETURN(bool removed, env->RemoveAbandonedTemp(path, options.dry_run));
+    if (removed) record("temporary", sub, name, size.ok() ? *size : 0);
     return Status::Ok();
   };
 
   // Manifests first: once they are gone no remaining version can name the segments below.
+  // ListVersions gives only names of the exact form pidx writes.
   for (uint64_t v : versions) {
     if (keep.count(v) == 0) {
       PIDX_RETURN_IF_ERROR(remove("version", "versions", BaseName(store.ManifestPath(v))));
@@ -86,15 +94,16 @@ Result<GcResult> Gc(const GcOptions& options, Env* env) {
   }
   if (!options.dry_run) PIDX_RETURN_IF_ERROR(env->SyncDir(JoinPath(options.index_dir, "versions")));
 
+  // segments/ may be a symlink to another disk (docs/SECURITY.md): whatever it points to, gc
+  // removes only names of pidx's exact forms there, never another file.
   const int64_t now = WallClockMs();
   PIDX_ASSIGN_OR_RETURN(auto segments, env->ListDir(JoinPath(options.index_dir, "segments")));
   for (const auto& name : segments) {
-    // A live writer's temporary is left alone; it is about to become a segment.
     if (IsTempName(name)) {
-      if (IsStaleTempName(name)) PIDX_RETURN_IF_ERROR(remove("temporary", "segments", name));
+      PIDX_RETURN_IF_ERROR(remove_abandoned("segments", name));
       continue;
     }
-    if (!EndsWith(name, ".seg") || referenced.count(name) > 0) continue;
+    if (!snapshot::SnapshotStore::IsSegmentName(name) || referenced.count(name) > 0) continue;
     auto mtime = env->FileMtimeMs(store.SegmentPath(name));
     if (!mtime.ok()) continue;  // removed by someone else meanwhile
     if (now - *mtime < options.grace_ms) {
@@ -105,13 +114,12 @@ Result<GcResult> Gc(const GcOptions& options, Env* env) {
   }
   if (!options.dry_run) PIDX_RETURN_IF_ERROR(env->SyncDir(JoinPath(options.index_dir, "segments")));
 
-  for (const char* sub : {"", "versions"}) {
-    const std::string dir = *sub ? JoinPath(options.index_dir, sub) : options.index_dir;
+  for (const char* sub : {".", "versions"}) {
+    const std::string dir =
+        std::string(sub) == "." ? options.index_dir : JoinPath(options.index_dir, sub);
     PIDX_ASSIGN_OR_RETURN(auto names, env->ListDir(dir));
     for (const auto& name : names) {
-      if (IsStaleTempName(name)) {
-        PIDX_RETURN_IF_ERROR(remove("temporary", *sub ? sub : ".", name));
-      }
+      if (IsTempName(name)) PIDX_RETURN_IF_ERROR(remove_abandoned(sub, name));
     }
   }
   result.duration_ms = MonotonicMs() - start;

@@ -12,7 +12,13 @@
 //   yet. The grace must exceed the longest build. (A build that finds an identical,
 //   unreferenced segment on disk reuses it without rewriting it; a gc racing with exactly
 //   that build could remove it. Keep at least the versions a running build may resemble.)
-// - Temporaries (".tmp-<pid>-...") are removed when their writer process is gone.
+// - gc removes only names of pidx's exact forms: version files "v<NNNNNN>.manifest" as
+//   VersionName writes them, segments "<shard>-<16 hex>.seg", and temporaries
+//   ".tmp-<pid>-<16 hex>-<name>" (IsTempName). Anything else in the index (and in a
+//   segments/ that is a symlink to another directory) is never touched.
+// - A temporary is removed only when it is a regular file whose flock can be taken: its
+//   writer holds that flock for as long as it lives (Env::NewTempFile), so liveness does not
+//   depend on pids, which another PID namespace (a second pod on a shared volume) reuses.
 // - Every kept manifest must load; otherwise gc removes nothing (it cannot know what the
 //   damaged version references) and returns kCorrupt. A damaged CURRENT also stops it.
 // - dry_run: the same decisions, nothing removed.

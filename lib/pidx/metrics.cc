@@ -86,11 +86,16 @@ std::string MetricSet::Render() const {
 Status WriteMetricsFile(Env* env, const std::string& path, const MetricSet& metrics) {
   // Not WriteFileDurably: its temporary keeps the final name as suffix (".tmp-...-x.prom"),
   // which the textfile collector's "*.prom" glob would read half-written. Same steps otherwise.
+  // The directory is often shared (mode 1777): the temporary is a new file under a random
+  // name (NewTempFile), and the rename replaces a symlink planted at `path` itself, never the
+  // file it points to.
   const std::string dir = DirName(path);
-  const std::string tmp = JoinPath(dir, TempNameFor(BaseName(path)) + ".partial");
+  const std::string name = BaseName(path);
+  if (!IsPlainName(name)) return Status::Usage("metrics file " + path + ": not a file name");
   const std::string data = metrics.Render();
-  auto file = env->NewWritableFile(tmp);
+  auto file = env->NewTempFile(dir, name + ".partial");
   if (!file.ok()) return file.status().Annotate("metrics file");
+  const std::string tmp = (*file)->path();
   Status s = (*file)->Append(data);
   if (s.ok()) s = (*file)->Sync();
   Status c = (*file)->Close();

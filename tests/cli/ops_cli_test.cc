@@ -225,8 +225,8 @@ TEST_CASE("gc --dry-run removes nothing and lists what gc would remove") {
 TEST_CASE("gc keeps exactly N versions, every one still verifies, no referenced segment goes") {
   TempDir dir;
   const std::string index = BuildVersions(dir, 4);
-  // A dead writer's temporary (no process has pid 999999 here) is swept too.
-  const std::string stale = dir.Write("idx/segments/.tmp-999999-0-x.seg", "partial");
+  // A dead writer's temporary (nobody holds its flock) is swept too.
+  const std::string stale = dir.Write("idx/segments/.tmp-999999-0123456789abcdef-x.seg", "partial");
 
   // Default grace: the segments of v1 and v2 were written just now, so they stay.
   RunResult young = Pidx({"gc", "--index", index, "--keep", "2", "--json"});

@@ -12,7 +12,11 @@ namespace {
 class OneFileEnv final : public pidx::Env {
  public:
   explicit OneFileEnv(std::string current) : current_(std::move(current)) {}
-  pidx::Result<std::unique_ptr<pidx::WritableFile>> NewWritableFile(const std::string&) override {
+  pidx::Result<std::unique_ptr<pidx::WritableFile>> NewTempFile(const std::string&,
+                                                                const std::string&) override {
+    return pidx::Status::IoError("read-only");
+  }
+  pidx::Result<bool> RemoveAbandonedTemp(const std::string&, bool) override {
     return pidx::Status::IoError("read-only");
   }
   pidx::Result<std::string> ReadFile(const std::string& path) override {

@@ -812,6 +812,12 @@ TEST_CASE("paths with ../ and symlinks never make pidx write outside the index d
   // The planted manifest is not a valid version; the build still numbers above it.
   CHECK(b.exit_code == 0);
   CHECK(CurrentVersion(idx) == 51);
+  // A lock file that is a symlink is refused (nothing is opened through it); once removed,
+  // pidx recreates it as a regular file.
+  RunResult locked = Pidx({"rebuild-shard", shard, "--catalog", cat, "--index", idx});
+  CHECK(locked.exit_code == 1);
+  CHECK(locked.err.find("is a symlink") != std::string::npos);
+  fs::remove(idx + "/locks/shard-" + shard + ".lock");
   CHECK(Pidx({"rebuild-shard", shard, "--catalog", cat, "--index", idx}).exit_code == 0);
   fs::remove(idx + "/CURRENT");
   fs::create_symlink(outside + "/CURRENT", idx + "/CURRENT");

@@ -1,10 +1,12 @@
 #include "pidx/snapshot/lock.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -86,4 +88,31 @@ TEST_CASE("a lock in a missing directory is an I/O error, not a timeout") {
   auto lock = FileLock::Acquire(dir.File("no/such.lock"), 0, nullptr);
   REQUIRE(!lock.ok());
   CHECK(lock.status().kind() == pidx::StatusKind::kIoError);
+}
+
+TEST_CASE("a dangling symlink as a lock file is refused and nothing is created through it") {
+  pidx::testing::TempDir dir;
+  const std::string outside = dir.File("outside/created-by-pidx");
+  std::filesystem::create_directories(dir.File("outside"));
+  std::filesystem::create_directories(dir.File("locks"));
+  std::filesystem::create_symlink(outside, dir.File("locks/publish.lock"));
+  auto lock = FileLock::Acquire(dir.File("locks/publish.lock"), 0, nullptr);
+  REQUIRE(!lock.ok());
+  CHECK(lock.status().kind() == pidx::StatusKind::kCorrupt);
+  CHECK(lock.status().message().find("publish.lock") != std::string::npos);
+  CHECK(lock.status().message().find("symlink") != std::string::npos);
+  CHECK(!std::filesystem::exists(outside));
+}
+
+TEST_CASE("a lock file that is not a regular file is refused without blocking") {
+  pidx::testing::TempDir dir;
+  const std::string fifo = dir.File("shard-x_000.lock");
+  REQUIRE(mkfifo(fifo.c_str(), 0644) == 0);
+  auto lock = FileLock::Acquire(fifo, 0, nullptr);
+  REQUIRE(!lock.ok());
+  CHECK(lock.status().kind() == pidx::StatusKind::kCorrupt);
+  CHECK(lock.status().message().find("not a regular file") != std::string::npos);
+  std::filesystem::create_directory(dir.File("dir.lock"));
+  CHECK(FileLock::Acquire(dir.File("dir.lock"), 0, nullptr).status().kind() !=
+        pidx::StatusKind::kOk);
 }

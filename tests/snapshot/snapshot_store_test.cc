@@ -1,6 +1,7 @@
 #include "pidx/snapshot/snapshot_store.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include <catch2/catch.hpp>
 
@@ -66,8 +67,12 @@ namespace {
 class DirRecordingEnv final : public Env {
  public:
   std::vector<std::string> log;
-  pidx::Result<std::unique_ptr<pidx::WritableFile>> NewWritableFile(const std::string& p) override {
-    return base_->NewWritableFile(p);
+  pidx::Result<std::unique_ptr<pidx::WritableFile>> NewTempFile(const std::string& d,
+                                                                const std::string& l) override {
+    return base_->NewTempFile(d, l);
+  }
+  pidx::Result<bool> RemoveAbandonedTemp(const std::string& p, bool dry_run) override {
+    return base_->RemoveAbandonedTemp(p, dry_run);
   }
   pidx::Result<std::string> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
   pidx::Result<std::shared_ptr<const pidx::MappedFile>> MapFile(const std::string& p) override {
@@ -176,13 +181,92 @@ TEST_CASE("CheckSegment finds a missing, resized or foreign segment") {
   CHECK(s.message().find("missing") != std::string::npos);
 }
 
-TEST_CASE("the sweep removes temporaries of dead writers only") {
+TEST_CASE("the sweep removes temporaries of dead writers only, and only pidx's names") {
   TempDir dir;
   auto store = *SnapshotStore::Open(Env::Default(), dir.File("idx"), true);
-  dir.Write("idx/segments/.tmp-4194303-0-x.seg", "junk");
-  std::string mine = pidx::TempNameFor("y.seg");
-  dir.Write("idx/segments/" + mine, "in progress");
+  // Nobody holds its flock: a dead writer's.
+  dir.Write("idx/segments/.tmp-4194303-0123456789abcdef-x.seg", "junk");
+  // Not of pidx's exact form (the old predictable one): not ours to remove.
+  dir.Write("idx/segments/.tmp-999999-0-notes", "a user's file");
+  // In progress: this process holds its flock.
+  auto mine = Env::Default()->NewTempFile(dir.File("idx/segments"), "y.seg");
+  REQUIRE(mine.ok());
   store.SweepStaleTemporaries();
-  CHECK(!Env::Default()->FileExists(dir.File("idx/segments/.tmp-4194303-0-x.seg")));
-  CHECK(Env::Default()->FileExists(dir.File("idx/segments/" + mine)));
+  CHECK(!Env::Default()->FileExists(dir.File("idx/segments/.tmp-4194303-0123456789abcdef-x.seg")));
+  CHECK(Env::Default()->FileExists(dir.File("idx/segments/.tmp-999999-0-notes")));
+  CHECK(Env::Default()->FileExists((*mine)->path()));
+}
+
+TEST_CASE("segment and shard names have exactly pidx's form") {
+  CHECK(SnapshotStore::IsSegmentName("books_000-0123456789abcdef.seg"));
+  CHECK(SnapshotStore::IsSegmentName("c-1a2b3c4d_017-0123456789abcdef.seg"));
+  CHECK(!SnapshotStore::IsSegmentName("../../../OUT/evil.seg"));
+  CHECK(!SnapshotStore::IsSegmentName("../x_000-0123456789abcdef.seg"));
+  CHECK(!SnapshotStore::IsSegmentName("a/b_000-0123456789abcdef.seg"));
+  CHECK(!SnapshotStore::IsSegmentName("user-backup.seg"));
+  CHECK(!SnapshotStore::IsSegmentName("books_000-0123456789ABCDEF.seg"));
+  CHECK(!SnapshotStore::IsSegmentName("books_00-0123456789abcdef.seg"));
+  CHECK(!SnapshotStore::IsSegmentName("Books_000-0123456789abcdef.seg"));
+  CHECK(!SnapshotStore::IsSegmentName("_000-0123456789abcdef.seg"));
+  CHECK(SnapshotStore::IsShardName("home-garden_999"));
+  CHECK(!SnapshotStore::IsShardName("../../outside/evil_000"));
+}
+
+TEST_CASE("WriteSegment refuses a name that is not a segment name and creates nothing") {
+  TempDir dir;
+  auto store = *SnapshotStore::Open(Env::Default(), dir.File("idx"), true);
+  std::filesystem::create_directories(dir.File("OUT"));
+  pidx::Status s = store.WriteSegment("../../OUT/evil.seg", "bytes");
+  CHECK(s.kind() == pidx::StatusKind::kCorrupt);
+  CHECK(s.message().find("../../OUT/evil.seg") != std::string::npos);
+  CHECK(std::filesystem::is_empty(dir.File("OUT")));
+  CHECK(std::filesystem::is_empty(dir.File("idx/segments")));
+  CHECK(
+      !store.WriteSegment("x_000-0123456789abcdef.seg/../../y_000-0123456789abcdef.seg", "b").ok());
+}
+
+TEST_CASE("only manifests under the exact name pidx writes are versions") {
+  TempDir dir;
+  auto store = *SnapshotStore::Open(Env::Default(), dir.File("idx"), true);
+  dir.Write("idx/versions/v000003.manifest", "x");
+  dir.Write("idx/versions/v42.manifest", "x");
+  dir.Write("idx/versions/v0000007.manifest", "x");
+  dir.Write("idx/versions/v1000000000000000000.manifest", "x");
+  CHECK(*store.ListVersions() == std::vector<uint64_t>{3});
+}
+
+TEST_CASE("publish refuses to number a version the parser cannot read, and publishes nothing") {
+  TempDir dir;
+  auto store = *SnapshotStore::Open(Env::Default(), dir.File("idx"), true);
+  Manifest last = MakeManifest({PutSegment(store, "books_000", "A")});
+  last.version = pidx::snapshot::kMaxVersion;
+  REQUIRE(pidx::WriteFileDurably(Env::Default(), store.ManifestPath(last.version), last.Serialize())
+              .ok());
+  REQUIRE(store.SetCurrent(last.version).ok());
+  const auto before = *store.ListVersions();
+  Manifest next = MakeManifest({PutSegment(store, "books_000", "B")});
+  auto r = store.Publish(&next);
+  REQUIRE(!r.ok());
+  CHECK(r.status().kind() == pidx::StatusKind::kCorrupt);
+  CHECK(r.status().message().find("v999999999999999999") != std::string::npos);
+  CHECK(*store.ReadCurrent() == pidx::snapshot::kMaxVersion);
+  CHECK(*store.ListVersions() == before);
+  uint64_t v = 0;
+  CHECK(pidx::snapshot::ParseVersionName("v999999999999999999", &v));
+  CHECK(!pidx::snapshot::ParseVersionName("v1000000000000000000", &v));
+}
+
+TEST_CASE("publish over a planted CURRENT symlink replaces the link, not its target") {
+  TempDir dir;
+  auto store = *SnapshotStore::Open(Env::Default(), dir.File("idx"), true);
+  const std::string target = dir.Write("outside/precious", "keep me");
+  std::filesystem::create_symlink(target, dir.File("idx/CURRENT.tmp"));
+  std::filesystem::rename(dir.File("idx/CURRENT.tmp"), dir.File("idx/CURRENT"));
+  Manifest m = MakeManifest({PutSegment(store, "books_000", "A")});
+  // The planted link is not a valid CURRENT: publish treats it as damage and replaces it.
+  auto r = store.Publish(&m);
+  REQUIRE(r.ok());
+  CHECK(pidx::testing::ReadFile(target) == "keep me");
+  CHECK(!std::filesystem::is_symlink(dir.File("idx/CURRENT")));
+  CHECK(*store.ReadCurrent() == *r);
 }

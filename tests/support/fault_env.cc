@@ -9,8 +9,9 @@ namespace {
 
 class FaultFile final : public WritableFile {
  public:
-  FaultFile(FaultEnv* env, std::unique_ptr<WritableFile> base, std::string path)
-      : env_(env), base_(std::move(base)), path_(std::move(path)) {}
+  FaultFile(FaultEnv* env, std::unique_ptr<WritableFile> base)
+      : env_(env), base_(std::move(base)), path_(base_->path()) {}
+  const std::string& path() const override { return path_; }
   Status Append(std::string_view data) override {
     PIDX_RETURN_IF_ERROR(env_->Tick("write " + path_));
     env_->NoteWrite(path_);
@@ -78,16 +79,30 @@ void FaultEnv::NoteSync(const std::string& path, bool ok) {
   }
 }
 
-Result<std::unique_ptr<WritableFile>> FaultEnv::NewWritableFile(const std::string& path) {
-  PIDX_RETURN_IF_ERROR(Tick("create " + path));
-  const bool existed = base_->FileExists(path);
-  PIDX_ASSIGN_OR_RETURN(auto file, base_->NewWritableFile(path));
+Result<std::unique_ptr<WritableFile>> FaultEnv::NewTempFile(const std::string& dir,
+                                                            const std::string& label) {
+  PIDX_RETURN_IF_ERROR(Tick("create " + JoinPath(dir, label) + " (temporary)"));
+  PIDX_ASSIGN_OR_RETURN(auto file, base_->NewTempFile(dir, label));
+  const std::string path = file->path();
   {
     std::lock_guard<std::mutex> l(mu_);
-    dirty_.insert(path);  // created or truncated: its size is not durable either
-    if (!existed) ns_.push_back({NsOp::kCreate, DirName(path), "", path, std::nullopt});
+    dirty_.insert(path);  // created: its size is not durable either
+    ns_.push_back({NsOp::kCreate, DirName(path), "", path, std::nullopt});
   }
-  return std::unique_ptr<WritableFile>(new FaultFile(this, std::move(file), path));
+  return std::unique_ptr<WritableFile>(new FaultFile(this, std::move(file)));
+}
+
+Result<bool> FaultEnv::RemoveAbandonedTemp(const std::string& path, bool dry_run) {
+  if (dry_run) return base_->RemoveAbandonedTemp(path, true);
+  PIDX_RETURN_IF_ERROR(Tick("remove " + path));
+  std::optional<std::string> old = Slurp(path);
+  PIDX_ASSIGN_OR_RETURN(bool removed, base_->RemoveAbandonedTemp(path, false));
+  if (removed) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (dirty_.erase(path) > 0) old = std::string();
+    ns_.push_back({NsOp::kRemove, DirName(path), "", path, std::move(old)});
+  }
+  return removed;
 }
 
 Result<std::string> FaultEnv::ReadFile(const std::string& path) {

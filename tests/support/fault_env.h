@@ -67,7 +67,9 @@ class FaultEnv final : public Env {
   void NoteWrite(const std::string& path);
   void NoteSync(const std::string& path, bool ok);
 
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override;
+  Result<std::unique_ptr<WritableFile>> NewTempFile(const std::string& dir,
+                                                    const std::string& label) override;
+  Result<bool> RemoveAbandonedTemp(const std::string& path, bool dry_run) override;
   Result<std::string> ReadFile(const std::string& path) override;
   Result<std::shared_ptr<const MappedFile>> MapFile(const std::string& path) override;
   Status Rename(const std::string& from, const std::string& to) override;

@@ -1,7 +1,8 @@
 // Env: every file-system effect of pidx goes through this seam, so tests can inject
 // failures (ENOSPC, EIO) and crashes at any write, fsync, rename (STYLE.md practice 9).
-// PosixEnv (posix_env.cc) is the real one. Locks are not here: they are flock on real files
-// (snapshot/lock.h) and tested on real directories.
+// PosixEnv (posix_env.cc) is the real one. Index locks are not here: they are flock on real
+// files (snapshot/lock.h) and tested on real directories. The flock each temporary carries
+// for its writer's lifetime is here, because creating and sweeping temporaries is.
 #pragma once
 
 #include <cstdint>
@@ -14,12 +15,20 @@
 
 namespace pidx {
 
+// A file pidx is creating. It exists only under a temporary name (TempName below) until the
+// caller renames it into place. Invariant: while this object lives, its writer holds an
+// exclusive flock on the file, so a sweep in another process (or PID namespace) can tell a
+// live writer's temporary from a dead one's by trying that lock, never by its pid.
 class WritableFile {
  public:
-  virtual ~WritableFile() = default;
+  virtual ~WritableFile() = default;  // releases the flock
+  // The temporary's path: "<dir>/<TempName>".
+  virtual const std::string& path() const = 0;
   // Writes all of `data` (looping on short writes). Any failure is final.
   virtual Status Append(std::string_view data) = 0;
   virtual Status Sync() = 0;  // fsync; never retried after a failure
+  // Closes the descriptor used for writing (and reports its error). The flock stays held until
+  // the object is destroyed: keep it alive until the file is renamed or removed.
   virtual Status Close() = 0;
 };
 
@@ -35,8 +44,18 @@ class Env {
   virtual ~Env() = default;
   static Env* Default();  // PosixEnv, process-wide
 
-  // Creates or truncates `path` for writing (O_CLOEXEC).
-  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  // The only way pidx creates a file: a new file "<dir>/<TempName(label)>", opened
+  // O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC (a planted file or symlink under that name is never
+  // opened, let alone truncated or followed) and flocked before it is handed out.
+  // kUsage when `label` is not a plain name (IsPlainName).
+  virtual Result<std::unique_ptr<WritableFile>> NewTempFile(const std::string& dir,
+                                                            const std::string& label) = 0;
+  // Removes the temporary `path` when its writer is gone: it is a regular file (not a symlink)
+  // whose flock can be taken; the unlink happens while holding that lock. With dry_run only
+  // decides. Returns whether it was (or would be) removed; a live writer's file, a symlink or
+  // anything else gives false.
+  // REQUIRES: IsTempName(BaseName(path)).
+  virtual Result<bool> RemoveAbandonedTemp(const std::string& path, bool dry_run) = 0;
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   virtual Result<std::shared_ptr<const MappedFile>> MapFile(const std::string& path) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
@@ -53,18 +72,24 @@ class Env {
   virtual Result<int64_t> FileMtimeMs(const std::string& path) = 0;
 };
 
-// The name pidx gives a temporary file for `final_name` in the same directory:
-// ".tmp-<pid>-<counter>-<final_name>". The pid lets a later run tell a dead writer's leftovers
-// (to clean up) from a live concurrent writer's (to leave alone).
-std::string TempNameFor(const std::string& final_name);
-// True when `name` is a pidx temporary whose writer process is gone.
-bool IsStaleTempName(const std::string& name);
+// A name that stays inside its directory: not empty, not "." or "..", no '/' and no NUL.
+bool IsPlainName(std::string_view name);
+
+// The name of a new temporary for `label`: ".tmp-<pid>-<16 hex from getrandom>-<label>".
+// The random part makes the name unpredictable (nobody can plant a file or symlink under it
+// ahead of time); the pid is only for people reading a directory listing.
+// REQUIRES: IsPlainName(label).
+std::string TempName(const std::string& label);
+// True when `name` has exactly the form TempName gives. Sweeps consider nothing else.
+bool IsTempName(std::string_view name);
 
 // The durable publish step for one file:
-//   write `data` to a temporary name in the same directory, fsync it, close it, fsync the
-//   directory, rename it to `path`, fsync the directory.
-// A reader sees either no file / the old file, or the complete new one. On any failure the
+//   write `data` to a new temporary (NewTempFile) in the same directory, fsync it, close it, fsync
+//   the directory, rename it to `path`, fsync the directory.
+// A reader sees either no file / the old file, or the complete new one. The rename replaces
+// whatever `path` names, a symlink included, and never writes through it. On any failure the
 // temporary is removed and the error returned (fsync is never retried).
+// kUsage when BaseName(path) is not a plain name.
 Status WriteFileDurably(Env* env, const std::string& path, std::string_view data);
 
 // "dir/name" helpers.

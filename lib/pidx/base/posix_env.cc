@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,10 +16,15 @@ namespace {
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  // `lock_fd` is a dup of `fd` holding the flock: a flock belongs to the open file
+  // description, so it survives Close() of `fd` and goes with the last descriptor.
+  PosixWritableFile(std::string path, int fd, int lock_fd)
+      : path_(std::move(path)), fd_(fd), lock_fd_(lock_fd) {}
   ~PosixWritableFile() override {
     if (fd_ >= 0) ::close(fd_);
+    ::close(lock_fd_);
   }
+  const std::string& path() const override { return path_; }
   Status Append(std::string_view data) override {
     while (!data.empty()) {
       ssize_t n = ::write(fd_, data.data(), data.size());
@@ -45,7 +51,13 @@ class PosixWritableFile final : public WritableFile {
  private:
   std::string path_;
   int fd_;
+  int lock_fd_;
 };
+
+// Same file (device and inode) as `st`.
+bool SameFile(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
 
 class PosixMappedFile final : public MappedFile {
  public:
@@ -69,10 +81,63 @@ Status ErrnoStatus(const std::string& what, const std::string& path) {
 
 class PosixEnv final : public Env {
  public:
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return Status::IoError("create " + path + ": " + std::strerror(errno));
-    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
+  Result<std::unique_ptr<WritableFile>> NewTempFile(const std::string& dir,
+                                                    const std::string& label) override {
+    if (!IsPlainName(label)) {
+      return Status::Usage("refusing to create a file named \"" + label + "\" in " + dir);
+    }
+    // A sweep that lists the directory between our open and our flock may take the lock and
+    // remove the file: then the name no longer leads to our inode, and we start over with a
+    // new name. Once we hold the lock no sweep removes it.
+    for (int attempt = 0;; ++attempt) {
+      const std::string path = JoinPath(dir, TempName(label));
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd < 0) return Status::IoError("create " + path + ": " + std::strerror(errno));
+      int lock_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      if (lock_fd < 0) {
+        Status s = Status::IoError("dup " + path + ": " + std::strerror(errno));
+        ::close(fd);
+        (void)::unlink(path.c_str());
+        return s;
+      }
+      struct stat by_fd, by_name;
+      const bool locked = ::flock(lock_fd, LOCK_EX | LOCK_NB) == 0;
+      if (locked && ::fstat(fd, &by_fd) == 0 && ::lstat(path.c_str(), &by_name) == 0 &&
+          SameFile(by_fd, by_name)) {
+        return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, lock_fd));
+      }
+      ::close(fd);
+      ::close(lock_fd);
+      if (attempt == 8) return Status::IoError("create " + path + ": removed while being created");
+    }
+  }
+
+  Result<bool> RemoveAbandonedTemp(const std::string& path, bool dry_run) override {
+    // O_NOFOLLOW: a symlink planted under a temporary's name is not ours; O_NONBLOCK: a FIFO
+    // does not block the open.
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT || errno == ELOOP || errno == EACCES || errno == EPERM) return false;
+      return ErrnoStatus("open", path);
+    }
+    bool removed = false;
+    struct stat by_fd, by_name;
+    if (::fstat(fd, &by_fd) == 0 && S_ISREG(by_fd.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+        ::lstat(path.c_str(), &by_name) == 0 && SameFile(by_fd, by_name)) {
+      // The writer is gone (its flock went with it). Unlinking while holding the lock: no
+      // writer can own this inode again, temporaries are never reopened.
+      if (dry_run) {
+        removed = true;
+      } else if (::unlink(path.c_str()) == 0) {
+        removed = true;
+      } else if (errno != ENOENT) {
+        Status s = ErrnoStatus("remove", path);
+        ::close(fd);
+        return s;
+      }
+    }
+    ::close(fd);
+    return removed;
   }
 
   Result<std::string> ReadFile(const std::string& path) override {

@@ -119,12 +119,12 @@ Status SpillArea::Charge(int64_t delta) {
   // Another worker may have spilled while this one waited.
   if (held_.load() + reserved_.load() <= static_cast<int64_t>(budget_)) return Status();
 
-  const std::string path = JoinPath(dir_, TempNameFor("spill-" + std::to_string(spills_) + ".run"));
-  auto file = env_->NewWritableFile(path);
+  auto file = env_->NewTempFile(dir_, "spill-" + std::to_string(spills_) + ".run");
   if (!file.ok()) {
     status_ = file.status().Annotate("spilling the shard builders");
     return status_;
   }
+  const std::string path = (*file)->path();
   files_.push_back(path);
   const size_t file_index = files_.size() - 1;
   uint64_t offset = 0;
@@ -146,6 +146,9 @@ Status SpillArea::Charge(int64_t delta) {
     b->charged_ = now;
   }
   if (s.ok()) s = (*file)->Close();
+  // Kept until the file is removed: its flock tells a gc (even in another PID namespace) that
+  // this spill file belongs to a live build.
+  owners_.push_back(std::move(*file));
   if (!s.ok()) {
     status_ = s.Annotate("spilling the shard builders to " + path);
     return status_;

@@ -54,7 +54,7 @@ class ShardSink {
 class ShardBuilder;
 
 // Where the shard builders of one ingest spill when together they hold more than a memory
-// budget: sorted runs in temporary files (TempNameFor names, so the stale-temporary sweep of
+// budget: sorted runs in temporary files (NewTempFile, so the abandoned-temporary sweep of
 // a later run removes what a crashed one left) under `dir`, written and read through `env`.
 // The builders share it through shared_ptr; the last one to go removes the files, also when
 // the build fails. Thread-safe.
@@ -94,6 +94,7 @@ class SpillArea {
   mutable std::mutex mu_;  // guards everything below; taken before any builder's mutex
   std::vector<ShardBuilder*> builders_;
   std::vector<std::string> files_;
+  std::vector<std::unique_ptr<WritableFile>> owners_;  // hold each spill file's flock
   uint64_t spills_ = 0;
   uint64_t spilled_bytes_ = 0;
   Status status_;  // the first spill failure, sticky

@@ -60,9 +60,38 @@ long FlockHolderPid(int fd) {
   return 0;
 }
 
+namespace {
+
+// O_NOFOLLOW: a symlink planted as a lock file (dangling or not) would make O_CREAT create or
+// open a file outside the index. O_NONBLOCK: a FIFO planted there must not block the open.
+Result<int> OpenLockFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == ELOOP) {
+      return Status::Corrupt(
+          "lock file " + path +
+          " is a symlink; pidx does not follow it (remove it, pidx recreates it)");
+    }
+    return Status::IoError("open lock " + path + ": " + std::strerror(errno));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    Status s = Status::IoError("stat lock " + path + ": " + std::strerror(errno));
+    ::close(fd);
+    return s;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::Corrupt("lock file " + path +
+                           " is not a regular file (remove it, pidx recreates it)");
+  }
+  return fd;
+}
+
+}  // namespace
+
 Result<FileLock> FileLock::Acquire(const std::string& path, int64_t timeout_ms, LockWait* wait) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError("open lock " + path + ": " + std::strerror(errno));
+  PIDX_ASSIGN_OR_RETURN(int fd, OpenLockFile(path));
   const int64_t start = MonotonicMs();
   int64_t backoff = 1;
   for (;;) {

@@ -6,6 +6,9 @@
 //   descriptor) and no close() of another descriptor in this process can drop it.
 // - Lock files are opened O_CLOEXEC (a child process never inherits a lock) and are never
 //   deleted (another process may hold or wait on the old inode).
+// - Lock files are opened O_NOFOLLOW|O_NONBLOCK and must be regular files: a symlink, FIFO or
+//   directory planted under a lock's name is kCorrupt naming it, and nothing is created
+//   through it.
 // - Acquire polls LOCK_EX|LOCK_NB with back-off (1 ms doubling to 100 ms) until the timeout;
 //   timeout 0 tries exactly once. An operator can pause publishing by holding publish.lock,
 //   e.g. `flock INDEX/locks/publish.lock -c 'maintenance'`.
@@ -33,7 +36,8 @@ class FileLock {
   FileLock& operator=(const FileLock&) = delete;
 
   // Creates the lock file if needed. kLockTimeout when not acquired within timeout_ms (the
-  // message names the lock and the time waited), kIoError when the file cannot be opened.
+  // message names the lock and the time waited), kIoError when the file cannot be opened,
+  // kCorrupt when it is a symlink or not a regular file.
   // `wait` (optional) receives the time waited and, on timeout, the holder's pid.
   static Result<FileLock> Acquire(const std::string& path, int64_t timeout_ms, LockWait* wait);
 

@@ -159,7 +159,7 @@ bool ParseVersionName(std::string_view text, uint64_t* version) {
     if (c < '0' || c > '9') return false;
     v = v * 10 + static_cast<uint64_t>(c - '0');
   }
-  if (v == 0) return false;
+  if (v == 0 || v > kMaxVersion) return false;
   *version = v;
   return true;
 }

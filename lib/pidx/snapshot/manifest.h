@@ -68,9 +68,13 @@ struct Manifest {
   static Result<Manifest> Parse(std::string_view bytes, const std::string& name);
 };
 
+// The highest version number: the parser reads at most 18 digits, and the writer
+// (SnapshotStore::Publish) refuses to number a version above it.
+inline constexpr uint64_t kMaxVersion = 999'999'999'999'999'999;
+
 // "v000042"
 std::string VersionName(uint64_t version);
-// Accepts "v000042", "v42" and "42"; false otherwise.
+// Accepts "v000042", "v42" and "42" for 1..kMaxVersion; false otherwise.
 bool ParseVersionName(std::string_view text, uint64_t* version);
 
 }  // namespace pidx::snapshot

@@ -96,7 +96,10 @@ Result<std::vector<uint64_t>> SnapshotStore::ListVersions() const {
         n.compare(n.size() - std::strlen(kManifestSuffix), std::string::npos, kManifestSuffix) != 0)
       continue;
     uint64_t v = 0;
-    if (ParseVersionName(n.substr(0, n.size() - std::strlen(kManifestSuffix)), &v)) {
+    // Only the exact name pidx writes counts: "v42.manifest" or "v0000042.manifest" is not a
+    // version (gc removes ManifestPath(v), which must be this very file).
+    if (ParseVersionName(n.substr(0, n.size() - std::strlen(kManifestSuffix)), &v) &&
+        n == BaseName(ManifestPath(v))) {
       out.push_back(v);
     }
   }
@@ -112,7 +115,41 @@ std::string SnapshotStore::SegmentName(const std::string& shard, uint64_t checks
   return shard + "-" + Hex64(checksum) + ".seg";
 }
 
+bool SnapshotStore::IsShardName(std::string_view shard) {
+  // "<slug>_<NNN>", the slug made of [a-z0-9-] (shard/shard_id.h).
+  if (shard.size() < 5 || shard[shard.size() - 4] != '_') return false;
+  for (size_t i = 0; i < shard.size(); ++i) {
+    const char c = shard[i];
+    const bool digit = c >= '0' && c <= '9';
+    if (i >= shard.size() - 3) {
+      if (!digit) return false;
+    } else if (i < shard.size() - 4 && !(digit || (c >= 'a' && c <= 'z') || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool SnapshotStore::IsSegmentName(std::string_view name) {
+  constexpr std::string_view kSuffix = ".seg";
+  // "<shard>-" + 16 hex + ".seg"
+  if (name.size() < 5 + 1 + 16 + kSuffix.size()) return false;
+  if (name.substr(name.size() - kSuffix.size()) != kSuffix) return false;
+  const std::string_view hex = name.substr(name.size() - kSuffix.size() - 16, 16);
+  for (char c : hex) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  const size_t dash = name.size() - kSuffix.size() - 17;
+  return name[dash] == '-' && IsShardName(name.substr(0, dash));
+}
+
 Status SnapshotStore::WriteSegment(const std::string& name, std::string_view bytes) {
+  // Second wall behind the manifest and fragment parsers: whatever names reach here, nothing
+  // is created outside segments/ and nothing but a segment name is created in it.
+  if (!IsSegmentName(name)) {
+    return Status::Corrupt("refusing to write segment \"" + name +
+                           "\": not a segment name (<shard>-<16 hex>.seg)");
+  }
   const std::string path = SegmentPath(name);
   // Same name, same checksum: the file is already there, complete (it appeared by rename).
   if (env_->FileExists(path)) return Status::Ok();
@@ -161,6 +198,13 @@ Result<uint64_t> SnapshotStore::Publish(Manifest* manifest) {
   if (current.ok()) highest = *current;
   PIDX_ASSIGN_OR_RETURN(auto versions, ListVersions());
   if (!versions.empty()) highest = std::max(highest, versions.back());
+  // The parser reads up to kMaxVersion; a number above it would publish a version that
+  // CURRENT, query, gc and every later build then refuse as "bad version".
+  if (highest >= kMaxVersion) {
+    return Status::Corrupt("cannot publish after " + VersionName(highest) + " in " + dir_ +
+                           ": it is the highest version number pidx can read (" +
+                           VersionName(kMaxVersion) + "); publish into a new index directory");
+  }
   manifest->version = highest + 1;
   // gc runs under the same lock: a segment this version reuses (found on disk, not rewritten)
   // must still be there now, or the version would name a missing file.
@@ -212,7 +256,7 @@ void SnapshotStore::SweepStaleTemporaries() {
     auto names = env_->ListDir(d);
     if (!names.ok()) continue;
     for (const auto& n : *names) {
-      if (IsStaleTempName(n)) (void)env_->RemoveFile(JoinPath(d, n));
+      if (IsTempName(n)) (void)env_->RemoveAbandonedTemp(JoinPath(d, n), false);
     }
   }
 }

@@ -18,13 +18,15 @@
 //    manifest is written durably, read back and parsed.
 // 4. CURRENT is replaced durably the same way. Only then is the version published.
 // A process killed or failing at any step leaves CURRENT naming the previous version, and
-// every published version intact; its temporaries (".tmp-<pid>-...") are swept by the next
-// writer once that pid is gone.
+// every published version intact; its temporaries (".tmp-<pid>-<random>-...", created
+// O_EXCL|O_NOFOLLOW and flocked by their writer) are swept by the next writer once nobody
+// holds their flock.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pidx/base/env.h"
@@ -56,20 +58,28 @@ class SnapshotStore {
   Result<std::shared_ptr<const MappedFile>> MapSegment(const std::string& name) const;
 
   static std::string SegmentName(const std::string& shard, uint64_t checksum);
-  // Writes a segment durably unless it exists already. Step 1.
+  // The exact forms pidx writes: "<slug>_<NNN>" with the slug of [a-z0-9-], and
+  // "<shard>-<16 lowercase hex>.seg". Nothing else is ever created (or removed by gc) in
+  // segments/.
+  static bool IsShardName(std::string_view shard);
+  static bool IsSegmentName(std::string_view name);
+  // Writes a segment durably unless it exists already. Step 1. kCorrupt when `name` is not
+  // IsSegmentName (it came from a damaged or hostile fragment or manifest).
   Status WriteSegment(const std::string& name, std::string_view bytes);
   // Reads back and deep-checks a segment: size, checksum, structure. Step 2.
   Status CheckSegment(const ShardEntry& entry) const;
 
   // REQUIRES: the publish lock is held. Steps 3 and 4. Sets manifest->version and returns it.
+  // kCorrupt, publishing nothing, when the highest version is already kMaxVersion.
   Result<uint64_t> Publish(Manifest* manifest);
   // REQUIRES: the publish lock is held, and `version`'s manifest and segments were checked.
   // Replaces CURRENT durably (step 4 alone) so that it names an existing, older or newer,
   // version: `pidx rollback`. kNotFound when the version has no manifest.
   Status SetCurrent(uint64_t version);
 
-  // Removes temporaries whose writer process is gone. Failures are ignored: a sweep that
-  // misses a file leaves it for the next one.
+  // Removes temporaries (IsTempName) whose writer is gone: their flock can be taken
+  // (Env::RemoveAbandonedTemp). Failures are ignored: a sweep that misses a file leaves it for
+  // the next one.
   void SweepStaleTemporaries();
 
  private:
