@@ -37,7 +37,8 @@ TEST_CASE("ParseJson refuses a document larger than the limit and malformed JSON
   CHECK(big.status().message() == "p: 11 bytes of JSON, more than the limit of 8");
   auto bad = ParseJson("{\"a\":1,}", "p", pidx::kPlanJsonLimits);
   REQUIRE(!bad.ok());
-  CHECK(bad.status().message() == "p: malformed JSON");
+  CHECK_THAT(bad.status().message(), Catch::StartsWith("p: malformed JSON: "));
+  CHECK_THAT(bad.status().message(), Catch::Contains("parse error"));
   auto ok = ParseJson("{\"a\":[1,2]}", "p", pidx::kPlanJsonLimits);
   REQUIRE(ok.ok());
   CHECK((*ok)["a"][1] == 2);

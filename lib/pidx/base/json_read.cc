@@ -39,9 +39,12 @@ Result<nlohmann::json> ParseJson(std::string_view text, const std::string& name,
     return Status::Corrupt(
         fmt::format("{}: JSON nested deeper than {} levels", name, limits.max_depth));
   }
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Status::Corrupt(name + ": malformed JSON");
-  return j;
+  // nlohmann reports where the text is malformed only through its exception; it stops here.
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Corrupt(name + ": malformed JSON: " + e.what());
+  }
 }
 
 }  // namespace pidx

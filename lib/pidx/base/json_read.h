@@ -33,7 +33,8 @@ inline constexpr JsonLimits kQueryLineJsonLimits{64, size_t{16} << 20};  // one 
 size_t JsonNestingDepth(std::string_view text, size_t limit);
 
 // Parses `text` as one JSON value. kCorrupt "<name>: <why>" when it is larger than
-// limits.max_bytes, nests deeper than limits.max_depth, or is not valid JSON. Never throws.
+// limits.max_bytes, nests deeper than limits.max_depth, or is not valid JSON ("malformed
+// JSON: " and the parser's message, which says where). Never throws.
 Result<nlohmann::json> ParseJson(std::string_view text, const std::string& name,
                                  const JsonLimits& limits);
 
