@@ -15,6 +15,7 @@
 #include "pidx/base/checksum.h"
 #include "pidx/base/duration.h"
 #include "pidx/segment/segment_reader.h"
+#include "pidx/snapshot/index_reader.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -82,20 +83,12 @@ DiffSideInfo InfoOf(const DiffSide& side, const Manifest& m) {
   return info;
 }
 
-Result<SegmentReader> OpenSegment(const SnapshotStore& store, const ShardEntry& entry,
+// A segment that is intact but not the one the manifest names would make the diff describe
+// something else than the version; that is damage for `verify` to explain, not a difference.
+Result<SegmentReader> OpenCounted(const SnapshotStore& store, const ShardEntry& entry,
                                   std::atomic<uint64_t>* opened) {
-  PIDX_ASSIGN_OR_RETURN(auto mapped, store.MapSegment(entry.segment));
   ++*opened;
-  PIDX_ASSIGN_OR_RETURN(
-      auto reader, SegmentReader::Open(mapped->data(), mapped, store.SegmentPath(entry.segment)));
-  // A segment that is intact but not the one the manifest names would make the diff describe
-  // something else than the version; that is damage for `verify` to explain, not a difference.
-  if (reader.checksum() != entry.checksum) {
-    return Status::Corrupt(store.SegmentPath(entry.segment) + ": checksum " +
-                           Hex64(reader.checksum()) + " is not the manifest's " +
-                           Hex64(entry.checksum) + " (run pidx verify)");
-  }
-  return reader;
+  return snapshot::OpenSegment(store, entry);
 }
 
 // What comparing one shard gives, beyond its ShardDiff: every product id that differs, so
@@ -296,7 +289,7 @@ Status CompareProducts(const Side& a, const Side& b, const DiffOptions& options,
   }
   PIDX_RETURN_IF_ERROR(ParallelFor(jobs.size(), options.threads, [&](size_t i) -> Status {
     Job& job = jobs[i];
-    PIDX_ASSIGN_OR_RETURN(auto reader, OpenSegment(job.side->store, *job.entry, opened));
+    PIDX_ASSIGN_OR_RETURN(auto reader, OpenCounted(job.side->store, *job.entry, opened));
     job.docs.reserve(reader.doc_count());
     for (uint32_t d = 0; d < reader.doc_count(); ++d) {
       auto doc = reader.doc(d);
@@ -363,20 +356,20 @@ Status CompareShards(const Side& a, const Side& b, const DiffOptions& options,
     if (!w.b) {
       d.kind = ShardDiffKind::kRemoved;
       w.differs = true;
-      PIDX_ASSIGN_OR_RETURN(auto ra, OpenSegment(a.store, *w.a, opened));
+      PIDX_ASSIGN_OR_RETURN(auto ra, OpenCounted(a.store, *w.a, opened));
       AllIds(ra, &w.removed_ids);
       return Status::Ok();
     }
     if (!w.a) {
       d.kind = ShardDiffKind::kAdded;
       w.differs = true;
-      PIDX_ASSIGN_OR_RETURN(auto rb, OpenSegment(b.store, *w.b, opened));
+      PIDX_ASSIGN_OR_RETURN(auto rb, OpenCounted(b.store, *w.b, opened));
       AllIds(rb, &w.added_ids);
       return Status::Ok();
     }
     d.kind = ShardDiffKind::kChanged;
-    PIDX_ASSIGN_OR_RETURN(auto ra, OpenSegment(a.store, *w.a, opened));
-    PIDX_ASSIGN_OR_RETURN(auto rb, OpenSegment(b.store, *w.b, opened));
+    PIDX_ASSIGN_OR_RETURN(auto ra, OpenCounted(a.store, *w.a, opened));
+    PIDX_ASSIGN_OR_RETURN(auto rb, OpenCounted(b.store, *w.b, opened));
     return CompareShard(ra, rb, options.limit, &w);
   }));
 

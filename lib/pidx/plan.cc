@@ -7,9 +7,12 @@
 #include <filesystem>
 #include <map>
 
+#include <fmt/format.h>
+
 #include "pidx/base/checksum.h"
 #include "pidx/base/duration.h"
 #include "pidx/base/number.h"
+#include "pidx/base/json_read.h"
 #include "pidx/log.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/shard/shard_id.h"
@@ -119,8 +122,8 @@ Result<Plan> Plan::Parse(std::string_view bytes, const std::string& name) {
     return corrupt("missing checksum line");
   }
   if (stored != Xxh3(body)) return corrupt("checksum mismatch (the plan was changed or damaged)");
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return corrupt("plan is not a JSON object");
+  PIDX_ASSIGN_OR_RETURN(json j, ParseJson(body, name, kPlanJsonLimits));
+  if (!j.is_object()) return corrupt("plan is not a JSON object");
   Plan p;
   try {
     if (j.at("format").get<std::string>() != "pidx-plan") return corrupt("not a pidx plan");
@@ -154,6 +157,14 @@ Result<Plan> Plan::Parse(std::string_view bytes, const std::string& name) {
   }
   if (p.workers == 0 || p.workers > kMaxPlanWorkers) return corrupt("bad worker count");
   for (size_t i = 0; i < p.shards.size(); ++i) {
+    // Shard ids become segment file names of the stage: only the exact form is accepted.
+    std::string slug;
+    uint32_t number = 0;
+    if (!shard::ParseShardId(p.shards[i].shard, &slug, &number) ||
+        number >= p.shards_per_category) {
+      return corrupt(fmt::format("shards[{}].shard \"{}\" is not a shard id of this plan", i,
+                                 p.shards[i].shard));
+    }
     if (p.shards[i].worker >= p.workers) {
       return corrupt("shard " + p.shards[i].shard + " is assigned to worker " +
                      std::to_string(p.shards[i].worker) + " of " + std::to_string(p.workers));

@@ -10,10 +10,12 @@
 
 #include "pidx/base/cancel.h"
 #include "pidx/base/duration.h"
+#include "pidx/base/json_read.h"
 #include "pidx/log.h"
 #include "pidx/plan.h"
 #include "pidx/publish.h"
 #include "pidx/publish_guard.h"
+#include "pidx/snapshot/index_reader.h"
 #include "pidx/snapshot/snapshot_store.h"
 #include "pidx/stage.h"
 
@@ -50,7 +52,7 @@ void CheckWorker(const Plan& plan, uint32_t worker, const snapshot::SnapshotStor
   if (!env->FileExists(path)) {
     return all(false, fmt::format("worker {} has not staged (no {})", worker, path));
   }
-  auto bytes = env->ReadFile(path);
+  auto bytes = snapshot::ReadIndexFile(env, path, kManifestJsonLimits.max_bytes + 64);
   if (!bytes.ok()) return all(true, bytes.status().message());
   auto fragment = snapshot::Manifest::Parse(*bytes, path);
   if (!fragment.ok()) return all(true, fragment.status().message());
@@ -190,8 +192,8 @@ Result<PublishStageResult> PublishStage(const PublishStageOptions& options, Env*
     if (Cancelled()) return Status::Interrupted("interrupted before publishing");
     for (const auto& [c, n] : e.categories) new_categories[c] += n;
     if (!env->FileExists(store.SegmentPath(e.segment))) {
-      PIDX_ASSIGN_OR_RETURN(auto mapped, stage.MapSegment(e.segment));
-      PIDX_RETURN_IF_ERROR(store.WriteSegment(e.segment, mapped->data()));
+      PIDX_ASSIGN_OR_RETURN(auto staged, snapshot::OpenSegment(stage, e));
+      PIDX_RETURN_IF_ERROR(store.WriteSegment(e.segment, staged.bytes()));
       ++result.segments_copied;
     }
     PIDX_RETURN_IF_ERROR(store.CheckSegment(e));

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "pidx/segment/segment_reader.h"
+#include "pidx/snapshot/index_reader.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -258,21 +259,15 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
     }
     if (!s.opened[i]) {
       s.opened[i] = true;
-      auto mapped = s.store.MapSegment(entry.segment);
-      if (!mapped.ok()) {
-        s.open_errors[i] = mapped.status();
+      auto reader = snapshot::OpenSegment(s.store, entry);
+      if (reader.ok()) {
+        s.readers[i] = std::make_unique<SegmentReader>(std::move(*reader));
       } else {
-        auto reader =
-            SegmentReader::Open((*mapped)->data(), *mapped, s.store.SegmentPath(entry.segment));
-        if (reader.ok()) {
-          s.readers[i] = std::make_unique<SegmentReader>(std::move(*reader));
-        } else {
-          s.open_errors[i] = reader.status();
-        }
+        s.open_errors[i] = reader.status();
       }
     }
     if (!s.readers[i]) {
-      if (!options.allow_partial) return s.open_errors[i].Annotate("shard " + entry.shard);
+      if (!options.allow_partial) return s.open_errors[i];
       result.unavailable.push_back(entry.shard + ": " + s.open_errors[i].message());
       continue;
     }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pidx/base/duration.h"
+#include "pidx/base/json_read.h"
 #include "pidx/query.h"
 
 namespace pidx {
@@ -40,10 +41,10 @@ Result<RecallResult> Recall(const RecallOptions& options, Env* env) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
 
     // No exceptions: a malformed line is reported with its number, like a catalog line.
-    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
-      return LineError(file, line_no, "not a JSON object");
-    }
+    auto line_json = ParseJson(line, file + ":" + std::to_string(line_no), kQueryLineJsonLimits);
+    if (!line_json.ok()) return Status::BadData(line_json.status().message());
+    const nlohmann::json j = std::move(line_json).value();
+    if (!j.is_object()) return LineError(file, line_no, "not a JSON object");
     const auto q = j.find("query");
     if (q == j.end() || !q->is_string()) {
       return LineError(file, line_no, "\"query\" must be a string");

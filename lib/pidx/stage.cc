@@ -7,10 +7,12 @@
 #include "pidx/analysis/analyzer.h"
 #include "pidx/base/cancel.h"
 #include "pidx/base/duration.h"
+#include "pidx/base/json_read.h"
 #include "pidx/log.h"
 #include "pidx/plan.h"
 #include "pidx/publish.h"
 #include "pidx/shard/ingest.h"
+#include "pidx/snapshot/index_reader.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -85,7 +87,7 @@ Status RemoveDamagedSegments(const snapshot::SnapshotStore& stage,
                              const std::string& fragment_path) {
   Env* env = stage.env();
   if (!env->FileExists(fragment_path)) return Status::Ok();
-  auto bytes = env->ReadFile(fragment_path);
+  auto bytes = snapshot::ReadIndexFile(env, fragment_path, kManifestJsonLimits.max_bytes + 64);
   if (!bytes.ok()) return bytes.status();
   auto previous = snapshot::Manifest::Parse(*bytes, fragment_path);
   if (!previous.ok()) return Status::Ok();  // replaced by this run's fragment

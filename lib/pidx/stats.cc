@@ -7,7 +7,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include "pidx/analysis/analyzer.h"
+#include "pidx/catalog/schema.h"
 #include "pidx/segment/segment_reader.h"
+#include "pidx/snapshot/index_reader.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -20,12 +23,15 @@ void KeepTop(std::vector<TermCount>* terms, size_t k) {
   if (terms->size() > k) terms->resize(k);
 }
 
+// What stats reports of the manifest (docs, categories) is first proven by the segment: a
+// manifest that lies is an error here, never a report of its claims.
 Status ShardStatsOf(const snapshot::SnapshotStore& store, const snapshot::ShardEntry& entry,
+                    const catalog::Schema& schema, const analysis::Analyzer& analyzer,
                     uint32_t top_terms, ShardStats* out,
                     std::unordered_map<std::string, uint64_t>* merged, std::mutex* merged_mu) {
-  PIDX_ASSIGN_OR_RETURN(auto mapped, store.MapSegment(entry.segment));
-  PIDX_ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(
-                                         mapped->data(), mapped, store.SegmentPath(entry.segment)));
+  PIDX_ASSIGN_OR_RETURN(auto reader, snapshot::OpenSegment(store, entry));
+  auto lies = snapshot::CheckCategoryCounts(reader, entry, schema, analyzer);
+  if (!lies.empty()) return lies.front().status;
   out->shard = entry.shard;
   out->segment = entry.segment;
   out->docs = reader.doc_count();
@@ -64,6 +70,14 @@ Result<StatsResult> Stats(const StatsOptions& options, Env* env) {
     if (version == 0) return Status::NotFound(options.index_dir + " has no published version");
   }
   PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadManifest(version));
+  const std::string vname = snapshot::VersionName(version);
+  auto schema = catalog::Schema::FromJson(manifest.schema);
+  if (!schema.ok()) return Status::Corrupt(vname + ": stored schema: " + schema.status().message());
+  auto settings = analysis::AnalyzerSettings::FromJson(manifest.analyzer);
+  if (!settings.ok()) {
+    return Status::Corrupt(vname + ": stored analyzer: " + settings.status().message());
+  }
+  const analysis::Analyzer analyzer(*settings);
   std::vector<const snapshot::ShardEntry*> entries;
   for (const auto& e : manifest.shards) {
     if (options.shard.empty() || e.shard == options.shard) entries.push_back(&e);
@@ -84,8 +98,8 @@ Result<StatsResult> Stats(const StatsOptions& options, Env* env) {
   std::atomic<size_t> next{0};
   auto run = [&] {
     for (size_t i; (i = next++) < entries.size();) {
-      Status s =
-          ShardStatsOf(store, *entries[i], options.top_terms, &result.shards[i], &merged, &mu);
+      Status s = ShardStatsOf(store, *entries[i], *schema, analyzer, options.top_terms,
+                              &result.shards[i], &merged, &mu);
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(mu);
         if (first_error.ok()) first_error = s;

@@ -23,6 +23,7 @@
 #include "pidx/shard/ingest.h"
 #include "pidx/shard/shard_id.h"
 #include "pidx/shard/signature.h"
+#include "pidx/snapshot/index_reader.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -80,61 +81,25 @@ Finding Make(const std::string& kind, const std::string& version, const std::str
   return f;
 }
 
-// Integrity of one shard's segment against its manifest entry.
-void CheckShard(const snapshot::SnapshotStore& store, const std::string& vname, OpenShard* shard,
+// Integrity of one shard's segment against its manifest entry: the readers' one way to open
+// a segment (snapshot::InspectSegment), each problem it finds a finding, then the deep checks
+// and the facts the manifest states about the segment (categories, signatures).
+void CheckShard(const snapshot::SnapshotStore& store, const std::string& vname,
+                const catalog::Schema* schema, const analysis::Analyzer* analyzer, OpenShard* shard,
                 Findings* findings, std::atomic<uint64_t>* bytes) {
   const ShardEntry& e = *shard->entry;
-  auto mapped = store.MapSegment(e.segment);
-  if (!mapped.ok()) {
-    bool missing = mapped.status().kind() == StatusKind::kNotFound;
-    findings->Add(Make(missing ? "segment_missing" : "segment_unreadable", vname, e.shard,
-                       "segment " + e.segment + ": " + mapped.status().message()));
-    return;
-  }
-  shard->mapped = *mapped;
-  std::string_view data = shard->mapped->data();
-  *bytes += data.size();
-  if (data.size() != e.size) {
-    Finding f = Make("segment_size_mismatch", vname, e.shard,
-                     "segment " + e.segment + " has the wrong size");
-    f.expected = std::to_string(e.size);
-    f.found = std::to_string(data.size());
+  snapshot::SegmentInspection inspection = snapshot::InspectSegment(store, e);
+  *bytes += inspection.bytes_mapped;
+  auto add = [&](const snapshot::SegmentProblem& p) {
+    Finding f = Make(p.kind, vname, e.shard, p.status.message());
+    f.expected = p.expected;
+    f.found = p.found;
     findings->Add(std::move(f));
-  }
-  auto reader = SegmentReader::Open(data, shard->mapped, store.SegmentPath(e.segment));
-  if (!reader.ok()) {
-    bool checksum = reader.status().message().find("checksum") != std::string::npos;
-    findings->Add(Make(checksum ? "segment_checksum_mismatch" : "segment_corrupt", vname, e.shard,
-                       reader.status().message()));
-    return;
-  }
-  if (reader->checksum() != e.checksum) {
-    Finding f = Make("segment_checksum_mismatch", vname, e.shard,
-                     "segment " + e.segment + " is intact but not the one the manifest records");
-    f.expected = Hex64(e.checksum);
-    f.found = Hex64(reader->checksum());
-    findings->Add(std::move(f));
-    return;
-  }
-  auto mismatch = [&](const char* what, uint64_t expected, uint64_t found) {
-    if (expected == found) return false;
-    Finding f = Make("segment_manifest_mismatch", vname, e.shard,
-                     fmt::format("{} of {} disagrees with the manifest", what, e.segment));
-    f.expected = std::to_string(expected);
-    f.found = std::to_string(found);
-    findings->Add(std::move(f));
-    return true;
   };
-  bool bad = reader->shard() != e.shard;
-  if (bad) {
-    Finding f = Make("segment_manifest_mismatch", vname, e.shard, "segment holds another shard");
-    f.expected = e.shard;
-    f.found = reader->shard();
-    findings->Add(std::move(f));
-  }
-  bad |= mismatch("doc count", e.docs, reader->doc_count());
-  bad |= mismatch("term count", e.terms, reader->term_count());
-  bad |= mismatch("posting count", e.postings, reader->posting_count());
+  for (const auto& p : inspection.problems) add(p);
+  if (!inspection.reader) return;
+  auto reader = std::move(inspection.reader);
+  bool bad = false;
   Status deep = reader->Validate();
   if (!deep.ok()) {
     findings->Add(Make("segment_corrupt", vname, e.shard, deep.message()));
@@ -165,7 +130,32 @@ void CheckShard(const snapshot::SnapshotStore& store, const std::string& vname, 
              "the term Bloom filter recorded in the manifest does not match the segment"));
     bad = true;
   }
+  if (schema != nullptr && analyzer != nullptr) {
+    for (const auto& p : snapshot::CheckCategoryCounts(*reader, e, *schema, *analyzer)) {
+      add(p);
+      bad = true;
+    }
+  }
   if (!bad) shard->reader = std::move(reader).value();
+}
+
+// The totals a manifest stores are derived from its entries (which CheckShard proves
+// against the segments); stored totals that disagree are a lie for dashboards and tools.
+void CheckStoredTotals(const std::string& vname, const Manifest& m, Findings* findings) {
+  auto check = [&](const char* what, uint64_t stored, uint64_t derived) {
+    if (stored == derived) return;
+    Finding f =
+        Make("manifest_totals_mismatch", vname, "",
+             fmt::format("totals.{} is {}, the shard entries add up to {}", what, stored, derived));
+    f.expected = std::to_string(derived);
+    f.found = std::to_string(stored);
+    findings->Add(std::move(f));
+  };
+  check("shards", m.stored_totals.shards, m.shards.size());
+  check("docs", m.stored_totals.docs, m.TotalDocs());
+  check("terms", m.stored_totals.terms, m.TotalTerms());
+  check("postings", m.stored_totals.postings, m.TotalPostings());
+  check("bytes", m.stored_totals.bytes, m.TotalBytes());
 }
 
 // What a catalog scan keeps of one shard (VerifyOptions::deep: every term's postings).
@@ -424,17 +414,31 @@ Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
       std::string slug;
       uint32_t n = 0;
       if (!shard::ParseShardId(e.shard, &slug, &n) || n >= manifest->shards_per_category ||
-          !seen.insert(e.shard).second ||
-          e.segment != snapshot::SnapshotStore::SegmentName(e.shard, e.checksum)) {
+          !seen.insert(e.shard).second) {
         findings.Add(Make(
             "manifest_inconsistent", vname, e.shard,
             "shard entry " + e.shard + " (segment " + e.segment + ") is malformed or duplicated"));
       }
     }
+    CheckStoredTotals(vname, *manifest, &findings);
+    // The category counts are checked with the version's own schema and analyzer, the way
+    // its build computed them.
+    auto stored_schema = catalog::Schema::FromJson(manifest->schema);
+    auto stored_analyzer = analysis::AnalyzerSettings::FromJson(manifest->analyzer);
+    std::optional<analysis::Analyzer> version_analyzer;
+    if (stored_schema.ok() && stored_analyzer.ok()) {
+      version_analyzer.emplace(*stored_analyzer);
+    } else {
+      findings.Add(Make("manifest_corrupt", vname, "",
+                        "the stored schema or analyzer settings cannot be read"));
+    }
+    const catalog::Schema* schema_ptr = version_analyzer ? &*stored_schema : nullptr;
+    const analysis::Analyzer* analyzer_ptr = version_analyzer ? &*version_analyzer : nullptr;
     std::vector<OpenShard> shards(manifest->shards.size());
     for (size_t i = 0; i < shards.size(); ++i) shards[i].entry = &manifest->shards[i];
-    ParallelFor(shards.size(), options.threads,
-                [&](size_t i) { CheckShard(store, vname, &shards[i], &findings, &bytes); });
+    ParallelFor(shards.size(), options.threads, [&](size_t i) {
+      CheckShard(store, vname, schema_ptr, analyzer_ptr, &shards[i], &findings, &bytes);
+    });
     result.shards_checked += shards.size();
 
     // External ids are unique across the version. Sorting 16-byte (id hash, shard, doc)

@@ -166,6 +166,27 @@ TEST_CASE("mapping a file gives its bytes, a missing file is not-found") {
   CHECK(Env::Default()->MapFile(dir.File("none")).status().kind() == pidx::StatusKind::kNotFound);
 }
 
+TEST_CASE("mapping refuses a FIFO, a directory or a symlink at once, naming the file") {
+  TempDir dir;
+  const std::string fifo = dir.File("fifo.seg");
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  // Without O_NONBLOCK this open would wait for a writer for ever.
+  auto f = Env::Default()->MapFile(fifo);
+  REQUIRE(!f.ok());
+  CHECK(f.status().kind() == pidx::StatusKind::kCorrupt);
+  CHECK(f.status().message() == fifo + " is a FIFO, not a regular file");
+  auto d = Env::Default()->MapFile(dir.path());
+  REQUIRE(!d.ok());
+  CHECK(d.status().message() == dir.path() + " is a directory, not a regular file");
+  const std::string target = dir.Write("outside.seg", "bytes");
+  const std::string link = dir.File("link.seg");
+  std::filesystem::create_symlink(target, link);
+  auto l = Env::Default()->MapFile(link);
+  REQUIRE(!l.ok());
+  CHECK(l.status().kind() == pidx::StatusKind::kCorrupt);
+  CHECK(l.status().message() == link + " is a symbolic link, not a regular file");
+}
+
 TEST_CASE("path helpers") {
   CHECK(pidx::JoinPath("a", "b") == "a/b");
   CHECK(pidx::JoinPath("a/", "b") == "a/b");

@@ -97,3 +97,53 @@ TEST_CASE("a manifest number that is a float, negative or too large for its fiel
     CHECK(r.status().message().find("v42.manifest") == 0);
   }
 }
+
+TEST_CASE("names read from disk are checked at parse: a segment that leaves segments/ is refused") {
+  for (const char* bad_name :
+       {"../../../OUT/evil.seg", "books_003-0123456789ABCDEF.seg", "books_003-0123456789abcdef",
+        "books_004-0123456789abcdef.seg", "books_003-0123456789abcde.seg",
+        "books_003-0123456789abcdef.seg/x", "/etc/books_003-0123456789abcdef.seg"}) {
+    const std::string bad = bad_name;
+    Manifest m = Sample();
+    m.shards[0].segment = bad;
+    auto r = Manifest::Parse(m.Serialize(), "v42.manifest");
+    INFO(bad);
+    REQUIRE(!r.ok());
+    CHECK(r.status().kind() == pidx::StatusKind::kCorrupt);
+    CHECK(r.status().message().find("v42.manifest: shards[0].segment \"" + bad + "\"") == 0);
+  }
+  Manifest m = Sample();
+  m.shards[0].shard = "../books_003";
+  m.shards[0].segment = "../books_003-0123456789abcdef.seg";
+  CHECK(!Manifest::Parse(m.Serialize(), "v42.manifest").ok());
+}
+
+TEST_CASE("segment and version names of pidx's exact forms") {
+  using pidx::snapshot::IsSegmentNameOf;
+  using pidx::snapshot::ParseStoredVersionName;
+  CHECK(IsSegmentNameOf("books_003-0123456789abcdef.seg", "books_003"));
+  CHECK(IsSegmentNameOf("c-1a2b3c4d_000-0123456789abcdef.seg", "c-1a2b3c4d_000"));
+  CHECK(!IsSegmentNameOf("books_003-0123456789abcdef.seg", "books_004"));
+  CHECK(!IsSegmentNameOf("a/b_003-0123456789abcdef.seg", "a/b_003"));
+  CHECK(!IsSegmentNameOf("..-0123456789abcdef.seg", ".."));
+  uint64_t v = 0;
+  CHECK(ParseStoredVersionName("v000042", &v));
+  CHECK(v == 42);
+  CHECK(ParseStoredVersionName("v1234567", &v));
+  CHECK(v == 1234567);
+  for (const char* bad : {"v42", "42", "000042", "v0000042", "v000000", "v00004a", ""}) {
+    INFO(bad);
+    CHECK(!ParseStoredVersionName(bad, &v));
+  }
+}
+
+TEST_CASE("the stored totals are kept for verify to compare") {
+  Manifest m = Sample();
+  auto back = Manifest::Parse(m.Serialize(), "v42.manifest");
+  REQUIRE(back.ok());
+  CHECK(back->stored_totals.docs == 2);
+  CHECK(back->stored_totals.shards == 1);
+  CHECK(back->stored_totals.bytes == 999);
+  CHECK(back->stored_totals.terms == 7);
+  CHECK(back->stored_totals.postings == 9);
+}

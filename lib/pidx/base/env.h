@@ -56,7 +56,12 @@ class Env {
   // anything else gives false.
   // REQUIRES: IsTempName(BaseName(path)).
   virtual Result<bool> RemoveAbandonedTemp(const std::string& path, bool dry_run) = 0;
+  // For files a user names (plans, query sets): follows symlinks and reads what is there.
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  // For files pidx wrote itself under an index or stage directory (segments, manifests,
+  // CURRENT, fragments, spill files), which may have been replaced by anything: never blocks
+  // (a FIFO is opened non-blocking), never follows a symlink at `path` itself, and refuses
+  // anything but a regular file with kCorrupt naming the file and what it is.
   virtual Result<std::shared_ptr<const MappedFile>> MapFile(const std::string& path) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status SyncDir(const std::string& dir) = 0;

@@ -75,6 +75,16 @@ class PosixMappedFile final : public MappedFile {
   size_t size_;
 };
 
+const char* FileTypeName(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
 Status ErrnoStatus(const std::string& what, const std::string& path) {
   return Status::FromErrno(what + " " + path, errno);
 }
@@ -161,13 +171,23 @@ class PosixEnv final : public Env {
   }
 
   Result<std::shared_ptr<const MappedFile>> MapFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus("open", path);
+    // O_NONBLOCK: opening a FIFO put in place of an index file would otherwise wait for ever
+    // for a writer. O_NOFOLLOW: a symlink in place of the file is refused, not followed out
+    // of the index. The type check below then refuses anything that is not a regular file.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY);
+    if (fd < 0) {
+      if (errno == ELOOP) return Status::Corrupt(path + " is a symbolic link, not a regular file");
+      return ErrnoStatus("open", path);
+    }
     struct stat st;
     if (::fstat(fd, &st) != 0) {
       Status s = ErrnoStatus("stat", path);
       ::close(fd);
       return s;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return Status::Corrupt(path + " is " + FileTypeName(st.st_mode) + ", not a regular file");
     }
     size_t size = static_cast<size_t>(st.st_size);
     void* addr = nullptr;

@@ -35,6 +35,7 @@ class SegmentReader {
   uint64_t posting_count() const { return posting_count_; }  // sum of dfs
   uint64_t checksum() const { return checksum_; }            // the footer's XXH3-64
   uint64_t file_size() const { return data_.size(); }
+  std::string_view bytes() const { return data_; }  // the whole file
 
   // REQUIRES: i < term_count()
   std::string_view term(uint32_t i) const;

@@ -36,6 +36,13 @@ std::string MakeShardId(std::string_view slug, uint32_t shard_number) {
 bool ParseShardId(std::string_view shard_id, std::string* slug, uint32_t* number) {
   auto pos = shard_id.rfind('_');
   if (pos == std::string_view::npos || pos == 0 || shard_id.size() - pos != 4) return false;
+  // Only what CategorySlug can produce: shard ids read from disk become file names, so
+  // "../x_000" or "a/b_001" must not pass for one.
+  const std::string_view s = shard_id.substr(0, pos);
+  if (s.front() == '-' || s.back() == '-') return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
   uint32_t n = 0;
   for (size_t i = pos + 1; i < shard_id.size(); ++i) {
     char c = shard_id[i];

@@ -21,7 +21,8 @@ std::string CategorySlug(std::string_view folded_category);
 uint32_t ShardNumber(std::string_view external_id, uint32_t shards_per_category);
 std::string MakeShardId(std::string_view slug, uint32_t shard_number);
 
-// Splits "electronics_007" into slug and number; false when it is not a shard id.
+// Splits "electronics_007" into slug and number; false when it is not a shard id: the slug
+// must be of CategorySlug's form (a-z, 0-9 and inner '-') and NNN exactly 3 digits.
 bool ParseShardId(std::string_view shard_id, std::string* slug, uint32_t* number);
 
 }  // namespace pidx::shard

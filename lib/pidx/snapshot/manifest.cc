@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include "pidx/base/checksum.h"
+#include "pidx/base/json_read.h"
+#include "pidx/shard/shard_id.h"
 
 namespace pidx::snapshot {
 
@@ -103,8 +105,8 @@ Result<Manifest> Manifest::Parse(std::string_view bytes, const std::string& name
     return corrupt("checksum mismatch (stored " + Hex64(stored) + ", computed " + Hex64(computed) +
                    ")");
   }
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return corrupt("manifest is not a JSON object");
+  PIDX_ASSIGN_OR_RETURN(json j, ParseJson(body, name, kManifestJsonLimits));
+  if (!j.is_object()) return corrupt("manifest is not a JSON object");
   Manifest m;
   try {
     if (j.at("format").get<std::string>() != "pidx-manifest") return corrupt("not a pidx manifest");
@@ -127,10 +129,27 @@ Result<Manifest> Manifest::Parse(std::string_view bytes, const std::string& name
     m.analyzer = j.at("analyzer");
     m.shards_per_category = JsonUnsigned<uint32_t>(j.at("shards_per_category"));
     m.bad_lines_skipped = JsonUnsigned<uint64_t>(j.at("bad_lines_skipped"));
-    for (const auto& e : j.at("shards")) {
+    const json& totals = j.at("totals");
+    m.stored_totals.shards = JsonUnsigned<uint64_t>(totals.at("shards"));
+    m.stored_totals.docs = JsonUnsigned<uint64_t>(totals.at("docs"));
+    m.stored_totals.terms = JsonUnsigned<uint64_t>(totals.at("terms"));
+    m.stored_totals.postings = JsonUnsigned<uint64_t>(totals.at("postings"));
+    m.stored_totals.bytes = JsonUnsigned<uint64_t>(totals.at("bytes"));
+    const json& shards = j.at("shards");
+    if (!shards.is_array()) return corrupt("\"shards\" is not an array");
+    for (size_t i = 0; i < shards.size(); ++i) {
+      const json& e = shards[i];
       ShardEntry s;
       s.shard = e.at("shard").get<std::string>();
       s.segment = e.at("segment").get<std::string>();
+      // The segment name becomes a path under segments/: it is checked here, once, so that
+      // no reader or writer can be led outside the index by it.
+      if (!IsSegmentNameOf(s.segment, s.shard)) {
+        return corrupt(
+            fmt::format("shards[{}].segment \"{}\" is not a segment name of shard \"{}\" "
+                        "(expected <shard>-<16 hex digits>.seg)",
+                        i, s.segment, s.shard));
+      }
       s.size = JsonUnsigned<uint64_t>(e.at("size"));
       if (!ParseHex64(e.at("checksum").get<std::string>(), &s.checksum) ||
           !ParseHex64(e.at("signature").get<std::string>(), &s.signature)) {
@@ -150,6 +169,28 @@ Result<Manifest> Manifest::Parse(std::string_view bytes, const std::string& name
 }
 
 std::string VersionName(uint64_t version) { return fmt::format("v{:06}", version); }
+
+bool ParseStoredVersionName(std::string_view text, uint64_t* version) {
+  uint64_t v = 0;
+  if (text.empty() || text[0] != 'v' || !ParseVersionName(text, &v)) return false;
+  if (VersionName(v) != text) return false;
+  *version = v;
+  return true;
+}
+
+bool IsSegmentNameOf(std::string_view segment, std::string_view shard) {
+  std::string slug;
+  uint32_t number = 0;
+  if (!shard::ParseShardId(shard, &slug, &number)) return false;
+  constexpr std::string_view kSuffix = ".seg";
+  if (segment.size() != shard.size() + 1 + 16 + kSuffix.size()) return false;
+  if (segment.substr(0, shard.size()) != shard || segment[shard.size()] != '-') return false;
+  if (segment.substr(segment.size() - kSuffix.size()) != kSuffix) return false;
+  for (char c : segment.substr(shard.size() + 1, 16)) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
 
 bool ParseVersionName(std::string_view text, uint64_t* version) {
   if (!text.empty() && text[0] == 'v') text.remove_prefix(1);

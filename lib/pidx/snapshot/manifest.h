@@ -40,6 +40,17 @@ struct ShardEntry {
   std::map<std::string, uint64_t> categories;  // raw category -> docs in this shard
 };
 
+// The `totals` object as stored. Readers derive totals from the shard entries (which are
+// checked against the segments); these are kept only so that verify can report a manifest
+// whose stored totals lie (manifest_totals_mismatch).
+struct StoredTotals {
+  uint64_t shards = 0;
+  uint64_t docs = 0;
+  uint64_t terms = 0;
+  uint64_t postings = 0;
+  uint64_t bytes = 0;
+};
+
 struct Manifest {
   uint32_t format_version = kManifestFormatVersion;
   uint64_t version = 0;
@@ -54,6 +65,7 @@ struct Manifest {
   uint32_t shards_per_category = 8;
   uint64_t bad_lines_skipped = 0;
   std::vector<ShardEntry> shards;  // sorted by shard id
+  StoredTotals stored_totals;      // set by Parse; Serialize writes the derived ones
 
   uint64_t TotalDocs() const;
   uint64_t TotalTerms() const;
@@ -63,8 +75,12 @@ struct Manifest {
   const ShardEntry* FindShard(std::string_view shard) const;
 
   std::string Serialize() const;
-  // kCorrupt naming `name` when the checksum line is missing or wrong, the JSON does not parse,
-  // or a field is missing or of the wrong type; kCorrupt for an unknown format_version too.
+  // kCorrupt naming `name` when the checksum line is missing or wrong, the JSON does not parse
+  // or breaks the JSON limits (base/json_read.h), or a field is missing or of the wrong type;
+  // kCorrupt for an unknown format_version too.
+  // Invariant of a parsed manifest: every entry's `shard` is a shard id and its `segment` is
+  // "<that shard>-<16 lowercase hex>.seg", a plain file name that cannot leave segments/
+  // (IsSegmentNameOf). Names read from disk are never used before this check.
   static Result<Manifest> Parse(std::string_view bytes, const std::string& name);
 };
 
@@ -74,7 +90,13 @@ inline constexpr uint64_t kMaxVersion = 999'999'999'999'999'999;
 
 // "v000042"
 std::string VersionName(uint64_t version);
-// Accepts "v000042", "v42" and "42" for 1..kMaxVersion; false otherwise.
+// Accepts "v000042", "v42" and "42" for 1..kMaxVersion; false otherwise. For what a user types.
 bool ParseVersionName(std::string_view text, uint64_t* version);
+// Accepts exactly what VersionName writes ("v000042", "v1234567"); false otherwise. For names
+// read from disk (CURRENT, versions/): "v42" or "042" there is not pidx's and is refused.
+bool ParseStoredVersionName(std::string_view text, uint64_t* version);
+// True when `segment` is "<shard>-<16 lowercase hex digits>.seg" and `shard` is a shard id.
+// Such a name has no '/' and no "..": it always names a file directly under segments/.
+bool IsSegmentNameOf(std::string_view segment, std::string_view shard);
 
 }  // namespace pidx::snapshot

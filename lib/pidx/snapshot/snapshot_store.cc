@@ -5,13 +5,16 @@
 #include <vector>
 
 #include "pidx/base/checksum.h"
+#include "pidx/base/json_read.h"
 #include "pidx/segment/segment_reader.h"
+#include "pidx/snapshot/index_reader.h"
 
 namespace pidx::snapshot {
 
 namespace {
 constexpr const char* kManifestSuffix = ".manifest";
-}
+constexpr uint64_t kMaxCurrentBytes = 4096;  // a version line and a checksum line
+}  // namespace
 
 Result<SnapshotStore> SnapshotStore::Open(Env* env, std::string dir, bool create) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
@@ -59,7 +62,7 @@ std::string SnapshotStore::LockPath(const std::string& lock_name) const {
 Result<uint64_t> SnapshotStore::ReadCurrent() const {
   const std::string path = JoinPath(dir_, "CURRENT");
   if (!env_->FileExists(path)) return uint64_t{0};
-  PIDX_ASSIGN_OR_RETURN(std::string text, env_->ReadFile(path));
+  PIDX_ASSIGN_OR_RETURN(std::string text, ReadIndexFile(env_, path, kMaxCurrentBytes));
   auto nl = text.find('\n');
   uint64_t version = 0, stored = 0;
   if (nl == std::string::npos || text.size() != nl + 1 + 16 + 1 || text.back() != '\n' ||
@@ -68,13 +71,15 @@ Result<uint64_t> SnapshotStore::ReadCurrent() const {
   }
   std::string name = text.substr(0, nl);
   if (stored != Xxh3(name)) return Status::Corrupt(path + ": checksum mismatch");
-  if (!ParseVersionName(name, &version)) return Status::Corrupt(path + ": bad version " + name);
+  if (!ParseStoredVersionName(name, &version)) {
+    return Status::Corrupt(path + ": bad version " + name);
+  }
   return version;
 }
 
 Result<Manifest> SnapshotStore::LoadManifest(uint64_t version) const {
   const std::string path = ManifestPath(version);
-  auto text = env_->ReadFile(path);
+  auto text = ReadIndexFile(env_, path, kManifestJsonLimits.max_bytes + 64);
   if (!text.ok()) {
     if (text.status().kind() == StatusKind::kNotFound) {
       return Status::NotFound("version " + VersionName(version) + " does not exist in " + dir_);
@@ -98,17 +103,12 @@ Result<std::vector<uint64_t>> SnapshotStore::ListVersions() const {
     uint64_t v = 0;
     // Only the exact name pidx writes counts: "v42.manifest" or "v0000042.manifest" is not a
     // version (gc removes ManifestPath(v), which must be this very file).
-    if (ParseVersionName(n.substr(0, n.size() - std::strlen(kManifestSuffix)), &v) &&
-        n == BaseName(ManifestPath(v))) {
+    if (ParseStoredVersionName(n.substr(0, n.size() - std::strlen(kManifestSuffix)), &v)) {
       out.push_back(v);
     }
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-Result<std::shared_ptr<const MappedFile>> SnapshotStore::MapSegment(const std::string& name) const {
-  return env_->MapFile(SegmentPath(name));
 }
 
 std::string SnapshotStore::SegmentName(const std::string& shard, uint64_t checksum) {
@@ -157,29 +157,15 @@ Status SnapshotStore::WriteSegment(const std::string& name, std::string_view byt
 }
 
 Status SnapshotStore::CheckSegment(const ShardEntry& entry) const {
-  const std::string path = SegmentPath(entry.segment);
-  auto mapped = MapSegment(entry.segment);
-  if (!mapped.ok()) {
-    if (mapped.status().kind() == StatusKind::kNotFound) {
-      return Status::Corrupt("shard " + entry.shard + ": segment " + entry.segment + " is missing");
+  auto reader = OpenSegment(*this, entry);
+  if (!reader.ok()) {
+    // A missing segment is damage of the version (or stage) being checked, not a missing input.
+    if (reader.status().kind() == StatusKind::kNotFound) {
+      return Status::Corrupt(reader.status().message());
     }
-    return mapped.status();
+    return reader.status();
   }
-  std::string_view data = (*mapped)->data();
-  if (data.size() != entry.size) {
-    return Status::Corrupt(path + ": size " + std::to_string(data.size()) + ", manifest says " +
-                           std::to_string(entry.size));
-  }
-  PIDX_ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(data, *mapped, path));
-  if (reader.checksum() != entry.checksum) {
-    return Status::Corrupt(path + ": checksum " + Hex64(reader.checksum()) + ", manifest says " +
-                           Hex64(entry.checksum));
-  }
-  if (reader.shard() != entry.shard || reader.doc_count() != entry.docs ||
-      reader.term_count() != entry.terms || reader.posting_count() != entry.postings) {
-    return Status::Corrupt(path + ": contents disagree with the manifest entry of " + entry.shard);
-  }
-  return reader.Validate();
+  return reader->Validate();
 }
 
 Status SnapshotStore::WriteCurrent(uint64_t version) {

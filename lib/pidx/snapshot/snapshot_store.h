@@ -55,7 +55,8 @@ class SnapshotStore {
   Result<Manifest> LoadManifest(uint64_t version) const;
   // Every version with a manifest file, ascending.
   Result<std::vector<uint64_t>> ListVersions() const;
-  Result<std::shared_ptr<const MappedFile>> MapSegment(const std::string& name) const;
+  // There is no way to map a segment by name: readers open one from its manifest entry,
+  // checked against that entry (snapshot/index_reader.h, OpenSegment).
 
   static std::string SegmentName(const std::string& shard, uint64_t checksum);
   // The exact forms pidx writes: "<slug>_<NNN>" with the slug of [a-z0-9-], and
@@ -66,7 +67,8 @@ class SnapshotStore {
   // Writes a segment durably unless it exists already. Step 1. kCorrupt when `name` is not
   // IsSegmentName (it came from a damaged or hostile fragment or manifest).
   Status WriteSegment(const std::string& name, std::string_view bytes);
-  // Reads back and deep-checks a segment: size, checksum, structure. Step 2.
+  // Reads back and deep-checks a segment: OpenSegment (name, file type, size, checksum, shard,
+  // counts against `entry`) and SegmentReader::Validate. Step 2.
   Status CheckSegment(const ShardEntry& entry) const;
 
   // REQUIRES: the publish lock is held. Steps 3 and 4. Sets manifest->version and returns it.
