@@ -1,5 +1,5 @@
 // `pidx build`: reads catalogs, builds every shard, checks what it wrote and publishes one
-// new version atomically (shared/spec/PRODUCT.md sections 1-4). The publishing guard refuses
+// new version atomically through the one publish transaction (publish.h). The guard refuses
 // an empty catalog, a shrink beyond max_shrink and a lost category (kBadData, event
 // index.publish.refused) unless allow_shrink.
 #pragma once

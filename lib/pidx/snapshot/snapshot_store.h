@@ -7,8 +7,10 @@
 //
 // Publish contract (what a reader can observe):
 // 1. Segments are written with WriteFileDurably (temporary name, fsync, rename, fsync of
-//    segments/). A segment's name carries its checksum, so a name that exists already holds
-//    the same bytes and is not written again.
+//    segments/). A segment's name carries its checksum; a file of that name already there is
+//    reused only when it holds exactly the bytes to write. Otherwise (a rotted byte, a torn
+//    copy) it is rewritten the same durable way: the rename replaces the inode, so a reader
+//    that has the damaged file mapped keeps its mapping and no file is modified in place.
 // 2. Every new segment is read back and checked (SegmentReader::Open + Validate, checksum and
 //    size as recorded) before the manifest is written.
 // 3. Under the publish lock: every segment the manifest names is checked to exist (gc, which
@@ -56,8 +58,10 @@ class SnapshotStore {
   Result<std::shared_ptr<const MappedFile>> MapSegment(const std::string& name) const;
 
   static std::string SegmentName(const std::string& shard, uint64_t checksum);
-  // Writes a segment durably unless it exists already. Step 1.
-  Status WriteSegment(const std::string& name, std::string_view bytes);
+  enum class SegmentWrite { kWritten, kReused, kReplaced };
+  // Step 1. kReused: the file was there with exactly `bytes`; kReplaced: it was there with
+  // other bytes (damaged) and was rewritten durably; kWritten: it was new.
+  Result<SegmentWrite> WriteSegment(const std::string& name, std::string_view bytes);
   // Reads back and deep-checks a segment: size, checksum, structure. Step 2.
   Status CheckSegment(const ShardEntry& entry) const;
 
