@@ -15,6 +15,7 @@ struct RebuildFlags {
   std::string index;
   std::vector<std::string> catalogs;
   CatalogReadFlags read;
+  ShrinkGuardFlags guard;
   std::string lock_timeout = "5s";
   int threads = 0;
   std::string memory_budget = "0";
@@ -37,6 +38,9 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
   metrics->SetLockTimeout(o.lock_timeout_ms);
   o.threads = f.threads;
   PIDX_ASSIGN_OR_RETURN(o.memory_budget, ParseMemoryBudget(f.memory_budget, g));
+  PIDX_RETURN_IF_ERROR(CheckShrinkGuard(f.guard, g));
+  o.max_shrink = f.guard.max_shrink;
+  o.allow_shrink = f.guard.allow_shrink;
 
   PIDX_ASSIGN_OR_RETURN(RebuildResult r, RebuildShard(o, Env::Default()));
   metrics->SetLockWait(r.lock_wait_ms);
@@ -76,6 +80,7 @@ CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global) {
   AddCatalogOption(app, &f->catalogs);
   AddLockTimeoutOption(app, &f->lock_timeout);
   AddCatalogReadOptions(app, &f->read);
+  AddShrinkGuardOptions(app, &f->guard);
   AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
   AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);

@@ -73,6 +73,7 @@ Status RunVerify(const VerifyFlags& f, const GlobalOptions& g, CommandMetrics* m
              r.findings.empty() ? "no problems found"
                                 : fmt::format("{} problems found", r.findings.size()),
              {{"versions", r.versions},
+              {"catalog_version", r.catalog_version},
               {"findings", r.findings.size()},
               {"shards", r.shards_checked},
               {"docs", r.docs_checked},
@@ -86,6 +87,8 @@ Status RunVerify(const VerifyFlags& f, const GlobalOptions& g, CommandMetrics* m
     j["command"] = "verify";
     j["ok"] = r.findings.empty();
     j["versions"] = r.versions;
+    j["catalog_version"] = r.catalog_version.empty() ? nlohmann::ordered_json()
+                                                     : nlohmann::ordered_json(r.catalog_version);
     j["shards_checked"] = r.shards_checked;
     j["docs_checked"] = r.docs_checked;
     j["bytes_checked"] = r.bytes_checked;
@@ -102,9 +105,10 @@ Status RunVerify(const VerifyFlags& f, const GlobalOptions& g, CommandMetrics* m
     if (r.findings.empty()) {
       out = fmt::format("OK: {} verified: {} shards, {} docs, {} checked{}\n", versions,
                         r.shards_checked, r.docs_checked, HumanBytes(r.bytes_checked),
-                        o.catalogs.empty() ? ""
-                                           : fmt::format(", {} catalog products, {} terms compared",
-                                                         r.catalog_products, r.terms_compared));
+                        o.catalogs.empty()
+                            ? ""
+                            : fmt::format(", {} catalog products, {} terms compared with {}",
+                                          r.catalog_products, r.terms_compared, r.catalog_version));
     } else {
       out = fmt::format("FAILED: {} problems in {}\n\n", r.findings.size(), versions);
       Table t({"kind", "version", "shard", "term/doc", "expected", "found", "detail"});

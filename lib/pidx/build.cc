@@ -1,8 +1,6 @@
 #include "pidx/build.h"
 
 #include <cstdio>
-#include <map>
-#include <optional>
 
 #include <fmt/format.h>
 
@@ -92,49 +90,38 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
                {"spills", ingest->spill->spills()},
                {"spilled_bytes", ingest->spill->spilled_bytes()}});
   }
-  const PublishGuard guard{options.max_shrink, options.allow_shrink};
   BuildResult result;
   result.bad_records = ingest->bad_records;
-  std::map<std::string, uint64_t> new_categories;
-  for (const auto& [s, cats] : ingest->categories) {
-    for (const auto& [c, n] : cats) new_categories[c] += n;
-  }
-  // An empty catalog is refused before any file is written.
-  if (ingest->products == 0) {
-    PIDX_RETURN_IF_ERROR(CheckPublishGuard(guard, nullptr, 0, new_categories));
-  }
+  // An empty catalog is refused before any file is written (and again by the transaction).
+  PIDX_RETURN_IF_ERROR(CheckCatalogNotEmpty(ingest->products));
 
   PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(store, *ingest, options.threads));
   result.segments_written = finished.segments_written;
   if (Cancelled()) return Status::Interrupted("interrupted before publishing");
 
-  snapshot::Manifest manifest;
-  manifest.created = NowRfc3339();
-  manifest.tool_version = PIDX_VERSION;
-  manifest.operation = "build";
+  snapshot::Manifest next;
+  next.created = NowRfc3339();
+  next.tool_version = PIDX_VERSION;
+  next.operation = "build";
   for (const auto& f : ingest->files) {
-    manifest.catalogs.push_back({f.path, f.size, f.xxh3, f.products});
+    next.catalogs.push_back({f.path, f.size, f.xxh3, f.products});
   }
-  manifest.schema = ingest_opts.schema.ToJson();
-  manifest.analyzer = ingest_opts.analyzer.ToJson();
-  manifest.shards_per_category = options.shards_per_category;
-  manifest.bad_lines_skipped = ingest->bad_records;
-  manifest.shards = std::move(finished.entries);
+  next.schema = ingest_opts.schema.ToJson();
+  next.analyzer = ingest_opts.analyzer.ToJson();
+  next.shards_per_category = options.shards_per_category;
+  next.bad_lines_skipped = ingest->bad_records;
+  next.shards = std::move(finished.entries);
 
-  PIDX_ASSIGN_OR_RETURN(auto lock, AcquireLockLoudly(store, "publish", options.lock_timeout_ms, "",
-                                                     &result.lock_wait_ms));
-  // Under the lock: the guard compares with what is current now, not when we started.
-  PIDX_ASSIGN_OR_RETURN(uint64_t current_version, store.ReadCurrent());
-  std::optional<snapshot::Manifest> current;
-  if (current_version > 0) {
-    PIDX_ASSIGN_OR_RETURN(current, store.LoadManifest(current_version));
-  }
-  PIDX_RETURN_IF_ERROR(CheckPublishGuard(guard, current ? &*current : nullptr, manifest.TotalDocs(),
-                                         new_categories));
-  manifest.parent = current_version;
-  if (Cancelled()) return Status::Interrupted("interrupted before publishing");
-  PIDX_ASSIGN_OR_RETURN(result.version, store.Publish(&manifest));
-  lock.Release();
+  PublishRequest request;
+  request.kind = PublishKind::kCatalog;
+  request.guard = {options.max_shrink, options.allow_shrink};
+  request.catalog_products = ingest->products;
+  request.lock_timeout_ms = options.lock_timeout_ms;
+  request.make = [&](const PublishBase&) -> Result<snapshot::Manifest> { return next; };
+  PIDX_ASSIGN_OR_RETURN(auto published, RunPublishTransaction(store, request));
+  result.lock_wait_ms = published.lock_wait_ms;
+  result.version = published.version;
+  const snapshot::Manifest& manifest = published.manifest;
 
   result.parent = manifest.parent;
   result.shards = manifest.shards.size();

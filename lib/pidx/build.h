@@ -1,7 +1,7 @@
 // `pidx build`: reads catalogs, builds every shard, checks what it wrote and publishes one
-// new version atomically (docs/CONTRACT.md sections 1-4). The publishing guard refuses
-// an empty catalog, a shrink beyond max_shrink and a lost category (kBadData, event
-// index.publish.refused) unless allow_shrink.
+// new version atomically (docs/CONTRACT.md sections 1-4) through the one publish transaction
+// (publish.h). The guard refuses an empty catalog, a shrink beyond max_shrink and a lost
+// category (kBadData, event index.publish.refused) unless allow_shrink.
 #pragma once
 
 #include <cstdint>

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <set>
 
+#include "pidx/base/cancel.h"
 #include "pidx/base/duration.h"
 #include "pidx/publish.h"
 #include "pidx/snapshot/snapshot_store.h"
@@ -24,8 +25,9 @@ Result<GcResult> Gc(const GcOptions& options, Env* env) {
   if (options.keep == 0) return Status::Usage("--keep must be at least 1");
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
   int64_t lock_wait_ms = 0;
-  PIDX_ASSIGN_OR_RETURN(
-      auto lock, AcquireLockLoudly(store, "publish", options.lock_timeout_ms, "", &lock_wait_ms));
+  PIDX_ASSIGN_OR_RETURN(auto lock,
+                        AcquirePublishLock(store, options.lock_timeout_ms, "", &lock_wait_ms));
+  if (Cancelled()) return Status::Interrupted("interrupted before removing anything");
 
   GcResult result;
   result.dry_run = options.dry_run;

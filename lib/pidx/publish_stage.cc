@@ -134,19 +134,6 @@ Status Refuse(const std::string& stage_dir, const std::vector<ShardProblem>& pro
   return damaged.empty() ? Status::NotFound(msg) : Status::Corrupt(msg);
 }
 
-bool SameContent(const snapshot::Manifest& a, const snapshot::Manifest& b) {
-  if (a.schema != b.schema || a.analyzer != b.analyzer ||
-      a.shards_per_category != b.shards_per_category || a.shards.size() != b.shards.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.shards.size(); ++i) {
-    if (a.shards[i].shard != b.shards[i].shard || a.shards[i].segment != b.shards[i].segment) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 Result<PublishStageResult> PublishStage(const PublishStageOptions& options, Env* env) {
@@ -187,42 +174,35 @@ Result<PublishStageResult> PublishStage(const PublishStageOptions& options, Env*
   store.SweepStaleTemporaries();
   PublishStageResult result;
   result.workers = plan.workers;
-  std::map<std::string, uint64_t> new_categories;
+  uint64_t staged_products = 0;
   for (const auto& e : entries) {
+    staged_products += e.docs;
     if (Cancelled()) return Status::Interrupted("interrupted before publishing");
-    for (const auto& [c, n] : e.categories) new_categories[c] += n;
-    if (!env->FileExists(store.SegmentPath(e.segment))) {
-      PIDX_ASSIGN_OR_RETURN(auto staged, snapshot::OpenSegment(stage, e));
-      PIDX_RETURN_IF_ERROR(store.WriteSegment(e.segment, staged.bytes()));
-      ++result.segments_copied;
-    }
+    // Opened through its fragment entry (name, file type, size, checksum, shard, counts), then
+    // written into the index: reused when the same bytes are there, rewritten when damaged.
+    PIDX_ASSIGN_OR_RETURN(auto staged, snapshot::OpenSegment(stage, e));
+    PIDX_ASSIGN_OR_RETURN(auto how, store.WriteSegment(e.segment, staged.bytes()));
+    if (how == snapshot::SnapshotStore::SegmentWrite::kReplaced) LogSegmentReplaced(store, e);
+    if (how != snapshot::SnapshotStore::SegmentWrite::kReused) ++result.segments_copied;
     PIDX_RETURN_IF_ERROR(store.CheckSegment(e));
   }
 
   snapshot::Manifest manifest = plan.NewManifest("publish");
   manifest.shards = std::move(entries);
 
-  PIDX_ASSIGN_OR_RETURN(auto lock, AcquireLockLoudly(store, "publish", options.lock_timeout_ms, "",
-                                                     &result.lock_wait_ms));
-  PIDX_ASSIGN_OR_RETURN(uint64_t current_version, store.ReadCurrent());
-  std::optional<snapshot::Manifest> current;
-  if (current_version > 0) {
-    PIDX_ASSIGN_OR_RETURN(current, store.LoadManifest(current_version));
-  }
-  if (current && SameContent(*current, manifest)) {
-    result.unchanged = true;
-    result.version = current_version;
-    result.parent = current->parent;
-  } else {
-    const PublishGuard guard{options.max_shrink, options.allow_shrink};
-    PIDX_RETURN_IF_ERROR(CheckPublishGuard(guard, current ? &*current : nullptr,
-                                           manifest.TotalDocs(), new_categories));
-    manifest.parent = current_version;
-    if (Cancelled()) return Status::Interrupted("interrupted before publishing");
-    PIDX_ASSIGN_OR_RETURN(result.version, store.Publish(&manifest));
-    result.parent = manifest.parent;
-  }
-  lock.Release();
+  PublishRequest request;
+  request.kind = PublishKind::kCatalog;
+  request.guard = {options.max_shrink, options.allow_shrink};
+  request.catalog_products = staged_products;
+  request.lock_timeout_ms = options.lock_timeout_ms;
+  request.skip_unchanged = true;  // publishing one stage twice makes one version
+  request.make = [&](const PublishBase&) -> Result<snapshot::Manifest> { return manifest; };
+  PIDX_ASSIGN_OR_RETURN(auto published, RunPublishTransaction(store, request));
+  result.lock_wait_ms = published.lock_wait_ms;
+  result.unchanged = published.unchanged;
+  result.version = published.version;
+  result.parent = published.unchanged ? published.manifest.parent : published.baseline;
+  manifest = std::move(published.manifest);
 
   result.shards = manifest.shards.size();
   result.docs = manifest.TotalDocs();

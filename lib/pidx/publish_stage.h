@@ -10,14 +10,13 @@
 //    (`missing_shards`) and every damaged one (`damaged_shards`, with `problems` giving the
 //    reason of each); the result is kCorrupt (exit 1) when any shard is damaged, else
 //    kNotFound (exit 66).
-// 2. The staged segments are copied into INDEX/segments (content-addressed: a file of the same
-//    name is already the same bytes), durably, and read back and checked there.
-// 3. Under locks/publish.lock (timeout: kLockTimeout after a `lock.timeout` event), the current
-//    version is read again. If it already has exactly these segments and settings, nothing is
-//    published (`unchanged`): publishing one stage twice makes one version. Otherwise the
-//    publishing guard of `build` applies (publish_guard.h) and the version is published by
-//    SnapshotStore::Publish, as `build` does. The result equals a single-machine `build` of
-//    the same catalog: the same segments, byte for byte.
+// 2. The staged segments are copied into INDEX/segments (a file of the same name is reused
+//    only when it holds the same bytes, else rewritten), durably, and read back and checked.
+// 3. Through the one publish transaction (publish.h), as `build`: under locks/publish.lock
+//    the current version is read again. If it already has exactly these segments and
+//    settings, nothing is published (`unchanged`): publishing one stage twice makes one
+//    version. Otherwise the publishing guard of `build` applies and the version is published. The
+//    result equals a single-machine `build` of the same catalog: the same segments, byte for byte.
 #pragma once
 
 #include <cstdint>

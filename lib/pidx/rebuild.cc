@@ -9,6 +9,7 @@
 #include "pidx/base/duration.h"
 #include "pidx/log.h"
 #include "pidx/publish.h"
+#include "pidx/publish_guard.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/shard/shard_id.h"
 #include "pidx/snapshot/snapshot_store.h"
@@ -155,6 +156,9 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   RebuildResult result;
   result.shard = options.shard;
   result.bad_records = ingest.bad_records;
+  // An empty catalog (an empty export, a truncated download) is refused before anything is
+  // written: it would otherwise read as "the shard has no products any more" and remove it.
+  PIDX_RETURN_IF_ERROR(CheckCatalogNotEmpty(ingest.products_seen));
   std::optional<snapshot::ShardEntry> rebuilt;
   if (in_catalog) {
     PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(store, ingest, options.threads));
@@ -162,27 +166,37 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   }
   if (Cancelled()) return Status::Interrupted("interrupted before publishing");
 
-  PIDX_ASSIGN_OR_RETURN(
-      auto publish_lock,
-      AcquireLockLoudly(store, "publish", options.lock_timeout_ms, options.shard, &lock_wait_ms));
-  // Re-read the newest version under the publish lock: another rebuild may have published
-  // since we started, and its shard must survive ours.
-  PIDX_ASSIGN_OR_RETURN(uint64_t newest_version, store.ReadCurrent());
-  PIDX_ASSIGN_OR_RETURN(auto newest, store.LoadManifest(newest_version));
-  if (newest.schema != current.schema || newest.analyzer != current.analyzer ||
-      newest.shards_per_category != current.shards_per_category) {
-    return Status::Config("the index settings changed while " + options.shard +
-                          " was rebuilt (a full build published " +
-                          snapshot::VersionName(newest_version) + "); run the rebuild again");
-  }
-  const snapshot::ShardEntry* old_entry = newest.FindShard(options.shard);
-  snapshot::Manifest manifest = Apply(newest, options, ingest, rebuilt ? &*rebuilt : nullptr);
-  if (Cancelled()) return Status::Interrupted("interrupted before publishing");
-  PIDX_ASSIGN_OR_RETURN(result.version, store.Publish(&manifest));
-  publish_lock.Release();
+  PublishRequest request;
+  request.kind = PublishKind::kShard;
+  request.guard = {options.max_shrink, options.allow_shrink};
+  request.catalog_products = ingest.products_seen;
+  request.shard = options.shard;
+  request.lock_timeout_ms = options.lock_timeout_ms;
+  const snapshot::ShardEntry* old_entry = nullptr;
+  std::optional<snapshot::Manifest> newest;
+  // Under the publish lock the shard is applied to the newest version: another rebuild may
+  // have published since we started, and its shard must survive ours.
+  request.make = [&](const PublishBase& base) -> Result<snapshot::Manifest> {
+    if (base.baseline == nullptr) {
+      return Status::NotFound(options.index_dir + " has no readable published version any more");
+    }
+    newest = *base.baseline;
+    if (newest->schema != current.schema || newest->analyzer != current.analyzer ||
+        newest->shards_per_category != current.shards_per_category) {
+      return Status::Config("the index settings changed while " + options.shard +
+                            " was rebuilt (a full build published " +
+                            snapshot::VersionName(newest->version) + "); run the rebuild again");
+    }
+    old_entry = newest->FindShard(options.shard);
+    return Apply(*newest, options, ingest, rebuilt ? &*rebuilt : nullptr);
+  };
+  auto published = RunPublishTransaction(store, request);
+  lock_wait_ms += published.ok() ? published->lock_wait_ms : 0;
+  if (!published.ok()) return published.status();
   shard_lock.Release();
 
-  result.parent = newest_version;
+  result.version = published->version;
+  result.parent = published->baseline;
   result.lock_wait_ms = lock_wait_ms;
   result.action = !rebuilt ? "removed" : old_entry ? "rebuilt" : "added";
   if (rebuilt) {

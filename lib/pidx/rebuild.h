@@ -1,6 +1,7 @@
 // `pidx rebuild-shard`: rebuilds one shard from the catalog under its lock and publishes a
-// new version that reuses every other shard's segment unchanged (docs/CONTRACT.md
-// sections 4 and 6; the seed's incident is exactly this command failing silently).
+// new version that reuses every other shard's segment unchanged (docs/CONTRACT.md sections 4
+// and 6; the seed's incident is exactly this command failing silently), through the one
+// publish transaction (publish.h).
 //
 // Locking contract:
 // - locks/shard-<SHARD>.lock is held for the whole rebuild; locks/publish.lock only while
@@ -9,6 +10,9 @@
 // - Under the publish lock the newest manifest is read again and the shard is applied to it,
 //   so two rebuilds of different shards that publish back to back both end up in the newest
 //   version (no lost update).
+// Guard (kBadData after `index.publish.refused`): an empty catalog always; unless allow_shrink,
+// a version or shard shrink past max_shrink (a removal is a 100% shrink) and a lost category;
+// always, a product of the shard that another shard of the new version holds.
 // Settings (schema, analyzer, shards per category) come from the current manifest, so the
 // segment is byte-identical to what a full build of the same catalog makes for that shard.
 #pragma once
@@ -33,6 +37,8 @@ struct RebuildOptions {
   int64_t lock_timeout_ms = 5000;
   int threads = 0;
   uint64_t memory_budget = 0;  // as BuildOptions::memory_budget
+  double max_shrink = 0.2;     // the publishing guard, for the version and for the shard
+  bool allow_shrink = false;
 };
 
 struct RebuildResult {

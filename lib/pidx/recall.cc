@@ -64,6 +64,14 @@ Result<RecallResult> Recall(const RecallOptions& options, Env* env) {
       }
     }
 
+    // A query that expects nothing has nothing to measure: counting it as recall 1 let a set
+    // of such queries pass any --min with an index that finds nothing.
+    if (expected.empty()) {
+      return LineError(file, line_no,
+                       "\"expected\" is empty: a query that expects no product cannot measure "
+                       "recall");
+    }
+
     QueryRecall qr;
     qr.line = line_no;
     qr.query = q->get<std::string>();
@@ -86,14 +94,16 @@ Result<RecallResult> Recall(const RecallOptions& options, Env* env) {
         qr.missing.push_back(id);
       }
     }
-    qr.recall = qr.expected == 0 ? 1.0 : static_cast<double>(qr.found) / qr.expected;
+    qr.recall = static_cast<double>(qr.found) / static_cast<double>(qr.expected);
     result.expected += qr.expected;
     result.found += qr.found;
     recall_sum += qr.recall;
     result.queries.push_back(std::move(qr));
   }
-  if (result.queries.empty()) return Status::BadData(file + ": no queries");
-  result.recall = result.expected == 0 ? 1.0 : static_cast<double>(result.found) / result.expected;
+  if (result.queries.empty() || result.expected == 0) {
+    return Status::BadData(file + ": no queries with expected products: nothing to measure");
+  }
+  result.recall = static_cast<double>(result.found) / static_cast<double>(result.expected);
   result.mean_query_recall = recall_sum / static_cast<double>(result.queries.size());
   result.unavailable.assign(unavailable.begin(), unavailable.end());
   result.duration_ms = MonotonicMs() - start;

@@ -6,7 +6,9 @@
 //   {"query": "wireless charger category:electronics", "expected": ["SKU-1", "SKU-7"]}
 // `expected` holds external ids (strings, or integers as their decimal text).
 //
-// Recall of a query: |expected ∩ found| / |expected| (1 when nothing is expected). Overall
+// `expected` must not be empty: a query that expects nothing measures nothing, and a set of
+// them would report recall 1 for an index that finds nothing.
+// Recall of a query: |expected ∩ found| / |expected|. Overall
 // recall: found expected ids / all expected ids over the set (each expected product weighs
 // the same). Extra matches do not lower recall; `matches` reports them for people.
 // A shard that cannot be read is skipped (it lowers recall) and listed in `unavailable`.
@@ -50,7 +52,8 @@ struct RecallResult {
 };
 
 // kNotFound for a missing index, version or query file; kBadData "<file>:<line>: <reason>" for
-// a malformed line or a query that does not parse; kBadData when the file has no query.
+// a malformed line, a query that does not parse or an empty `expected`; kBadData when the file
+// has no query (nothing to measure: never recall 1).
 Result<RecallResult> Recall(const RecallOptions& options, Env* env);
 
 }  // namespace pidx

@@ -398,6 +398,22 @@ Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
   if (versions.empty() && cur.ok()) {
     return Status::NotFound(options.index_dir + " has no published version");
   }
+  // The catalog gate asks "is what is served faithful to this catalog?": with --all-versions
+  // every version's integrity is checked, but the catalog is compared with CURRENT only (the
+  // highest-numbered version is not the served one after a rollback).
+  uint64_t catalog_version = 0;
+  if (!options.catalogs.empty()) {
+    if (!options.all_versions) {
+      catalog_version = versions.empty() ? 0 : versions.back();
+    } else if (current > 0) {
+      catalog_version = current;
+    } else if (cur.ok()) {
+      return Status::NotFound(options.index_dir +
+                              " has no CURRENT: --catalog with --all-versions compares the "
+                              "catalog with the current version");
+    }  // else CURRENT is damaged: the current_damaged finding already fails the gate
+  }
+  if (catalog_version > 0) result.catalog_version = snapshot::VersionName(catalog_version);
 
   std::atomic<uint64_t> bytes{0}, terms_compared{0};
   for (uint64_t v : versions) {
@@ -489,7 +505,7 @@ Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
       findings.Add(std::move(f));
     }
 
-    if (options.catalogs.empty() || v != versions.back()) continue;
+    if (catalog_version == 0 || v != catalog_version) continue;
     // Consistency with the catalog, using the version's own settings.
     shard::IngestOptions io;
     auto schema = catalog::Schema::FromJson(manifest->schema);

@@ -14,6 +14,9 @@
 // compares every term. Without --deep the catalog scan keeps only ids, hashes, the Bloom
 // filter and the sampled postings in memory, never a whole index.
 //
+// --all-versions: integrity of every version; with --catalog, consistency of CURRENT only
+// (what is served), named by VerifyResult::catalog_version.
+//
 // Every finding kind is explained in docs/VERIFY.md.
 #pragma once
 
@@ -53,7 +56,8 @@ struct VerifyOptions {
 };
 
 struct VerifyResult {
-  std::vector<std::string> versions;
+  std::vector<std::string> versions;  // integrity checked
+  std::string catalog_version;        // compared with the catalog; empty without --catalog
   std::vector<Finding> findings;
   uint64_t shards_checked = 0;
   uint64_t docs_checked = 0;

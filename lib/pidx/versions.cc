@@ -59,25 +59,18 @@ Result<RollbackResult> Rollback(const RollbackOptions& options, Env* env) {
   }
 
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
-  PIDX_ASSIGN_OR_RETURN(auto lock,
-                        AcquireLockLoudly(store, "publish", options.lock_timeout_ms, ""));
-  // Step 2: what was verified must still be there (a gc may have run since).
-  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadManifest(options.version));
-  for (const auto& e : manifest.shards) {
-    auto size = env->FileSize(store.SegmentPath(e.segment));
-    if (!size.ok() || *size != e.size) {
-      return Status::Corrupt(vname + ": segment " + e.segment +
-                             " changed or disappeared after it was verified; CURRENT unchanged");
-    }
-  }
+  // Step 2, through the one publish path: the lock, CURRENT read again, V's segments still
+  // there, then CURRENT replaced.
+  PublishRequest request;
+  request.kind = PublishKind::kRollback;
+  request.rollback_to = options.version;
+  request.lock_timeout_ms = options.lock_timeout_ms;
+  PIDX_ASSIGN_OR_RETURN(auto published, RunPublishTransaction(store, request));
   RollbackResult result;
   result.version = options.version;
   result.shards_checked = verified.shards_checked;
-  auto current = store.ReadCurrent();
-  result.previous = current.ok() ? *current : 0;
-  if (current.ok() && *current == options.version) return result;
-  PIDX_RETURN_IF_ERROR(store.SetCurrent(options.version));
-  result.changed = true;
+  result.previous = published.previous;
+  result.changed = !published.unchanged;
   return result;
 }
 

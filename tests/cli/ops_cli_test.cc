@@ -132,13 +132,14 @@ TEST_CASE("recall names the line of a malformed query set and exits 65") {
   const std::string catalog = GenCatalog(dir.File("c.jsonl"), 50, 3);
   const std::string index = dir.File("idx");
   REQUIRE(Pidx({"build", "--catalog", catalog, "--index", index}).exit_code == 0);
-  const std::string q = dir.Write("q.jsonl", "{\"query\": \"usb\", \"expected\": []}\n\n{oops\n");
+  const std::string q =
+      dir.Write("q.jsonl", "{\"query\": \"usb\", \"expected\": [\"SKU-0000001\"]}\n\n{oops\n");
   RunResult r = Pidx({"recall", "--index", index, "--queries", q});
   CHECK(r.exit_code == 65);
   REQUIRE(r.Events("index.recall.failed").size() == 1);
   CHECK(r.Events("index.recall.failed")[0]["error"].get<std::string>().find("q.jsonl:3:") !=
         std::string::npos);
-  const std::string bad = dir.Write("bad.jsonl", "{\"query\": \"(usb\", \"expected\": []}\n");
+  const std::string bad = dir.Write("bad.jsonl", "{\"query\": \"(usb\", \"expected\": [\"X\"]}\n");
   CHECK(Pidx({"recall", "--index", index, "--queries", bad}).exit_code == 65);
 }
 

@@ -215,7 +215,14 @@ TEST_CASE("rebuild-shard adds a new category's shard, removes a vanished one, re
   CHECK(Segments(index).count(garden) == 1);
 
   auto c3 = dir.Write("c3.jsonl", ToJsonl(items));  // Garden gone again
+  // Removing the shard loses the whole category: the guard of build refuses it...
   r = Pidx({"rebuild-shard", garden, "--catalog", c3, "--index", index, "--json"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.Events("index.publish.refused").size() == 1);
+  CHECK(Segments(index).count(garden) == 1);
+  // ...unless the operator says the shrink is meant.
+  r = Pidx(
+      {"rebuild-shard", garden, "--catalog", c3, "--index", index, "--json", "--allow-shrink"});
   REQUIRE(r.exit_code == 0);
   CHECK(nlohmann::json::parse(r.out)["action"] == "removed");
   CHECK(r.Events("index.rebuild.completed")[0]["action"] == "removed");

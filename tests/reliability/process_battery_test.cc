@@ -522,8 +522,21 @@ TEST_CASE("fsync audit: each renamed file is fsynced before its rename and its d
   INFO(report);
   CHECK(AuditBuild(t, "build2", "", {"build", "--catalog", b, "--index", idx}, &report) == 0);
   INFO(report);
+  // The rebuild repairs a damaged segment of the current catalog (a rebuild from `a` would put
+  // a's ids, which b has in other categories, in two shards: refused), so a segment is
+  // rewritten by rename and audited.
   const std::string shard = BiggestShards(idx, 1, 1).at(0);
-  CHECK(AuditBuild(t, "rebuild", "", {"rebuild-shard", shard, "--catalog", a, "--index", idx},
+  {
+    const auto stats = json::parse(Pidx({"stats", "--index", idx, "--shard", shard, "--json"}).out);
+    const std::string seg = idx + "/segments/" + stats["shards"][0]["segment"].get<std::string>();
+    fs::permissions(seg, fs::perms::owner_write, fs::perm_options::add);
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(100);
+    const char c = static_cast<char>(f.get() ^ 0x55);
+    f.seekp(100);
+    f.put(c);
+  }
+  CHECK(AuditBuild(t, "rebuild", "", {"rebuild-shard", shard, "--catalog", b, "--index", idx},
                    &report) == 0);
   INFO(report);
   CHECK(AuditBuild(t, "rollback", "", {"rollback", "--index", idx, "v000001"}, &report) == 0);
@@ -812,13 +825,14 @@ TEST_CASE("paths with ../ and symlinks never make pidx write outside the index d
   // The planted manifest is not a valid version; the build still numbers above it.
   CHECK(b.exit_code == 0);
   CHECK(CurrentVersion(idx) == 51);
-  // A lock file that is a symlink is refused (nothing is opened through it); once removed,
+  // From the current catalog (cat's ids also sit in cat2's other categories, and a rebuild
+  // that would put an id in two shards is refused). A lock file that is a symlink is refused (nothing is opened through it); once removed,
   // pidx recreates it as a regular file.
-  RunResult locked = Pidx({"rebuild-shard", shard, "--catalog", cat, "--index", idx});
+  RunResult locked = Pidx({"rebuild-shard", shard, "--catalog", cat2, "--index", idx});
   CHECK(locked.exit_code == 1);
   CHECK(locked.err.find("is a symlink") != std::string::npos);
   fs::remove(idx + "/locks/shard-" + shard + ".lock");
-  CHECK(Pidx({"rebuild-shard", shard, "--catalog", cat, "--index", idx}).exit_code == 0);
+  CHECK(Pidx({"rebuild-shard", shard, "--catalog", cat2, "--index", idx}).exit_code == 0);
   fs::remove(idx + "/CURRENT");
   fs::create_symlink(outside + "/CURRENT", idx + "/CURRENT");
   CHECK(Pidx({"rollback", "--index", idx, "v000051"}).exit_code == 0);

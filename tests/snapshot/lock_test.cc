@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "pidx/base/cancel.h"
 #include "support/temp_dir.h"
 
 using pidx::snapshot::FileLock;
@@ -115,4 +116,26 @@ TEST_CASE("a lock file that is not a regular file is refused without blocking") 
   std::filesystem::create_directory(dir.File("dir.lock"));
   CHECK(FileLock::Acquire(dir.File("dir.lock"), 0, nullptr).status().kind() !=
         pidx::StatusKind::kOk);
+}
+
+TEST_CASE("a signal while waiting for a held lock ends the wait with kInterrupted") {
+  pidx::testing::TempDir dir;
+  const std::string path = dir.File("publish.lock");
+  pid_t holder = HoldInChild(path);
+  std::thread signaller([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    pidx::CancelSignal().store(SIGTERM);
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  LockWait wait;
+  auto lock = FileLock::Acquire(path, 30000, &wait);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  signaller.join();
+  pidx::CancelSignal().store(0);
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+  REQUIRE_FALSE(lock.ok());
+  CHECK(lock.status().kind() == pidx::StatusKind::kInterrupted);
+  CHECK(waited < std::chrono::seconds(5));
+  CHECK(wait.waited_ms >= 150);
 }

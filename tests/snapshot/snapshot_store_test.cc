@@ -216,7 +216,7 @@ TEST_CASE("WriteSegment refuses a name that is not a segment name and creates no
   TempDir dir;
   auto store = *SnapshotStore::Open(Env::Default(), dir.File("idx"), true);
   std::filesystem::create_directories(dir.File("OUT"));
-  pidx::Status s = store.WriteSegment("../../OUT/evil.seg", "bytes");
+  pidx::Status s = store.WriteSegment("../../OUT/evil.seg", "bytes").status();
   CHECK(s.kind() == pidx::StatusKind::kCorrupt);
   CHECK(s.message().find("../../OUT/evil.seg") != std::string::npos);
   CHECK(std::filesystem::is_empty(dir.File("OUT")));

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "pidx/base/cancel.h"
 #include "pidx/base/duration.h"
 
 namespace pidx::snapshot {
@@ -105,6 +106,13 @@ Result<FileLock> FileLock::Acquire(const std::string& path, int64_t timeout_ms, 
       return s;
     }
     const int64_t waited = MonotonicMs() - start;
+    // A signal while waiting stops the wait: the caller has changed nothing yet, so the
+    // command ends on its error path (exit 128+N) instead of acting once the lock frees.
+    if (Cancelled()) {
+      if (wait) wait->waited_ms = waited;
+      ::close(fd);
+      return Status::Interrupted("interrupted while waiting for " + path);
+    }
     if (waited >= timeout_ms) {
       long holder = FlockHolderPid(fd);
       if (wait) {

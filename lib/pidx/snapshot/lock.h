@@ -10,8 +10,9 @@
 //   directory planted under a lock's name is kCorrupt naming it, and nothing is created
 //   through it.
 // - Acquire polls LOCK_EX|LOCK_NB with back-off (1 ms doubling to 100 ms) until the timeout;
-//   timeout 0 tries exactly once. An operator can pause publishing by holding publish.lock,
-//   e.g. `flock INDEX/locks/publish.lock -c 'maintenance'`.
+//   timeout 0 tries exactly once. A SIGINT/SIGTERM (base/cancel.h) ends the wait at once with
+//   kInterrupted: a command stopped while it waits changes nothing. An operator can pause
+//   publishing by holding publish.lock, e.g. `flock INDEX/locks/publish.lock -c 'maintenance'`.
 #pragma once
 
 #include <cstdint>
@@ -36,8 +37,9 @@ class FileLock {
   FileLock& operator=(const FileLock&) = delete;
 
   // Creates the lock file if needed. kLockTimeout when not acquired within timeout_ms (the
-  // message names the lock and the time waited), kIoError when the file cannot be opened,
-  // kCorrupt when it is a symlink or not a regular file.
+  // message names the lock and the time waited), kInterrupted when cancelled while waiting,
+  // kIoError when the file cannot be opened, kCorrupt when it is a symlink or not a regular
+  // file.
   // `wait` (optional) receives the time waited and, on timeout, the holder's pid.
   static Result<FileLock> Acquire(const std::string& path, int64_t timeout_ms, LockWait* wait);
 

@@ -143,7 +143,8 @@ bool SnapshotStore::IsSegmentName(std::string_view name) {
   return name[dash] == '-' && IsShardName(name.substr(0, dash));
 }
 
-Status SnapshotStore::WriteSegment(const std::string& name, std::string_view bytes) {
+Result<SnapshotStore::SegmentWrite> SnapshotStore::WriteSegment(const std::string& name,
+                                                                std::string_view bytes) {
   // Second wall behind the manifest and fragment parsers: whatever names reach here, nothing
   // is created outside segments/ and nothing but a segment name is created in it.
   if (!IsSegmentName(name)) {
@@ -151,9 +152,17 @@ Status SnapshotStore::WriteSegment(const std::string& name, std::string_view byt
                            "\": not a segment name (<shard>-<16 hex>.seg)");
   }
   const std::string path = SegmentPath(name);
-  // Same name, same checksum: the file is already there, complete (it appeared by rename).
-  if (env_->FileExists(path)) return Status::Ok();
-  return WriteFileDurably(env_, path, bytes);
+  if (!env_->FileExists(path)) {
+    PIDX_RETURN_IF_ERROR(WriteFileDurably(env_, path, bytes));
+    return SegmentWrite::kWritten;
+  }
+  // The name promises these bytes, but a file can rot or be a torn copy: trusting the name
+  // kept a damaged segment for ever (every later build failed its read-back). Comparing with
+  // the bytes in hand is stronger than any checksum and costs one read.
+  auto existing = env_->MapFile(path);
+  if (existing.ok() && (*existing)->data() == bytes) return SegmentWrite::kReused;
+  PIDX_RETURN_IF_ERROR(WriteFileDurably(env_, path, bytes));
+  return SegmentWrite::kReplaced;
 }
 
 Status SnapshotStore::CheckSegment(const ShardEntry& entry) const {

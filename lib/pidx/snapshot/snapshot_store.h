@@ -7,8 +7,10 @@
 //
 // Publish contract (what a reader can observe):
 // 1. Segments are written with WriteFileDurably (temporary name, fsync, rename, fsync of
-//    segments/). A segment's name carries its checksum, so a name that exists already holds
-//    the same bytes and is not written again.
+//    segments/). A segment's name carries its checksum; a file of that name already there is
+//    reused only when it holds exactly the bytes to write. Otherwise (a rotted byte, a torn
+//    copy) it is rewritten the same durable way: the rename replaces the inode, so a reader
+//    that has the damaged file mapped keeps its mapping and no file is modified in place.
 // 2. Every new segment is read back and checked (SegmentReader::Open + Validate, checksum and
 //    size as recorded) before the manifest is written.
 // 3. Under the publish lock: every segment the manifest names is checked to exist (gc, which
@@ -64,9 +66,11 @@ class SnapshotStore {
   // segments/.
   static bool IsShardName(std::string_view shard);
   static bool IsSegmentName(std::string_view name);
-  // Writes a segment durably unless it exists already. Step 1. kCorrupt when `name` is not
-  // IsSegmentName (it came from a damaged or hostile fragment or manifest).
-  Status WriteSegment(const std::string& name, std::string_view bytes);
+  enum class SegmentWrite { kWritten, kReused, kReplaced };
+  // Step 1. kReused: the file was there with exactly `bytes`; kReplaced: it was there with
+  // other bytes (damaged) and was rewritten durably; kWritten: it was new. kCorrupt when
+  // `name` is not IsSegmentName (it came from a damaged or hostile fragment or manifest).
+  Result<SegmentWrite> WriteSegment(const std::string& name, std::string_view bytes);
   // Reads back and deep-checks a segment: OpenSegment (name, file type, size, checksum, shard,
   // counts against `entry`) and SegmentReader::Validate. Step 2.
   Status CheckSegment(const ShardEntry& entry) const;
