@@ -153,6 +153,7 @@ class JsonlReader final : public CatalogReader {
 
   uint64_t bytes_consumed() const override { return in_.stream().bytes_consumed(); }
   uint64_t total_bytes() const override { return in_.stream().total_bytes(); }
+  uint64_t raw_xxh3() const override { return in_.stream().raw_xxh3(); }
   const std::string& display_name() const override { return in_.stream().display_name(); }
 
  private:
