@@ -464,3 +464,20 @@ TEST_CASE("jsonl: the reader agrees with a strict JSON validator on random and m
 }
 
 }  // namespace pidx::catalog
+
+namespace pidx::catalog {
+
+TEST_CASE("jsonl: an id or category of only whitespace is a bad record") {
+  testing::TempDir dir;
+  const std::string f = dir.Write("w.jsonl",
+                                  "{\"id\":\" \\t\",\"category\":\"c\"}\n"
+                                  "{\"id\":\"A\",\"category\":\"\\n \"}\n"
+                                  "{\"id\":\" A \",\"category\":\" c\"}\n");
+  Outcome o = ReadAll(f);
+  REQUIRE(o.products.size() == 1);
+  REQUIRE(o.errors.size() == 2);
+  CHECK(o.errors[0] == f + ":1: \"id\" is only whitespace");
+  CHECK(o.errors[1] == f + ":2: \"category\" is only whitespace");
+}
+
+}  // namespace pidx::catalog

@@ -205,3 +205,73 @@ TEST_CASE(
   REQUIRE(pub.exit_code == 0);
   CHECK(json::parse(pub.out)["docs"] == 3000);
 }
+
+TEST_CASE("reordering the keys of attrs is not a changed product") {
+  TempDir dir;
+  const std::string a =
+      dir.Write("a.jsonl",
+                "{\"id\":\"A\",\"category\":\"Audio\",\"title\":\"headphones\","
+                "\"attrs\":{\"color\":\"black\",\"size\":42,\"ports\":[\"usb\",\"jack\"]}}\n");
+  const std::string b =
+      dir.Write("b.jsonl",
+                "{\"id\":\"A\",\"category\":\"Audio\",\"title\":\"headphones\","
+                "\"attrs\":{\"ports\":[\"usb\",\"jack\"],\"size\":42,\"color\":\"black\"}}\n");
+  const std::string index = dir.File("idx");
+  REQUIRE(Pidx({"build", "--catalog", a, "--index", index}).exit_code == 0);
+  RunResult r = Pidx({"build", "--catalog", b, "--index", index, "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(json::parse(r.out)["segments_written"] == 0);  // the same segment, byte for byte
+  const json v1 = ManifestOf(index, "v000001")["shards"];
+  const json v2 = ManifestOf(index, "v000002")["shards"];
+  CHECK(v1 == v2);
+  CHECK(Pidx({"verify", "--index", index, "--catalog", a}).exit_code == 0);
+}
+
+TEST_CASE("CSV NUL bytes, stray quotes, 1e400 and whitespace-only ids exit 65 with file:line") {
+  TempDir dir;
+  const std::map<std::string, std::string> cases = {
+      {"stray quote", "1,Books,t\"x,1\n"}, {"NUL", std::string("1,Books,a") + '\0' + "b,1\n"},
+      {"1e400", "1,Books,t,1e400\n"},      {"blank id", " \t,Books,t,1\n"},
+      {"blank category", "1,  ,t,1\n"},
+  };
+  for (const auto& [name, row] : cases) {
+    const std::string f = dir.Write("c.csv", "id,category,title,price\n" + row);
+    RunResult r = Pidx({"build", "--catalog", f, "--index", dir.File("idx")});
+    INFO(name << "\n" << r.err);
+    CHECK(r.exit_code == 65);
+    auto failed = r.Events("index.build.failed");
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0]["error"].get<std::string>().rfind(f + ":2: ", 0) == 0);
+    CHECK(!Published(dir.File("idx")));
+  }
+  for (const std::string line :
+       {"{\"id\":\"  \",\"category\":\"Books\"}", "{\"id\":\"A\",\"category\":\"\\t\"}"}) {
+    const std::string f = dir.Write("c.jsonl", line + "\n");
+    RunResult r = Pidx({"build", "--catalog", f, "--index", dir.File("idx")});
+    INFO(line);
+    CHECK(r.exit_code == 65);
+    CHECK(r.err.find("is only whitespace") != std::string::npos);
+  }
+}
+
+TEST_CASE("malformed JSON in a field the schema does not use exits 65, or is skipped") {
+  TempDir dir;
+  const std::vector<std::string> bad = {"[1 2 3]", "tru", "{\"a\" 1}", "[1,,2]", "{\"a\":1,}"};
+  std::string text = "{\"id\":\"OK\",\"category\":\"Books\",\"x\":[1,{\"b\":null}]}\n";
+  for (size_t i = 0; i < bad.size(); ++i) {
+    text += "{\"id\":\"B" + std::to_string(i) + "\",\"category\":\"Books\",\"x\":" + bad[i] + "}\n";
+  }
+  const std::string f = dir.Write("c.jsonl", text);
+  RunResult r = Pidx({"build", "--catalog", f, "--index", dir.File("idx")});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find(f + ":2: malformed JSON") != std::string::npos);
+  CHECK(!Published(dir.File("idx")));
+  RunResult skip =
+      Pidx({"build", "--catalog", f, "--index", dir.File("idx"), "--max-bad-lines", "5", "--json"});
+  INFO(skip.err);
+  REQUIRE(skip.exit_code == 0);
+  CHECK(json::parse(skip.out)["docs"] == 1);
+  CHECK(json::parse(skip.out)["bad_lines_skipped"] == 5);
+  CHECK(skip.Events("catalog.record.skipped").size() == 5);
+}

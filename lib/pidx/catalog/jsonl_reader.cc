@@ -380,6 +380,7 @@ std::string JsonlReader::ParseField(int index, od::value value, Product* out) {
         std::string_view v;
         if ((err = value.get_string().get(v))) return Malformed(err);
         if (v.empty()) return "empty " + quoted();
+        if (IsOnlyWhitespace(v)) return quoted() + " is only whitespace";
         out->id.assign(v.data(), v.size());
         return "";
       }
@@ -409,6 +410,7 @@ std::string JsonlReader::ParseField(int index, od::value value, Product* out) {
       std::string_view v;
       if ((err = value.get_string().get(v))) return Malformed(err);
       if (v.empty()) return "empty " + quoted();
+      if (IsOnlyWhitespace(v)) return quoted() + " is only whitespace";
       out->category.assign(v.data(), v.size());
       return "";
     }
