@@ -1,5 +1,7 @@
 #include "pidx/stage.h"
 
+#include <sys/stat.h>
+
 #include <set>
 
 #include <fmt/format.h>
@@ -23,9 +25,14 @@ Status CatalogChanged(const std::string& what) {
                          "; the catalog changed since the plan was made: run pidx plan again");
 }
 
-// Cheap checks before the scan: every planned file is there with its planned size.
+// Cheap checks before the scan: every planned file is there with its planned size. Standard
+// input, a pipe or a FIFO has no size before it is read: its bytes are checked after the scan
+// (CheckScanAgainstPlan), still before anything is staged.
 Status CheckCatalogFiles(const Plan& plan, Env* env) {
   for (const auto& c : plan.catalogs) {
+    if (c.path == "-") continue;
+    struct stat st;
+    if (::stat(c.path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) continue;
     if (!env->FileExists(c.path)) {
       return Status::NotFound("catalog " + c.path + " named by the plan does not exist");
     }

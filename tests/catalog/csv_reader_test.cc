@@ -81,7 +81,7 @@ TEST_CASE("csv: quoted fields hold commas, \"\" escapes, newlines and CRLF, and 
                                 "id,category,title,description\r\n"
                                 "1,c,\"Desk, oak\",\"He said \"\"hi\"\"\"\r\n"
                                 "2,c,\"two\nline\ntitle\",\"\"\r\n"
-                                "3,c,27\" monitor,\"crlf\r\ninside\"\r\n"
+                                "3,c,\"27\"\" monitor\",\"crlf\r\ninside\"\r\n"
                                 "\r\n"
                                 "4,c,last,"));
   REQUIRE(o.errors.empty());
@@ -249,4 +249,39 @@ TEST_CASE("utf8: the validator accepts UTF-8 and finds the first invalid sequenc
 }
 
 }  // namespace
+}  // namespace pidx::catalog
+
+namespace pidx::catalog {
+
+TEST_CASE("csv/tsv: NUL bytes, a stray quote, a non-finite price and blank ids are bad records") {
+  testing::TempDir dir;
+  const std::string f = dir.Write("b.csv", std::string("id,category,title,price\n"
+                                                       "1,c,t\"x,1\n"  // 2
+                                                       "2,c,nul") +
+                                               '\0' +
+                                               "here,1\n"             // 3
+                                               "3,c,t,1e400\n"        // 4
+                                               "   ,c,t,1\n"          // 5
+                                               "5,\" \t \",t,1\n"     // 6
+                                               "6,c,fine,-1e300\n");  // 7
+  Outcome o = ReadAll(f);
+  REQUIRE(o.products.size() == 1);
+  CHECK(o.products[0].id == "6");
+  REQUIRE(o.errors.size() == 5);
+  CHECK(o.errors[0].rfind(f + ":2: column 3: a quote inside an unquoted field", 0) == 0);
+  CHECK(o.errors[1] == f + ":3: column 3 (\"title\"): NUL byte");
+  CHECK(o.errors[2] == f + ":4: column 4 (\"price\"): not a finite number");
+  CHECK(o.errors[3] == f + ":5: column 1 (\"id\"): only whitespace");
+  CHECK(o.errors[4] == f + ":6: column 2 (\"category\"): only whitespace");
+
+  const std::string t = dir.Write("b.tsv",
+                                  "id\tcategory\ttitle\n"
+                                  "1\t \tx\n"
+                                  "2\tc\t27\" tv\n");
+  Outcome ot = ReadAll(t);
+  REQUIRE(ot.products.size() == 1);  // quotes are data in TSV
+  REQUIRE(ot.errors.size() == 1);
+  CHECK(ot.errors[0] == t + ":2: column 2 (\"category\"): only whitespace");
+}
+
 }  // namespace pidx::catalog

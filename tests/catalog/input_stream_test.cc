@@ -1,5 +1,7 @@
 #include "pidx/catalog/input_stream.h"
 
+#include "pidx/base/checksum.h"
+
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -222,6 +224,34 @@ TEST_CASE("catalogs read through .gz and .zst: jsonl.gz and csv.zst give the sam
     }
     CHECK(n == 5000);
     CHECK((*reader)->bytes_consumed() == (*reader)->total_bytes());
+  }
+}
+
+TEST_CASE("input_stream: a zstd stream that starts with a skippable frame is read") {
+  testing::TempDir dir;
+  const std::string text = SampleText(3000);
+  // Magic 0x184D2A5? little-endian, then a 4-byte little-endian size, then that many bytes.
+  std::string skippable("\x53\x2a\x4d\x18\x05\x00\x00\x00hello", 13);
+  const std::string path = dir.Write("c.jsonl.zst", skippable + Zstd(text));
+  auto in = InputStream::Open(path);
+  REQUIRE(in.ok());
+  CHECK((*in)->compression() == Compression::kZstd);
+  Result<std::string> got = ReadStream(**in);
+  REQUIRE(got.ok());
+  CHECK(got.value() == text);
+}
+
+TEST_CASE("input_stream: the identity hash covers exactly the stored bytes read") {
+  testing::TempDir dir;
+  const std::string text = SampleText(20000);
+  const std::string zst = Zstd(text);
+  for (const auto& [name, bytes] :
+       std::vector<std::pair<std::string, std::string>>{{"c.jsonl", text}, {"c.jsonl.zst", zst}}) {
+    auto in = InputStream::Open(dir.Write(name, bytes));
+    REQUIRE(in.ok());
+    REQUIRE(ReadStream(**in).ok());
+    CHECK((*in)->bytes_consumed() == bytes.size());
+    CHECK((*in)->raw_xxh3() == Xxh3(bytes));
   }
 }
 

@@ -21,7 +21,7 @@ inline std::unique_ptr<pidx::catalog::InputStream> FuzzStream(const uint8_t* dat
     done += static_cast<size_t>(n);
   }
   if (lseek(fd, 0, SEEK_SET) != 0) std::abort();
-  auto s = pidx::catalog::InputStream::FromFd(fd, true, name, size);
+  auto s = pidx::catalog::InputStream::FromFd(fd, true, name);
   if (!s.ok()) return nullptr;
   return std::move(*s);
 }

@@ -125,3 +125,23 @@ TEST_CASE("a spill that cannot be written fails Finish and leaves no file behind
   CHECK(r.status().message().find("spilling the shard builders") != std::string::npos);
   CHECK(FilesIn(dir.path()).empty());
 }
+
+TEST_CASE("the content hash ignores the order of attrs keys, not of a key's values") {
+  const auto& schema = pidx::catalog::Schema::Default();
+  const int attrs = schema.FindName("attrs");
+  REQUIRE(attrs >= 0);
+  auto with = [&](std::vector<std::string> entries) {
+    pidx::catalog::Product p;
+    p.id = "A";
+    p.category = "c";
+    p.fields.resize(schema.fields().size());
+    p.fields[static_cast<size_t>(attrs)] = std::move(entries);
+    return pidx::shard::ProductContentHash(schema, p);
+  };
+  const std::string us(1, pidx::catalog::kAttrSeparator);
+  const uint64_t ab = with({"color" + us + "red", "size" + us + "42", "size" + us + "43"});
+  CHECK(with({"size" + us + "42", "size" + us + "43", "color" + us + "red"}) == ab);
+  CHECK(with({"size" + us + "42", "color" + us + "red", "size" + us + "43"}) == ab);
+  CHECK(with({"color" + us + "red", "size" + us + "43", "size" + us + "42"}) != ab);
+  CHECK(with({"color" + us + "blue", "size" + us + "42", "size" + us + "43"}) != ab);
+}

@@ -21,9 +21,14 @@ bool EndsWithNoCase(std::string_view s, std::string_view suffix) {
 
 // The format a name implies, after dropping .gz/.zst. Standard input has no name; it is read as
 // JSON Lines unless a format is given, because JSON Lines is the format pipelines emit and a
-// CSV fed to it fails loudly on its first line rather than being misread.
+// CSV fed to it fails loudly on its first line rather than being misread. /dev/stdin and the
+// /dev/fd/N of a process substitution (`<(zcat feed.jsonl.gz)`) are standard input by another
+// name.
 Result<Format> FormatFromName(const std::string& path) {
-  if (path == "-") return Format::kJsonl;
+  if (path == "-" || path == "/dev/stdin" || path.rfind("/dev/fd/", 0) == 0 ||
+      path.rfind("/proc/self/fd/", 0) == 0) {
+    return Format::kJsonl;
+  }
   std::string_view name = StripCompressionSuffix(path);
   if (EndsWithNoCase(name, ".jsonl") || EndsWithNoCase(name, ".ndjson")) return Format::kJsonl;
   if (EndsWithNoCase(name, ".csv")) return Format::kCsv;

@@ -19,9 +19,9 @@ enum class Format { kAuto, kJsonl, kCsv, kTsv };
 Result<Format> ParseFormat(std::string_view name);
 
 struct ReaderOptions {
-  Format format = Format::kAuto;         // kAuto: by extension (after stripping .gz/.zst)
-  size_t max_line_bytes = 1024 * 1024;   // longer lines (records) are bad data
-  size_t max_depth = 64;                 // deeper JSON nesting is bad data
+  Format format = Format::kAuto;        // kAuto: by extension (after stripping .gz/.zst)
+  size_t max_line_bytes = 1024 * 1024;  // longer lines (records) are bad data
+  size_t max_depth = 64;                // deeper JSON nesting is bad data
 };
 
 class CatalogReader {
@@ -31,8 +31,7 @@ class CatalogReader {
   // Opens `path`. kNotFound when it does not exist, kIoError when it cannot be read,
   // kUsage when the format cannot be told from the name (and none was given), kBadData for
   // an unusable CSV/TSV header row or a .gz/.zst file without the matching magic bytes.
-  static Result<std::unique_ptr<CatalogReader>> Open(const std::string& path,
-                                                     const Schema& schema,
+  static Result<std::unique_ptr<CatalogReader>> Open(const std::string& path, const Schema& schema,
                                                      const ReaderOptions& options);
 
   // Reads the next product into *out (out->fields sized to the schema).
@@ -52,6 +51,11 @@ class CatalogReader {
 
   // The name used in messages: the path as given, or "<stdin>".
   virtual const std::string& display_name() const = 0;
+
+  // XXH3-64 of the file's bytes consumed so far, as stored (compressed for .gz/.zst). Once
+  // Next has returned false it is the identity of the whole file, with bytes_consumed() its
+  // size: computed from the bytes that were parsed, since a pipe or FIFO cannot be read twice.
+  virtual uint64_t raw_xxh3() const = 0;
 };
 
 }  // namespace pidx::catalog

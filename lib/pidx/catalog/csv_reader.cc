@@ -1,6 +1,8 @@
 #include "pidx/catalog/csv_reader.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -38,6 +40,14 @@ bool LooksLikeNumber(std::string_view s) {
     if (exp_digits == 0) return false;
   }
   return i == s.size();
+}
+
+// "1e400" looks like a number but is not a finite double: JSON readers refuse it too.
+bool IsFiniteNumber(std::string_view s) {
+  if (!s.empty() && s[0] == '+') s.remove_prefix(1);  // from_chars takes no '+'
+  double d;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), d);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size() && std::isfinite(d);
 }
 
 // Newlines inside quoted text are rare, so memchr (vectorized) beats a byte loop here.
@@ -79,6 +89,7 @@ class CsvReader final : public CatalogReader {
 
   uint64_t bytes_consumed() const override { return in_.stream().bytes_consumed(); }
   uint64_t total_bytes() const override { return in_.stream().total_bytes(); }
+  uint64_t raw_xxh3() const override { return in_.stream().raw_xxh3(); }
   const std::string& display_name() const override { return in_.stream().display_name(); }
 
  private:
@@ -128,7 +139,8 @@ class CsvReader final : public CatalogReader {
   size_t record_bytes_ = 0;  // bytes to consume
   uint64_t record_newlines_ = 0;
   bool record_blank_ = false;
-  bool in_quote_ = false;  // where a kNeedMore scan stopped
+  bool in_quote_ = false;          // where a kNeedMore scan stopped
+  size_t stray_quote_column_ = 0;  // 1-based column of a quote inside an unquoted CSV field
   size_t bad_column_ = 0;
 
   uint64_t next_line_ = 1;    // line of the next unread byte
@@ -140,6 +152,7 @@ ScanResult CsvReader::ScanCsv(const char* p, size_t n, bool eof) {
   cells_.clear();
   in_quote_ = false;
   record_newlines_ = 0;
+  stray_quote_column_ = 0;
   size_t i = 0;
   for (;;) {
     const size_t start = text_.size();
@@ -197,6 +210,11 @@ ScanResult CsvReader::ScanCsv(const char* p, size_t n, bool eof) {
     if (j == n && !eof) return ScanResult::kNeedMore;
     size_t end = j;
     if ((j == n || p[j] == '\n') && end > i && p[end - 1] == '\r') --end;
+    // RFC 4180: a quote belongs only in a quoted field. Kept as data it would hide a broken
+    // quoting (a field cut in two), so the record is bad, as it is in JSON.
+    if (stray_quote_column_ == 0 && std::memchr(p + i, '"', end - i) != nullptr) {
+      stray_quote_column_ = cells_.size() + 1;
+    }
     text_.append(p + i, end - i);
     cells_.emplace_back(start, end - i);
     if (j < n && p[j] == ',') {
@@ -356,6 +374,11 @@ Result<bool> CsvReader::Next(Product* out) {
   if (columns_.empty()) return false;  // the input had no header row
   PIDX_ASSIGN_OR_RETURN(bool got, ReadRecord());
   if (!got) return false;
+  if (stray_quote_column_ != 0) {
+    return Bad(record_line_, "column " + std::to_string(stray_quote_column_) +
+                                 ": a quote inside an unquoted field (quote the field and double "
+                                 "the quote: \"27\"\" monitor\")");
+  }
   if (cells_.size() != columns_.size()) {
     return Bad(record_line_, "expected " + std::to_string(columns_.size()) + " columns, found " +
                                  std::to_string(cells_.size()));
@@ -376,15 +399,18 @@ std::string CsvReader::FillProduct(Product* out) {
     std::string_view cell = Cell(c);
     // Every cell, used or not, as simdjson checks every byte of a JSON line.
     if (!IsValidUtf8(cell)) return ColumnName(c) + ": invalid UTF-8";
+    // JSON cannot carry a raw NUL either; as data it would cut C strings downstream.
+    if (std::memchr(cell.data(), '\0', cell.size()) != nullptr) {
+      return ColumnName(c) + ": NUL byte";
+    }
     const Column& column = columns_[c];
     if (column.field < 0 || cell.empty()) continue;
     const FieldSpec& spec = fields[static_cast<size_t>(column.field)];
     switch (spec.role) {
       case FieldRole::kId:
-        out->id.assign(cell.data(), cell.size());
-        break;
       case FieldRole::kCategory:
-        out->category.assign(cell.data(), cell.size());
+        if (IsOnlyWhitespace(cell)) return ColumnName(c) + ": only whitespace";
+        (spec.role == FieldRole::kId ? out->id : out->category).assign(cell.data(), cell.size());
         break;
       case FieldRole::kText:
         Add(out, column.field, cell);
@@ -404,6 +430,7 @@ std::string CsvReader::FillProduct(Product* out) {
         break;
       case FieldRole::kNumber:
         if (!LooksLikeNumber(cell)) return ColumnName(c) + ": not a number";
+        if (!IsFiniteNumber(cell)) return ColumnName(c) + ": not a finite number";
         Add(out, column.field, cell);
         break;
       case FieldRole::kAttrs:

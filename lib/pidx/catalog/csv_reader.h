@@ -2,8 +2,8 @@
 //
 // CSV is RFC 4180: comma-separated; a field may be quoted with '"', and inside quotes '""' is a
 // quote and commas, CR and LF are data; records end with LF or CRLF. A quote inside an unquoted
-// field is kept as data (merchant feeds write 27" monitors); after a closing quote only a
-// comma or the end of the record may follow.
+// field makes the record bad (a 27" monitor is written "27"" monitor"), and after a closing
+// quote only a comma or the end of the record may follow.
 // TSV is what merchant feeds call TSV: tab-separated, no quoting at all, one record per line
 // (a trailing CR is dropped).
 //
@@ -16,7 +16,8 @@
 //
 // Cells: an empty cell is absent. Keyword fields with `multi` split on '|' (pieces trimmed of
 // spaces, empty pieces dropped). A number cell must look like a number (sign, digits, one
-// '.', exponent); its text is kept as written. Every cell must be valid UTF-8.
+// '.', exponent) and be finite as a double ("1e400" is bad); its text is kept as written. Every
+// cell must be valid UTF-8 without NUL bytes; an id or category of only whitespace is bad.
 // Every record must have as many columns as the header; blank lines are skipped. A record's
 // line is the line where it starts; its length counts against max_line_bytes even when it
 // spans lines.

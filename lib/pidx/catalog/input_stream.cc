@@ -1,6 +1,7 @@
 #include "pidx/catalog/input_stream.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -11,10 +12,15 @@
 #include <cstring>
 #include <utility>
 
+#include "pidx/base/cancel.h"
+#include "pidx/base/checksum.h"
+
 namespace pidx::catalog {
 namespace {
 
 constexpr size_t kRawBlockBytes = 256 * 1024;
+// How long one poll(2) waits before Cancelled() is checked again.
+constexpr int kPollSliceMs = 100;
 
 bool EndsWithNoCase(std::string_view s, std::string_view suffix) {
   if (s.size() < suffix.size()) return false;
@@ -28,8 +34,10 @@ bool EndsWithNoCase(std::string_view s, std::string_view suffix) {
 // read straight into the caller's buffer (after the few bytes kept from sniffing the magic).
 class FdInputStream final : public InputStream {
  public:
-  FdInputStream(int fd, bool owned, std::string name, uint64_t total)
-      : fd_(fd), owned_(owned), name_(std::move(name)), total_(total) {}
+  // `pollable`: the descriptor is not a regular file, so a read may wait (for a writer or for
+  // data) and is preceded by a poll that observes cancellation.
+  FdInputStream(int fd, bool owned, std::string name, uint64_t total, bool pollable)
+      : fd_(fd), owned_(owned), pollable_(pollable), name_(std::move(name)), total_(total) {}
 
   ~FdInputStream() override {
     if (gzip_ready_) inflateEnd(&zs_);
@@ -45,7 +53,11 @@ class FdInputStream final : public InputStream {
     const auto* b = reinterpret_cast<const unsigned char*>(raw_.get());
     if (raw_len_ >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
       compression_ = Compression::kGzip;
-    } else if (raw_len_ >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) {
+    } else if (raw_len_ >= 4 &&
+               ((b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) ||
+                // A skippable frame (magic 0x184D2A5?, little-endian) may come
+                // first, as some writers put metadata there; zstd -d skips it.
+                ((b[0] & 0xf0) == 0x50 && b[1] == 0x2a && b[2] == 0x4d && b[3] == 0x18))) {
       compression_ = Compression::kZstd;
     }
     if (named_gzip && compression_ != Compression::kGzip) {
@@ -84,6 +96,7 @@ class FdInputStream final : public InputStream {
   uint64_t bytes_consumed() const override { return consumed_; }
   uint64_t total_bytes() const override { return total_; }
   const std::string& display_name() const override { return name_; }
+  uint64_t raw_xxh3() const override { return hash_.Digest(); }
 
  private:
   // Appends to raw_ (after moving unread bytes to the front). Sets raw_eof_ at the end.
@@ -99,15 +112,35 @@ class FdInputStream final : public InputStream {
     return Status::Ok();
   }
 
+  // Every byte read from the descriptor passes here, so the identity hash covers exactly the
+  // bytes that were parsed.
   Result<size_t> ReadFd(char* buf, size_t n) {
     for (;;) {
+      if (pollable_) PIDX_RETURN_IF_ERROR(WaitReadable());
       ssize_t got = ::read(fd_, buf, n);
       if (got >= 0) {
         consumed_ += static_cast<uint64_t>(got);
+        hash_.Update(std::string_view(buf, static_cast<size_t>(got)));
         return static_cast<size_t>(got);
       }
-      if (errno == EINTR) continue;
+      if (errno == EINTR || errno == EAGAIN) continue;
       return Status::IoError(name_ + ": read: " + std::strerror(errno));
+    }
+  }
+
+  // Returns once a read will not block: data, or the end (every writer gone, after one came).
+  // A FIFO opened without blocking reports no hang-up before its first writer, so waiting
+  // here is also how a FIFO with no writer yet is waited for.
+  Status WaitReadable() {
+    for (;;) {
+      if (Cancelled()) return Status::Interrupted(name_ + ": interrupted while waiting for data");
+      struct pollfd p {};
+      p.fd = fd_;
+      p.events = POLLIN;
+      int rc = ::poll(&p, 1, kPollSliceMs);
+      if (rc > 0) return Status::Ok();
+      if (rc == 0 || errno == EINTR) continue;
+      return Status::IoError(name_ + ": poll: " + std::strerror(errno));
     }
   }
 
@@ -180,9 +213,11 @@ class FdInputStream final : public InputStream {
 
   int fd_;
   bool owned_;
+  bool pollable_;
   std::string name_;
   uint64_t total_;
   uint64_t consumed_ = 0;
+  Xxh3Stream hash_;
   Compression compression_ = Compression::kNone;
 
   std::unique_ptr<char[]> raw_;
@@ -199,9 +234,21 @@ class FdInputStream final : public InputStream {
   bool frame_open_ = false;
 };
 
-Result<std::unique_ptr<InputStream>> Make(int fd, bool owned, std::string name, uint64_t total,
-                                          bool named_gzip, bool named_zstd) {
-  auto stream = std::make_unique<FdInputStream>(fd, owned, std::move(name), total);
+Result<std::unique_ptr<InputStream>> Make(int fd, bool owned, std::string name, bool named_gzip,
+                                          bool named_zstd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    if (owned) close(fd);
+    return Status::IoError(name + ": stat: " + std::strerror(err));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (owned) close(fd);
+    return Status::IoError(name + ": cannot read: is a directory");
+  }
+  const bool regular = S_ISREG(st.st_mode);
+  const uint64_t total = regular ? static_cast<uint64_t>(st.st_size) : 0;
+  auto stream = std::make_unique<FdInputStream>(fd, owned, std::move(name), total, !regular);
   PIDX_RETURN_IF_ERROR(stream->Init(named_gzip, named_zstd));
   return std::unique_ptr<InputStream>(std::move(stream));
 }
@@ -215,28 +262,19 @@ std::string_view StripCompressionSuffix(std::string_view path) {
 }
 
 Result<std::unique_ptr<InputStream>> InputStream::Open(const std::string& path) {
-  if (path == "-") return Make(STDIN_FILENO, /*owned=*/false, "<stdin>", 0, false, false);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (path == "-") return Make(STDIN_FILENO, /*owned=*/false, "<stdin>", false, false);
+  // O_NONBLOCK: opening a FIFO without a writer would block in open(2), out of reach of a
+  // signal's flag; the wait moves to poll(2) instead. It is this descriptor's own flag (an open
+  // of /dev/stdin or /dev/fd/N makes a new file description for a pipe), and reads handle
+  // EAGAIN by polling.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Status::FromErrno(path + ": cannot open", errno);
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int err = errno;
-    close(fd);
-    return Status::IoError(path + ": stat: " + std::strerror(err));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    close(fd);
-    return Status::IoError(path + ": cannot read: is a directory");
-  }
-  uint64_t total = S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
-  return Make(fd, /*owned=*/true, path, total, EndsWithNoCase(path, ".gz"),
-              EndsWithNoCase(path, ".zst"));
+  return Make(fd, /*owned=*/true, path, EndsWithNoCase(path, ".gz"), EndsWithNoCase(path, ".zst"));
 }
 
 Result<std::unique_ptr<InputStream>> InputStream::FromFd(int fd, bool owned,
-                                                         std::string display_name,
-                                                         uint64_t total_bytes) {
-  return Make(fd, owned, std::move(display_name), total_bytes, false, false);
+                                                         std::string display_name) {
+  return Make(fd, owned, std::move(display_name), false, false);
 }
 
 InputBuffer::InputBuffer(std::unique_ptr<InputStream> stream, size_t max_record_bytes)

@@ -10,8 +10,16 @@
 // up to `max_record_bytes` plus a block, followed by simdjson's padding, so memory stays
 // bounded whatever the file's size.
 //
+// Each input is opened once and read once: a pipe, /dev/stdin or a FIFO cannot be read again,
+// so the file's identity (size and XXH3 of its bytes as stored, compressed or not) is computed
+// from the very bytes the reader consumes. A descriptor that is not a regular file is waited on
+// with poll(2) in short slices that check Cancelled(), and a FIFO is opened without blocking: a
+// FIFO with no writer yet (at open or while reading) waits for one, and SIGINT/SIGTERM end the
+// wait with kInterrupted.
+//
 // Errors: a missing file is kNotFound, any other open/read failure kIoError, a truncated or
-// corrupt .gz/.zst stream kBadData; every message starts with the display name.
+// corrupt .gz/.zst stream kBadData, a signal while waiting for data kInterrupted; every message
+// starts with the display name.
 #pragma once
 
 #include <cstddef>
@@ -33,9 +41,8 @@ class InputStream {
   // Opens `path` ("-" = standard input, which is not closed afterwards).
   static Result<std::unique_ptr<InputStream>> Open(const std::string& path);
   // Reads from an open descriptor; takes ownership when `owned` (closes it). For stdin and
-  // pipes in tests. `total_bytes` is 0 when unknown.
-  static Result<std::unique_ptr<InputStream>> FromFd(int fd, bool owned, std::string display_name,
-                                                     uint64_t total_bytes = 0);
+  // pipes in tests. The size is known when it is a regular file (fstat).
+  static Result<std::unique_ptr<InputStream>> FromFd(int fd, bool owned, std::string display_name);
 
   // Reads up to `n` decompressed bytes into `buf`. Returns the count; 0 only at the end.
   virtual Result<size_t> Read(char* buf, size_t n) = 0;
@@ -47,6 +54,9 @@ class InputStream {
   virtual uint64_t total_bytes() const = 0;
   // The path as given, or "<stdin>".
   virtual const std::string& display_name() const = 0;
+  // XXH3-64 of the bytes of the file consumed so far (as stored: compressed bytes for
+  // .gz/.zst). At the end of the input it is the whole file's, with bytes_consumed() its size.
+  virtual uint64_t raw_xxh3() const = 0;
 };
 
 // The name without a trailing ".gz"/".zst" (case-insensitive): what tells the format.

@@ -71,6 +71,57 @@ bool IsNull(od::value& v) {
   return v.is_null().get(is_null) == simdjson::SUCCESS && is_null;
 }
 
+// Walks a value the schema does not use, so that it is validated: On-Demand checks only what
+// is read, and a skipped `[1 2 3]`, `tru` or `{"a" 1}` would pass. Every scalar is decoded
+// (strings unescaped, numbers parsed, atoms matched) and every container iterated. Recursion
+// is bounded: lines nesting deeper than max_depth were refused before parsing.
+simdjson::error_code Validate(od::value v) {
+  od::json_type type;
+  if (auto e = v.type().get(type)) return e;
+  switch (type) {
+    case od::json_type::array: {
+      od::array array;
+      if (auto e = v.get_array().get(array)) return e;
+      for (auto element_result : array) {
+        od::value element;
+        if (auto e = std::move(element_result).get(element)) return e;
+        if (auto e = Validate(element)) return e;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::object: {
+      od::object obj;
+      if (auto e = v.get_object().get(obj)) return e;
+      for (auto field_result : obj) {
+        od::field field;
+        if (auto e = std::move(field_result).get(field)) return e;
+        std::string_view key;
+        if (auto e = field.unescaped_key().get(key)) return e;
+        if (auto e = Validate(field.value())) return e;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::string: {
+      std::string_view str;
+      return v.get_string().get(str);
+    }
+    case od::json_type::number: {
+      double d;
+      return v.get_double().get(d);
+    }
+    case od::json_type::boolean: {
+      bool b;
+      return v.get_bool().get(b);
+    }
+    case od::json_type::null: {
+      bool is_null = false;
+      if (auto e = v.is_null().get(is_null)) return e;
+      return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    }
+  }
+  return simdjson::TAPE_ERROR;
+}
+
 bool IsBlank(std::string_view s) {
   for (char c : s) {
     if (c != ' ' && c != '\t' && c != '\r') return false;
@@ -153,6 +204,7 @@ class JsonlReader final : public CatalogReader {
 
   uint64_t bytes_consumed() const override { return in_.stream().bytes_consumed(); }
   uint64_t total_bytes() const override { return in_.stream().total_bytes(); }
+  uint64_t raw_xxh3() const override { return in_.stream().raw_xxh3(); }
   const std::string& display_name() const override { return in_.stream().display_name(); }
 
  private:
@@ -280,7 +332,12 @@ std::string JsonlReader::ParseRecord(const char* p, size_t n, Product* out) {
         break;
       }
     }
-    if (index < 0) continue;  // unknown: On-Demand skips the value unread
+    if (index < 0) {
+      // Unknown to the schema, but still JSON that must be valid: a record is strict JSON
+      // everywhere, not only in the fields pidx reads.
+      if ((err = Validate(field.value()))) return Malformed(err);
+      continue;
+    }
     std::string reason = ParseField(index, field.value(), out);
     if (!reason.empty()) return reason;
   }
@@ -323,6 +380,7 @@ std::string JsonlReader::ParseField(int index, od::value value, Product* out) {
         std::string_view v;
         if ((err = value.get_string().get(v))) return Malformed(err);
         if (v.empty()) return "empty " + quoted();
+        if (IsOnlyWhitespace(v)) return quoted() + " is only whitespace";
         out->id.assign(v.data(), v.size());
         return "";
       }
@@ -352,6 +410,7 @@ std::string JsonlReader::ParseField(int index, od::value value, Product* out) {
       std::string_view v;
       if ((err = value.get_string().get(v))) return Malformed(err);
       if (v.empty()) return "empty " + quoted();
+      if (IsOnlyWhitespace(v)) return quoted() + " is only whitespace";
       out->category.assign(v.data(), v.size());
       return "";
     }

@@ -3,12 +3,22 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pidx::catalog {
 
 // Separates key and value of one `attrs` entry inside Product::fields.
 inline constexpr char kAttrSeparator = '\x1f';
+
+// True for a value made only of ASCII whitespace (space, tab, CR, LF, FF, VT): not a usable id
+// or category in any format (it would look empty in every listing and sort unpredictably).
+inline bool IsOnlyWhitespace(std::string_view s) {
+  for (char c : s) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '\f' && c != '\v') return false;
+  }
+  return true;
+}
 
 struct Product {
   std::string id;        // external id; an integer id is kept as its decimal text

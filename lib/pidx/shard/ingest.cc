@@ -1,15 +1,14 @@
 #include "pidx/shard/ingest.h"
 
-#include <fcntl.h>
 #include <malloc.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+
 #include <condition_variable>
 #include <deque>
-#include <future>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -17,6 +16,7 @@
 #include "pidx/base/checksum.h"
 #include "pidx/base/duration.h"
 #include "pidx/base/env.h"
+#include "pidx/shard/id_set.h"
 #include "pidx/shard/shard_id.h"
 
 namespace pidx::shard {
@@ -65,106 +65,6 @@ class BatchQueue {
   bool closed_ = false;
 };
 
-// XXH3 of a whole file (runs beside the scan). Read in chunks, not through a map: a map of a
-// large catalog would bring every page of it into this process's resident set.
-std::string HashFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  Xxh3Stream hash;
-  std::string buf(1 << 20, '\0');
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return "";
-    }
-    if (n == 0) break;
-    hash.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
-  }
-  ::close(fd);
-  return Hex64(hash.Digest());
-}
-
-// The duplicate-id check: the XXH3 of every id seen, 8 bytes per product in an open-addressing
-// table (a map of the id strings took ~100 bytes per product). A hit is only a candidate: the
-// caller re-reads the catalog to find the first product with that very id, which both proves
-// the duplicate (a hash collision is not one) and names where it was first seen.
-class IdHashSet {
- public:
-  // Inserts `hash`; false when it was already there.
-  size_t bytes() const { return slots_.capacity() * sizeof(uint64_t); }
-  bool Insert(uint64_t hash) {
-    if (hash == 0) hash = 1;  // 0 marks an empty slot
-    if ((count_ + 1) * 4 > slots_.size() * 3) Grow();
-    const size_t mask = slots_.size() - 1;
-    for (size_t i = Mix(hash) & mask;; i = (i + 1) & mask) {
-      if (slots_[i] == hash) return false;
-      if (slots_[i] == 0) {
-        slots_[i] = hash;
-        ++count_;
-        return true;
-      }
-    }
-  }
-
- private:
-  static uint64_t Mix(uint64_t h) { return h ^ (h >> 29); }
-  void Grow() {
-    std::vector<uint64_t> old;
-    old.swap(slots_);
-    slots_.assign(old.empty() ? 4096 : old.size() * 2, 0);
-    const size_t mask = slots_.size() - 1;
-    for (uint64_t h : old) {
-      if (h == 0) continue;
-      size_t i = Mix(h) & mask;
-      while (slots_[i] != 0) i = (i + 1) & mask;
-      slots_[i] = h;
-    }
-  }
-  std::vector<uint64_t> slots_;
-  size_t count_ = 0;
-};
-
-struct IdLocation {
-  uint32_t file;
-  uint64_t line;
-};
-
-// Finds the first product with `id` in the files before position (file, line), reading them
-// again. nullopt when there is none (the hash hit was a collision) or the input cannot be
-// read twice (stdin), in which case *rereadable is false.
-std::optional<IdLocation> FindFirst(const std::vector<std::string>& catalogs,
-                                    const IngestOptions& options, const std::string& id,
-                                    uint32_t file, uint64_t line, bool* rereadable) {
-  *rereadable = true;
-  for (uint32_t f = 0; f <= file && f < catalogs.size(); ++f) {
-    if (catalogs[f] == "-") {
-      *rereadable = false;
-      return std::nullopt;
-    }
-    auto reader = catalog::CatalogReader::Open(catalogs[f], options.schema, options.reader);
-    if (!reader.ok()) {
-      *rereadable = false;
-      return std::nullopt;
-    }
-    catalog::Product product;
-    product.fields.resize(options.schema.fields().size());
-    for (;;) {
-      product.Clear();
-      auto next = (*reader)->Next(&product);
-      if (!next.ok()) {
-        if (next.status().kind() == StatusKind::kBadData) continue;
-        *rereadable = false;
-        return std::nullopt;
-      }
-      if (!*next || (f == file && product.line >= line)) break;
-      if (product.id == id) return IdLocation{f, product.line};
-    }
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::string ShardOf(const analysis::Analyzer& analyzer, std::string_view category,
@@ -178,19 +78,19 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
   IngestResult result;
   const int64_t start = MonotonicMs();
 
-  // Open every file first: a missing third file should fail before minutes of work.
-  std::vector<std::unique_ptr<catalog::CatalogReader>> readers;
+  // Open every file first: a missing third file should fail before minutes of work. A pipe or
+  // FIFO is only checked for now and opened when its turn comes: opening reads its first bytes,
+  // which a writer feeding several FIFOs in order sends only after the earlier ones.
+  std::vector<std::unique_ptr<catalog::CatalogReader>> readers(catalogs.size());
   uint64_t total_bytes = 0;
-  for (const auto& path : catalogs) {
-    PIDX_ASSIGN_OR_RETURN(auto reader,
-                          catalog::CatalogReader::Open(path, options.schema, options.reader));
-    total_bytes += reader->total_bytes();
-    readers.push_back(std::move(reader));
-  }
-  std::vector<std::future<std::string>> hashes;
-  for (const auto& path : catalogs) {
-    hashes.push_back(path == "-" ? std::async(std::launch::deferred, [] { return std::string(); })
-                                 : std::async(std::launch::async, HashFile, path));
+  for (size_t f = 0; f < catalogs.size(); ++f) {
+    struct stat st;
+    const int rc = catalogs[f] == "-" ? fstat(STDIN_FILENO, &st) : stat(catalogs[f].c_str(), &st);
+    if (rc != 0) return Status::FromErrno(catalogs[f] + ": cannot open", errno);
+    if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode)) continue;
+    PIDX_ASSIGN_OR_RETURN(
+        readers[f], catalog::CatalogReader::Open(catalogs[f], options.schema, options.reader));
+    total_bytes += readers[f]->total_bytes();
   }
 
   BatchQueue queue;
@@ -223,7 +123,7 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
   }
 
   Status status;
-  IdHashSet seen_ids;
+  IdSet seen_ids;
   std::unordered_map<std::string, std::string> slug_of_category;
   std::unordered_map<std::string, bool> filter_cache;
   Batch batch;
@@ -232,6 +132,14 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
   int64_t last_progress = start;
 
   for (size_t f = 0; f < readers.size() && status.ok(); ++f) {
+    if (!readers[f]) {
+      auto opened = catalog::CatalogReader::Open(catalogs[f], options.schema, options.reader);
+      if (!opened.ok()) {
+        status = opened.status();
+        break;
+      }
+      readers[f] = std::move(opened).value();
+    }
     auto& reader = *readers[f];
     CatalogFileInfo info;
     info.path = catalogs[f];
@@ -259,28 +167,18 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
       }
       if (!*next) break;
 
-      bool duplicate = !seen_ids.Insert(Xxh3(product.id));
+      // Proven by the id bytes kept in the set, never by reading the input again.
+      const std::optional<IdLocation> first =
+          seen_ids.Insert(product.id, static_cast<uint32_t>(f), product.line);
       if (result.spill && (result.products_seen & 4095) == 0) {
         result.spill->SetReserved(seen_ids.bytes() +
                                   std::min(kInFlightReserve, options.memory_budget / 8));
       }
-      bool rereadable = true;
-      std::optional<IdLocation> first;
-      if (duplicate) {
-        first = FindFirst(catalogs, options, product.id, static_cast<uint32_t>(f), product.line,
-                          &rereadable);
-        // A collision of two different ids' hashes (about n^2 / 2^65: 3e-8 for a million
-        // products) is told apart by the re-read; only stdin, which cannot be read twice,
-        // has to trust the hash.
-        if (!first && rereadable) duplicate = false;
-      }
-      if (duplicate) {
-        Status dup = Status::BadData(
-            reader.display_name() + ":" + std::to_string(product.line) + ": duplicate id \"" +
-            product.id + "\" (first seen at " +
-            (first ? readers[first->file]->display_name() + ":" + std::to_string(first->line)
-                   : "an earlier line of " + reader.display_name()) +
-            ")");
+      if (first) {
+        Status dup = Status::BadData(reader.display_name() + ":" + std::to_string(product.line) +
+                                     ": duplicate id \"" + product.id + "\" (first seen at " +
+                                     readers[first->file]->display_name() + ":" +
+                                     std::to_string(first->line) + ")");
         ++result.bad_records;
         if (result.bad_records > options.max_bad_lines) {
           status = dup;
@@ -338,16 +236,15 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
       }
     }
     bytes_done += reader.bytes_consumed();
-    info.size = reader.total_bytes() > 0 ? reader.total_bytes() : reader.bytes_consumed();
+    // The identity of what was read, from the bytes that were parsed: a stat size or a second
+    // open would describe other bytes for a pipe, or a file replaced during the scan.
+    info.size = reader.bytes_consumed();
+    info.xxh3 = Hex64(reader.raw_xxh3());
     result.files.push_back(std::move(info));
   }
   if (!batch.empty() && status.ok()) queue.Push(std::move(batch));
   queue.Close();
   for (auto& w : workers) w.join();
-  for (size_t f = 0; f < hashes.size(); ++f) {
-    std::string h = hashes[f].get();
-    if (f < result.files.size()) result.files[f].xxh3 = std::move(h);
-  }
   if (!status.ok()) return status;
   if (options.on_progress) {
     options.on_progress({result.products_seen, bytes_done, total_bytes, MonotonicMs() - start});

@@ -5,7 +5,8 @@
 // duplicates, computes each product's shard and hands batches to `threads` workers, which run
 // the analyzer (the expensive part) and add to the shard builders. Products of shards the
 // filter rejects are dropped before analysis, so a one-shard rebuild costs about a scan.
-// Memory: bounded batches in flight, 8 bytes per product for the duplicate check, plus what
+// Memory: bounded batches in flight, the duplicate check (id_set.h: about 30 bytes per product
+// plus the id), plus what
 // the shard builders hold (the index itself; bounded by memory_budget when set).
 #pragma once
 
@@ -55,10 +56,12 @@ struct IngestOptions {
   Env* env = nullptr;
 };
 
+// A catalog's identity, from the bytes the scan consumed (as stored, compressed or not): the
+// same for a file, a pipe of the same bytes or standard input.
 struct CatalogFileInfo {
   std::string path;
-  uint64_t size = 0;
-  std::string xxh3;  // empty for stdin
+  uint64_t size = 0;  // bytes read
+  std::string xxh3;   // of those bytes, 16 hex digits
   uint64_t products = 0;
 };
 

@@ -18,9 +18,23 @@ uint64_t ProductContentHash(const catalog::Schema& schema, const catalog::Produc
   buf.clear();
   PutLengthPrefixed(&buf, product.id);
   PutLengthPrefixed(&buf, product.category);
+  thread_local std::vector<const std::string*> attrs;
   for (size_t i = 0; i < schema.fields().size() && i < product.fields.size(); ++i) {
-    PutFixed32(&buf, static_cast<uint32_t>(product.fields[i].size()));
-    for (const auto& v : product.fields[i]) PutLengthPrefixed(&buf, v);
+    const auto& values = product.fields[i];
+    PutFixed32(&buf, static_cast<uint32_t>(values.size()));
+    if (schema.fields()[i].role != catalog::FieldRole::kAttrs) {
+      for (const auto& v : values) PutLengthPrefixed(&buf, v);
+      continue;
+    }
+    // An attrs object's keys have no order ({"a":1,"b":2} is {"b":2,"a":1}): hash its entries
+    // by key, keeping the order of an array's values under one key, which does mean something.
+    attrs.clear();
+    for (const auto& v : values) attrs.push_back(&v);
+    std::stable_sort(attrs.begin(), attrs.end(), [](const std::string* a, const std::string* b) {
+      return std::string_view(*a).substr(0, a->find(catalog::kAttrSeparator)) <
+             std::string_view(*b).substr(0, b->find(catalog::kAttrSeparator));
+    });
+    for (const std::string* v : attrs) PutLengthPrefixed(&buf, *v);
   }
   return Xxh3(buf);
 }

@@ -34,8 +34,10 @@ struct BuiltShard {
   std::string term_bloom;  // TermBloom hex
 };
 
-// XXH3 of a product's canonical content: every schema field's values in schema order.
-// Two products with equal hashes have equal indexed and stored content.
+// XXH3 of a product's canonical content: every schema field's values in schema order, attrs
+// entries ordered by key (an object's key order carries no meaning; the order of an array's
+// values under one key is kept). Two products with equal hashes have equal indexed and stored
+// content.
 uint64_t ProductContentHash(const catalog::Schema& schema, const catalog::Product& product);
 
 // The title shown in query results: the first text field named "title", else the first text
