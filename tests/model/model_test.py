@@ -154,14 +154,19 @@ BAD_CSV = [  # fields: id, category, title, description, brand, tags, price
 ]
 
 
+DUP_MARK = "\x01dup:"
+
+
 def csv_field(v, sep):
     if sep == "," and any(c in v for c in ',"\n'):
         return '"' + v.replace('"', '""') + '"'
     return v
 
 
-def render_rows(products, fmt, bad_lines, rng):
-    """Catalog bytes: the products (in random order) plus bad lines at random places."""
+def render_rows(products, fmt, bad_lines, rng, pad=0):
+    """Catalog bytes: the products (in random order) plus bad lines at random places; `pad`
+    adds an unused JSONL field of that many bytes per record (a pipe catalog larger than the
+    pipe's buffer, as in issue 13.1)."""
     items = list(products.values())
     rng.shuffle(items)
     lines = []
@@ -170,6 +175,8 @@ def render_rows(products, fmt, bad_lines, rng):
             d = dict(p)
             if not d["attrs"]:
                 del d["attrs"]
+            if pad:
+                d["note"] = "n" * pad
             lines.append(json.dumps(d, ensure_ascii=False))
         else:
             sep = "," if fmt == "csv" else "\t"
@@ -177,7 +184,10 @@ def render_rows(products, fmt, bad_lines, rng):
                    "|".join(p["tags"]), json.dumps(p["price"])]
             lines.append(sep.join(csv_field(v, sep) for v in row))
     for bad in bad_lines:
-        lines.insert(rng.randint(0, len(lines)), bad)
+        if bad.startswith(DUP_MARK):  # a duplicate comes after the record it repeats
+            lines.append(bad[len(DUP_MARK):])
+        else:
+            lines.insert(rng.randint(0, len(lines)), bad)
     header = []
     if fmt != "jsonl":
         sep = "," if fmt == "csv" else "\t"
@@ -197,7 +207,7 @@ def make_bad_lines(rng, fmt, products, count, allow_malformed, allow_dup, counte
         if kind == "dup":
             p = dict(products[rng.choice(sorted(products))])
             p["title"] = "duplicate " + p["title"]
-            line = render_rows({p["id"]: p}, fmt, [], rng).decode().splitlines()[-1]
+            line = DUP_MARK + render_rows({p["id"]: p}, fmt, [], rng).decode().splitlines()[-1]
         else:
             counter[0] += 1
             bad_id = "BAD-%d" % counter[0]
@@ -226,9 +236,11 @@ class Catalog:
         self.bad = 0            # bad records
         self.files = []         # file paths (for plan)
         self.delivery = "file"
+        self.bad_lines = []
 
     def describe(self):
-        return "%s %d good %d bad" % (" ".join(self.args), len(self.good), self.bad)
+        return "%s %d good, %d bad%s" % (" ".join(self.args), len(self.good), self.bad,
+                                         (" %r" % self.bad_lines) if self.bad_lines else "")
 
 
 def zstd_bytes(data, skippable):
@@ -249,6 +261,7 @@ def render_catalog(rng, products, work, faults, counter, max_bad, file_only=Fals
     bad_lines = make_bad_lines(rng, fmt, cat.good, n_bad, "malformed" in faults,
                                "dup" in faults, counter)
     cat.bad = len(bad_lines)
+    cat.bad_lines = [b.replace(DUP_MARK, "duplicate: ") for b in bad_lines]
     ext = {"jsonl": ".jsonl", "csv": ".csv", "tsv": ".tsv"}[fmt]
     deliveries = ["file"] * 4
     if not file_only:
@@ -283,7 +296,7 @@ def render_catalog(rng, products, work, faults, counter, max_bad, file_only=Fals
         cat.files = paths
         cat.args = ["--catalog"] + paths
         return cat
-    data = render_rows(cat.good, fmt, bad_lines, rng)
+    data = render_rows(cat.good, fmt, bad_lines, rng, pad=2000)
     if cat.delivery == "stdin":
         cat.stdin = data
         cat.args = ["--catalog", "-", "--format", fmt]
@@ -644,6 +657,7 @@ class Run:
         self.counter = [0]
         self.nnn = {}
         self.log = []
+        self.last_what = "nothing"
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -936,6 +950,7 @@ class Run:
 
     def run_writer(self, step, rng, what, args, catalog, expect, new_products, json_out):
         fault = step["fault"]
+        self.last_what = what
         before = published_files(self.idx)
         kw = self.fault_env(fault, rng, step["kind"])
         holder = None
@@ -1421,6 +1436,10 @@ class Run:
                 try_mount(["-o", "remount,bind,ro", self.idx])
         try:
             self.check_state(rng, deep=rng.random() < 0.2)
+        except Failure as e:
+            e.detail += " (after %s)" % self.last_what
+            e.args = ("%s: %s" % (e.kind, e.detail),)
+            raise
         finally:
             if mounted:
                 umount(self.idx)
