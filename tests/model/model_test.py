@@ -658,6 +658,7 @@ class Run:
         self.nnn = {}
         self.log = []
         self.last_what = "nothing"
+        self.planted = set()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -889,6 +890,8 @@ class Run:
                 continue
             for name in os.listdir(d):
                 m = re.match(r"\.tmp-(\d+)-", name)
+                if os.path.join(d, name) in self.planted:
+                    continue  # the attacker's, removed after the step
                 if m and not os.path.exists("/proc/" + m.group(1)):
                     fail("leftover", "%s succeeded and left a dead writer's temporary %s" % (
                         what, os.path.join(d, name)))
@@ -964,11 +967,16 @@ class Run:
                     fcntl.flock(holder, fcntl.LOCK_EX)
                     if fault == "lock":
                         args = args + ["--lock-timeout", "300ms"]
-                        expect = catalog.bad_code if catalog and catalog.bad_code else 75
+                        if step["kind"] == "rollback" and expect != 0:
+                            pass  # the version is checked before the lock is taken
+                        else:
+                            expect = catalog.bad_code if catalog and catalog.bad_code else 75
                     else:
                         args = args + ["--lock-timeout", "30s"]
                         kw["kill"] = (signal.SIGTERM, rng.uniform(0.3, 0.8))
                         cat_code = catalog.bad_code if catalog and catalog.bad_code else None
+                        if step["kind"] == "rollback" and expect != 0:
+                            cat_code = expect
                         expect = SIGTERM_CODES + ((cat_code,) if cat_code else ())
             if fault == "readonly" and os.path.isdir(self.idx):
                 if try_mount(["--bind", self.idx, self.idx]):
@@ -986,18 +994,22 @@ class Run:
                     self.notes.add("readonly skipped: bind mount failed (needs root)")
             if fault == "fullfs" and self.fs_mounted:
                 ballast = os.path.join(self.fsroot, "ballast")
-                with open(ballast, "wb") as f:
-                    try:
+                fd = os.open(ballast, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                try:
+                    for size in (1 << 16, 4096, 512, 1):  # fill to the last byte
                         while True:
-                            f.write(b"\0" * (1 << 16))
-                            f.flush()
-                    except OSError:
-                        pass
+                            os.write(fd, b"\0" * size)
+                except OSError:
+                    pass
+                finally:
+                    os.close(fd)
                 codes = {74}
                 if catalog and catalog.bad_code:
                     codes.add(catalog.bad_code)
                 if expect != 0:
                     codes.add(expect)
+                elif new_products == self.cur_products():
+                    codes.add(0)  # nothing to write: `publish` says unchanged
                 expect = tuple(codes)
             if fault == "sigterm" and expect == 0:
                 expect = (0,) + SIGTERM_CODES
@@ -1307,8 +1319,8 @@ class Run:
         nxt = "v%06d" % (max([vnum(v) for v in self.versions] or [0]) + 1)
         planted = []
         target = os.path.join(self.outside, "private.txt")
-        for pid in range(last + 1, last + 400):
-            for n in range(3):
+        for pid in range(last + 1, last + 50):
+            for n in range(30):
                 for d, name in ((self.idx, "CURRENT"),
                                 (os.path.join(self.idx, "versions"), nxt + ".manifest")):
                     p = os.path.join(d, ".tmp-%d-%d-%s" % (pid, n, name))
@@ -1317,6 +1329,7 @@ class Run:
                         planted.append(p)
                     except OSError:
                         pass
+        self.planted = set(planted)
         return planted
 
     def attack_gc(self, step, rng, args):
@@ -1390,10 +1403,15 @@ class Run:
         man = read_manifest(path)
         if not man["shards"]:
             return
-        rel = os.path.relpath(os.path.join(self.outside, "evil-%d.seg" % self.counter[0]),
-                              os.path.join(stage, "segments"))
+        # The same climbing name resolves, from the stage's segments/, to a copy the attacker
+        # put next to the stage and, from the index's segments/, into the sentinel directory
+        # (stage and index sit at the same depth, as in issue 14.1).
+        depth = len(os.path.relpath(os.path.join(self.idx, "segments"), self.work).split("/"))
+        rel = "../" * depth + "outside/evil-%d.seg" % self.counter[0]
         src = os.path.join(stage, "segments", man["shards"][0]["segment"])
-        shutil.copy(src, os.path.join(stage, "segments", os.path.basename(rel)))
+        planted = os.path.normpath(os.path.join(stage, "segments", rel))
+        os.makedirs(os.path.dirname(planted), exist_ok=True)
+        shutil.copy(src, planted)
         man["shards"][0]["segment"] = rel
         write_manifest(path, man)
         before = published_files(self.idx)
@@ -1429,6 +1447,7 @@ class Run:
             for p in planted:
                 if os.path.islink(p):
                     os.unlink(p)
+            self.planted = set()
         mounted = False
         if step["fault"] == "readonly" and os.path.isdir(self.idx):
             # The full check runs on the read-only index: readers need no write access.
