@@ -280,8 +280,9 @@ def render_catalog(rng, products, work, faults, counter, max_bad, file_only=Fals
             parts = [ids[:cut], ids[cut:]]
         paths = []
         for i, ids in enumerate(parts):
+            # Bad lines go to the last file: a duplicate must come after its original.
             data = render_rows({k: cat.good[k] for k in ids}, fmt,
-                               bad_lines if i == 0 else [], rng)
+                               bad_lines if i == len(parts) - 1 else [], rng)
             comp = rng.choice(["", "", ".gz", ".zst"]) if "compress" in faults else ""
             if comp == ".zst" and not shutil.which("zstd"):
                 comp = ".gz"
