@@ -66,6 +66,10 @@ ATTR_VALUES = {"color": ["red", "navy blue", "green"], "size": ["s", "m", "xl"],
 ID_POOL = ["P%04d" % i for i in range(400)]
 
 
+# (fault, step kind, exit code) of every faulted command run, for the summary.
+TALLY = __import__("collections").Counter()
+
+
 def log(msg):
     print(msg, flush=True)
 
@@ -902,8 +906,23 @@ class Run:
 
     # -- the outcome of a writer step ------------------------------------------------------
 
-    def settle(self, r, what, expect, new_products, before, fault, json_out, fds_closed=()):
+    def settle(self, r, what, expect, new_products, before, fault, json_out, fds_closed=(),
+               gc_keep=None):
         """Checks one writer's outcome against the model and updates the model."""
+        if gc_keep is not None and r.code in (-signal.SIGKILL, -signal.SIGTERM, 143):
+            # An interrupted gc may have removed some of what it was collecting, nothing else:
+            # kept versions and CURRENT byte-identical, every remaining version whole.
+            kept = set(sorted(self.versions, key=vnum)[-gc_keep:]) | {self.current}
+            after = published_files(self.idx)
+            for path, h in before.items():
+                m = re.fullmatch(r"versions/(v\d+)\.manifest", path)
+                if (path == "CURRENT" or (m and m.group(1) in kept)) and after.get(path) != h:
+                    fail("published-changed", "%s interrupted changed %s" % (what, path))
+            on_disk = set(disk_versions(self.idx))
+            self.versions = {k: v for k, v in self.versions.items() if k in on_disk}
+            r2 = self.pidx.run(["verify", "--index", self.idx, "--all-versions"])
+            self.check_result(r2, "verify --all-versions after an interrupted gc", 0)
+            return False
         if fault == "sigkill" and r.code == -signal.SIGKILL:
             # Old or new, whole; an orphan (the new manifest without CURRENT) may remain.
             self.check_unchanged(before, what, allow_orphan_of=new_products)
@@ -947,15 +966,18 @@ class Run:
     def fault_env(self, fault, rng, kind):
         """Kill, lock and fds settings of a command under `fault`."""
         kw = {}
+        # Commands on these catalogs take 10-100 ms: most signals must land inside them.
+        delay = rng.choice([rng.uniform(0, 0.01), rng.uniform(0, 0.04), rng.uniform(0, 0.15)])
         if fault == "sigterm":
-            kw["kill"] = (signal.SIGTERM, rng.uniform(0, 0.4))
+            kw["kill"] = (signal.SIGTERM, delay)
         elif fault == "sigkill":
-            kw["kill"] = (signal.SIGKILL, rng.uniform(0, 0.4))
+            kw["kill"] = (signal.SIGKILL, delay)
         elif fault == "closedfds":
             kw["close"] = tuple(sorted(rng.sample([0, 1, 2], rng.randint(1, 3))))
         return kw
 
-    def run_writer(self, step, rng, what, args, catalog, expect, new_products, json_out):
+    def run_writer(self, step, rng, what, args, catalog, expect, new_products, json_out,
+                   gc_keep=None):
         fault = step["fault"]
         self.last_what = what
         before = published_files(self.idx)
@@ -1021,6 +1043,7 @@ class Run:
                 expect = (expect,) + SIGTERM_CODES if not isinstance(expect, tuple) else \
                     expect + SIGTERM_CODES
             r = self.pidx.run(args, catalog=catalog, **kw)
+            TALLY[(fault or "-", step["kind"], r.code)] += 1
             if mounted and r.code == 0:
                 fail("silent-success", "%s exited 0 on a read-only index: %s" % (what,
                                                                                   r.brief()))
@@ -1032,7 +1055,7 @@ class Run:
             if ballast:
                 os.unlink(ballast)
         ok = self.settle(r, what, expect, new_products, before, fault, json_out,
-                         kw.get("close", ()))
+                         kw.get("close", ()), gc_keep)
         if ok and json_out and 1 not in kw.get("close", ()):
             res = json.loads(r.out)
             if "docs" in res and new_products is not None and step["kind"] != "rebuild" and \
@@ -1146,7 +1169,7 @@ class Run:
             self.attack_gc(step, rng, args)
             return
         ok, _ = self.run_writer(step, rng, "gc --keep %d" % keep, args, None, expect, None,
-                                json_out)
+                                json_out, gc_keep=keep)
         if ok and self.current:
             kept = set(sorted(self.versions, key=vnum)[-keep:]) | {self.current}
             self.versions = {k: v for k, v in self.versions.items() if k in kept}
@@ -1190,6 +1213,7 @@ class Run:
             expect = 0
         before = published_files(self.idx)
         r = self.pidx.run(args, **kw)
+        TALLY[(fault or "-", step["kind"], r.code)] += 1
         self.check_result(r, " ".join(args[:2]) + (" > /dev/full" if fault == "devfull" else
                                                   " | (closed)" if fault == "closedpipe" else
                                                   ""), expect, json_out=json_out,
@@ -1617,6 +1641,12 @@ def main():
             len(small), runs))
         log("  " + json.dumps(rec))
         failures.append((seed, err.kind))
+    by_fault = {}
+    for (fault, kind, code), n in sorted(TALLY.items(), key=str):
+        if fault != "-":
+            by_fault.setdefault(fault, []).append("%s exit %s x%d" % (kind, code, n))
+    for fault in sorted(by_fault):
+        log("fault %s: %s" % (fault, ", ".join(by_fault[fault])))
     for n in sorted(notes):
         log("note: " + n)
     log("model: %d steps run, %d of %d sequences failed%s (%.0fs)" % (
