@@ -7,7 +7,7 @@ plan + build --plan + publish, rollback, gc, verify, query) against random catal
 CSV, TSV; gz, zst; file, stdin, /dev/fd pipe, FIFO; empty, shrunk, grown; moved products;
 duplicate ids; malformed lines) under random faults (see FAULTS). A model written here,
 independent of lib/ (its own tokenizer and shard rule from docs/QUERY.md and docs/FORMAT.md),
-says what the index must hold; after every step the checks of check_step() and check_state()
+says what the index must hold; after every step the checks of check_result() and check_state()
 run. On a failure the seed and a shrunk step list (delta debugging) are printed; the list can
 be replayed with --replay FILE.
 
