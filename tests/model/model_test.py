@@ -578,7 +578,15 @@ class Failure(Exception):
         self.kind, self.detail = kind, detail
 
 
+# PIDX_MODEL_SOFT=kind,...: failures of these kinds are printed and the step goes on. Only to
+# exercise the test's own paths beyond a known defect (e.g. the restore after an attack).
+SOFT = set(filter(None, os.environ.get("PIDX_MODEL_SOFT", "").split(",")))
+
+
 def fail(kind, detail):
+    if kind in SOFT or "all" in SOFT:
+        print("soft failure %s: %s" % (kind, detail[:200]), flush=True)
+        return
     raise Failure(kind, detail)
 
 
