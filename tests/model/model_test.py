@@ -19,7 +19,8 @@ Usage:
   model_test.py --pidx BIN [--seeds 1-8] [--steps 30] [--faults all|none|a,b,-c] [--no-shrink]
   model_test.py --pidx BIN --fresh 20          # 20 fresh random seeds (scripts/torture)
   model_test.py --pidx BIN --replay steps.json # one recorded sequence
-Environment: PIDX_MODEL_FAULTS (as --faults), PIDX_MODEL_KEEP=1 keeps the work directories.
+Environment: PIDX_MODEL_FAULTS (as --faults), PIDX_MODEL_KEEP=1 keeps the work directories,
+PIDX_MODEL_SOFT=kind,...|all prints failures of those kinds and goes on (see fail()).
 Exit 0 when every seed passed, 1 when any failed.
 """
 
