@@ -1103,7 +1103,8 @@ class Run:
         shard = rng.choice(sorted(shards))
         json_out = rng.random() < 0.5
         if old is None:
-            expect, new = (cat.bad_code or 66), None
+            # No version to rebuild: 66; a bad catalog may be noticed first (65).
+            expect, new = ((66, cat.bad_code) if cat.bad_code else 66), None
         else:
             mine = {k: p for k, p in cat.good.items() if self.shard_of(p) == shard}
             new = {k: p for k, p in old.items() if self.shard_of(p) != shard}
