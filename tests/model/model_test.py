@@ -1003,7 +1003,7 @@ class Run:
                     fcntl.flock(holder, fcntl.LOCK_EX)
                     if fault == "lock":
                         args = args + ["--lock-timeout", "300ms"]
-                        if step["kind"] == "rollback" and expect != 0:
+                        if (step["kind"] == "rollback" and expect != 0) or self.current is None:
                             pass  # the version is checked before the lock is taken
                         else:
                             expect = catalog.bad_code if catalog and catalog.bad_code else 75
@@ -1011,7 +1011,7 @@ class Run:
                         args = args + ["--lock-timeout", "30s"]
                         kw["kill"] = (signal.SIGTERM, rng.uniform(0.3, 0.8))
                         cat_code = catalog.bad_code if catalog and catalog.bad_code else None
-                        if step["kind"] == "rollback" and expect != 0:
+                        if (step["kind"] == "rollback" and expect != 0) or self.current is None:
                             cat_code = expect
                         expect = SIGTERM_CODES + ((cat_code,) if cat_code else ())
             if fault == "readonly" and os.path.isdir(self.idx):
