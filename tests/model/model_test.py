@@ -1013,7 +1013,9 @@ class Run:
                         cat_code = catalog.bad_code if catalog and catalog.bad_code else None
                         if (step["kind"] == "rollback" and expect != 0) or self.current is None:
                             cat_code = expect
-                        expect = SIGTERM_CODES + ((cat_code,) if cat_code else ())
+                        extra = cat_code if isinstance(cat_code, tuple) else \
+                            ((cat_code,) if cat_code else ())
+                        expect = SIGTERM_CODES + extra
             if fault == "readonly" and os.path.isdir(self.idx):
                 if try_mount(["--bind", self.idx, self.idx]):
                     mounted = self.idx
