@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "pidx/segment/segment_reader.h"
+#include "pidx/shard/shard_id.h"
 #include "pidx/snapshot/index_reader.h"
 #include "pidx/snapshot/snapshot_store.h"
 
@@ -199,7 +200,7 @@ struct QueryEngine::State {
   snapshot::SnapshotStore store;
   uint64_t version = 0;
   std::vector<snapshot::ShardEntry> shards;
-  std::vector<std::set<std::string>> folded_categories;  // per shard, as query terms fold them
+  std::vector<std::string> slugs;  // per shard: the category slug of its shard id
   std::unique_ptr<QueryParser> parser;
   // Per shard, opened on first use: the reader, or why it could not be opened.
   std::vector<std::unique_ptr<SegmentReader>> readers;
@@ -232,10 +233,14 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
   state->version = version;
   state->parser = std::make_unique<QueryParser>(std::move(*schema), std::move(*settings));
   state->shards = std::move(manifest.shards);
+  // Shards are skipped by the slug of their id, which the segment's own shard name proves
+  // (OpenSegment), not by the categories the manifest lists: a manifest that lies about
+  // them must not make a query silently skip the shard holding the matches.
   for (const auto& e : state->shards) {
-    std::set<std::string> folded;
-    for (const auto& [raw, docs] : e.categories) folded.insert(state->parser->FoldValue(raw));
-    state->folded_categories.push_back(std::move(folded));
+    std::string slug;
+    uint32_t number = 0;
+    (void)shard::ParseShardId(e.shard, &slug, &number);  // Manifest::Parse checked the form
+    state->slugs.push_back(std::move(slug));
   }
   state->readers.resize(state->shards.size());
   state->open_errors.resize(state->shards.size());
@@ -248,15 +253,27 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
   QueryResult result;
   result.shards_total = s.shards.size();
   const auto required = RequiredCategories(query);
+  // A product of category c lives in a shard "<CategorySlug(c)>_NNN". A category without any
+  // [a-z0-9] gets a hashed slug of its untrimmed text, which a query cannot recompute: such a
+  // query searches every shard.
+  std::optional<std::set<std::string>> required_slugs;
+  if (required) {
+    required_slugs.emplace();
+    for (const auto& c : *required) {
+      const bool plain = std::any_of(c.begin(), c.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+      });
+      if (!plain) {
+        required_slugs.reset();
+        break;
+      }
+      required_slugs->insert(shard::CategorySlug(c));
+    }
+  }
   std::vector<QueryHit> candidates;
   for (size_t i = 0; i < s.shards.size(); ++i) {
     const snapshot::ShardEntry& entry = s.shards[i];
-    if (required) {
-      const auto& cats = s.folded_categories[i];
-      const bool any = std::any_of(required->begin(), required->end(),
-                                   [&](const std::string& c) { return cats.count(c) > 0; });
-      if (!any) continue;
-    }
+    if (required_slugs && required_slugs->count(s.slugs[i]) == 0) continue;
     if (!s.opened[i]) {
       s.opened[i] = true;
       auto reader = snapshot::OpenSegment(s.store, entry);

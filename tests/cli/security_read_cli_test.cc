@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -84,9 +85,11 @@ struct Index {
 // pidx under `timeout -s KILL`: a reader that blocks for ever on a planted FIFO fails the test
 // with 137 instead of hanging the suite.
 RunResult PidxWithin(int seconds, std::vector<std::string> args) {
+  if (std::find(args.begin(), args.end(), "--log-format") == args.end()) {
+    args.push_back("--log-format");
+    args.push_back("json");
+  }
   args.insert(args.begin(), {"-s", "KILL", std::to_string(seconds), PidxBin()});
-  args.push_back("--log-format");
-  args.push_back("json");
   RunOptions o;
   o.json_logs = false;
   return Run("/usr/bin/timeout", args, o);
@@ -161,7 +164,8 @@ TEST_CASE("query, stats and verify refuse manifest entries that lead out of segm
   }
   WriteChecked(x.manifest, x.m);
 
-  RunResult q = Pidx({"query", "--index", x.index, "--count", "--", "-zzzznotaword"});
+  RunResult q =
+      Pidx({"query", "--index", x.index, "--count", "--log-format", "json", "--", "-zzzznotaword"});
   INFO(q.err);
   CHECK(q.exit_code == 1);
   CHECK(q.out.empty());
@@ -179,7 +183,8 @@ TEST_CASE("a shard id from disk must be of the exact form: ../x_000 is refused")
   x.m["shards"][0]["shard"] = "../x_000";
   x.m["shards"][0]["segment"] = "../x_000-" + pidx::Hex64(1) + ".seg";
   WriteChecked(x.manifest, x.m);
-  RunResult q = Pidx({"query", "--index", x.index, "--count", "--", "-zzzznotaword"});
+  RunResult q =
+      Pidx({"query", "--index", x.index, "--count", "--log-format", "json", "--", "-zzzznotaword"});
   CHECK(q.exit_code == 1);
   CHECK(FailureText(q).find("shards[0].segment") != std::string::npos);
 }
@@ -200,7 +205,8 @@ TEST_CASE("a valid segment of another shard under a shard's name fails query and
     e["size"] = x.m["shards"][1]["size"];
     WriteChecked(x.manifest, x.m);
   }
-  RunResult q = Pidx({"query", "--index", x.index, "--count", "--", "-zzzznotaword"});
+  RunResult q =
+      Pidx({"query", "--index", x.index, "--count", "--log-format", "json", "--", "-zzzznotaword"});
   INFO(q.err);
   CHECK(q.exit_code == 1);
   CHECK(q.out.empty());
@@ -234,7 +240,8 @@ TEST_CASE("a FIFO, directory or symlink in place of a segment is damage, never a
     fs::create_symlink(x.dir.File("outside.seg"), seg);
     what = "a symbolic link";
   }
-  RunResult q = PidxWithin(30, {"query", "--index", x.index, "--count", "--", "-zzzznotaword"});
+  RunResult q = PidxWithin(
+      30, {"query", "--index", x.index, "--count", "--log-format", "json", "--", "-zzzznotaword"});
   INFO(q.err);
   CHECK(q.exit_code == 1);
   CHECK(FailureText(q).find(what) != std::string::npos);
@@ -251,7 +258,8 @@ TEST_CASE("a FIFO in place of a manifest or CURRENT is damage, never a hang") {
   const std::string target = GENERATE(as<std::string>{}, "versions/v000001.manifest", "CURRENT");
   fs::remove(x.index + "/" + target);
   REQUIRE(::mkfifo((x.index + "/" + target).c_str(), 0644) == 0);
-  RunResult q = PidxWithin(30, {"query", "--index", x.index, "--count", "--", "-zzzznotaword"});
+  RunResult q = PidxWithin(
+      30, {"query", "--index", x.index, "--count", "--log-format", "json", "--", "-zzzznotaword"});
   INFO(target << "\n" << q.err);
   CHECK(q.exit_code == 1);
   CHECK(FailureText(q).find("a FIFO") != std::string::npos);
@@ -263,7 +271,7 @@ TEST_CASE("a manifest nested 200,000 deep gets a clear error from every reader, 
   WriteCheckedWithRaw(x.manifest, x.m, "schema", Deep(200000));
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"stats", "--index", x.index},
-        {"query", "--index", x.index, "--count", "--", "-zzzznotaword"}}) {
+        {"query", "--index", x.index, "--count", "--log-format", "json", "--", "-zzzznotaword"}}) {
     RunResult r = Pidx(args);
     INFO(args[0] << "\n" << r.err);
     CHECK(r.exit_code == 1);
@@ -353,6 +361,12 @@ TEST_CASE("categories a manifest invents fail verify and stats instead of being 
   Index x;
   auto& cats = x.m["shards"][0]["categories"];
   const std::string shard = x.m["shards"][0]["shard"];
+  const std::string query = "category:\"" + cats.begin().key() + "\"";
+  RunResult before =
+      Pidx({"query", "--index", x.index, "--count", "--json", "--log-format", "json", "--", query});
+  REQUIRE(before.exit_code == 0);
+  const auto truth = nlohmann::json::parse(before.out)["total"].get<uint64_t>();
+  REQUIRE(truth > 0);
   SECTION("invented categories and counts") { cats = {{"X", 500}, {"Fake Category", 3}}; }
   SECTION("a count moved between two real categories of one shard") {
     // The same slug, so the shard could hold both; only the segment's terms tell.
@@ -374,13 +388,21 @@ TEST_CASE("categories a manifest invents fail verify and stats instead of being 
   CHECK(s.exit_code == 1);
   CHECK(s.out.empty());
   CHECK(FailureText(s).find("shard " + shard) != std::string::npos);
+  // query picks shards by the slug of their id, not by the categories the manifest lists:
+  // the lie cannot make it skip the shard that holds the matches.
+  RunResult after =
+      Pidx({"query", "--index", x.index, "--count", "--json", "--log-format", "json", "--", query});
+  INFO(after.err);
+  REQUIRE(after.exit_code == 0);
+  CHECK(nlohmann::json::parse(after.out)["total"].get<uint64_t>() == truth);
 }
 
 TEST_CASE("CURRENT and versions/ names must be of pidx's exact form") {
   Index x;
   SECTION("CURRENT naming v1") {
     WriteBytes(x.index + "/CURRENT", "v1\n" + pidx::Hex64(pidx::Xxh3("v1")) + "\n");
-    RunResult q = Pidx({"query", "--index", x.index, "--count", "--", "-zzzznotaword"});
+    RunResult q = Pidx(
+        {"query", "--index", x.index, "--count", "--log-format", "json", "--", "-zzzznotaword"});
     CHECK(q.exit_code == 1);
     CHECK(FailureText(q).find("bad version v1") != std::string::npos);
   }
