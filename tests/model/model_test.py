@@ -718,7 +718,7 @@ class Run:
         if not new:
             return 65
         if old and not allow_shrink:
-            if len(old) - len(new) > 0.2 * len(old):
+            if len(new) < (1.0 - 0.2) * len(old):  # publish_guard.cc's very formula
                 return 65
             if {p["category"] for p in old.values()} - {p["category"] for p in new.values()}:
                 return 65
@@ -783,6 +783,10 @@ class Run:
             if bad:
                 fail("log-not-json", "%s wrote non-JSON stderr lines %r: %s" % (
                     what, bad[:3], r.brief()))
+        if 1 in fds_closed:
+            # CLI.md "Standard fds": with stdout closed at start no result can reach anyone,
+            # so pidx refuses before doing anything: exit 74, nothing changed.
+            expect = 74
         codes = expect if isinstance(expect, (tuple, list, set)) else (expect,)
         if r.code not in codes:
             kind = "exit-code"
@@ -1005,14 +1009,19 @@ class Run:
                         args = args + ["--lock-timeout", "300ms"]
                         if (step["kind"] == "rollback" and expect != 0) or self.current is None:
                             pass  # the version is checked before the lock is taken
+                        elif catalog and catalog.bad_code:
+                            expect = catalog.bad_code
                         else:
-                            expect = catalog.bad_code if catalog and catalog.bad_code else 75
+                            # An empty catalog is refused before the lock is taken.
+                            expect = (75, 65) if expect == 65 else 75
                     else:
                         args = args + ["--lock-timeout", "30s"]
                         kw["kill"] = (signal.SIGTERM, rng.uniform(0.3, 0.8))
                         cat_code = catalog.bad_code if catalog and catalog.bad_code else None
                         if (step["kind"] == "rollback" and expect != 0) or self.current is None:
                             cat_code = expect
+                        elif cat_code is None and expect == 65:
+                            cat_code = 65  # an empty catalog is refused before the lock
                         extra = cat_code if isinstance(cat_code, tuple) else \
                             ((cat_code,) if cat_code else ())
                         expect = SIGTERM_CODES + extra
@@ -1117,7 +1126,13 @@ class Run:
             elif not cat.good or twice:
                 expect = 65  # issue 13.2: an empty catalog, an id in another shard
             else:
+                # The guard of a partial rebuild (CLI.md "Publishing"): the whole version's,
+                # and the rebuilt shard may not shrink by more than --max-shrink (removing it
+                # is a 100% shrink).
+                old_shard = [k for k, p in old.items() if self.shard_of(p) == shard]
                 expect = self.guard(old, new)
+                if expect == 0 and len(mine) < (1.0 - 0.2) * len(old_shard):
+                    expect = 65
         args = ["rebuild-shard", shard, "--index", self.idx] + (["--json"] if json_out else [])
         what = "rebuild-shard %s %s" % (shard, cat.describe())
         ok, _ = self.run_writer(step, rng, what, args, cat, expect, new, json_out)
