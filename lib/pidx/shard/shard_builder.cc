@@ -133,15 +133,21 @@ Status SpillArea::Charge(int64_t delta) {
   // Another worker may have spilled while this one waited.
   if (held_.load() + reserved_.load() <= static_cast<int64_t>(budget_)) return Status();
 
-  auto file = env_->NewTempFile(dir_, "spill-" + std::to_string(spills_) + ".run");
-  if (!file.ok()) {
-    status_ = file.status().Annotate("spilling the shard builders");
-    return status_;
+  // One spill file for the whole area, appended to by every spill: a file (and its locked
+  // descriptor) per spill ran out of descriptors under a tiny budget (20k spills).
+  if (!file_) {
+    auto file = env_->NewTempFile(dir_, "spill.run");
+    if (!file.ok()) {
+      status_ = file.status().Annotate("spilling the shard builders");
+      return status_;
+    }
+    file_ = std::move(*file);
+    files_.push_back(file_->path());
   }
-  const std::string path = (*file)->path();
-  files_.push_back(path);
+  const std::string& path = file_->path();
   const size_t file_index = files_.size() - 1;
-  uint64_t offset = 0;
+  const uint64_t start = file_size_;
+  uint64_t offset = start;
   std::string run;
   Status s;
   // Builders in a fixed order (registration), each spilled whole; the run is the builder's
@@ -151,7 +157,7 @@ Status SpillArea::Charge(int64_t delta) {
     if (b->doc_offsets_.size() <= 1) continue;
     run.clear();
     b->SerializeRun(&run);
-    s = (*file)->Append(run);
+    s = file_->Append(run);
     if (!s.ok()) break;
     b->runs_.push_back(RunRef{file_index, offset, run.size()});
     offset += run.size();
@@ -159,16 +165,13 @@ Status SpillArea::Charge(int64_t delta) {
     held_.fetch_add(now - b->charged_);
     b->charged_ = now;
   }
-  if (s.ok()) s = (*file)->Close();
-  // Kept until the file is removed: its flock tells a gc (even in another PID namespace) that
-  // this spill file belongs to a live build.
-  owners_.push_back(std::move(*file));
   if (!s.ok()) {
     status_ = s.Annotate("spilling the shard builders to " + path);
     return status_;
   }
+  file_size_ = offset;
   ++spills_;
-  spilled_bytes_ += offset;
+  spilled_bytes_ += offset - start;
   // The builders' freed vectors go back to the system, not only to malloc's free lists,
   // or the process would stay as large as it was at the spill.
   malloc_trim(0);

@@ -96,7 +96,10 @@ class SpillArea {
   mutable std::mutex mu_;  // guards everything below; taken before any builder's mutex
   std::vector<ShardBuilder*> builders_;
   std::vector<std::string> files_;
-  std::vector<std::unique_ptr<WritableFile>> owners_;  // hold each spill file's flock
+  // The one spill file, open for appending until the area is destroyed (after files_ are
+  // removed): its flock tells a gc, even in another PID namespace, that it is a live build's.
+  std::unique_ptr<WritableFile> file_;
+  uint64_t file_size_ = 0;
   uint64_t spills_ = 0;
   uint64_t spilled_bytes_ = 0;
   Status status_;  // the first spill failure, sticky
