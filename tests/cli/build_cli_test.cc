@@ -379,3 +379,25 @@ TEST_CASE("a bad memory budget is a usage error") {
   CHECK(r.exit_code == 64);
   CHECK(r.err.find("memory-budget") != std::string::npos);
 }
+
+TEST_CASE("a memory budget that spills thousands of times stays within 64 descriptors") {
+  // Every spill used to be a file of its own, held open (and flocked) until the build ended:
+  // --memory-budget 1 ran out of descriptors (exit 74).
+  TempDir dir;
+  auto catalog = GenCatalog(dir.File("c.jsonl"), 2000, 5);
+  const std::string cmd = "ulimit -n 64 && exec \"$0\" \"$@\"";
+  RunResult r =
+      pidx::testing::Run("/bin/sh", {"-c", cmd, pidx::testing::PidxBin(), "build", "--catalog",
+                                     catalog, "--index", dir.File("idx"), "--memory-budget", "1",
+                                     "--log-level", "info", "--log-format", "json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto spilled = r.Events("index.build.spilled");
+  REQUIRE(spilled.size() == 1);
+  CHECK(spilled[0]["spills"].get<int>() > 1000);
+  CHECK(TempFilesIn(dir.File("idx")).empty());
+  REQUIRE(Pidx({"build", "--catalog", catalog, "--index", dir.File("plain")}).exit_code == 0);
+  for (const auto& e : fs::directory_iterator(dir.File("plain/segments"))) {
+    CHECK(ReadFile(e.path()) == ReadFile(dir.File("idx/segments/") + e.path().filename().string()));
+  }
+}
