@@ -12,9 +12,7 @@
 
 namespace pidx {
 
-namespace {
-constexpr const char* kPublishLockName = "publish";
-}  // namespace
+namespace {}  // namespace
 
 void LogSegmentReplaced(const snapshot::SnapshotStore& store, const snapshot::ShardEntry& e) {
   Log::Warn("segment.replaced",
@@ -179,7 +177,8 @@ Status CheckStillThere(const snapshot::SnapshotStore& store, const snapshot::Man
 Result<snapshot::FileLock> AcquirePublishLock(const snapshot::SnapshotStore& store,
                                               int64_t timeout_ms, const std::string& shard,
                                               int64_t* waited_ms) {
-  return AcquireLockLoudly(store, kPublishLockName, timeout_ms, shard, waited_ms);
+  return AcquireLockLoudly(store, snapshot::SnapshotStore::kPublishLock, timeout_ms, shard,
+                           waited_ms);
 }
 
 Result<PublishOutcome> RunPublishTransaction(snapshot::SnapshotStore& store,

@@ -21,7 +21,7 @@ fi
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DPIDX_FUZZ=ON -DPIDX_SANITIZE=ON -DPIDX_TESTS=OFF "${launcher[@]}" >/dev/null
+  -DPIDX_FUZZ=ON -DPIDX_SANITIZE=ON -DPIDX_TESTS=OFF -DPIDX_WERROR=ON "${launcher[@]}" >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" >/dev/null
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"

@@ -49,6 +49,8 @@ class SnapshotStore {
   std::string SegmentPath(const std::string& name) const;
   std::string ManifestPath(uint64_t version) const;
   std::string LockPath(const std::string& lock_name) const;  // locks/<lock_name>.lock
+  // The index-wide lock every publish (and gc) takes: locks/publish.lock (CONTRACT.md section 6).
+  static constexpr const char* kPublishLock = "publish";
 
   // The version CURRENT names; 0 when the index has no CURRENT yet. kCorrupt when CURRENT is
   // torn or damaged (its checksum line does not match).
