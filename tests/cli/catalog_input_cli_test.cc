@@ -275,3 +275,23 @@ TEST_CASE("malformed JSON in a field the schema does not use exits 65, or is ski
   CHECK(json::parse(skip.out)["bad_lines_skipped"] == 5);
   CHECK(skip.Events("catalog.record.skipped").size() == 5);
 }
+
+TEST_CASE("an endless line through a pipe fails at the line limit instead of reading for ever") {
+  // The overlong line used to be skipped to its end before it was reported: a pipe of
+  // /dev/zero was read until killed. Now the error comes at --max-line-bytes.
+  TempDir dir;
+  for (const std::string format : {"jsonl", "csv", "tsv"}) {
+    const std::string header =
+        format == "jsonl" ? "" : (format == "csv" ? "id,category\\n" : "id\\tcategory\\n");
+    const std::string script = "(printf '" + header +
+                               "'; exec cat /dev/zero) | timeout -s KILL 60 \"$0\" build "
+                               "--catalog - --format " +
+                               format + " --index " + dir.File("idx-" + format) +
+                               " --max-line-bytes 65536 --log-format json";
+    RunResult r = pidx::testing::Run("/bin/sh", {"-c", script, pidx::testing::PidxBin()});
+    INFO(format << ": " << r.err);
+    CHECK(r.exit_code == 65);
+    CHECK(r.err.find("line longer than 65536 bytes") != std::string::npos);
+    CHECK(!fs::exists(dir.File("idx-" + format + "/CURRENT")));
+  }
+}

@@ -126,6 +126,7 @@ class CsvReader final : public CatalogReader {
   InputBuffer in_;
   Schema schema_;
   ReaderOptions options_;
+  bool skip_pending_ = false;  // an overlong line was reported and is skipped next
   CsvDialect dialect_;
   std::vector<Column> columns_;
   std::vector<size_t> used_;
@@ -272,6 +273,10 @@ Status CsvReader::SkipLine() {
 }
 
 Result<bool> CsvReader::ReadRecord() {
+  if (skip_pending_) {
+    skip_pending_ = false;
+    PIDX_RETURN_IF_ERROR(SkipLine());
+  }
   for (;;) {
     if (in_.size() == 0 && in_.eof()) return false;
     ScanResult r = dialect_ == CsvDialect::kCsv ? ScanCsv(in_.data(), in_.size(), in_.eof())
@@ -280,7 +285,9 @@ Result<bool> CsvReader::ReadRecord() {
       if (in_.size() > options_.max_line_bytes) {
         record_line_ = next_line_;
         const bool quoted = in_quote_;
-        PIDX_RETURN_IF_ERROR(SkipLine());
+        // Reported now, skipped on the next call: a fatal error must not wait for the end of
+        // a line that may never end (a pipe of /dev/zero).
+        skip_pending_ = true;
         const std::string limit = std::to_string(options_.max_line_bytes);
         if (quoted) {
           return Bad(record_line_,

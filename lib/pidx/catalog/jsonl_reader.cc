@@ -237,12 +237,17 @@ class JsonlReader final : public CatalogReader {
   std::vector<std::string> sources_;
   std::vector<size_t> used_;
   od::parser parser_;
-  std::string scratch_;  // one attrs entry being built
-  uint64_t line_ = 0;    // lines consumed so far
-  size_t scanned_ = 0;   // bytes of the window known to hold no newline
+  std::string scratch_;        // one attrs entry being built
+  uint64_t line_ = 0;          // lines consumed so far
+  size_t scanned_ = 0;         // bytes of the window known to hold no newline
+  bool skip_pending_ = false;  // an overlong line was reported and is skipped next
 };
 
 Result<bool> JsonlReader::Next(Product* out) {
+  if (skip_pending_) {
+    skip_pending_ = false;
+    PIDX_RETURN_IF_ERROR(SkipOverlongLine());
+  }
   for (;;) {
     const char* data = in_.data();
     const char* nl =
@@ -253,8 +258,11 @@ Result<bool> JsonlReader::Next(Product* out) {
       len = static_cast<size_t>(nl - data);
       consume = len + 1;
     } else if (in_.size() > options_.max_line_bytes) {
-      PIDX_RETURN_IF_ERROR(SkipOverlongLine());
-      return Bad(line_, "line longer than " + std::to_string(options_.max_line_bytes) + " bytes");
+      // Reported now, skipped on the next call: a fatal error must not wait for the end of a
+      // line that may never end (`--catalog <(cat /dev/zero)` read for ever).
+      skip_pending_ = true;
+      return Bad(line_ + 1,
+                 "line longer than " + std::to_string(options_.max_line_bytes) + " bytes");
     } else if (!in_.eof()) {
       scanned_ = in_.size();
       PIDX_ASSIGN_OR_RETURN(bool more, in_.Fill());
