@@ -9,27 +9,18 @@
 
 #include "pidx/analysis/analyzer.h"
 #include "pidx/shard/ingest.h"
+#include "support/products.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
+using pidx::testing::Item;
 using pidx::testing::Pidx;
 using pidx::testing::ReadFile;
 using pidx::testing::RunResult;
 using pidx::testing::TempDir;
+using pidx::testing::ToJsonl;
 
 namespace {
-
-struct Item {
-  std::string id, category, title;
-};
-
-std::string ToJsonl(const std::vector<Item>& items) {
-  std::string s;
-  for (const auto& i : items) {
-    s += nlohmann::json({{"id", i.id}, {"category", i.category}, {"title", i.title}}).dump() + "\n";
-  }
-  return s;
-}
 
 // Titles are plain lowercase ASCII words and categories one word, so the terms of a product
 // are easy to state: "category:<category>" and "title:<word>" for each word.

@@ -6,9 +6,11 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/damage.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
+using pidx::testing::FlipByte;
 using pidx::testing::GenCatalog;
 using pidx::testing::Pidx;
 using pidx::testing::ReadFile;
@@ -57,17 +59,6 @@ std::string BuildVersions(const TempDir& dir, int versions, int products = 200) 
     REQUIRE(r.exit_code == 0);
   }
   return index;
-}
-
-void FlipByte(const std::string& path, size_t offset) {
-  fs::permissions(path, fs::perms::owner_write, fs::perm_options::add);
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x55);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(&c, 1);
 }
 
 }  // namespace

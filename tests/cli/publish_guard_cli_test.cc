@@ -15,29 +15,22 @@
 
 #include "pidx/analysis/analyzer.h"
 #include "pidx/shard/ingest.h"
+#include "support/damage.h"
+#include "support/products.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
+using pidx::testing::FlipByte;
+using pidx::testing::Item;
 using pidx::testing::Pidx;
 using pidx::testing::PidxBin;
 using pidx::testing::ReadFile;
 using pidx::testing::RunResult;
 using pidx::testing::TempDir;
+using pidx::testing::ToJsonl;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Item {
-  std::string id, category, title;
-};
-
-std::string ToJsonl(const std::vector<Item>& items) {
-  std::string s;
-  for (const auto& i : items) {
-    s += nlohmann::json({{"id", i.id}, {"category", i.category}, {"title", i.title}}).dump() + "\n";
-  }
-  return s;
-}
 
 // 600 products in three categories: about 25 per shard, so one product is a small change.
 std::vector<Item> MakeItems(int n = 600) {
@@ -75,17 +68,6 @@ size_t Manifests(const std::string& index) {
     n += e.path().extension() == ".manifest";
   }
   return n;
-}
-
-void FlipByte(const std::string& path, size_t offset) {
-  fs::permissions(path, fs::perms::owner_write, fs::perm_options::add);
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x55);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(&c, 1);
 }
 
 std::string SegmentOf(const std::string& index, const std::string& shard) {

@@ -12,28 +12,19 @@
 
 #include "pidx/analysis/analyzer.h"
 #include "pidx/shard/ingest.h"
+#include "support/products.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
+using pidx::testing::Item;
 using pidx::testing::Pidx;
 using pidx::testing::ReadFile;
 using pidx::testing::RunResult;
 using pidx::testing::TempDir;
+using pidx::testing::ToJsonl;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Item {
-  std::string id, category, title;
-};
-
-std::string ToJsonl(const std::vector<Item>& items) {
-  std::string s;
-  for (const auto& i : items) {
-    s += nlohmann::json({{"id", i.id}, {"category", i.category}, {"title", i.title}}).dump() + "\n";
-  }
-  return s;
-}
 
 std::vector<Item> MakeItems(int n) {
   const char* cats[] = {"Books", "Toys", "Home & Kitchen"};
