@@ -17,6 +17,7 @@ using pidx::testing::Item;
 using pidx::testing::Pidx;
 using pidx::testing::ReadFile;
 using pidx::testing::RunResult;
+using pidx::testing::ShardOf;
 using pidx::testing::TempDir;
 using pidx::testing::ToJsonl;
 
@@ -31,11 +32,6 @@ std::vector<Item> MakeItems(int n) {
     items.push_back({"P" + std::to_string(i), cats[i % 2], "item number " + std::to_string(i)});
   }
   return items;
-}
-
-std::string ShardOf(const Item& i, uint32_t shards_per_category = 8) {
-  static const pidx::analysis::Analyzer analyzer;
-  return pidx::shard::ShardOf(analyzer, i.category, i.id, shards_per_category);
 }
 
 std::string Lower(std::string s) {

@@ -26,6 +26,7 @@ using pidx::testing::Pidx;
 using pidx::testing::PidxBin;
 using pidx::testing::ReadFile;
 using pidx::testing::RunResult;
+using pidx::testing::ShardOf;
 using pidx::testing::TempDir;
 using pidx::testing::ToJsonl;
 namespace fs = std::filesystem;
@@ -40,11 +41,6 @@ std::vector<Item> MakeItems(int n = 600) {
     items.push_back({"P" + std::to_string(i), cats[i % 3], "item number " + std::to_string(i)});
   }
   return items;
-}
-
-std::string ShardOf(const Item& i) {
-  static const pidx::analysis::Analyzer analyzer;
-  return pidx::shard::ShardOf(analyzer, i.category, i.id, 8);
 }
 
 std::string Build(const TempDir& dir, const std::string& name, const std::vector<Item>& items,

@@ -20,6 +20,7 @@ using pidx::testing::Item;
 using pidx::testing::Pidx;
 using pidx::testing::ReadFile;
 using pidx::testing::RunResult;
+using pidx::testing::ShardOf;
 using pidx::testing::TempDir;
 using pidx::testing::ToJsonl;
 namespace fs = std::filesystem;
@@ -33,11 +34,6 @@ std::vector<Item> MakeItems(int n) {
     items.push_back({"P" + std::to_string(i), cats[i % 3], "item number " + std::to_string(i)});
   }
   return items;
-}
-
-std::string ShardOf(const Item& i) {
-  static const pidx::analysis::Analyzer analyzer;
-  return pidx::shard::ShardOf(analyzer, i.category, i.id, 8);
 }
 
 // shard -> segment file, from the current (or given) version's stats.

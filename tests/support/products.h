@@ -6,6 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pidx/analysis/analyzer.h"
+#include "pidx/shard/ingest.h"
+
 namespace pidx::testing {
 
 struct Item {
@@ -19,6 +22,12 @@ inline std::string ToJsonl(const std::vector<Item>& items) {
     s += nlohmann::json({{"id", i.id}, {"category", i.category}, {"title", i.title}}).dump() + "\n";
   }
   return s;
+}
+
+// The shard pidx puts `i` in, by the library's own rule (docs/CONTRACT.md section 3).
+inline std::string ShardOf(const Item& i, uint32_t shards_per_category = 8) {
+  static const pidx::analysis::Analyzer analyzer;
+  return pidx::shard::ShardOf(analyzer, i.category, i.id, shards_per_category);
 }
 
 }  // namespace pidx::testing
