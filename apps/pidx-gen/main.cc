@@ -33,7 +33,7 @@
 namespace {
 
 // Kept local because pidx-gen deliberately does not link the pidx library (see
-// lib/pidx/exit_code.h for the table these values come from).
+// lib/pidx/base/exit_code.h for the table these values come from).
 constexpr int kExitOk = 0;
 constexpr int kExitUsage = 64;
 constexpr int kExitIoError = 74;

@@ -7,10 +7,10 @@
 #include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
-#include "pidx/build.h"
-#include "pidx/log.h"
+#include "pidx/obs/log.h"
+#include "pidx/ops/build.h"
+#include "pidx/scaleout/worker.h"
 #include "pidx/snapshot/manifest.h"
-#include "pidx/stage.h"
 
 namespace pidx::cli {
 namespace {

@@ -6,8 +6,8 @@
 
 #include "command_table.h"
 #include "output.h"
-#include "pidx/diff.h"
-#include "pidx/log.h"
+#include "pidx/obs/log.h"
+#include "pidx/ops/diff.h"
 #include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {

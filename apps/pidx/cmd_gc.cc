@@ -1,13 +1,13 @@
 // pidx gc --index DIR --keep N [--protect V]... [--grace DUR] [--dry-run]
-// Contract in pidx/gc.h: what is kept, why young unreferenced segments are left alone.
+// Contract in pidx/ops/gc.h: what is kept, why young unreferenced segments are left alone.
 #include <fmt/format.h>
 
 #include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
 #include "pidx/base/duration.h"
-#include "pidx/gc.h"
-#include "pidx/log.h"
+#include "pidx/obs/log.h"
+#include "pidx/ops/gc.h"
 #include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {

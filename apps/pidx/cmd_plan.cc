@@ -6,7 +6,7 @@
 #include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
-#include "pidx/plan.h"
+#include "pidx/scaleout/plan.h"
 
 namespace pidx::cli {
 namespace {

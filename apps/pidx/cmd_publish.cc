@@ -4,7 +4,7 @@
 #include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
-#include "pidx/publish_stage.h"
+#include "pidx/scaleout/stage_publish.h"
 #include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {

@@ -7,8 +7,8 @@
 #include "command_table.h"
 #include "output.h"
 #include "pidx/base/duration.h"
-#include "pidx/log.h"
-#include "pidx/query.h"
+#include "pidx/obs/log.h"
+#include "pidx/query/engine.h"
 #include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {

@@ -4,7 +4,7 @@
 #include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
-#include "pidx/rebuild.h"
+#include "pidx/ops/rebuild.h"
 #include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {

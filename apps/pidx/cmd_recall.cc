@@ -5,8 +5,8 @@
 
 #include "command_table.h"
 #include "output.h"
-#include "pidx/log.h"
-#include "pidx/recall.h"
+#include "pidx/obs/log.h"
+#include "pidx/query/recall.h"
 #include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {

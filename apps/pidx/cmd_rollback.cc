@@ -1,13 +1,13 @@
 // pidx rollback --index DIR V
-// Verifies V, then makes it current under the publish lock (contract in pidx/versions.h).
+// Verifies V, then makes it current under the publish lock (contract in pidx/ops/versions.h).
 #include <fmt/format.h>
 
 #include "command_table.h"
 #include "output.h"
 #include "pidx/base/duration.h"
-#include "pidx/log.h"
+#include "pidx/obs/log.h"
+#include "pidx/ops/versions.h"
 #include "pidx/snapshot/manifest.h"
-#include "pidx/versions.h"
 
 namespace pidx::cli {
 namespace {

@@ -3,8 +3,8 @@
 
 #include "command_table.h"
 #include "output.h"
+#include "pidx/ops/stats.h"
 #include "pidx/snapshot/manifest.h"
-#include "pidx/stats.h"
 
 namespace pidx::cli {
 namespace {

@@ -5,9 +5,9 @@
 #include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
-#include "pidx/log.h"
+#include "pidx/obs/log.h"
+#include "pidx/ops/verify.h"
 #include "pidx/snapshot/manifest.h"
-#include "pidx/verify.h"
 
 namespace pidx::cli {
 namespace {

@@ -5,8 +5,8 @@
 
 #include "command_table.h"
 #include "output.h"
+#include "pidx/ops/versions.h"
 #include "pidx/snapshot/manifest.h"
-#include "pidx/versions.h"
 
 namespace pidx::cli {
 namespace {

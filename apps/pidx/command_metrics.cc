@@ -3,8 +3,8 @@
 #include <utility>
 
 #include "output.h"
-#include "pidx/log.h"
-#include "pidx/metrics.h"
+#include "pidx/obs/log.h"
+#include "pidx/obs/metrics.h"
 
 namespace pidx::cli {
 

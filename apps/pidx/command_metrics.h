@@ -1,5 +1,5 @@
 // --metrics-file PATH (or PIDX_METRICS_FILE) of build, rebuild-shard, verify and gc: what a
-// run did, as Prometheus text for node_exporter's textfile collector (pidx/metrics.h).
+// run did, as Prometheus text for node_exporter's textfile collector (pidx/obs/metrics.h).
 // The file is written when the outcome is known, on success and on failure alike, so a
 // failed run shows up as pidx_command_success 0. Metric names: docs/CLI.md "Metrics".
 #pragma once
@@ -13,7 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "pidx/status.h"
+#include "pidx/base/status.h"
 
 namespace pidx::cli {
 

@@ -9,7 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "options.h"
-#include "pidx/status.h"
+#include "pidx/base/status.h"
 
 namespace pidx::cli {
 

@@ -1,6 +1,6 @@
 // pidx: builds and operates inverted indexes over product catalogs.
 // main parses, dispatches to the command table, and is the only place that turns a Status into
-// an exit code (pidx/exit_code.h). CLI11's own exit codes never reach the shell.
+// an exit code (pidx/base/exit_code.h). CLI11's own exit codes never reach the shell.
 //
 // One path for every outcome: a parse error, a bad PIDX_* variable, the command's own status
 // and a result that could not be written all become one Status, reported by Finish as the
@@ -18,9 +18,9 @@
 #include "options.h"
 #include "output.h"
 #include "pidx/base/cancel.h"
+#include "pidx/base/exit_code.h"
 #include "pidx/base/std_fds.h"
-#include "pidx/exit_code.h"
-#include "pidx/log.h"
+#include "pidx/obs/log.h"
 
 namespace {
 

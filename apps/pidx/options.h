@@ -23,10 +23,10 @@
 #include <CLI/CLI.hpp>
 
 #include "pidx/base/number.h"
+#include "pidx/base/status.h"
 #include "pidx/catalog/catalog_reader.h"
-#include "pidx/log.h"
+#include "pidx/obs/log.h"
 #include "pidx/shard/shard_id.h"
-#include "pidx/status.h"
 
 namespace pidx::cli {
 

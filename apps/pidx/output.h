@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pidx/status.h"
+#include "pidx/base/status.h"
 
 namespace pidx::cli {
 

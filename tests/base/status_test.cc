@@ -1,8 +1,8 @@
-#include "pidx/status.h"
+#include "pidx/base/status.h"
 
 #include <catch2/catch.hpp>
 
-#include "pidx/exit_code.h"
+#include "pidx/base/exit_code.h"
 
 using pidx::ExitCodeFor;
 using pidx::Status;

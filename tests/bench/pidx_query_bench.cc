@@ -1,7 +1,7 @@
 // pidx_query_bench: pidx's side of the query benchmarks, and the query-set generator.
 //
 //   pidx_query_bench query --index DIR --queries FILE (--count | --top 10) [--out FILE]
-//       Opens the current version once (QueryEngine, lib/pidx/query.h) and runs every query
+//       Opens the current version once (QueryEngine, lib/pidx/query/engine.h) and runs every query
 //       of FILE (query_set.h) in this process. Results, one line per query, go to --out
 //       (default stdout) in fts5_peer's format; a JSON summary (queries/s) goes to stderr.
 //   pidx_query_bench gen-queries --catalog FILE --out-dir DIR [--count 1000] [--seed 1]
@@ -28,7 +28,7 @@
 #include "pidx/base/env.h"
 #include "pidx/catalog/catalog_reader.h"
 #include "pidx/catalog/schema.h"
-#include "pidx/query.h"
+#include "pidx/query/engine.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "pidx/query_parser.h"
+#include "pidx/query/parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const pidx::QueryParser parser(pidx::catalog::Schema::Default(),

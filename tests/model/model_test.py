@@ -714,11 +714,11 @@ class Run:
         return self.versions[self.current] if self.current else None
 
     def guard(self, old, new, allow_shrink=False):
-        """The publishing guard (publish_guard.h, CLI.md): 65 or 0."""
+        """The publishing guard (ops/guard.h, CLI.md): 65 or 0."""
         if not new:
             return 65
         if old and not allow_shrink:
-            if len(new) < (1.0 - 0.2) * len(old):  # publish_guard.cc's very formula
+            if len(new) < (1.0 - 0.2) * len(old):  # ops/guard.cc's very formula
                 return 65
             if {p["category"] for p in old.values()} - {p["category"] for p in new.values()}:
                 return 65

@@ -13,12 +13,12 @@
 
 #include <catch2/catch.hpp>
 
-#include "pidx/build.h"
-#include "pidx/gc.h"
-#include "pidx/log.h"
-#include "pidx/rebuild.h"
+#include "pidx/obs/log.h"
+#include "pidx/ops/build.h"
+#include "pidx/ops/gc.h"
+#include "pidx/ops/rebuild.h"
+#include "pidx/ops/verify.h"
 #include "pidx/snapshot/snapshot_store.h"
-#include "pidx/verify.h"
 #include "support/temp_dir.h"
 
 namespace pidx::testing::battery {

@@ -7,9 +7,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "pidx/build.h"
-#include "pidx/log.h"
-#include "pidx/verify.h"
+#include "pidx/obs/log.h"
+#include "pidx/ops/build.h"
+#include "pidx/ops/verify.h"
 #include "support/fault_env.h"
 #include "support/temp_dir.h"
 

@@ -10,7 +10,7 @@
 #include <iostream>
 
 #include "battery.h"
-#include "pidx/exit_code.h"
+#include "pidx/base/exit_code.h"
 #include "support/fault_env.h"
 
 using namespace pidx::testing::battery;

@@ -826,8 +826,8 @@ TEST_CASE("paths with ../ and symlinks never make pidx write outside the index d
   CHECK(b.exit_code == 0);
   CHECK(CurrentVersion(idx) == 51);
   // From the current catalog (cat's ids also sit in cat2's other categories, and a rebuild
-  // that would put an id in two shards is refused). A lock file that is a symlink is refused (nothing is opened through it); once removed,
-  // pidx recreates it as a regular file.
+  // that would put an id in two shards is refused). A lock file that is a symlink is refused
+  // (nothing is opened through it); once removed, pidx recreates it as a regular file.
   RunResult locked = Pidx({"rebuild-shard", shard, "--catalog", cat2, "--index", idx});
   CHECK(locked.exit_code == 1);
   CHECK(locked.err.find("is a symlink") != std::string::npos);

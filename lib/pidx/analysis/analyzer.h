@@ -11,9 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pidx/base/status.h"
 #include "pidx/catalog/product.h"
 #include "pidx/catalog/schema.h"
-#include "pidx/status.h"
 
 namespace pidx::analysis {
 

@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pidx/status.h"
+#include "pidx/base/status.h"
 
 namespace pidx {
 

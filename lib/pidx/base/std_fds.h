@@ -4,7 +4,7 @@
 // anything opens a file.
 #pragma once
 
-#include "pidx/status.h"
+#include "pidx/base/status.h"
 
 namespace pidx {
 

@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 
+#include "pidx/base/status.h"
 #include "pidx/catalog/product.h"
 #include "pidx/catalog/schema.h"
-#include "pidx/status.h"
 
 namespace pidx::catalog {
 

@@ -28,7 +28,7 @@
 #include <string>
 #include <string_view>
 
-#include "pidx/status.h"
+#include "pidx/base/status.h"
 
 namespace pidx::catalog {
 

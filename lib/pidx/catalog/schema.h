@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pidx/status.h"
+#include "pidx/base/status.h"
 
 namespace pidx::catalog {
 

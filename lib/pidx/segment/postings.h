@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pidx/status.h"
+#include "pidx/base/status.h"
 
 struct roaring_bitmap_s;
 

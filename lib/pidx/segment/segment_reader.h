@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "pidx/base/status.h"
 #include "pidx/segment/postings.h"
-#include "pidx/status.h"
 
 namespace pidx::segment {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pidx/status.h"
+#include "pidx/base/status.h"
 
 namespace pidx::segment {
 

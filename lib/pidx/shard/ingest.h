@@ -18,10 +18,10 @@
 #include <vector>
 
 #include "pidx/analysis/analyzer.h"
+#include "pidx/base/status.h"
 #include "pidx/catalog/catalog_reader.h"
 #include "pidx/catalog/schema.h"
 #include "pidx/shard/shard_builder.h"
-#include "pidx/status.h"
 
 namespace pidx::shard {
 

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "pidx/base/env.h"
+#include "pidx/base/status.h"
 #include "pidx/catalog/product.h"
 #include "pidx/catalog/schema.h"
-#include "pidx/status.h"
 
 namespace pidx::shard {
 

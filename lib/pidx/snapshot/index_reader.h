@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "pidx/analysis/analyzer.h"
+#include "pidx/base/status.h"
 #include "pidx/catalog/schema.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/snapshot/manifest.h"
 #include "pidx/snapshot/snapshot_store.h"
-#include "pidx/status.h"
 
 namespace pidx::snapshot {
 

@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <string>
 
-#include "pidx/status.h"
+#include "pidx/base/status.h"
 
 namespace pidx::snapshot {
 

@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pidx/status.h"
+#include "pidx/base/status.h"
 
 namespace pidx::snapshot {
 

@@ -32,9 +32,9 @@
 #include <vector>
 
 #include "pidx/base/env.h"
+#include "pidx/base/status.h"
 #include "pidx/snapshot/lock.h"
 #include "pidx/snapshot/manifest.h"
-#include "pidx/status.h"
 
 namespace pidx::snapshot {
 

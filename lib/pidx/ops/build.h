@@ -1,0 +1,56 @@
+// `pidx build`: reads catalogs, builds every shard, checks what it wrote and publishes one
+// new version atomically (docs/CONTRACT.md sections 1-4) through the one publish transaction
+// (publish.h). The guard refuses an empty catalog, a shrink beyond max_shrink and a lost
+// category (kBadData, event index.publish.refused) unless allow_shrink.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pidx/base/env.h"
+#include "pidx/base/status.h"
+#include "pidx/catalog/catalog_reader.h"
+
+namespace pidx {
+
+struct BuildOptions {
+  std::vector<std::string> catalogs;
+  std::string index_dir;
+  catalog::Format format = catalog::Format::kAuto;
+  std::string schema_file;  // empty: the default schema
+  uint32_t shards_per_category = 8;
+  uint64_t max_bad_lines = 0;
+  size_t max_line_bytes = 1024 * 1024;
+  int64_t lock_timeout_ms = 5000;
+  double max_shrink = 0.2;
+  bool allow_shrink = false;
+  int threads = 0;             // 0: one per core
+  uint64_t memory_budget = 0;  // bytes the shard builders may hold before spilling; 0 = no limit
+  bool progress_bar = false;   // draw a bar on stderr (terminal); otherwise progress events
+};
+
+struct BuiltShard {
+  std::string shard;
+  uint64_t docs = 0;
+  uint64_t bytes = 0;  // segment file size
+};
+
+struct BuildResult {
+  uint64_t version = 0;
+  uint64_t parent = 0;
+  uint64_t shards = 0;
+  uint64_t docs = 0;
+  uint64_t terms = 0;
+  uint64_t postings = 0;
+  uint64_t bytes = 0;
+  uint64_t segments_written = 0;  // new segment files (others were already there)
+  uint64_t bad_records = 0;
+  int64_t lock_wait_ms = 0;  // waiting for the publish lock
+  int64_t duration_ms = 0;
+  std::vector<BuiltShard> shard_sizes;  // every shard of the published version, by shard id
+};
+
+Result<BuildResult> Build(const BuildOptions& options, Env* env);
+
+}  // namespace pidx

@@ -1,0 +1,142 @@
+#include "pidx/ops/stats.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "pidx/analysis/analyzer.h"
+#include "pidx/catalog/schema.h"
+#include "pidx/segment/segment_reader.h"
+#include "pidx/snapshot/index_reader.h"
+#include "pidx/snapshot/snapshot_store.h"
+
+namespace pidx {
+namespace {
+
+void KeepTop(std::vector<TermCount>* terms, size_t k) {
+  std::sort(terms->begin(), terms->end(), [](const TermCount& a, const TermCount& b) {
+    return a.docs != b.docs ? a.docs > b.docs : a.term < b.term;
+  });
+  if (terms->size() > k) terms->resize(k);
+}
+
+// What stats reports of the manifest (docs, categories) is first proven by the segment: a
+// manifest that lies is an error here, never a report of its claims.
+Status ShardStatsOf(const snapshot::SnapshotStore& store, const snapshot::ShardEntry& entry,
+                    const catalog::Schema& schema, const analysis::Analyzer& analyzer,
+                    uint32_t top_terms, ShardStats* out,
+                    std::unordered_map<std::string, uint64_t>* merged, std::mutex* merged_mu) {
+  PIDX_ASSIGN_OR_RETURN(auto reader, snapshot::OpenSegment(store, entry));
+  auto lies = snapshot::CheckCategoryCounts(reader, entry, schema, analyzer);
+  if (!lies.empty()) return lies.front().status;
+  out->shard = entry.shard;
+  out->segment = entry.segment;
+  out->docs = reader.doc_count();
+  out->terms = reader.term_count();
+  out->postings = reader.posting_count();
+  out->bytes = reader.file_size();
+  out->array_bytes = 4 * reader.posting_count();
+  std::vector<TermCount> top;
+  for (uint32_t i = 0; i < reader.term_count(); ++i) {
+    PIDX_ASSIGN_OR_RETURN(auto postings, reader.postings(i));
+    out->roaring_bytes += reader.posting_bytes(i).size();
+    auto mix = postings.Containers();
+    out->containers_array += mix.array;
+    out->containers_bitmap += mix.bitmap;
+    out->containers_run += mix.run;
+    if (top_terms > 0) top.push_back({std::string(reader.term(i)), reader.doc_freq(i)});
+  }
+  if (top_terms > 0) {
+    {
+      std::lock_guard<std::mutex> lock(*merged_mu);
+      for (const auto& t : top) (*merged)[t.term] += t.docs;
+    }
+    KeepTop(&top, top_terms);
+    out->top_terms = std::move(top);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<StatsResult> Stats(const StatsOptions& options, Env* env) {
+  PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
+  uint64_t version = options.version;
+  if (version == 0) {
+    PIDX_ASSIGN_OR_RETURN(version, store.ReadCurrent());
+    if (version == 0) return Status::NotFound(options.index_dir + " has no published version");
+  }
+  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadManifest(version));
+  const std::string vname = snapshot::VersionName(version);
+  auto schema = catalog::Schema::FromJson(manifest.schema);
+  if (!schema.ok()) return Status::Corrupt(vname + ": stored schema: " + schema.status().message());
+  auto settings = analysis::AnalyzerSettings::FromJson(manifest.analyzer);
+  if (!settings.ok()) {
+    return Status::Corrupt(vname + ": stored analyzer: " + settings.status().message());
+  }
+  const analysis::Analyzer analyzer(*settings);
+  std::vector<const snapshot::ShardEntry*> entries;
+  for (const auto& e : manifest.shards) {
+    if (options.shard.empty() || e.shard == options.shard) entries.push_back(&e);
+  }
+  if (!options.shard.empty() && entries.empty()) {
+    return Status::NotFound("shard " + options.shard + " is not in version " +
+                            snapshot::VersionName(version));
+  }
+
+  StatsResult result;
+  result.version = version;
+  result.created = manifest.created;
+  result.shards_per_category = manifest.shards_per_category;
+  result.shards.resize(entries.size());
+  std::unordered_map<std::string, uint64_t> merged;
+  std::mutex mu;
+  Status first_error;
+  std::atomic<size_t> next{0};
+  auto run = [&] {
+    for (size_t i; (i = next++) < entries.size();) {
+      Status s = ShardStatsOf(store, *entries[i], *schema, analyzer, options.top_terms,
+                              &result.shards[i], &merged, &mu);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (first_error.ok()) first_error = s;
+      }
+    }
+  };
+  int n = options.threads > 0 ? options.threads
+                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < n; ++t) pool.emplace_back(run);
+  run();
+  for (auto& t : pool) t.join();
+  if (!first_error.ok()) return first_error;
+
+  ShardStats& total = result.total;
+  total.shard = "total";
+  for (const auto& s : result.shards) {
+    total.docs += s.docs;
+    total.terms += s.terms;
+    total.postings += s.postings;
+    total.bytes += s.bytes;
+    total.roaring_bytes += s.roaring_bytes;
+    total.array_bytes += s.array_bytes;
+    total.containers_array += s.containers_array;
+    total.containers_bitmap += s.containers_bitmap;
+    total.containers_run += s.containers_run;
+  }
+  if (options.top_terms > 0) {
+    for (auto& [term, docs] : merged) total.top_terms.push_back({term, docs});
+    KeepTop(&total.top_terms, options.top_terms);
+  }
+  std::map<std::string, uint64_t> cats;
+  for (const auto* e : entries) {
+    for (const auto& [c, n2] : e->categories) cats[c] += n2;
+  }
+  result.categories.assign(cats.begin(), cats.end());
+  return result;
+}
+
+}  // namespace pidx
