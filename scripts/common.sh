@@ -12,7 +12,7 @@ PIDX_PACKAGES=(
   clang libclang-rt-14-dev
   slurm-wlm munge parallel
   libsqlite3-dev libbenchmark-dev
-  strace eatmydata python3
+  strace eatmydata python3 python3-jsonschema
 )
 
 pidx_install_deps() {

@@ -26,6 +26,7 @@ struct BuildFlags {
   int threads = 0;
   std::string memory_budget = "0";
   std::string metrics_file;
+  bool force = false;
   std::string plan;
   std::string stage;
   int64_t worker = -1;
@@ -52,7 +53,8 @@ Status RunStage(const BuildFlags& f, const GlobalOptions& g) {
                {"worker", r.worker},
                {"workers", r.workers},
                {"worker_source", r.worker_source},
-               {"shards", r.shards},
+               {"shard_count", r.shards.size()},
+               {"shards", ShardListJson(r.shards)},
                {"docs", r.docs},
                {"bytes", r.bytes},
                {"segments_written", r.segments_written},
@@ -86,6 +88,7 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   PIDX_RETURN_IF_ERROR(CheckShrinkGuard(f.guard, g));
   o.max_shrink = f.guard.max_shrink;
   o.allow_shrink = f.guard.allow_shrink;
+  o.force = f.force;
   o.threads = f.threads;
   PIDX_ASSIGN_OR_RETURN(o.memory_budget, ParseMemoryBudget(f.memory_budget, g));
   o.progress_bar = Log::StderrIsTerminal() && !g.quiet;
@@ -96,8 +99,9 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   if (g.json) {
     PrintJson({{"command", "build"},
                {"version", snapshot::VersionName(r.version)},
-               {"parent", r.parent ? snapshot::VersionName(r.parent) : ""},
-               {"shards", r.shards},
+               {"parent", VersionOrNull(r.parent)},
+               {"unchanged", r.unchanged},
+               {"shard_count", r.shards},
                {"docs", r.docs},
                {"terms", r.terms},
                {"postings", r.postings},
@@ -106,10 +110,14 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
                {"bad_lines_skipped", r.bad_records},
                {"duration_ms", r.duration_ms}});
   } else {
-    std::string out =
-        fmt::format("published {} in {}\n  shards {}  docs {}  terms {}  postings {}  size {}\n",
-                    snapshot::VersionName(r.version), f.index, r.shards, r.docs, r.terms,
-                    r.postings, HumanBytes(r.bytes));
+    const std::string vname = snapshot::VersionName(r.version);
+    std::string out = r.unchanged ? fmt::format(
+                                        "unchanged: {} in {} already has this content "
+                                        "(nothing published; --force publishes anyway)\n",
+                                        vname, f.index)
+                                  : fmt::format("published {} in {}\n", vname, f.index);
+    out += fmt::format("  shards {}  docs {}  terms {}  postings {}  size {}\n", r.shards, r.docs,
+                       r.terms, r.postings, HumanBytes(r.bytes));
     out +=
         fmt::format("  new segments {}  bad lines skipped {}  took {:.2f}s\n", r.segments_written,
                     r.bad_records, static_cast<double>(r.duration_ms) / 1000);
@@ -134,6 +142,9 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
   AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
   AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);
+  app->add_flag("--force", f->force,
+                "Publish a new version even when it equals the current one (default: report "
+                "'unchanged' and publish nothing)");
   app->add_option("--plan", f->plan, "Build one worker's shards of this plan (pidx plan)")
       ->type_name("FILE");
   AddCountOption(app, "worker", &f->worker, 0, kMaxWorkers - 1,

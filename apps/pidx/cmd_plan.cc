@@ -43,12 +43,15 @@ Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
   if (g.json) {
     nlohmann::json workers = nlohmann::json::array();
     for (uint32_t w = 0; w < p.workers; ++w) {
-      workers.push_back({{"worker", w}, {"docs", docs[w]}, {"shards", p.ShardsOf(w)}});
+      workers.push_back({{"worker", w},
+                         {"docs", docs[w]},
+                         {"shard_count", p.ShardsOf(w).size()},
+                         {"shards", ShardListJson(p.ShardsOf(w))}});
     }
     PrintJson({{"command", "plan"},
                {"plan", f.out},
                {"workers", p.workers},
-               {"shards", p.shards.size()},
+               {"shard_count", p.shards.size()},
                {"products", p.products},
                {"bad_lines_skipped", p.bad_lines_skipped},
                {"assignments", workers}});

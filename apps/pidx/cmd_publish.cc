@@ -39,10 +39,10 @@ Status RunPublish(const PublishFlags& f, const GlobalOptions& g, CommandMetrics*
   if (g.json) {
     PrintJson({{"command", "publish"},
                {"version", version},
-               {"parent", r.parent ? snapshot::VersionName(r.parent) : ""},
+               {"parent", VersionOrNull(r.parent)},
                {"unchanged", r.unchanged},
                {"workers", r.workers},
-               {"shards", r.shards},
+               {"shard_count", r.shards},
                {"docs", r.docs},
                {"terms", r.terms},
                {"postings", r.postings},

@@ -85,7 +85,7 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
     j["limit"] = options.limit;
     j["order"] = "external_id";
     j["shards_searched"] = r.shards_searched;
-    j["shards"] = r.shards_total;
+    j["shard_count"] = r.shards_total;
     j["hits"] = nlohmann::ordered_json::array();
     for (const auto& h : r.hits) {
       j["hits"].push_back({{"id", h.id}, {"title", h.title}, {"shard", h.shard}});

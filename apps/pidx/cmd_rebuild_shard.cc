@@ -20,6 +20,7 @@ struct RebuildFlags {
   int threads = 0;
   std::string memory_budget = "0";
   std::string metrics_file;
+  bool force = false;
 };
 
 Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metrics) {
@@ -41,6 +42,7 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
   PIDX_RETURN_IF_ERROR(CheckShrinkGuard(f.guard, g));
   o.max_shrink = f.guard.max_shrink;
   o.allow_shrink = f.guard.allow_shrink;
+  o.force = f.force;
 
   PIDX_ASSIGN_OR_RETURN(RebuildResult r, RebuildShard(o, Env::Default()));
   metrics->SetLockWait(r.lock_wait_ms);
@@ -50,7 +52,8 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
                {"shard", r.shard},
                {"action", r.action},
                {"version", snapshot::VersionName(r.version)},
-               {"parent", snapshot::VersionName(r.parent)},
+               {"parent", VersionOrNull(r.parent)},
+               {"unchanged", r.unchanged},
                {"docs", r.docs},
                {"terms", r.terms},
                {"bytes", r.bytes},
@@ -59,12 +62,17 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
                {"bad_lines_skipped", r.bad_records},
                {"duration_ms", r.duration_ms}});
   } else {
-    std::string out =
-        fmt::format("{} {}: published {} (parent {})\n", r.shard, r.action,
-                    snapshot::VersionName(r.version), snapshot::VersionName(r.parent));
+    const std::string vname = snapshot::VersionName(r.version);
+    std::string out = r.unchanged
+                          ? fmt::format(
+                                "{} unchanged: {} already has this content (nothing published; "
+                                "--force publishes anyway)\n",
+                                r.shard, vname)
+                          : fmt::format("{} {}: published {} (parent {})\n", r.shard, r.action,
+                                        vname, r.parent ? snapshot::VersionName(r.parent) : "none");
     if (r.action != "removed") {
       out += fmt::format("  docs {}  terms {}  size {}{}\n", r.docs, r.terms, HumanBytes(r.bytes),
-                         r.segment_unchanged ? "  (segment unchanged)" : "");
+                         r.segment_unchanged && !r.unchanged ? "  (segment unchanged)" : "");
     }
     PrintText(out);
   }
@@ -84,6 +92,9 @@ CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global) {
   AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
   AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);
+  app->add_flag("--force", f->force,
+                "Publish a new version even when it equals the current one (default: report "
+                "'unchanged' and publish nothing)");
   return [f, global] {
     CommandMetrics metrics("rebuild-shard");
     Status s = RunRebuild(*f, *global, &metrics);

@@ -61,8 +61,8 @@ Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
     j["recall"] = r.recall;
     j["mean_query_recall"] = r.mean_query_recall;
     j["min"] = f.min;
-    j["expected"] = r.expected;
-    j["found"] = r.found;
+    j["expected_count"] = r.expected;
+    j["found_count"] = r.found;
     j["unavailable_shards"] = r.unavailable;
     j["duration_ms"] = r.duration_ms;
     j["queries"] = nlohmann::ordered_json::array();
@@ -70,9 +70,10 @@ Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
       j["queries"].push_back({{"line", q.line},
                               {"query", q.query},
                               {"recall", q.recall},
-                              {"expected", q.expected},
-                              {"found", q.found},
+                              {"expected_count", q.expected},
+                              {"found_count", q.found},
                               {"matches", q.matches},
+                              {"missing_count", q.expected - q.found},
                               {"missing", q.missing}});
     }
     PrintJson(j);
@@ -83,6 +84,27 @@ Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
                 std::to_string(q.expected), std::to_string(q.matches), q.query});
     }
     std::string out = t.Render();
+    // The ids a person goes looking for: per query, the first of them and how many there are.
+    constexpr size_t kQueriesListed = 20;
+    size_t with_missing = 0;
+    for (const auto& q : r.queries) {
+      if (q.found >= q.expected) continue;
+      if (++with_missing > kQueriesListed) continue;
+      if (with_missing == 1) out += "\nmissing products (expected, not found):\n";
+      std::string ids;
+      for (const auto& id : q.missing) ids += (ids.empty() ? "" : ", ") + id;
+      const uint64_t missing = q.expected - q.found;
+      out += fmt::format("  line {}: {} of {} missing: {}{}  ({})\n", q.line, missing, q.expected,
+                         ids,
+                         missing > q.missing.size()
+                             ? fmt::format(" and {} more", missing - q.missing.size())
+                             : "",
+                         q.query);
+    }
+    if (with_missing > kQueriesListed) {
+      out += fmt::format("  ... and {} more queries with missing products (--json lists them)\n",
+                         with_missing - kQueriesListed);
+    }
     out += fmt::format(
         "\n{}: recall {:.4f} ({} of {} expected products found, {} queries, "
         "mean per query {:.4f}) in {}\n",

@@ -28,7 +28,7 @@ class CommandMetrics {
   void SetLockTimeout(int64_t timeout_ms) { lock_timeout_ms_ = timeout_ms; }
   void SetLockWait(int64_t waited_ms) { lock_wait_ms_ = waited_ms; }
   // REQUIRES: called once per finding.
-  void AddFinding(const std::string& kind) { ++findings_[kind]; }
+  void AddFinding(const std::string& kind, uint64_t n = 1) { findings_[kind] += n; }
   // Enables pidx_verify_findings (also with no finding at all).
   void CountFindings() { counts_findings_ = true; }
 

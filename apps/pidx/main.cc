@@ -93,9 +93,38 @@ Status FromParseError(const CLI::ParseError& e, int argc, char** argv,
   return Status::Usage(e.what());
 }
 
-// Closes the result sink and reports the outcome; returns the exit code.
-int Finish(Status status, const pidx::cli::Command* cmd, const pidx::cli::GlobalOptions& global) {
+// --json as the command line gives it (before "--"), else PIDX_JSON: for a failure before the
+// options were parsed, so that it is still answered with a JSON error object.
+bool JsonFromArgs(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a == "--json") return true;
+  }
+  const char* env = std::getenv("PIDX_JSON");
+  if (env == nullptr) return false;
+  const std::string_view v = env;
+  return v == "1" || v == "true" || v == "yes" || v == "on";
+}
+
+// ---- The --json failure object (docs/CLI.md "JSON results") ----------------------------------
+// A failed command (not findings: verify, diff and recall print their own result with ok false)
+// under --json prints one error object, unless it already printed something.
+void PrintJsonFailure(const Status& status, const pidx::cli::Command* cmd,
+                      const pidx::cli::GlobalOptions& global, bool json) {
   using namespace pidx;
+  if (!json || status.ok() || status.kind() == StatusKind::kFindings) return;
+  if (cli::Stdout().wrote() || !cli::Stdout().failure().ok()) return;
+  const int sig = CancelSignal().load();
+  cli::PrintJsonError(cmd ? cmd->name : nullptr, status, sig ? 128 + sig : ExitCodeFor(status),
+                      global.failure_fields);
+}
+
+// Closes the result sink and reports the outcome; returns the exit code.
+int Finish(Status status, const pidx::cli::Command* cmd, const pidx::cli::GlobalOptions& global,
+           bool json) {
+  using namespace pidx;
+  PrintJsonFailure(status, cmd, global, json);
   // A report that was not written must not pass for a clean result or for findings.
   const Status written = cli::Stdout().Close();
   const bool had_failed = !status.ok() && status.kind() != StatusKind::kFindings;
@@ -192,5 +221,6 @@ int main(int argc, char** argv) {
 
   if (parsed && status.ok()) status = cli::Stdout().Ready();
   if (parsed && status.ok()) status = runs[chosen]();
-  return Finish(std::move(status), cmd, global);
+  const bool json = global.json || JsonFromArgs(argc, argv);
+  return Finish(std::move(status), cmd, global, json);
 }

@@ -276,8 +276,8 @@ class Bench:
                                   "shards": len(shards),
                                   "wall_s": med([x["wall"] for x in rb]),
                                   "peak_rss_mib": med([x["rss_mib"] for x in rb])}
-        R["terms"] = stats.get("total", {}).get("terms")
-        R["postings"] = stats.get("total", {}).get("postings")
+        R["terms"] = stats.get("totals", {}).get("terms")
+        R["postings"] = stats.get("totals", {}).get("postings")
         return R
 
     # -- the rest ---------------------------------------------------------------------------

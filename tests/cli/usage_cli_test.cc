@@ -132,7 +132,7 @@ TEST_CASE("build --max-shrink nan is exit 64 naming the flag, and the shrink gua
   CHECK(e["value"] == "nan");
   RunResult v = Pidx({"stats", "--index", index, "--json"});
   REQUIRE(v.exit_code == 0);
-  CHECK(nlohmann::json::parse(v.out)["total"]["docs"] == 100);
+  CHECK(nlohmann::json::parse(v.out)["totals"]["docs"] == 100);
 }
 
 TEST_CASE("PIDX_MAX_SHRINK=nan is exit 78 naming the variable and its value") {
@@ -532,12 +532,12 @@ TEST_CASE("PIDX_VERSION selects the version of verify, stats, query and recall")
   INFO(stats.err);
   REQUIRE(stats.exit_code == 0);
   CHECK(nlohmann::json::parse(stats.out)["version"] == "v000001");
-  CHECK(nlohmann::json::parse(stats.out)["total"]["docs"] == 3);
+  CHECK(nlohmann::json::parse(stats.out)["totals"]["docs"] == 3);
 
   RunResult verify = Pidx({"verify", "--index", index, "--json"}, v1);
   INFO(verify.err);
   REQUIRE(verify.exit_code == 0);
-  CHECK(nlohmann::json::parse(verify.out)["versions"] == nlohmann::json::array({"v000001"}));
+  CHECK(nlohmann::json::parse(verify.out)["versions_checked"] == nlohmann::json::array({"v000001"}));
 
   // "dune" exists only in v1: the query finds it only when v1 is searched.
   RunResult query = Pidx({"query", "--index", index, "--json", "dune"}, v1);

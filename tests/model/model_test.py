@@ -844,9 +844,9 @@ class Run:
         cats = {}
         for p in model.values():
             cats[p["category"]] = cats.get(p["category"], 0) + 1
-        if st["total"]["docs"] != len(model) or st["categories"] != cats:
+        if st["totals"]["docs"] != len(model) or st["categories"] != cats:
             fail("stats", "stats says %d docs %s, model %d %s" % (
-                st["total"]["docs"], st["categories"], len(model), cats))
+                st["totals"]["docs"], st["categories"], len(model), cats))
         # Per-field terms: a few terms of random products, and the exact set that holds each.
         for _ in range(3):
             p = model[rng.choice(sorted(model))]

@@ -55,7 +55,7 @@ TEST_CASE("build publishes v000001 with every product and a checksummed CURRENT"
   CHECK(j["schema_version"] == 1);
   CHECK(j["version"] == "v000001");
   CHECK(j["docs"] == 2000);
-  CHECK(j["shards"].get<int>() > 8);
+  CHECK(j["shard_count"].get<int>() > 8);
   std::string current = CurrentOf(index);
   CHECK(current.rfind("v000001\n", 0) == 0);
   CHECK(current.size() == 8 + 17);
@@ -202,13 +202,13 @@ TEST_CASE("options come from PIDX_* variables, and a flag wins over the environm
                                                    {"PIDX_SHARDS_PER_CATEGORY", "2"}}});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(nlohmann::json::parse(r.out)["shards"].get<int>() <= 2);
+  CHECK(nlohmann::json::parse(r.out)["shard_count"].get<int>() <= 2);
   r = Pidx({"build", "--json", "--shards-per-category", "1"},
            {.env = {{"PIDX_INDEX", dir.File("env-idx2")},
                     {"PIDX_CATALOG", c},
                     {"PIDX_SHARDS_PER_CATEGORY", "4"}}});
   REQUIRE(r.exit_code == 0);
-  CHECK(nlohmann::json::parse(r.out)["shards"] == 1);
+  CHECK(nlohmann::json::parse(r.out)["shard_count"] == 1);
 }
 
 TEST_CASE("build reads standard input, CSV, TSV and compressed catalogs") {

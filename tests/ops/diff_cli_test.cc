@@ -119,9 +119,9 @@ TEST_CASE("diff of two builds of the same catalog exits 0 without opening a segm
   CHECK(j["segments_opened"] == 0);
   CHECK(j["settings_differ"] == false);
   CHECK(j["level"] == "shards");
-  CHECK(j["totals"]["shards_equal"] == j["v1"]["shards"]);
+  CHECK(j["totals"]["shards_equal"] == j["v1"]["shard_count"]);
   CHECK(j["totals"]["shards_changed"] == 0);
-  CHECK(j["products"]["added"]["count"] == 0);
+  CHECK(j["product_changes"]["added_products"]["count"] == 0);
   CHECK(j["shards"].empty());
   CHECK(j["v1"]["version"] == "v000001");
   CHECK(j["v2"]["version"] == "v000002");
@@ -167,9 +167,9 @@ TEST_CASE(
 
   auto j = DiffJson({"--index", index, "v000001", v2, "--limit", "1000"}, 1);
   CHECK(j["equal"] == false);
-  CHECK(j["products"]["added"]["examples"] == nlohmann::json::array({"P900"}));
-  CHECK(j["products"]["removed"]["examples"] == nlohmann::json::array({"P3"}));
-  CHECK(j["products"]["changed"]["examples"] == nlohmann::json::array({"P4"}));
+  CHECK(j["product_changes"]["added_products"]["ids"] == nlohmann::json::array({"P900"}));
+  CHECK(j["product_changes"]["removed_products"]["ids"] == nlohmann::json::array({"P3"}));
+  CHECK(j["product_changes"]["changed_products"]["ids"] == nlohmann::json::array({"P4"}));
   CHECK(j["totals"]["products_added"] == 1);
   CHECK(j["totals"]["products_removed"] == 1);
   CHECK(j["totals"]["products_changed"] == 1);
@@ -211,20 +211,20 @@ TEST_CASE(
     CHECK(touched.count(shard) == 1);
     CHECK(s["change"] == "changed");
     std::set<std::string> got1, got2;
-    for (const auto& t : s["terms"]["only_v1"]["examples"])
+    for (const auto& t : s["term_changes"]["only_v1"]["examples"])
       got1.insert(t["term"].get<std::string>());
-    for (const auto& t : s["terms"]["only_v2"]["examples"])
+    for (const auto& t : s["term_changes"]["only_v2"]["examples"])
       got2.insert(t["term"].get<std::string>());
     CHECK(got1 == only1[shard]);
     CHECK(got2 == only2[shard]);
     std::map<std::string, std::pair<std::set<std::string>, std::set<std::string>>> got;
-    for (const auto& t : s["terms"]["postings_differ"]["examples"]) {
-      got[t["term"].get<std::string>()] = {Strings(t["entered"]["examples"]),
-                                           Strings(t["left"]["examples"])};
-      CHECK(t["entered"]["count"] == t["entered"]["examples"].size());
+    for (const auto& t : s["term_changes"]["postings_differ"]["examples"]) {
+      got[t["term"].get<std::string>()] = {Strings(t["entered"]["ids"]),
+                                           Strings(t["left"]["ids"])};
+      CHECK(t["entered"]["count"] == t["entered"]["ids"].size());
     }
     CHECK(got == moved[shard]);
-    CHECK(s["terms"]["postings_differ"]["count"] == moved[shard].size());
+    CHECK(s["term_changes"]["postings_differ"]["count"] == moved[shard].size());
     total_only1 += only1[shard].size();
     total_only2 += only2[shard].size();
     total_moved += moved[shard].size();
@@ -239,8 +239,8 @@ TEST_CASE(
 
   SECTION("--limit caps the examples but never the counts") {
     auto k = DiffJson({"--index", index, "v000001", v2, "--limit", "0"}, 1);
-    CHECK(k["products"]["added"]["count"] == 1);
-    CHECK(k["products"]["added"]["examples"].empty());
+    CHECK(k["product_changes"]["added_products"]["count"] == 1);
+    CHECK(k["product_changes"]["added_products"]["ids"].empty());
     CHECK(k["totals"] == j["totals"]);
   }
   SECTION("--shard restricts the comparison to one shard") {
@@ -295,7 +295,7 @@ TEST_CASE("diff reports the shards of a new category as added shards") {
   CHECK(j["totals"]["shards_added"] == garden_shards.size());
   CHECK(j["totals"]["shards_changed"] == 0);
   CHECK(j["totals"]["products_added"] == 20);
-  CHECK(Strings(j["products"]["added"]["examples"]) == garden_ids);
+  CHECK(Strings(j["product_changes"]["added_products"]["ids"]) == garden_ids);
   CHECK(j["totals"]["products_removed"] == 0);
 
   SECTION("and, the other way round, as removed shards") {
@@ -325,7 +325,7 @@ TEST_CASE(
   CHECK(j["totals"]["products_removed"] == 0);
   CHECK(j["totals"]["products_changed"] == 0);
   CHECK(j["shards"].empty());
-  CHECK(j["segments_opened"] == j["v1"]["shards"].get<int>() + j["v2"]["shards"].get<int>());
+  CHECK(j["segments_opened"] == j["v1"]["shard_count"].get<int>() + j["v2"]["shard_count"].get<int>());
 
   SECTION("a product that differs still shows at product level") {
     auto changed = items;
@@ -333,7 +333,7 @@ TEST_CASE(
     auto c = Build(dir, "c", changed, {"--shards-per-category", "3"});
     auto k = DiffJson({a, c}, 1);
     CHECK(k["settings_differ"] == true);
-    CHECK(k["products"]["changed"]["examples"] == nlohmann::json::array({"P7"}));
+    CHECK(k["product_changes"]["changed_products"]["ids"] == nlohmann::json::array({"P7"}));
     CHECK(k["totals"]["products_added"] == 0);
   }
 }

@@ -232,6 +232,11 @@ class PosixEnv final : public Env {
     return Status::Ok();
   }
 
+  Status RemoveDir(const std::string& dir) override {
+    if (::rmdir(dir.c_str()) != 0) return ErrnoStatus("remove directory", dir);
+    return Status::Ok();
+  }
+
   Result<std::vector<std::string>> ListDir(const std::string& dir) override {
     DIR* d = ::opendir(dir.c_str());
     if (d == nullptr) return ErrnoStatus("list", dir);

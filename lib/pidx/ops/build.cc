@@ -43,8 +43,14 @@ void ReportProgress(const shard::IngestProgress& p, bool bar) {
   Log::Info("index.build.progress", "building", f);
 }
 
+Result<BuildResult> BuildInto(snapshot::SnapshotStore& store, const BuildOptions& options,
+                              shard::IngestOptions ingest_opts, int64_t start);
+
 }  // namespace
 
+// A first build that fails removes the index directory it created (and only that): a typo in
+// --index or a bad catalog must not leave an empty index behind (SnapshotStore::
+// RemoveIfCreatedAndEmpty says when).
 Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   const int64_t start = MonotonicMs();
   if (options.catalogs.empty()) return Status::Usage("no catalog given (--catalog FILE)");
@@ -58,6 +64,19 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   }
   // Open the index before reading anything: a bad --index fails fast.
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, true));
+  auto result = BuildInto(store, options, std::move(ingest_opts), start);
+  if (!result.ok() && store.RemoveIfCreatedAndEmpty()) {
+    Log::Info("index.build.cleaned_up",
+              "removed the index directory this failed first build created",
+              {{"index", options.index_dir}});
+  }
+  return result;
+}
+
+namespace {
+
+Result<BuildResult> BuildInto(snapshot::SnapshotStore& store, const BuildOptions& options,
+                              shard::IngestOptions ingest_opts, int64_t start) {
   store.SweepStaleTemporaries();
 
   Log::Info("index.build.started", "build started",
@@ -72,7 +91,7 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   ingest_opts.threads = options.threads;
   ingest_opts.memory_budget = options.memory_budget;
   ingest_opts.spill_dir = options.index_dir;
-  ingest_opts.env = env;
+  ingest_opts.env = store.env();
   ingest_opts.on_bad_record = [](const Status& bad) {
     Log::Warn("catalog.record.skipped", bad.message(), {{"reason", bad.message()}});
   };
@@ -117,10 +136,12 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   request.guard = {options.max_shrink, options.allow_shrink};
   request.catalog_products = ingest->products;
   request.lock_timeout_ms = options.lock_timeout_ms;
+  request.skip_unchanged = !options.force;
   request.make = [&](const PublishBase&) -> Result<snapshot::Manifest> { return next; };
   PIDX_ASSIGN_OR_RETURN(auto published, RunPublishTransaction(store, request));
   result.lock_wait_ms = published.lock_wait_ms;
   result.version = published.version;
+  result.unchanged = published.unchanged;
   const snapshot::Manifest& manifest = published.manifest;
 
   result.parent = manifest.parent;
@@ -131,9 +152,13 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   result.bytes = manifest.TotalBytes();
   for (const auto& e : manifest.shards) result.shard_sizes.push_back({e.shard, e.docs, e.size});
   result.duration_ms = MonotonicMs() - start;
-  Log::Info("index.build.completed", "published " + snapshot::VersionName(result.version),
-            {{"version", snapshot::VersionName(result.version)},
+  const std::string vname = snapshot::VersionName(result.version);
+  Log::Info("index.build.completed",
+            result.unchanged ? "unchanged: the current version " + vname + " has this content"
+                             : "published " + vname,
+            {{"version", vname},
              {"parent", result.parent ? snapshot::VersionName(result.parent) : ""},
+             {"unchanged", result.unchanged},
              {"shards", result.shards},
              {"docs", result.docs},
              {"terms", result.terms},
@@ -143,4 +168,5 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   return result;
 }
 
+}  // namespace
 }  // namespace pidx

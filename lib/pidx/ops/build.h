@@ -28,6 +28,9 @@ struct BuildOptions {
   int threads = 0;             // 0: one per core
   uint64_t memory_budget = 0;  // bytes the shard builders may hold before spilling; 0 = no limit
   bool progress_bar = false;   // draw a bar on stderr (terminal); otherwise progress events
+  // Publish even when the result is unchanged (publish.h: the same settings and segments as
+  // CURRENT); by default nothing is published then and the result says `unchanged`.
+  bool force = false;
 };
 
 struct BuiltShard {
@@ -37,8 +40,9 @@ struct BuiltShard {
 };
 
 struct BuildResult {
-  uint64_t version = 0;
+  uint64_t version = 0;  // published, or CURRENT's when unchanged
   uint64_t parent = 0;
+  bool unchanged = false;  // CURRENT already had this content: nothing was published
   uint64_t shards = 0;
   uint64_t docs = 0;
   uint64_t terms = 0;

@@ -172,6 +172,7 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   request.catalog_products = ingest.products_seen;
   request.shard = options.shard;
   request.lock_timeout_ms = options.lock_timeout_ms;
+  request.skip_unchanged = !options.force;
   const snapshot::ShardEntry* old_entry = nullptr;
   std::optional<snapshot::Manifest> newest;
   // Under the publish lock the shard is applied to the newest version: another rebuild may
@@ -196,7 +197,9 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   shard_lock.Release();
 
   result.version = published->version;
-  result.parent = published->baseline;
+  result.unchanged = published->unchanged;
+  // Unchanged: CURRENT is the version, and its parent is the parent.
+  result.parent = published->unchanged ? published->manifest.parent : published->baseline;
   result.lock_wait_ms = lock_wait_ms;
   result.action = !rebuilt ? "removed" : old_entry ? "rebuilt" : "added";
   if (rebuilt) {
@@ -208,9 +211,13 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   }
   result.duration_ms = MonotonicMs() - start;
   Log::Info("index.rebuild.completed",
-            options.shard + " " + result.action + " in " + snapshot::VersionName(result.version),
+            result.unchanged ? options.shard + " unchanged: the current version " +
+                                   snapshot::VersionName(result.version) + " has this content"
+                             : options.shard + " " + result.action + " in " +
+                                   snapshot::VersionName(result.version),
             {{"shard", options.shard},
              {"action", result.action},
+             {"unchanged", result.unchanged},
              {"docs", result.docs},
              {"version", snapshot::VersionName(result.version)},
              {"parent", snapshot::VersionName(result.parent)},

@@ -114,6 +114,10 @@ Result<StatsResult> Stats(const StatsOptions& options, Env* env) {
   for (auto& t : pool) t.join();
   if (!first_error.ok()) return first_error;
 
+  for (size_t i = 0; i < entries.size(); ++i) {
+    result.shards[i].categories.assign(entries[i]->categories.begin(),
+                                       entries[i]->categories.end());
+  }
   ShardStats& total = result.total;
   total.shard = "total";
   for (const auto& s : result.shards) {

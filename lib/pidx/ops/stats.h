@@ -38,6 +38,8 @@ struct ShardStats {
   uint64_t containers_bitmap = 0;
   uint64_t containers_run = 0;
   std::vector<TermCount> top_terms;
+  // Raw category -> docs in this shard (the manifest's, proven by the segment); empty in total.
+  std::vector<std::pair<std::string, uint64_t>> categories;
 };
 
 struct StatsResult {

@@ -33,7 +33,9 @@ using segment::SegmentReader;
 using snapshot::Manifest;
 using snapshot::ShardEntry;
 
-// Collects findings, summing up beyond max_examples per (shard, kind).
+// Collects findings: the first max_examples per (version, shard, kind) are listed, every one
+// is counted. What is not listed is a count beside the findings, never a finding of its own
+// (a "5 more not listed" line used to be counted as a 6th problem).
 class Findings {
  public:
   explicit Findings(size_t max_examples) : max_(max_examples) {}
@@ -42,20 +44,22 @@ class Findings {
     size_t& n = counts_[f.version + "\x1f" + f.shard + "\x1f" + f.kind];
     if (++n <= max_) findings_.push_back(std::move(f));
   }
-  std::vector<Finding> Take() {
+  // Moves the listed findings into `listed` and the groups past max_examples into `unlisted`.
+  void Take(std::vector<Finding>* listed, std::vector<UnlistedFindings>* unlisted) {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [key, n] : counts_) {
       if (n <= max_) continue;
       auto a = key.find('\x1f'), b = key.find('\x1f', a + 1);
-      Finding f;
-      f.version = key.substr(0, a);
-      f.shard = key.substr(a + 1, b - a - 1);
-      f.kind = key.substr(b + 1);
-      f.detail = fmt::format("{} more findings of this kind not listed", n - max_);
-      findings_.push_back(std::move(f));
+      UnlistedFindings u;
+      u.version = key.substr(0, a);
+      u.shard = key.substr(a + 1, b - a - 1);
+      u.kind = key.substr(b + 1);
+      u.total = n;
+      u.listed = max_;
+      unlisted->push_back(std::move(u));
     }
     counts_.clear();
-    return std::move(findings_);
+    *listed = std::move(findings_);
   }
 
  private:
@@ -323,6 +327,19 @@ bool RemovedMeanwhile(const snapshot::SnapshotStore& store, const std::string& v
 
 }  // namespace
 
+uint64_t FindingsTotal(const VerifyResult& r) {
+  uint64_t n = r.findings.size();
+  for (const auto& u : r.unlisted) n += u.total - u.listed;
+  return n;
+}
+
+std::map<std::string, uint64_t> FindingsByKind(const VerifyResult& r) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& f : r.findings) ++out[f.kind];
+  for (const auto& u : r.unlisted) out[u.kind] += u.total - u.listed;
+  return out;
+}
+
 // Readers take no lock, so gc may remove the version being verified under it. Findings about
 // a version that is gone by the end of the run are not reported as damage: verifying CURRENT
 // starts again on the new CURRENT; a version asked for by --version fails with a clear
@@ -336,6 +353,11 @@ Result<VerifyResult> Verify(const VerifyOptions& options, Env* env) {
     for (const auto& f : result.findings) {
       if (!f.version.empty() && !gone.count(f.version) && RemovedMeanwhile(store, f.version)) {
         gone.insert(f.version);
+      }
+    }
+    for (const auto& u : result.unlisted) {
+      if (!u.version.empty() && !gone.count(u.version) && RemovedMeanwhile(store, u.version)) {
+        gone.insert(u.version);
       }
     }
     if (gone.empty()) return result;
@@ -355,6 +377,10 @@ Result<VerifyResult> Verify(const VerifyOptions& options, Env* env) {
     result.findings.erase(std::remove_if(result.findings.begin(), result.findings.end(),
                                          [&](const Finding& f) { return gone.count(f.version); }),
                           result.findings.end());
+    result.unlisted.erase(
+        std::remove_if(result.unlisted.begin(), result.unlisted.end(),
+                       [&](const UnlistedFindings& u) { return gone.count(u.version); }),
+        result.unlisted.end());
     result.versions.erase(std::remove_if(result.versions.begin(), result.versions.end(),
                                          [&](const std::string& v) { return gone.count(v); }),
                           result.versions.end());
@@ -570,7 +596,7 @@ Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
     });
   }
 
-  result.findings = findings.Take();
+  findings.Take(&result.findings, &result.unlisted);
   std::stable_sort(
       result.findings.begin(), result.findings.end(), [](const Finding& a, const Finding& b) {
         return std::tie(a.version, a.shard, a.kind) < std::tie(b.version, b.shard, b.kind);

@@ -52,6 +52,9 @@ Result<RollbackResult> Rollback(const RollbackOptions& options, Env* env) {
     if (first == nullptr) first = &f;
     ++damage;
   }
+  for (const auto& u : verified.unlisted) {
+    if (u.version == vname && u.kind != "current_dangling") damage += u.total - u.listed;
+  }
   if (damage > 0) {
     return Status::Corrupt(vname + " is damaged (" + std::to_string(damage) + " problems; first: " +
                            first->kind + (first->shard.empty() ? "" : " in " + first->shard) +

@@ -8,6 +8,7 @@
 
 #include "pidx/base/checksum.h"
 #include "pidx/base/coding.h"
+#include "pidx/catalog/number_text.h"
 #include "pidx/segment/segment_writer.h"
 #include "pidx/shard/signature.h"
 
@@ -22,7 +23,13 @@ uint64_t ProductContentHash(const catalog::Schema& schema, const catalog::Produc
   for (size_t i = 0; i < schema.fields().size() && i < product.fields.size(); ++i) {
     const auto& values = product.fields[i];
     PutFixed32(&buf, static_cast<uint32_t>(values.size()));
-    if (schema.fields()[i].role != catalog::FieldRole::kAttrs) {
+    const catalog::FieldRole role = schema.fields()[i].role;
+    if (role == catalog::FieldRole::kNumber) {
+      // By value, not as written: 7, 7.0 and 7e0 are one price, in JSONL and CSV alike.
+      for (const auto& v : values) PutLengthPrefixed(&buf, catalog::CanonicalNumberText(v));
+      continue;
+    }
+    if (role != catalog::FieldRole::kAttrs) {
       for (const auto& v : values) PutLengthPrefixed(&buf, v);
       continue;
     }

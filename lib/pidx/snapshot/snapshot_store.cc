@@ -8,6 +8,7 @@
 #include "pidx/base/json_read.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/snapshot/index_reader.h"
+#include "pidx/snapshot/lock.h"
 
 namespace pidx::snapshot {
 
@@ -18,6 +19,7 @@ constexpr uint64_t kMaxCurrentBytes = 4096;  // a version line and a checksum li
 
 Result<SnapshotStore> SnapshotStore::Open(Env* env, std::string dir, bool create) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::vector<std::string> created;
   if (create) {
     // Like mkdir -p: every missing parent of the index directory is made too.
     std::vector<std::string> wanted;
@@ -34,8 +36,9 @@ Result<SnapshotStore> SnapshotStore::Open(Env* env, std::string dir, bool create
       PIDX_RETURN_IF_ERROR(env->CreateDir(d));
       made.push_back(d);
     }
+    created.swap(made);
     std::string synced;
-    for (const auto& d : made) {
+    for (const auto& d : created) {
       const std::string parent = DirName(d);
       if (parent == synced) continue;
       PIDX_RETURN_IF_ERROR(env->SyncDir(parent));
@@ -46,7 +49,9 @@ Result<SnapshotStore> SnapshotStore::Open(Env* env, std::string dir, bool create
       return Status::NotFound("index directory " + dir + " does not exist");
     return Status::NotFound(dir + " is not a pidx index (no versions/)");
   }
-  return SnapshotStore(env, std::move(dir));
+  SnapshotStore store(env, std::move(dir));
+  store.created_ = std::move(created);
+  return store;
 }
 
 std::string SnapshotStore::SegmentPath(const std::string& name) const {
@@ -254,6 +259,55 @@ void SnapshotStore::SweepStaleTemporaries() {
       if (IsTempName(n)) (void)env_->RemoveAbandonedTemp(JoinPath(d, n), false);
     }
   }
+}
+
+bool SnapshotStore::RemoveIfCreatedAndEmpty() {
+  if (std::find(created_.begin(), created_.end(), dir_) == created_.end()) return false;
+  const std::string locks_dir = JoinPath(dir_, "locks");
+  auto top = env_->ListDir(dir_);
+  if (!top.ok()) return false;
+  for (const auto& name : *top) {
+    if (name != "versions" && name != "segments" && name != "locks") return false;
+  }
+  for (const char* sub : {"versions", "segments"}) {
+    auto entries = env_->ListDir(JoinPath(dir_, sub));
+    if (!entries.ok() || !entries->empty()) return false;
+  }
+  auto lock_names = env_->ListDir(locks_dir);
+  if (!lock_names.ok()) return false;
+  const std::string publish_name = std::string(kPublishLock) + ".lock";
+  // Every lock taken without waiting, and held until its file is gone: a writer that holds
+  // one is at work here, and everything stays.
+  std::vector<std::pair<std::string, FileLock>> held;
+  for (const auto& name : *lock_names) {
+    if (name.size() < 6 || name.compare(name.size() - 5, 5, ".lock") != 0) return false;
+  }
+  auto publish = FileLock::Acquire(JoinPath(locks_dir, publish_name), 0, nullptr);
+  if (!publish.ok()) return false;
+  for (const auto& name : *lock_names) {
+    if (name == publish_name) continue;
+    auto lock = FileLock::Acquire(JoinPath(locks_dir, name), 0, nullptr);
+    if (!lock.ok()) return false;
+    held.emplace_back(JoinPath(locks_dir, name), std::move(lock).value());
+  }
+  // Under the publish lock nothing publishes; look again before removing anything.
+  for (const char* sub : {"versions", "segments"}) {
+    auto entries = env_->ListDir(JoinPath(dir_, sub));
+    if (!entries.ok() || !entries->empty()) return false;
+  }
+  for (auto& [path, lock] : held) {
+    if (!env_->RemoveFile(path).ok()) return false;
+  }
+  if (!env_->RemoveFile(JoinPath(locks_dir, publish_name)).ok()) return false;
+  publish->Release();
+  bool removed_index = false;
+  for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
+    if (!env_->RemoveDir(*it).ok()) break;  // not empty (someone else's now) or not ours
+    if (*it == dir_) removed_index = true;
+  }
+  if (removed_index) (void)env_->SyncDir(DirName(dir_));
+  created_.clear();
+  return removed_index;
 }
 
 }  // namespace pidx::snapshot

@@ -90,11 +90,22 @@ class SnapshotStore {
   // the next one.
   void SweepStaleTemporaries();
 
+  // A writer whose Open created the index directory itself (it did not exist) and then failed:
+  // removes what Open made, and only that, so a failed first build leaves no empty index
+  // behind. Only when the index still holds nothing but the empty layout: no CURRENT, no entry
+  // in versions/ or segments/, nothing else in the directory, and in locks/ only lock files
+  // nobody holds (each is taken with LOCK_NB first, publish.lock last, so a concurrent writer
+  // that got in keeps everything). The parents Open made (like mkdir -p) go too, deepest first,
+  // each only if empty. Best effort: whatever cannot be removed stays. Returns whether the
+  // index directory was removed.
+  bool RemoveIfCreatedAndEmpty();
+
  private:
   SnapshotStore(Env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
   Status WriteCurrent(uint64_t version);
   Env* env_;
   std::string dir_;
+  std::vector<std::string> created_;  // directories Open made, parents first
 };
 
 }  // namespace pidx::snapshot
