@@ -52,7 +52,7 @@ TEST_CASE("build publishes v000001 with every product and a checksummed CURRENT"
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
-  CHECK(j["schema_version"] == 1);
+  CHECK(j["schema_version"] == 2);
   CHECK(j["version"] == "v000001");
   CHECK(j["docs"] == 2000);
   CHECK(j["shard_count"].get<int>() > 8);

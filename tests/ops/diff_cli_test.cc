@@ -86,7 +86,7 @@ nlohmann::json DiffJson(const std::vector<std::string>& args, int expect_code) {
   CHECK(done[0]["products_added"] == j["totals"]["products_added"]);
   CHECK(done[0]["shards_changed"] == j["totals"]["shards_changed"]);
   CHECK(done[0].contains("duration_ms"));
-  CHECK(j["schema_version"] == 1);
+  CHECK(j["schema_version"] == 2);
   CHECK(j["command"] == "diff");
   return j;
 }

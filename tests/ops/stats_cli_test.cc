@@ -21,7 +21,7 @@ TEST_CASE("stats --json totals equal what the generator wrote") {
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
-  CHECK(j["schema_version"] == 1);
+  CHECK(j["schema_version"] == 2);
   CHECK(j["version"] == "v000001");
   CHECK(j["totals"]["docs"] == truth["products"]);
   CHECK(j["categories"] == truth["categories"]);
