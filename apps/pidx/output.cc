@@ -163,6 +163,7 @@ std::string Table::Render() const {
       line += r[i];
       if (!right && i + 1 < r.size()) line += std::string(pad, ' ');
     }
+    while (!line.empty() && line.back() == ' ') line.pop_back();  // an empty last cell
     out += line + "\n";
   }
   return out;

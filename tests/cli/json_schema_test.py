@@ -218,6 +218,8 @@ def main():
               what="damaged CURRENT")
 
         # One type per key, across every output above.
+        if len(TYPES) < 80:
+            fail("only %d distinct keys seen: the outputs were not collected" % len(TYPES))
         for key, types in sorted(TYPES.items()):
             if len(types) > 1:
                 fail("key %r has %d types: %s" % (key, len(types), ", ".join(
