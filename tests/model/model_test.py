@@ -1030,6 +1030,13 @@ class Run:
         self.last_what = what
         before = published_files(self.idx)
         kw = self.fault_env(fault, rng, step["kind"])
+        if 0 in kw.get("close", ()) and catalog is not None and catalog.stdin is not None:
+            # CLI.md "Standard fds": a closed fd 0 is /dev/null, so `--catalog -` reads an
+            # empty catalog, which every publishing command refuses (65).
+            codes = set(expect) if isinstance(expect, tuple) else {expect}
+            codes.discard(0)
+            codes.add(65)
+            expect = tuple(sorted(codes))
         holder = None
         mounted = None
         ballast = None

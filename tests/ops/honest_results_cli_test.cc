@@ -39,6 +39,7 @@ json Run(const std::vector<std::string>& args, int code) {
   INFO(r.err);
   INFO(r.out);
   REQUIRE(r.exit_code == code);
+  if (std::find(args.begin(), args.end(), "--json") == args.end()) return json();
   return json::parse(r.out);
 }
 

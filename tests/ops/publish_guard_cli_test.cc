@@ -169,7 +169,7 @@ TEST_CASE("verify --all-versions --catalog compares the catalog with CURRENT aft
   CHECK(r.exit_code == 1);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["catalog_version"] == "v000001");
-  CHECK(j["versions"].size() == 2);
+  CHECK(j["versions_checked"].size() == 2);
   CHECK_FALSE(j["findings"].empty());
   for (const auto& f : j["findings"]) CHECK(f["version"] == "v000001");
 
@@ -178,7 +178,7 @@ TEST_CASE("verify --all-versions --catalog compares the catalog with CURRENT aft
   CHECK(r.exit_code == 0);
   j = nlohmann::json::parse(r.out);
   CHECK(j["catalog_version"] == "v000001");
-  CHECK(j["versions"].size() == 2);
+  CHECK(j["versions_checked"].size() == 2);
 }
 
 TEST_CASE("recall with queries that expect no product exits 65 instead of passing") {
@@ -190,7 +190,9 @@ TEST_CASE("recall with queries that expect no product exits 65 instead of passin
                                   "{\"query\": \"number\", \"expected\": []}\n");
   RunResult r = Pidx({"recall", "--index", index, "--queries", q, "--min", "0.9", "--json"});
   CHECK(r.exit_code == 65);
-  CHECK(r.out.empty());
+  // No recall result: the one JSON error object (docs/CLI.md "JSON results").
+  CHECK(nlohmann::json::parse(r.out)["ok"] == false);
+  CHECK(nlohmann::json::parse(r.out).count("recall") == 0);
   REQUIRE(r.Events("index.recall.failed").size() == 1);
   CHECK(r.Events("index.recall.failed")[0]["error"].get<std::string>().find("q.jsonl:1:") !=
         std::string::npos);

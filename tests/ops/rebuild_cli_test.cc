@@ -64,14 +64,15 @@ bool NoTempFiles(const std::string& index) {
 
 }  // namespace
 
-TEST_CASE("rebuilding an unchanged shard publishes a version with the very same segment") {
+TEST_CASE("rebuilding an unchanged shard with --force publishes a version with the same segment") {
   TempDir dir;
   auto items = MakeItems(90);
   auto c = dir.Write("c.jsonl", ToJsonl(items));
   auto index = dir.File("idx");
   REQUIRE(Pidx({"build", "--catalog", c, "--index", index}).exit_code == 0);
   std::string shard = ShardOf(items[0]);
-  RunResult r = Pidx({"rebuild-shard", shard, "--catalog", c, "--index", index, "--json"});
+  RunResult r =
+      Pidx({"rebuild-shard", shard, "--catalog", c, "--index", index, "--json", "--force"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);

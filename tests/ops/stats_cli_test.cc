@@ -69,7 +69,7 @@ TEST_CASE("stats shows one shard with --shard and fails with 66 for what is miss
   CHECK(Pidx({"stats", "--index", dir.File("no-index")}).exit_code == 66);
   CHECK(Pidx({"stats", "--index", index, "--version", "latest"}).exit_code == 64);
 
-  RunResult human = Pidx({"stats", "--index", index});
+  RunResult human = Pidx({"stats", "--index", index, "--shards"});
   REQUIRE(human.exit_code == 0);
   CHECK(human.out.find("total") != std::string::npos);
   CHECK(human.out.find(shard) != std::string::npos);
