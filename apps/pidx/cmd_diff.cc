@@ -99,8 +99,8 @@ nlohmann::ordered_json ShardJson(const ShardDiff& s) {
                        {"left", ListJson(t.left)}});
   }
   j["term_changes"] = {{"only_v1", TermOnlyJson(s.terms_only_v1)},
-                {"only_v2", TermOnlyJson(s.terms_only_v2)},
-                {"postings_differ", {{"count", s.terms_changed}, {"examples", changed}}}};
+                       {"only_v2", TermOnlyJson(s.terms_only_v2)},
+                       {"postings_differ", {{"count", s.terms_changed}, {"examples", changed}}}};
   return j;
 }
 

@@ -94,12 +94,10 @@ Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
       std::string ids;
       for (const auto& id : q.missing) ids += (ids.empty() ? "" : ", ") + id;
       const uint64_t missing = q.expected - q.found;
-      out += fmt::format("  line {}: {} of {} missing: {}{}  ({})\n", q.line, missing, q.expected,
-                         ids,
-                         missing > q.missing.size()
-                             ? fmt::format(" and {} more", missing - q.missing.size())
-                             : "",
-                         q.query);
+      out += fmt::format(
+          "  line {}: {} of {} missing: {}{}  ({})\n", q.line, missing, q.expected, ids,
+          missing > q.missing.size() ? fmt::format(" and {} more", missing - q.missing.size()) : "",
+          q.query);
     }
     if (with_missing > kQueriesListed) {
       out += fmt::format("  ... and {} more queries with missing products (--json lists them)\n",

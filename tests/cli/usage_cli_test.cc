@@ -537,7 +537,8 @@ TEST_CASE("PIDX_VERSION selects the version of verify, stats, query and recall")
   RunResult verify = Pidx({"verify", "--index", index, "--json"}, v1);
   INFO(verify.err);
   REQUIRE(verify.exit_code == 0);
-  CHECK(nlohmann::json::parse(verify.out)["versions_checked"] == nlohmann::json::array({"v000001"}));
+  CHECK(nlohmann::json::parse(verify.out)["versions_checked"] ==
+        nlohmann::json::array({"v000001"}));
 
   // "dune" exists only in v1: the query finds it only when v1 is searched.
   RunResult query = Pidx({"query", "--index", index, "--json", "dune"}, v1);

@@ -67,9 +67,9 @@ struct VerifyOptions {
 };
 
 struct VerifyResult {
-  std::vector<std::string> versions;  // integrity checked
-  std::string catalog_version;        // compared with the catalog; empty without --catalog
-  std::vector<Finding> findings;          // listed findings: every one a real problem
+  std::vector<std::string> versions;       // integrity checked
+  std::string catalog_version;             // compared with the catalog; empty without --catalog
+  std::vector<Finding> findings;           // listed findings: every one a real problem
   std::vector<UnlistedFindings> unlisted;  // groups past max_examples (a truncation, no finding)
   uint64_t shards_checked = 0;
   uint64_t docs_checked = 0;
