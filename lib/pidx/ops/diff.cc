@@ -77,8 +77,9 @@ DiffSideInfo InfoOf(const DiffSide& side, const Manifest& m) {
   DiffSideInfo info;
   info.index_dir = side.index_dir;
   info.version = snapshot::VersionName(m.version);
-  info.shards = m.shards.size();
-  info.docs = m.TotalDocs();
+  const snapshot::Totals totals = snapshot::SumTotals(m.shards);
+  info.shards = totals.shards;
+  info.docs = totals.docs;
   info.shards_per_category = m.shards_per_category;
   return info;
 }

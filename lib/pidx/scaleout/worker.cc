@@ -174,8 +174,9 @@ Result<StageResult> BuildStage(const StageOptions& options, Env* env) {
   result.fragment = StageFragmentPath(options.stage_dir, result.worker);
   PIDX_RETURN_IF_ERROR(WriteFileDurably(env, result.fragment, fragment.Serialize()));
 
-  result.docs = fragment.TotalDocs();
-  result.bytes = fragment.TotalBytes();
+  const snapshot::Totals totals = snapshot::SumTotals(fragment.shards);
+  result.docs = totals.docs;
+  result.bytes = totals.bytes;
   result.duration_ms = MonotonicMs() - start;
   Log::Info("index.stage.completed",
             fmt::format("worker {} of {} staged {} shards", result.worker, plan.workers,
