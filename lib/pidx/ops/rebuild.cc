@@ -12,6 +12,7 @@
 #include "pidx/ops/publish.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/shard/shard_id.h"
+#include "pidx/snapshot/index_settings.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -84,16 +85,15 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   PIDX_ASSIGN_OR_RETURN(auto current, store.LoadManifest(current_version));
 
   shard::IngestOptions ingest_opts;
-  auto schema = catalog::Schema::FromJson(current.schema);
-  if (!schema.ok())
-    return schema.status().Annotate("schema stored in " + snapshot::VersionName(current_version));
-  auto analyzer = analysis::AnalyzerSettings::FromJson(current.analyzer);
-  if (!analyzer.ok())
-    return analyzer.status().Annotate("analyzer stored in " +
+  std::string failed_part;
+  auto settings = snapshot::IndexSettings::FromManifest(current, &failed_part);
+  if (!settings.ok()) {
+    return settings.status().Annotate(failed_part + " stored in " +
                                       snapshot::VersionName(current_version));
-  ingest_opts.schema = std::move(schema).value();
-  ingest_opts.analyzer = *analyzer;
-  ingest_opts.shards_per_category = current.shards_per_category;
+  }
+  ingest_opts.schema = std::move(settings->schema);
+  ingest_opts.analyzer = settings->analyzer;
+  ingest_opts.shards_per_category = settings->shards_per_category;
   if (number >= current.shards_per_category) {
     return Status::NotFound("shard " + options.shard + " cannot exist: the index has " +
                             std::to_string(current.shards_per_category) + " shards per category");

@@ -11,6 +11,7 @@
 #include "pidx/catalog/schema.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/snapshot/index_reader.h"
+#include "pidx/snapshot/index_settings.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -71,13 +72,12 @@ Result<StatsResult> Stats(const StatsOptions& options, Env* env) {
   }
   PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadManifest(version));
   const std::string vname = snapshot::VersionName(version);
-  auto schema = catalog::Schema::FromJson(manifest.schema);
-  if (!schema.ok()) return Status::Corrupt(vname + ": stored schema: " + schema.status().message());
-  auto settings = analysis::AnalyzerSettings::FromJson(manifest.analyzer);
+  std::string failed_part;
+  auto settings = snapshot::IndexSettings::FromManifest(manifest, &failed_part);
   if (!settings.ok()) {
-    return Status::Corrupt(vname + ": stored analyzer: " + settings.status().message());
+    return Status::Corrupt(vname + ": stored " + failed_part + ": " + settings.status().message());
   }
-  const analysis::Analyzer analyzer(*settings);
+  const analysis::Analyzer analyzer(settings->analyzer);
   std::vector<const snapshot::ShardEntry*> entries;
   for (const auto& e : manifest.shards) {
     if (options.shard.empty() || e.shard == options.shard) entries.push_back(&e);
@@ -98,7 +98,7 @@ Result<StatsResult> Stats(const StatsOptions& options, Env* env) {
   std::atomic<size_t> next{0};
   auto run = [&] {
     for (size_t i; (i = next++) < entries.size();) {
-      Status s = ShardStatsOf(store, *entries[i], *schema, analyzer, options.top_terms,
+      Status s = ShardStatsOf(store, *entries[i], settings->schema, analyzer, options.top_terms,
                               &result.shards[i], &merged, &mu);
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(mu);

@@ -24,6 +24,7 @@
 #include "pidx/shard/shard_id.h"
 #include "pidx/shard/signature.h"
 #include "pidx/snapshot/index_reader.h"
+#include "pidx/snapshot/index_settings.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -440,16 +441,15 @@ Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
     CheckStoredTotals(vname, *manifest, &findings);
     // The category counts are checked with the version's own schema and analyzer, the way
     // its build computed them.
-    auto stored_schema = catalog::Schema::FromJson(manifest->schema);
-    auto stored_analyzer = analysis::AnalyzerSettings::FromJson(manifest->analyzer);
+    auto settings = snapshot::IndexSettings::FromManifest(*manifest);
     std::optional<analysis::Analyzer> version_analyzer;
-    if (stored_schema.ok() && stored_analyzer.ok()) {
-      version_analyzer.emplace(*stored_analyzer);
+    if (settings.ok()) {
+      version_analyzer.emplace(settings->analyzer);
     } else {
       findings.Add(Make("manifest_corrupt", vname, "",
                         "the stored schema or analyzer settings cannot be read"));
     }
-    const catalog::Schema* schema_ptr = version_analyzer ? &*stored_schema : nullptr;
+    const catalog::Schema* schema_ptr = version_analyzer ? &settings->schema : nullptr;
     const analysis::Analyzer* analyzer_ptr = version_analyzer ? &*version_analyzer : nullptr;
     std::vector<OpenShard> shards(manifest->shards.size());
     for (size_t i = 0; i < shards.size(); ++i) shards[i].entry = &manifest->shards[i];
@@ -509,16 +509,14 @@ Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
     if (catalog_version == 0 || v != catalog_version) continue;
     // Consistency with the catalog, using the version's own settings.
     shard::IngestOptions io;
-    auto schema = catalog::Schema::FromJson(manifest->schema);
-    auto analyzer = analysis::AnalyzerSettings::FromJson(manifest->analyzer);
-    if (!schema.ok() || !analyzer.ok()) {
+    if (!settings.ok()) {
       findings.Add(Make("manifest_corrupt", vname, "",
                         "the stored schema or analyzer settings cannot be read"));
       continue;
     }
-    io.schema = std::move(schema).value();
-    io.analyzer = *analyzer;
-    io.shards_per_category = manifest->shards_per_category;
+    io.schema = settings->schema;
+    io.analyzer = settings->analyzer;
+    io.shards_per_category = settings->shards_per_category;
     io.reader.format = options.format;
     io.reader.max_line_bytes = options.max_line_bytes;
     io.threads = options.threads;
