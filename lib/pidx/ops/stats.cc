@@ -1,13 +1,12 @@
 #include "pidx/ops/stats.h"
 
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 #include "pidx/analysis/analyzer.h"
+#include "pidx/base/worker_pool.h"
 #include "pidx/catalog/schema.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/snapshot/index_reader.h"
@@ -94,25 +93,10 @@ Result<StatsResult> Stats(const StatsOptions& options, Env* env) {
   result.shards.resize(entries.size());
   std::unordered_map<std::string, uint64_t> merged;
   std::mutex mu;
-  Status first_error;
-  std::atomic<size_t> next{0};
-  auto run = [&] {
-    for (size_t i; (i = next++) < entries.size();) {
-      Status s = ShardStatsOf(store, *entries[i], settings->schema, analyzer, options.top_terms,
-                              &result.shards[i], &merged, &mu);
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok()) first_error = s;
-      }
-    }
-  };
-  int n = options.threads > 0 ? options.threads
-                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n; ++t) pool.emplace_back(run);
-  run();
-  for (auto& t : pool) t.join();
-  if (!first_error.ok()) return first_error;
+  PIDX_RETURN_IF_ERROR(RunJobs(entries.size(), options.threads, [&](size_t i) {
+    return ShardStatsOf(store, *entries[i], settings->schema, analyzer, options.top_terms,
+                        &result.shards[i], &merged, &mu);
+  }));
 
   ShardStats& total = result.total;
   total.shard = "total";

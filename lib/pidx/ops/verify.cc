@@ -8,7 +8,6 @@
 #include <optional>
 #include <random>
 #include <set>
-#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -18,6 +17,7 @@
 #include "pidx/analysis/analyzer.h"
 #include "pidx/base/checksum.h"
 #include "pidx/base/duration.h"
+#include "pidx/base/worker_pool.h"
 #include "pidx/obs/log.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/ingest.h"
@@ -295,21 +295,6 @@ void CompareShardWithCatalog(const std::string& vname, const OpenShard& s, Catal
   }
 }
 
-template <typename Fn>
-void ParallelFor(size_t n, int threads, Fn fn) {
-  int workers =
-      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  workers = std::max(1, std::min<int>(workers, static_cast<int>(n)));
-  std::atomic<size_t> next{0};
-  auto run = [&] {
-    for (size_t i; (i = next++) < n;) fn(i);
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < workers; ++t) pool.emplace_back(run);
-  run();
-  for (auto& t : pool) t.join();
-}
-
 Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env);
 
 // True when `vname` no longer exists and is not what CURRENT names: a concurrent `pidx gc`
@@ -453,9 +438,11 @@ Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
     const analysis::Analyzer* analyzer_ptr = version_analyzer ? &*version_analyzer : nullptr;
     std::vector<OpenShard> shards(manifest->shards.size());
     for (size_t i = 0; i < shards.size(); ++i) shards[i].entry = &manifest->shards[i];
-    ParallelFor(shards.size(), options.threads, [&](size_t i) {
+    // Checks report findings, never errors: the pool cannot fail.
+    PIDX_RETURN_IF_ERROR(RunJobs(shards.size(), options.threads, [&](size_t i) {
       CheckShard(store, vname, schema_ptr, analyzer_ptr, &shards[i], &findings, &bytes);
-    });
+      return Status::Ok();
+    }));
     result.shards_checked += shards.size();
 
     // External ids are unique across the version. Sorting 16-byte (id hash, shard, doc)
@@ -559,14 +546,15 @@ Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
     for (const auto& [s, open] : by_shard) {
       if (open->reader && scan.sinks.count(s)) common.push_back(open);
     }
-    ParallelFor(common.size(), options.threads, [&](size_t i) {
+    PIDX_RETURN_IF_ERROR(RunJobs(common.size(), options.threads, [&](size_t i) {
       const OpenShard& s = *common[i];
       auto& cat = static_cast<CatalogShard&>(*scan.sinks[s.entry->shard]);
       static const std::set<std::string> kNone;
       auto it = sampled.find(s.entry->shard);
       CompareShardWithCatalog(vname, s, cat, it == sampled.end() ? kNone : it->second, options.deep,
                               &findings, &terms_compared);
-    });
+      return Status::Ok();
+    }));
   }
 
   result.findings = findings.Take();

@@ -16,6 +16,7 @@
 #include "pidx/base/checksum.h"
 #include "pidx/base/duration.h"
 #include "pidx/base/env.h"
+#include "pidx/base/worker_pool.h"
 #include "pidx/shard/id_set.h"
 #include "pidx/shard/shard_id.h"
 
@@ -94,9 +95,8 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
   }
 
   BatchQueue queue;
-  int nthreads = options.threads > 0
-                     ? options.threads
-                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Not a RunJobs pool: the workers drain the queue while this thread fills it.
+  const int nthreads = ResolveThreads(options.threads);
   std::vector<std::thread> workers;
   for (int i = 0; i < nthreads; ++i) {
     workers.emplace_back([&] {
