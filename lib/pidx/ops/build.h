@@ -31,7 +31,8 @@ struct BuildOptions {
   bool progress_bar = false;   // draw a bar on stderr (terminal); otherwise progress events
 };
 
-struct BuiltShard {
+// What the metrics textfile reports of one shard (shard::BuiltShard is the segment itself).
+struct ShardSize {
   std::string shard;
   uint64_t docs = 0;
   uint64_t bytes = 0;  // segment file size
@@ -45,7 +46,7 @@ struct BuildResult {
   uint64_t bad_records = 0;
   int64_t lock_wait_ms = 0;  // waiting for the publish lock
   int64_t duration_ms = 0;
-  std::vector<BuiltShard> shard_sizes;  // every shard of the published version, by shard id
+  std::vector<ShardSize> shard_sizes;  // every shard of the published version, by shard id
 };
 
 Result<BuildResult> Build(const BuildOptions& options, Env* env);

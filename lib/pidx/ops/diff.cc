@@ -63,12 +63,7 @@ struct Side {
 
 Result<Side> LoadSide(const DiffSide& side, Env* env) {
   PIDX_ASSIGN_OR_RETURN(auto store, SnapshotStore::Open(env, side.index_dir, false));
-  uint64_t version = side.version;
-  if (version == 0) {
-    PIDX_ASSIGN_OR_RETURN(version, store.ReadCurrent());
-    if (version == 0) return Status::NotFound(side.index_dir + " has no published version");
-  }
-  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadManifest(version));
+  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadVersionOrCurrent(side.version));
   return Side{std::move(store), std::move(manifest)};
 }
 

@@ -64,12 +64,8 @@ Status ShardStatsOf(const snapshot::SnapshotStore& store, const snapshot::ShardE
 
 Result<StatsResult> Stats(const StatsOptions& options, Env* env) {
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
-  uint64_t version = options.version;
-  if (version == 0) {
-    PIDX_ASSIGN_OR_RETURN(version, store.ReadCurrent());
-    if (version == 0) return Status::NotFound(options.index_dir + " has no published version");
-  }
-  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadManifest(version));
+  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadVersionOrCurrent(options.version));
+  const uint64_t version = manifest.version;
   const std::string vname = snapshot::VersionName(version);
   std::string failed_part;
   auto settings = snapshot::IndexSettings::FromManifest(manifest, &failed_part);

@@ -219,11 +219,8 @@ const QueryParser& QueryEngine::parser() const { return *state_->parser; }
 
 Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, uint64_t version) {
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, index_dir, false));
-  if (version == 0) {
-    PIDX_ASSIGN_OR_RETURN(version, store.ReadCurrent());
-    if (version == 0) return Status::NotFound(index_dir + " has no published version");
-  }
-  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadManifest(version));
+  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadVersionOrCurrent(version));
+  version = manifest.version;
   const std::string vname = snapshot::VersionName(version);
   std::string failed_part;
   auto settings = snapshot::IndexSettings::FromManifest(manifest, &failed_part);
