@@ -61,6 +61,7 @@ snapshot::Manifest Apply(const snapshot::Manifest& base, const RebuildOptions& o
 std::vector<std::string> ClosestNames(const std::string& name,
                                       const std::vector<std::string>& candidates, size_t n) {
   std::vector<std::pair<size_t, std::string>> scored;
+  scored.reserve(candidates.size());
   for (const auto& c : candidates) scored.emplace_back(EditDistance(name, c), c);
   std::sort(scored.begin(), scored.end());
   std::vector<std::string> out;

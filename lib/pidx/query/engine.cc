@@ -228,8 +228,7 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
 
   auto state = std::make_unique<State>(std::move(store));
   state->version = version;
-  state->parser =
-      std::make_unique<QueryParser>(std::move(settings->schema), std::move(settings->analyzer));
+  state->parser = std::make_unique<QueryParser>(std::move(settings->schema), settings->analyzer);
   state->shards = std::move(manifest.shards);
   // Shards are skipped by the slug of their id, which the segment's own shard name proves
   // (OpenSegment), not by the categories the manifest lists: a manifest that lies about
