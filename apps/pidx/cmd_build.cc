@@ -101,11 +101,11 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
                {"version", snapshot::VersionName(r.version)},
                {"parent", VersionOrNull(r.parent)},
                {"unchanged", r.unchanged},
-               {"shard_count", r.shards},
-               {"docs", r.docs},
-               {"terms", r.terms},
-               {"postings", r.postings},
-               {"bytes", r.bytes},
+               {"shard_count", r.totals.shards},
+               {"docs", r.totals.docs},
+               {"terms", r.totals.terms},
+               {"postings", r.totals.postings},
+               {"bytes", r.totals.bytes},
                {"segments_written", r.segments_written},
                {"bad_lines_skipped", r.bad_records},
                {"duration_ms", r.duration_ms}});
@@ -116,8 +116,9 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
                                         "(nothing published; --force publishes anyway)\n",
                                         vname, f.index)
                                   : fmt::format("published {} in {}\n", vname, f.index);
-    out += fmt::format("  shards {}  docs {}  terms {}  postings {}  size {}\n", r.shards, r.docs,
-                       r.terms, r.postings, HumanBytes(r.bytes));
+    out +=
+        fmt::format("  shards {}  docs {}  terms {}  postings {}  size {}\n", r.totals.shards,
+                    r.totals.docs, r.totals.terms, r.totals.postings, HumanBytes(r.totals.bytes));
     out +=
         fmt::format("  new segments {}  bad lines skipped {}  took {:.2f}s\n", r.segments_written,
                     r.bad_records, static_cast<double>(r.duration_ms) / 1000);

@@ -145,11 +145,7 @@ Result<BuildResult> BuildInto(snapshot::SnapshotStore& store, const BuildOptions
   const snapshot::Manifest& manifest = published.manifest;
 
   result.parent = manifest.parent;
-  result.shards = manifest.shards.size();
-  result.docs = manifest.TotalDocs();
-  result.terms = manifest.TotalTerms();
-  result.postings = manifest.TotalPostings();
-  result.bytes = manifest.TotalBytes();
+  result.totals = snapshot::SumTotals(manifest.shards);
   for (const auto& e : manifest.shards) result.shard_sizes.push_back({e.shard, e.docs, e.size});
   result.duration_ms = MonotonicMs() - start;
   const std::string vname = snapshot::VersionName(result.version);
@@ -159,10 +155,10 @@ Result<BuildResult> BuildInto(snapshot::SnapshotStore& store, const BuildOptions
             {{"version", vname},
              {"parent", result.parent ? snapshot::VersionName(result.parent) : ""},
              {"unchanged", result.unchanged},
-             {"shards", result.shards},
-             {"docs", result.docs},
-             {"terms", result.terms},
-             {"bytes", result.bytes},
+             {"shards", result.totals.shards},
+             {"docs", result.totals.docs},
+             {"terms", result.totals.terms},
+             {"bytes", result.totals.bytes},
              {"bad_lines_skipped", result.bad_records},
              {"duration_ms", result.duration_ms}});
   return result;

@@ -18,6 +18,7 @@ constexpr uint64_t kMaxCurrentBytes = 4096;  // a version line and a checksum li
 }  // namespace
 
 Result<SnapshotStore> SnapshotStore::Open(Env* env, std::string dir, bool create) {
+  std::string given_dir = dir;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   std::vector<std::string> created;
   if (create) {
@@ -49,7 +50,7 @@ Result<SnapshotStore> SnapshotStore::Open(Env* env, std::string dir, bool create
       return Status::NotFound("index directory " + dir + " does not exist");
     return Status::NotFound(dir + " is not a pidx index (no versions/)");
   }
-  SnapshotStore store(env, std::move(dir));
+  SnapshotStore store(env, std::move(dir), std::move(given_dir));
   store.created_ = std::move(created);
   return store;
 }
@@ -96,6 +97,14 @@ Result<Manifest> SnapshotStore::LoadManifest(uint64_t version) const {
     return Status::Corrupt(path + ": names version " + VersionName(m.version));
   }
   return m;
+}
+
+Result<Manifest> SnapshotStore::LoadVersionOrCurrent(uint64_t version) const {
+  if (version == 0) {
+    PIDX_ASSIGN_OR_RETURN(version, ReadCurrent());
+    if (version == 0) return Status::NotFound(given_dir_ + " has no published version");
+  }
+  return LoadManifest(version);
 }
 
 Result<std::vector<uint64_t>> SnapshotStore::ListVersions() const {
