@@ -97,7 +97,7 @@ CommandRun SetupStats(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<StatsFlags>();
   AddIndexOption(app, &f->index);
   app->add_option("--version", f->version, "Version to show (default: the current one)");
-  app->add_option("--shard", f->shard, "Show only this shard");
+  app->add_option("--shard", f->shard, "Show only this shard")->type_name("SHARD");
   AddCountOption(app, "top-terms", &f->top_terms, 0, 1000000,
                  "Also list the K most frequent terms");
   return [f, global] { return RunStats(*f, *global); };
