@@ -16,21 +16,23 @@ namespace pidx::cli {
 
 const char* const kQueryLanguageHelp =
     R"(Query language (docs/QUERY.md has it all):
-  word                 every token of the word, in any text field (title, description)
-  "some words"         every token of the quoted text (no phrases: no positions)
-  title:word           a token in that text field only
-  brand:"Apple Inc."   a keyword field, its whole value as one term (case-folded)
-  category:books       the category; also searches only that category's shards
-  attrs.color:red      one attribute, key and value folded
-  a b, a AND b         both
-  a OR b               either; binds looser than AND: a b OR c is (a b) OR c
-  -a                   not a (the - touches the term); only negations: all without it
-  ( ... )              grouping, up to 64 levels
-  OR and AND are operators only in capitals. Query text goes through the catalog's own
-  analyzer (NFKC case folding, CJK as bigrams). Quote the query for the shell, or put --
-  before it when it starts with -. Several arguments are joined with spaces.
-Results: the total, and the first --limit products by external id (byte order).
-A syntax error exits 64 naming the column: "query syntax error at column 5: ...".
+  word                every token of the word, in any text field
+  "some words"        every token of the quoted text (no phrases, no positions)
+  title:word          a token in that text field only
+  brand:"Apple Inc."  a keyword field: its whole value is one term, folded
+  category:books      the category; also searches only that category's shards
+  attrs.color:red     one attribute, key and value folded
+  a b, a AND b        both
+  a OR b              either; looser than AND: a b OR c is (a b) OR c
+  -a                  not a (the - touches the term); only negations: all
+                      products without them
+  ( ... )             grouping, up to 64 levels
+OR and AND are operators only in capitals. A query goes through the catalog's
+own analyzer (NFKC case folding, CJK runs as bigrams). Quote it for the shell,
+or put -- before it when it starts with -; several arguments are joined with
+spaces. Results: the total, and the first --limit products by external id
+(byte order). A syntax error exits 64 naming the column:
+"query syntax error at column 5: ...".
 )";
 
 namespace {

@@ -190,7 +190,11 @@ std::string Zsh(const CLI::App& root) {
       "  commands=(\n",
       PIDX_VERSION);
   for (const auto& doc : docs) {
-    out += "    '" + ZshText(doc.command->name) + ":" + ZshText(doc.command->summary) + "'\n";
+    // _describe splits at the first colon only: the summary needs no escape but its quotes.
+    std::string summary;
+    for (char c : std::string_view(doc.command->summary))
+      summary += c == '\'' ? "'\\''" : std::string(1, c);
+    out += "    '" + std::string(doc.command->name) + ":" + summary + "'\n";
   }
   out += "  )\n  _arguments -C \\\n";
   for (const auto& a : DescribeProgram(root)) out += "    " + ZshSpec(a, "(- *)") + " \\\n";

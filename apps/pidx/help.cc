@@ -10,7 +10,8 @@ namespace pidx::cli {
 namespace {
 
 constexpr size_t kWidth = 80;
-constexpr size_t kColumn = 28;  // where option descriptions start
+constexpr size_t kColumn = 28;     // where option descriptions start
+constexpr char kNoBreak = '\x01';  // a space Wrap never breaks a line at
 
 // `text` wrapped to kWidth, every line but the first indented by `indent`; the first line
 // continues after `used` characters already on it.
@@ -32,7 +33,7 @@ std::string Wrap(std::string_view text, size_t indent, size_t used) {
         out += ' ';
         ++col;
       }
-      out += word;
+      for (char c : word) out += c == kNoBreak ? ' ' : c;
       col += word.size();
       line_start = false;
     }
@@ -76,9 +77,11 @@ ArgDoc DescribeOption(const CLI::Option& opt, const Command* cmd) {
   a.long_name = a.positional ? opt.get_name(true) : opt.get_lnames().front();
   if (!opt.get_snames().empty()) a.short_name = opt.get_snames().front();
   a.description = opt.get_description();
-  const bool takes_value = opt.get_type_size() != 0;
-  a.repeatable = opt.get_expected_max() > 1 ||
-                 opt.get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
+  // A flag expects no value (CLI11: expected(0)); several values or a repeated option make
+  // a list.
+  const bool takes_value = opt.get_expected_max() != 0;
+  a.repeatable = takes_value && (opt.get_expected_max() > 1 ||
+                                 opt.get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll);
   if (takes_value) {
     a.value = opt.get_type_name();
     if (a.value.empty() || a.value == "TEXT") {
@@ -115,6 +118,13 @@ std::string Annotations(const ArgDoc& a) {
   if (!a.required.empty() && a.required != "yes") out += " [required " + a.required + "]";
   if (!a.default_value.empty()) out += " [default: " + a.default_value + "]";
   if (!a.env.empty()) out += " [env: " + a.env + "]";
+  // Each [...] stays on one line.
+  bool inside = false;
+  for (char& c : out) {
+    if (c == '[') inside = true;
+    if (c == ']') inside = false;
+    if (inside && c == ' ') c = kNoBreak;
+  }
   return out;
 }
 
@@ -239,20 +249,23 @@ std::vector<std::string> CommandNames() {
 
 std::string CommandHelp(const CommandDoc& doc) {
   const Command& cmd = *doc.command;
-  std::string out = fmt::format("pidx {}: {}\n\nUsage:\n", cmd.name, cmd.summary);
+  std::string out = Wrap(fmt::format("pidx {}: {}", cmd.name, cmd.summary), 2, 0) + "\n\nUsage:\n";
   std::string_view synopsis = cmd.synopsis;
   while (!synopsis.empty()) {
     const size_t nl = synopsis.find('\n');
-    out += "  pidx " + std::string(synopsis.substr(0, nl)) + "\n";
+    out += Wrap("  pidx " + std::string(synopsis.substr(0, nl)), 9, 0) + "\n";
     synopsis = nl == std::string_view::npos ? "" : synopsis.substr(nl + 1);
   }
   std::vector<ArgDoc> positionals, flags;
   for (const auto& a : doc.args) (a.positional ? positionals : flags).push_back(a);
   if (!positionals.empty()) out += "\nArguments:\n" + ArgLines(positionals);
   out += "\nOptions:\n" + ArgLines(flags);
-  out +=
-      "\nEvery option can also be set as its PIDX_* variable; a flag wins over the variable, "
-      "the variable over the default.\n";
+  out += "\n" +
+         Wrap(
+             "Every option can also be set as its PIDX_* variable; a flag wins over the "
+             "variable, the variable over the default.",
+             0, 0) +
+         "\n";
   if (cmd.details != nullptr) out += "\n" + std::string(cmd.details);
   out += "\n" + ExitCodeLines(&cmd);
   return out;
@@ -270,11 +283,14 @@ std::string ProgramHelp(const CLI::App& root) {
     out += fmt::format("  {:<16}", cmd.name) + Wrap(cmd.summary, 18, 18) + "\n";
   }
   out += "\nOptions:\n" + ArgLines(DescribeProgram(root));
-  out +=
-      "\nEvery command takes --json (one JSON object on stdout), --log-format, --log-level "
-      "and --quiet. Every option of a command can also be set as PIDX_<OPTION> "
-      "(--lock-timeout: PIDX_LOCK_TIMEOUT); a flag wins over the variable, the variable over "
-      "the default. The manual: man pidx.\n\n";
+  out += "\n" +
+         Wrap(
+             "Every command takes --json (one JSON object on stdout), --log-format, "
+             "--log-level and --quiet. Every option of a command can also be set as "
+             "PIDX_<OPTION> (--lock-timeout: PIDX_LOCK_TIMEOUT); a flag wins over the "
+             "variable, the variable over the default. The manual: man pidx.",
+             0, 0) +
+         "\n\n";
   out += ExitCodeLines(nullptr);
   return out;
 }

@@ -60,6 +60,7 @@ std::string Preformatted(std::string_view text) {
 std::string ManPage(const CLI::App& root) {
   const std::vector<CommandDoc> docs = DescribeAll(root);
   std::string out = fmt::format(".TH PIDX 1 \"\" \"pidx {}\" \"pidx manual\"\n", PIDX_VERSION);
+  out += ".nh\n.ad l\n";  // no hyphenation of flags and variables, ragged right
   out += ".SH NAME\npidx \\- build and operate inverted indexes over product catalogs\n";
   out += ".SH SYNOPSIS\n.nf\n";
   out += "\\fBpidx\\fR \\fICOMMAND\\fR [\\fIoptions\\fR]\n";

@@ -35,6 +35,7 @@ std::vector<std::string> ListedCommands() {
   std::istringstream in(r.out.substr(r.out.find("Commands:\n") + 10));
   std::string line;
   while (std::getline(in, line) && !line.empty()) {
+    if (line.size() < 3 || line[2] == ' ') continue;  // a wrapped summary
     std::istringstream words(line);
     std::string name;
     words >> name;
@@ -87,6 +88,28 @@ std::string BashComplete(const std::vector<std::string>& words) {
   return r.out;
 }
 
+// `text` with every line break and the indentation after it made one space (a wrapped
+// description reads as one line).
+std::string Flat(const std::string& text) {
+  return std::regex_replace(text, std::regex("\n +"), " ");
+}
+
+// The candidates of fish's `complete -C` (each line: candidate, tab, description).
+std::set<std::string> Candidates(const std::string& out) {
+  std::set<std::string> words;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) words.insert(line.substr(0, line.find('\t')));
+  return words;
+}
+
+// The full path of a program on PATH, or "".
+std::string Which(const std::string& name) {
+  RunResult r = Run("/bin/sh", {"-c", "command -v " + name}, Plain());
+  if (r.exit_code != 0 || r.out.empty()) return "";
+  return r.out.substr(0, r.out.find('\n'));
+}
+
 }  // namespace
 
 TEST_CASE("pidx help CMD prints exactly what pidx CMD --help prints, for every command") {
@@ -106,7 +129,7 @@ TEST_CASE("pidx help CMD prints exactly what pidx CMD --help prints, for every c
 }
 
 TEST_CASE("--help shows defaults, PIDX_* names, required flags and exit codes") {
-  const std::string build = Pidx({"build", "--help"}, Plain()).out;
+  const std::string build = Flat(Pidx({"build", "--help"}, Plain()).out);
   const std::regex lock(R"(--lock-timeout DUR +.*\[default: 5s\] \[env: PIDX_LOCK_TIMEOUT\])");
   CHECK(std::regex_search(build, lock));
   CHECK(build.find("[default: 8] [env: PIDX_SHARDS_PER_CATEGORY]") != std::string::npos);
@@ -115,16 +138,16 @@ TEST_CASE("--help shows defaults, PIDX_* names, required flags and exit codes") 
   CHECK(build.find("[required unless --plan] [env: PIDX_INDEX]") != std::string::npos);
   CHECK(build.find("--format auto|jsonl|csv|tsv") != std::string::npos);
   CHECK(build.find("[default: auto] [env: PIDX_FORMAT]") != std::string::npos);
-  CHECK(build.find("  75       lock timeout") != std::string::npos);
-  CHECK(build.find("  65       bad catalog data") != std::string::npos);
+  CHECK(build.find(" 75       lock timeout") != std::string::npos);
+  CHECK(build.find(" 65       bad catalog data") != std::string::npos);
 
-  const std::string gc = Pidx({"gc", "--help"}, Plain()).out;
+  const std::string gc = Flat(Pidx({"gc", "--help"}, Plain()).out);
   CHECK(gc.find("--keep N") != std::string::npos);
   CHECK(gc.find("[required] [env: PIDX_KEEP]") != std::string::npos);  // no "default: 0"
   CHECK(gc.find("[default: 1h] [env: PIDX_GRACE]") != std::string::npos);
 
-  const std::string verify = Pidx({"verify", "--help"}, Plain()).out;
-  CHECK(verify.find("  1        the version has problems") != std::string::npos);
+  const std::string verify = Flat(Pidx({"verify", "--help"}, Plain()).out);
+  CHECK(verify.find(" 1        the version has problems") != std::string::npos);
   // Every line fits a terminal of 80 columns.
   for (const auto& cmd : ListedCommands()) {
     std::istringstream in(Pidx({cmd, "--help"}, Plain()).out);
@@ -274,15 +297,15 @@ TEST_CASE("bash completion: complete -p pidx, commands, flags and their values")
 }
 
 TEST_CASE("zsh and fish completion: the shells load them and complete every flag") {
-  const bool have_zsh = Run("/bin/sh", {"-c", "command -v zsh"}, Plain()).exit_code == 0;
-  const bool have_fish = Run("/bin/sh", {"-c", "command -v fish"}, Plain()).exit_code == 0;
   // scripts/test installs both (Debian packages zsh, fish).
-  REQUIRE(have_zsh);
-  REQUIRE(have_fish);
+  const std::string zsh_bin = Which("zsh");
+  const std::string fish_bin = Which("fish");
+  REQUIRE(!zsh_bin.empty());
+  REQUIRE(!fish_bin.empty());
   const RunOptions env{
       .env = {{"PIDX", PidxBin()}}, .unset_env = {}, .stdin_data = "", .json_logs = false};
 
-  RunResult z = Run("zsh",
+  RunResult z = Run(zsh_bin,
                     {"-f", "-c",
                      "autoload -Uz compinit && compinit -u -D && "
                      "source <(\"$PIDX\" completion zsh) && print -r -- $_comps[pidx]"},
@@ -293,14 +316,14 @@ TEST_CASE("zsh and fish completion: the shells load them and complete every flag
   const std::string zsh = Pidx({"completion", "zsh"}).out;
 
   RunResult f = Run(
-      "fish", {"--no-config", "-c", "$PIDX completion fish | source; complete -C'pidx bu'"}, env);
+      fish_bin, {"--no-config", "-c", "$PIDX completion fish | source; complete -C'pidx bu'"}, env);
   CHECK(f.exit_code == 0);
   CHECK(f.out.rfind("build\t", 0) == 0);
-  f = Run("fish",
+  f = Run(fish_bin,
           {"--no-config", "-c",
            "$PIDX completion fish | source; complete -C'pidx build --log-format '"},
           env);
-  CHECK(Words(f.out) == std::set<std::string>{"auto", "json", "logfmt", "text"});
+  CHECK(Candidates(f.out) == std::set<std::string>{"auto", "json", "logfmt", "text"});
 
   for (const auto& cmd : ListedCommands()) {
     INFO(cmd);
@@ -315,13 +338,51 @@ TEST_CASE("zsh and fish completion: the shells load them and complete every flag
     }
     // fish: the shell completes exactly these flags after "--".
     f = Run(
-        "fish",
+        fish_bin,
         {"--no-config", "-c", "$PIDX completion fish | source; complete -C'pidx " + cmd + " --'"},
         env);
-    std::set<std::string> offered;
-    std::istringstream in(f.out);
-    std::string line;
-    while (std::getline(in, line)) offered.insert(line.substr(0, line.find('\t')));
-    CHECK(offered == flags);
+    CHECK(Candidates(f.out) == flags);
   }
+}
+
+TEST_CASE("a bad record that fails the run says how to skip it, and CSV on stdin names --format") {
+  TempDir dir;
+  const std::string bad =
+      dir.Write("bad.jsonl", "{\"id\":\"A\",\"category\":\"Books\"}\n{\"id\":\"B\",\n{\"id\":3\n");
+  RunResult r = Pidx({"build", "--catalog", bad, "--index", dir.File("idx")});
+  CHECK(r.exit_code == 65);
+  auto ev = r.Events("index.build.failed");
+  REQUIRE(ev.size() == 1);
+  const std::string error = ev[0]["error"];
+  CHECK(error.rfind(bad + ":2: malformed JSON", 0) == 0);
+  CHECK(error.find("--max-bad-lines N skips up to N bad records") != std::string::npos);
+  CHECK(error.find("--format") == std::string::npos);  // a file named .jsonl: no CSV hint
+
+  r = Pidx({"build", "--catalog", bad, "--index", dir.File("idx"), "--max-bad-lines", "1"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find(":3: ") != std::string::npos);
+  CHECK(r.err.find("more bad records than --max-bad-lines 1") != std::string::npos);
+
+  RunOptions csv;
+  csv.stdin_data = "id,category,title\n1,Books,Dune\n";
+  r = Pidx({"build", "--catalog", "-", "--index", dir.File("idx")}, csv);
+  CHECK(r.exit_code == 65);
+  ev = r.Events("index.build.failed");
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0]["error"].get<std::string>().rfind("<stdin>:1: ", 0) == 0);
+  CHECK(ev[0]["error"].get<std::string>().find("give --format csv or tsv") != std::string::npos);
+  // With the format given, the same bytes build.
+  r = Pidx({"build", "--catalog", "-", "--format", "csv", "--index", dir.File("idx")}, csv);
+  CHECK(r.exit_code == 0);
+
+  // A refusal of the publishing guard is no bad record: no hint.
+  r = Pidx({"build", "--catalog", dir.Write("empty.jsonl", ""), "--index", dir.File("idx")});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("--max-bad-lines") == std::string::npos);
+}
+
+TEST_CASE("pidx without a command lists the commands, exit 64") {
+  const RunResult r = Pidx({}, Plain());
+  CHECK(r.exit_code == 64);
+  CHECK(r.err.find("no command given (commands: build, rebuild-shard") != std::string::npos);
 }
