@@ -91,7 +91,7 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   o.progress_bar = Log::StderrIsTerminal() && !g.quiet;
 
   auto built = Build(o, Env::Default());
-  if (!built.ok()) return WithBadRecordHint(built.status(), f.read, f.catalogs);
+  if (!built.ok()) return WithBadRecordHint(built.status(), f.read, f.catalogs, g);
   BuildResult r = std::move(built).value();
   metrics->SetLockWait(r.lock_wait_ms);
   for (const auto& s : r.shard_sizes) metrics->AddShard(s.shard, s.docs, s.bytes);

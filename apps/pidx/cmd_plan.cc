@@ -39,7 +39,7 @@ Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
   o.threads = f.threads;
   o.out_path = f.out;
   auto planned = MakePlan(o, Env::Default());
-  if (!planned.ok()) return WithBadRecordHint(planned.status(), f.read, f.catalogs);
+  if (!planned.ok()) return WithBadRecordHint(planned.status(), f.read, f.catalogs, g);
   Plan p = std::move(planned).value();
   const std::vector<uint64_t> docs = p.WorkerDocs();
   if (g.json) {

@@ -43,7 +43,7 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
   o.allow_shrink = f.guard.allow_shrink;
 
   auto rebuilt = RebuildShard(o, Env::Default());
-  if (!rebuilt.ok()) return WithBadRecordHint(rebuilt.status(), f.read, f.catalogs);
+  if (!rebuilt.ok()) return WithBadRecordHint(rebuilt.status(), f.read, f.catalogs, g);
   RebuildResult r = std::move(rebuilt).value();
   metrics->SetLockWait(r.lock_wait_ms);
   metrics->AddShard(r.shard, r.docs, r.bytes);  // 0 and 0 when the shard was removed

@@ -168,7 +168,7 @@ Status Require(const std::string& value, const std::string& long_name) {
 namespace pidx::cli {
 
 Status WithBadRecordHint(Status s, const CatalogReadFlags& f,
-                         const std::vector<std::string>& catalogs) {
+                         const std::vector<std::string>& catalogs, const GlobalOptions& g) {
   if (s.kind() != StatusKind::kBadData) return s;
   const std::string& m = s.message();
   for (const auto& c : catalogs) {
@@ -182,12 +182,13 @@ Status WithBadRecordHint(Status s, const CatalogReadFlags& f,
     const bool not_json = m.find(": not a JSON object") != std::string::npos ||
                           m.find(": malformed JSON") != std::string::npos;
     if (piped && f.format == "auto" && not_json && m.rfind(name + ":1:", 0) == 0) {
-      hint += "; standard input is read as JSON Lines: for CSV or TSV give --format csv or tsv";
+      hint += "standard input is read as JSON Lines: for CSV or TSV give --format csv or tsv; ";
     }
     hint += f.max_bad_lines == 0
-                ? "; --max-bad-lines N skips up to N bad records, each logged"
-                : "; more bad records than --max-bad-lines " + std::to_string(f.max_bad_lines);
-    return Status::BadData(m + hint);
+                ? "--max-bad-lines N skips up to N bad records, each logged"
+                : "more bad records than --max-bad-lines " + std::to_string(f.max_bad_lines);
+    g.failure_fields["hint"] = hint;
+    return s;
   }
   return s;
 }

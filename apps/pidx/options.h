@@ -158,11 +158,11 @@ void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t 
 
 namespace pidx::cli {
 
-// A bad record that failed the run ("<file>:<line>: <reason>") with what to do about it: that
-// --max-bad-lines N skips bad records, and, when standard input (read as JSON Lines unless
-// --format says otherwise) starts with a line that is not a JSON object, --format csv|tsv.
-// Any other status is returned as it is.
+// When `s` is a bad record that failed the run ("<file>:<line>: <reason>"), adds a "hint" to
+// the failure event saying what to do about it: --max-bad-lines N skips bad records, and, when
+// standard input (read as JSON Lines unless --format says otherwise) starts with a line that is
+// not a JSON object, --format csv|tsv. The error itself is unchanged. Returns `s`.
 Status WithBadRecordHint(Status s, const CatalogReadFlags& f,
-                         const std::vector<std::string>& catalogs);
+                         const std::vector<std::string>& catalogs, const GlobalOptions& g);
 
 }  // namespace pidx::cli

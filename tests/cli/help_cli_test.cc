@@ -355,13 +355,13 @@ TEST_CASE("a bad record that fails the run says how to skip it, and CSV on stdin
   REQUIRE(ev.size() == 1);
   const std::string error = ev[0]["error"];
   CHECK(error.rfind(bad + ":2: malformed JSON", 0) == 0);
-  CHECK(error.find("--max-bad-lines N skips up to N bad records") != std::string::npos);
-  CHECK(error.find("--format") == std::string::npos);  // a file named .jsonl: no CSV hint
+  CHECK(error.find("--max-bad-lines") == std::string::npos);  // the error stays as it was
+  CHECK(ev[0]["hint"] == "--max-bad-lines N skips up to N bad records, each logged");
 
   r = Pidx({"build", "--catalog", bad, "--index", dir.File("idx"), "--max-bad-lines", "1"});
   CHECK(r.exit_code == 65);
   CHECK(r.err.find(":3: ") != std::string::npos);
-  CHECK(r.err.find("more bad records than --max-bad-lines 1") != std::string::npos);
+  CHECK(r.Events("index.build.failed").at(0)["hint"] == "more bad records than --max-bad-lines 1");
 
   RunOptions csv;
   csv.stdin_data = "id,category,title\n1,Books,Dune\n";
@@ -370,7 +370,9 @@ TEST_CASE("a bad record that fails the run says how to skip it, and CSV on stdin
   ev = r.Events("index.build.failed");
   REQUIRE(ev.size() == 1);
   CHECK(ev[0]["error"].get<std::string>().rfind("<stdin>:1: ", 0) == 0);
-  CHECK(ev[0]["error"].get<std::string>().find("give --format csv or tsv") != std::string::npos);
+  CHECK(ev[0]["hint"] ==
+        "standard input is read as JSON Lines: for CSV or TSV give --format csv or tsv; "
+        "--max-bad-lines N skips up to N bad records, each logged");
   // With the format given, the same bytes build.
   r = Pidx({"build", "--catalog", "-", "--format", "csv", "--index", dir.File("idx")}, csv);
   CHECK(r.exit_code == 0);
@@ -379,6 +381,7 @@ TEST_CASE("a bad record that fails the run says how to skip it, and CSV on stdin
   r = Pidx({"build", "--catalog", dir.Write("empty.jsonl", ""), "--index", dir.File("idx")});
   CHECK(r.exit_code == 65);
   CHECK(r.err.find("--max-bad-lines") == std::string::npos);
+  CHECK(r.err.find("\"hint\"") == std::string::npos);
 }
 
 TEST_CASE("pidx without a command lists the commands, exit 64") {
