@@ -93,7 +93,9 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   PIDX_ASSIGN_OR_RETURN(o.memory_budget, ParseMemoryBudget(f.memory_budget, g));
   o.progress_bar = Log::StderrIsTerminal() && !g.quiet;
 
-  PIDX_ASSIGN_OR_RETURN(BuildResult r, Build(o, Env::Default()));
+  auto built = Build(o, Env::Default());
+  if (!built.ok()) return WithBadRecordHint(built.status(), f.read, f.catalogs, g);
+  BuildResult r = std::move(built).value();
   metrics->SetLockWait(r.lock_wait_ms);
   for (const auto& s : r.shard_sizes) metrics->AddShard(s.shard, s.docs, s.bytes);
   if (g.json) {

@@ -283,8 +283,8 @@ CommandRun SetupDiff(CLI::App* app, GlobalOptions* global) {
                   "V1 V2 (two versions of --index), or DIR1 DIR2 (two index directories, their "
                   "current versions)")
       ->type_name("V1 V2|DIR1 DIR2");
-  app->add_option("--shard", f->shard, "Compare only this shard");
-  AddCountOption(app, "limit", &f->limit, 0, kMaxLimit, "Examples listed per section (default 10)");
+  app->add_option("--shard", f->shard, "Compare only this shard")->type_name("SHARD");
+  AddCountOption(app, "limit", &f->limit, 0, kMaxLimit, "Examples listed per section");
   app->add_flag("--summary", f->summary, "Counts only: no examples");
   AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
   return [f, global] { return RunDiff(*f, *global); };

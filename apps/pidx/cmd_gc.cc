@@ -107,10 +107,11 @@ CommandRun SetupGc(CLI::App* app, GlobalOptions* global) {
   AddLockTimeoutOption(app, &f->lock_timeout);
   AddCountOption(app, "keep", &f->keep, 1, 1000000,
                  "Keep the N newest versions (and the current one), 1 or more");
-  app->add_option("--protect", f->protect, "Never remove this version (repeatable)");
-  app->add_option(
-      "--grace", f->grace,
-      "Leave unreferenced segments younger than this (a build in progress), default 1h");
+  app->add_option("--protect", f->protect, "Never remove this version (repeatable)")
+      ->type_name("V");
+  app->add_option("--grace", f->grace,
+                  "Leave unreferenced segments younger than this (a build in progress)")
+      ->type_name("DUR");
   app->add_flag("--dry-run", f->dry_run, "Print what would be removed, remove nothing");
   AddMetricsFileOption(app, &f->metrics_file);
   return [f, global] {

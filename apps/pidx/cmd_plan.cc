@@ -38,7 +38,9 @@ Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
   o.workers = f.workers;
   o.threads = f.threads;
   o.out_path = f.out;
-  PIDX_ASSIGN_OR_RETURN(Plan p, MakePlan(o, Env::Default()));
+  auto planned = MakePlan(o, Env::Default());
+  if (!planned.ok()) return WithBadRecordHint(planned.status(), f.read, f.catalogs, g);
+  Plan p = std::move(planned).value();
   const std::vector<uint64_t> docs = p.WorkerDocs();
   if (g.json) {
     nlohmann::json workers = nlohmann::json::array();

@@ -1,5 +1,6 @@
 // pidx query --index DIR [--version V] [--limit N] [--count] QUERY...
-// The language is in docs/QUERY.md; results are ordered by external id.
+// The language is in docs/QUERY.md (and, in brief, in kQueryLanguageHelp below, which
+// `pidx query --help` and the man page print); results are ordered by external id.
 #include <optional>
 
 #include <fmt/format.h>
@@ -12,6 +13,28 @@
 #include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {
+
+const char* const kQueryLanguageHelp =
+    R"(Query language (docs/QUERY.md has it all):
+  word                every token of the word, in any text field
+  "some words"        every token of the quoted text (no phrases, no positions)
+  title:word          a token in that text field only
+  brand:"Apple Inc."  a keyword field: its whole value is one term, folded
+  category:books      the category; also searches only that category's shards
+  attrs.color:red     one attribute, key and value folded
+  a b, a AND b        both
+  a OR b              either; looser than AND: a b OR c is (a b) OR c
+  -a                  not a (the - touches the term); only negations: all
+                      products without them
+  ( ... )             grouping, up to 64 levels
+OR and AND are operators only in capitals. A query goes through the catalog's
+own analyzer (NFKC case folding, CJK runs as bigrams). Quote it for the shell,
+or put -- before it when it starts with -; several arguments are joined with
+spaces. Results: the total, and the first --limit products by external id
+(byte order). A syntax error exits 64 naming the column:
+"query syntax error at column 5: ...".
+)";
+
 namespace {
 
 struct QueryFlags {
@@ -117,10 +140,10 @@ CommandRun SetupQuery(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<QueryFlags>();
   AddIndexOption(app, &f->index);
   app->add_option("--version", f->version, "Version to search (default: the current one)");
-  AddCountOption(app, "limit", &f->limit, 0, kMaxLimit,
-                 "Products to list, by external id (default 10)");
+  AddCountOption(app, "limit", &f->limit, 0, kMaxLimit, "Products to list, by external id");
   app->add_flag("--count", f->count, "Print only the number of matching products");
-  app->add_option("query", f->words, "The query (docs/QUERY.md); quote it, or put -- before it")
+  app->add_option("query", f->words,
+                  "The query (the language is below); quote it, or put -- before it")
       ->required();
   return [f, global] { return RunQuery(*f, global); };
 }

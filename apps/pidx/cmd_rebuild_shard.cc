@@ -44,7 +44,9 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
   o.allow_shrink = f.guard.allow_shrink;
   o.force = f.force;
 
-  PIDX_ASSIGN_OR_RETURN(RebuildResult r, RebuildShard(o, Env::Default()));
+  auto rebuilt = RebuildShard(o, Env::Default());
+  if (!rebuilt.ok()) return WithBadRecordHint(rebuilt.status(), f.read, f.catalogs, g);
+  RebuildResult r = std::move(rebuilt).value();
   metrics->SetLockWait(r.lock_wait_ms);
   metrics->AddShard(r.shard, r.docs, r.bytes);  // 0 and 0 when the shard was removed
   if (g.json) {
@@ -83,7 +85,8 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
 
 CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<RebuildFlags>();
-  app->add_option("shard", f->shard, "The shard to rebuild, e.g. electronics_007");
+  app->add_option("shard", f->shard, "The shard to rebuild, e.g. electronics_007")
+      ->type_name("SHARD");
   AddIndexOption(app, &f->index);
   AddCatalogOption(app, &f->catalogs);
   AddLockTimeoutOption(app, &f->lock_timeout);

@@ -125,7 +125,8 @@ CommandRun SetupRecall(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<RecallFlags>();
   AddIndexOption(app, &f->index);
   app->add_option("--queries", f->queries,
-                  "Query set: JSONL of {\"query\": ..., \"expected\": [ids]}");
+                  "Query set: JSONL of {\"query\": ..., \"expected\": [ids]}")
+      ->type_name("FILE");
   app->add_option("--version", f->version, "Version to measure (default: the current one)");
   AddFractionOption(app, "min", &f->min, 0, 1, "Exit 1 when overall recall is below this (0 to 1)");
   return [f, global] { return RunRecall(*f, *global); };

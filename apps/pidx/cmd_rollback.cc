@@ -67,7 +67,9 @@ CommandRun SetupRollback(CLI::App* app, GlobalOptions* global) {
   AddIndexOption(app, &f->index);
   AddLockTimeoutOption(app, &f->lock_timeout);
   AddThreadsOption(app, &f->threads, "Worker threads for the verification (0: one per core)");
-  app->add_option("version", f->version, "The version to make current (v000042 or 42)")->required();
+  app->add_option("version", f->version, "The version to make current (v000042 or 42)")
+      ->type_name("VERSION")
+      ->required();
   return [f, global] { return RunRollback(*f, global); };
 }
 

@@ -158,7 +158,8 @@ CommandRun SetupVerify(CLI::App* app, GlobalOptions* global) {
   AddCatalogOption(app, &f->catalogs);
   app->add_option("--version", f->version, "Version to verify (default: the current one)");
   app->add_flag("--all-versions", f->all_versions, "Verify every published version");
-  app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
+  app->add_option("--format", f->format, "Catalog format (auto: by extension)")
+      ->type_name("auto|jsonl|csv|tsv");
   AddCountOption(app, "sample-terms", &f->sample_terms, 0, 1000000,
                  "Per shard, compare the K most frequent and K random terms (df >= 5)");
   AddCountOption(app, "seed", &f->seed, 0, UINT64_MAX, "Seed of the random term sample");

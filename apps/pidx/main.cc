@@ -12,15 +12,18 @@
 #include <string>
 #include <string_view>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "command_table.h"
+#include "help.h"
 #include "options.h"
 #include "output.h"
 #include "pidx/base/cancel.h"
 #include "pidx/base/exit_code.h"
 #include "pidx/base/std_fds.h"
 #include "pidx/obs/log.h"
+#include "version.h"
 
 namespace {
 
@@ -74,21 +77,54 @@ const pidx::cli::Command* CommandFromArgs(int argc, char** argv) {
   return nullptr;
 }
 
-// The parse error as a usage Status, with the flag and value in the event when known.
-Status FromParseError(const CLI::ParseError& e, int argc, char** argv,
+// An argument of `cmd` that looks like a flag and is none of its flags ("--catalgo"), or "".
+std::string UnknownFlag(const CLI::App& sub, int argc, char** argv,
+                        std::vector<std::string>* names) {
+  for (const CLI::Option* opt : sub.get_options()) {
+    for (const auto& l : opt->get_lnames()) names->push_back("--" + l);
+    for (const auto& s : opt->get_snames()) names->push_back("-" + s);
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a.size() < 2 || a[0] != '-') continue;
+    a = a.substr(0, a.find('='));
+    bool known = false;
+    for (const auto& n : *names) known = known || a == n;
+    if (!known) return std::string(a);
+  }
+  return "";
+}
+
+// The parse error as a usage Status, with the flag and value in the event when known, and the
+// closest command or flag when a name was misspelt.
+Status FromParseError(const CLI::ParseError& e, const CLI::App& app, int argc, char** argv,
                       pidx::cli::GlobalOptions* global) {
+  using pidx::cli::CommandNames;
+  using pidx::cli::DidYouMean;
   if (const auto* bad = dynamic_cast<const pidx::cli::BadOptionValue*>(&e)) {
     global->failure_fields["option"] = "--" + bad->long_name();
     global->failure_fields["value"] = bad->value();
     return Status::Usage("--" + bad->long_name() + ": " + bad->why());
   }
-  if (argc > 1 && argv[1][0] != '-' && CommandFromArgs(argc, argv) == nullptr) {
-    std::string names;
-    for (const auto& cmd : pidx::cli::Commands())
-      names += (names.empty() ? "" : ", ") + std::string(cmd.name);
+  const std::string names = fmt::format("{}", fmt::join(CommandNames(), ", "));
+  if (argc < 2) {
+    return Status::Usage("no command given (commands: " + names + "; pidx help COMMAND)");
+  }
+  const pidx::cli::Command* cmd = CommandFromArgs(argc, argv);
+  if (argv[1][0] != '-' && cmd == nullptr) {
     global->failure_fields["command"] = argv[1];
-    return Status::Usage("unknown command \"" + std::string(argv[1]) + "\" (commands: " + names +
-                         ")");
+    return Status::Usage("unknown command \"" + std::string(argv[1]) + "\"" +
+                         DidYouMean(argv[1], CommandNames()) + " (commands: " + names + ")");
+  }
+  if (cmd != nullptr && dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+    std::vector<std::string> flags;
+    const std::string flag = UnknownFlag(*app.get_subcommand(cmd->name), argc, argv, &flags);
+    if (!flag.empty()) {
+      global->failure_fields["option"] = flag;
+      return Status::Usage("unknown option \"" + flag + "\" for pidx " + cmd->name +
+                           DidYouMean(flag, flags));
+    }
   }
   return Status::Usage(e.what());
 }
@@ -164,17 +200,24 @@ int main(int argc, char** argv) {
   InstallSignalHandlers();
   cli::InitStdout(fds->stdout_closed);
 
-  CLI::App app{"pidx: build and operate inverted indexes over product catalogs"};
+  CLI::App app{"pidx: build and operate inverted indexes over product catalogs", "pidx"};
+  // Inherited by every subcommand added below: --help, the man page and the completions
+  // come from one description (help.h).
+  app.formatter(std::make_shared<cli::HelpFormatter>());
+  app.set_help_flag("-h,--help", "Print this help and exit");
   // The program's own version flag; not an option of a command, so never read from PIDX_*.
-  app.set_version_flag("--version", std::string("pidx ") + PIDX_VERSION);
+  app.set_version_flag("--version", std::function<std::string()>(cli::VersionText),
+                       "Print the version and how this pidx was built, and exit");
   app.require_subcommand(1);
   cli::GlobalOptions global;
   std::vector<std::pair<CLI::App*, const cli::Command*>> subs;
   std::vector<cli::CommandRun> runs;
   for (const auto& cmd : cli::Commands()) {
     CLI::App* sub = app.add_subcommand(cmd.name, cmd.summary);
+    if (cmd.hidden) sub->group("");
     cli::AddOutputOptions(sub, &global);
     runs.push_back(cmd.setup(sub, &global));
+    cli::CaptureDefaults(sub);
     subs.emplace_back(sub, &cmd);
   }
 
@@ -191,9 +234,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp&) {
     cli::PrintText(app.help("", CLI::AppFormatMode::All));
   } catch (const CLI::CallForVersion& e) {
-    cli::PrintText(std::string(e.what()) + "\n");
+    cli::PrintText(e.what());
   } catch (const CLI::ParseError& e) {
-    status = FromParseError(e, argc, argv, &global);
+    status = FromParseError(e, app, argc, argv, &global);
   }
 
   size_t chosen = 0;

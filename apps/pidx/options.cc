@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "pidx/base/duration.h"
 
 namespace pidx::cli {
@@ -19,28 +21,30 @@ Status GlobalOptions::BadValue(const std::string& long_name, const std::string& 
   return Status::Usage("--" + long_name + ": " + why);
 }
 
-void AddNumberOption(CLI::App* app, const std::string& name, const char* type_name,
-                     std::function<Status(const std::string&)> set,
-                     const std::string& description) {
-  app->add_option_function<std::string>(
-         "--" + name,
-         [name, set = std::move(set)](const std::string& text) {
-           Status s = set(text);
-           if (!s.ok()) throw BadOptionValue(name, text, s.message());
-         },
-         description)
+CLI::Option* AddNumberOption(CLI::App* app, const std::string& name, const char* type_name,
+                             std::function<Status(const std::string&)> set,
+                             const std::string& description) {
+  return app
+      ->add_option_function<std::string>(
+          "--" + name,
+          [name, set = std::move(set)](const std::string& text) {
+            Status s = set(text);
+            if (!s.ok()) throw BadOptionValue(name, text, s.message());
+          },
+          description)
       ->type_name(type_name);
 }
 
 void AddFractionOption(CLI::App* app, const std::string& name, double* target, double min,
                        double max, const std::string& description) {
-  AddNumberOption(
+  CLI::Option* opt = AddNumberOption(
       app, name, "F",
       [target, min, max](const std::string& text) -> Status {
         PIDX_ASSIGN_OR_RETURN(*target, ParseDecimal(text, min, max));
         return Status::Ok();
       },
       description);
+  if (*target >= min && *target <= max) opt->default_str(fmt::format("{}", *target));
 }
 
 void AddThreadsOption(CLI::App* app, int* threads, const std::string& description) {
@@ -49,8 +53,10 @@ void AddThreadsOption(CLI::App* app, int* threads, const std::string& descriptio
 
 void AddOutputOptions(CLI::App* app, GlobalOptions* g) {
   app->add_flag("--json", g->json, "Print a machine-readable JSON result on stdout");
-  app->add_option("--log-format", g->log_format, "Log format on stderr: auto|json|logfmt|text");
-  app->add_option("--log-level", g->log_level, "Lowest level logged: debug|info|warn|error");
+  app->add_option("--log-format", g->log_format, "Log format on stderr (auto: text on a terminal)")
+      ->type_name("auto|json|logfmt|text");
+  app->add_option("--log-level", g->log_level, "Lowest level logged")
+      ->type_name("debug|info|warn|error");
   app->add_flag("-q,--quiet", g->quiet, "Log only warnings and errors");
 }
 
@@ -77,7 +83,8 @@ Result<int64_t> ParseLockTimeout(const std::string& lock_timeout, const GlobalOp
 }
 
 void AddCatalogReadOptions(CLI::App* app, CatalogReadFlags* f) {
-  app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
+  app->add_option("--format", f->format, "Catalog format (auto: by extension)")
+      ->type_name("auto|jsonl|csv|tsv");
   AddCountOption(app, "max-bad-lines", &f->max_bad_lines, 0, UINT64_MAX,
                  "Skip up to N bad records (each logged) instead of failing");
   AddCountOption(app, "max-line-bytes", &f->max_line_bytes, 1, uint64_t{1} << 30,
@@ -154,6 +161,36 @@ Status ApplyEnvironment(CLI::App* command, GlobalOptions* g) {
 Status Require(const std::string& value, const std::string& long_name) {
   if (!value.empty()) return Status::Ok();
   return Status::Usage("missing --" + long_name + " (or " + EnvNameFor(long_name) + ")");
+}
+
+}  // namespace pidx::cli
+
+namespace pidx::cli {
+
+Status WithBadRecordHint(Status s, const CatalogReadFlags& f,
+                         const std::vector<std::string>& catalogs, const GlobalOptions& g) {
+  if (s.kind() != StatusKind::kBadData) return s;
+  const std::string& m = s.message();
+  for (const auto& c : catalogs) {
+    const std::string name = c == "-" ? "<stdin>" : c;  // as the readers name it
+    if (m.rfind(name + ":", 0) != 0 || m.size() <= name.size() + 1 ||
+        !std::isdigit(static_cast<unsigned char>(m[name.size() + 1]))) {
+      continue;
+    }
+    std::string hint;
+    const bool piped = c == "-" || c == "/dev/stdin" || c.rfind("/dev/fd/", 0) == 0;
+    const bool not_json = m.find(": not a JSON object") != std::string::npos ||
+                          m.find(": malformed JSON") != std::string::npos;
+    if (piped && f.format == "auto" && not_json && m.rfind(name + ":1:", 0) == 0) {
+      hint += "standard input is read as JSON Lines: for CSV or TSV give --format csv or tsv; ";
+    }
+    hint += f.max_bad_lines == 0
+                ? "--max-bad-lines N skips up to N bad records, each logged"
+                : "more bad records than --max-bad-lines " + std::to_string(f.max_bad_lines);
+    g.failure_fields["hint"] = hint;
+    return s;
+  }
+  return s;
 }
 
 }  // namespace pidx::cli

@@ -123,8 +123,10 @@ Status ApplyEnvironment(CLI::App* command, GlobalOptions* g);
 Status Require(const std::string& value, const std::string& long_name);
 
 // The one registration path of AddCountOption: `set` parses the text and stores it.
-void AddNumberOption(CLI::App* app, const std::string& name, const char* type_name,
-                     std::function<Status(const std::string&)> set, const std::string& description);
+// Returns the option, so a caller can set what the help shows as its default.
+CLI::Option* AddNumberOption(CLI::App* app, const std::string& name, const char* type_name,
+                             std::function<Status(const std::string&)> set,
+                             const std::string& description);
 
 template <typename T>
 void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t min, uint64_t max,
@@ -133,7 +135,7 @@ void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t 
   if (max > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
     max = static_cast<uint64_t>(std::numeric_limits<T>::max());
   }
-  AddNumberOption(
+  CLI::Option* opt = AddNumberOption(
       app, name, "N",
       [target, min, max](const std::string& text) -> Status {
         PIDX_ASSIGN_OR_RETURN(uint64_t v, ParseUnsigned(text, min, max));
@@ -141,6 +143,26 @@ void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t 
         return Status::Ok();
       },
       description);
+  // The help shows the value before parsing as the default; one outside the range (gc --keep
+  // 0, build --worker -1) means "none: required, or taken from elsewhere".
+  const T initial = *target;
+  if constexpr (std::is_signed_v<T>) {
+    if (initial < 0) return;
+  }
+  if (static_cast<uint64_t>(initial) >= min && static_cast<uint64_t>(initial) <= max) {
+    opt->default_str(std::to_string(initial));
+  }
 }
+
+}  // namespace pidx::cli
+
+namespace pidx::cli {
+
+// When `s` is a bad record that failed the run ("<file>:<line>: <reason>"), adds a "hint" to
+// the failure event saying what to do about it: --max-bad-lines N skips bad records, and, when
+// standard input (read as JSON Lines unless --format says otherwise) starts with a line that is
+// not a JSON object, --format csv|tsv. The error itself is unchanged. Returns `s`.
+Status WithBadRecordHint(Status s, const CatalogReadFlags& f,
+                         const std::vector<std::string>& catalogs, const GlobalOptions& g);
 
 }  // namespace pidx::cli
