@@ -7,12 +7,13 @@ PIDX_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PIDX_PACKAGES=(
   cmake g++ make pkg-config
   libcli11-dev libroaring-dev libfmt-dev libspdlog-dev libxxhash-dev catch2
-  libsimdjson-dev nlohmann-json3-dev libicu-dev zlib1g-dev libzstd-dev
+  libsimdjson-dev nlohmann-json3-dev libicu-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev
   util-linux gzip zstd
   clang libclang-rt-14-dev
   slurm-wlm munge parallel
   libsqlite3-dev libbenchmark-dev
   strace eatmydata python3
+  prometheus prometheus-node-exporter
 )
 
 pidx_install_deps() {
@@ -25,7 +26,19 @@ pidx_install_deps() {
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # Packages that ship a daemon (prometheus, prometheus-node-exporter: test tools here) must
+  # not start it: a policy-rc.d that refuses every start, only while installing (and only when
+  # there is none already). The tests start their own node_exporter on a free loopback port.
+  local policy=/usr/sbin/policy-rc.d placed=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy" &&
+      placed=1
+  fi
+  local rc=0
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >&2 || rc=$?
+  if [ -n "$placed" ]; then $sudo rm -f "$policy"; fi
+  return $rc
 }
 
 # pidx_build BUILD_DIR [cmake args...]

@@ -93,6 +93,7 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   PIDX_ASSIGN_OR_RETURN(BuildResult r, Build(o, Env::Default()));
   metrics->SetLockWait(r.lock_wait_ms);
   for (const auto& s : r.shard_sizes) metrics->AddShard(s.shard, s.docs, s.bytes);
+  metrics->SetPublished(true);
   if (g.json) {
     PrintJson({{"command", "build"},
                {"version", snapshot::VersionName(r.version)},

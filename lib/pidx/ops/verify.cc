@@ -19,6 +19,7 @@
 #include "pidx/base/checksum.h"
 #include "pidx/base/duration.h"
 #include "pidx/obs/log.h"
+#include "pidx/obs/trace.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/shard/shard_id.h"
@@ -41,6 +42,17 @@ class Findings {
     std::lock_guard<std::mutex> lock(mu_);
     size_t& n = counts_[f.version + "\x1f" + f.shard + "\x1f" + f.kind];
     if (++n <= max_) findings_.push_back(std::move(f));
+  }
+  // Findings so far of one shard of one version (every kind).
+  size_t CountFor(const std::string& version, const std::string& shard) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string prefix = version + "\x1f" + shard + "\x1f";
+    size_t n = 0;
+    for (auto it = counts_.lower_bound(prefix);
+         it != counts_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      n += it->second;
+    }
+    return n;
   }
   std::vector<Finding> Take() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -452,8 +464,16 @@ Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
     const analysis::Analyzer* analyzer_ptr = version_analyzer ? &*version_analyzer : nullptr;
     std::vector<OpenShard> shards(manifest->shards.size());
     for (size_t i = 0; i < shards.size(); ++i) shards[i].entry = &manifest->shards[i];
+    const std::string parent_span = Trace::CurrentSpanId();
     ParallelFor(shards.size(), options.threads, [&](size_t i) {
+      const std::string& shard_id = shards[i].entry->shard;
+      Span span("shard.verify", parent_span, {{"index.shard", shard_id}, {"index.version", vname}});
+      const size_t before = findings.CountFor(vname, shard_id);
       CheckShard(store, vname, schema_ptr, analyzer_ptr, &shards[i], &findings, &bytes);
+      const size_t found = findings.CountFor(vname, shard_id) - before;
+      span.Set("verify.findings", found);
+      span.End(found == 0 ? Status::Ok()
+                          : Status::Corrupt(std::to_string(found) + " findings in " + shard_id));
     });
     result.shards_checked += shards.size();
 

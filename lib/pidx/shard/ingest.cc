@@ -16,6 +16,7 @@
 #include "pidx/base/checksum.h"
 #include "pidx/base/duration.h"
 #include "pidx/base/env.h"
+#include "pidx/obs/trace.h"
 #include "pidx/shard/id_set.h"
 #include "pidx/shard/shard_id.h"
 
@@ -77,6 +78,14 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
   const analysis::Analyzer analyzer(options.analyzer);
   IngestResult result;
   const int64_t start = MonotonicMs();
+  // Reading runs on this thread, analysis on the workers, at the same time: two sibling
+  // phases under the caller's span (docs/OBSERVABILITY.md).
+  const std::string parent_span = Trace::CurrentSpanId();
+  Span read_span("catalog.read", {{"catalog.files", catalogs.size()}});
+  auto failed = [&read_span](Status s) {
+    read_span.End(s);
+    return s;
+  };
 
   // Open every file first: a missing third file should fail before minutes of work. A pipe or
   // FIFO is only checked for now and opened when its turn comes: opening reads its first bytes,
@@ -86,10 +95,11 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
   for (size_t f = 0; f < catalogs.size(); ++f) {
     struct stat st;
     const int rc = catalogs[f] == "-" ? fstat(STDIN_FILENO, &st) : stat(catalogs[f].c_str(), &st);
-    if (rc != 0) return Status::FromErrno(catalogs[f] + ": cannot open", errno);
+    if (rc != 0) return failed(Status::FromErrno(catalogs[f] + ": cannot open", errno));
     if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode)) continue;
-    PIDX_ASSIGN_OR_RETURN(
-        readers[f], catalog::CatalogReader::Open(catalogs[f], options.schema, options.reader));
+    auto opened = catalog::CatalogReader::Open(catalogs[f], options.schema, options.reader);
+    if (!opened.ok()) return failed(opened.status());
+    readers[f] = std::move(opened).value();
     total_bytes += readers[f]->total_bytes();
   }
 
@@ -99,10 +109,13 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> workers;
   for (int i = 0; i < nthreads; ++i) {
-    workers.emplace_back([&] {
+    workers.emplace_back([&, i] {
+      Span analysis("analysis", parent_span, {{"analysis.worker", i}});
+      uint64_t analyzed = 0;
       Batch batch;
       std::vector<std::string> terms;
       while (queue.Pop(&batch)) {
+        analyzed += batch.size();
         for (auto& item : batch) {
           analyzer.AnalyzeProduct(options.schema, item.product, &terms);
           uint64_t hash = ProductContentHash(options.schema, item.product);
@@ -110,6 +123,7 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
           item.sink->Add(std::move(item.product.id), std::move(title), hash, terms);
         }
       }
+      analysis.Set("analysis.products", analyzed);
     });
   }
 
@@ -243,6 +257,10 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
     result.files.push_back(std::move(info));
   }
   if (!batch.empty() && status.ok()) queue.Push(std::move(batch));
+  read_span.Set("catalog.products", result.products_seen);
+  read_span.Set("catalog.bytes", bytes_done);
+  read_span.Set("catalog.bad_records", result.bad_records);
+  read_span.End(status);
   queue.Close();
   for (auto& w : workers) w.join();
   if (!status.ok()) return status;
