@@ -105,7 +105,7 @@ def main():
             ("build", ["build", "--catalog", cat, "--index", idx, "--shards-per-category", "2"], 0),
             ("rebuild", ["rebuild-shard", "books_000", "--catalog", cat, "--index", idx], 0),
             ("recall", ["recall", "--index", idx, "--queries", queries, "--min", "0.9"], 0),
-            ("gc", ["gc", "--index", idx], 0),
+            ("gc", ["gc", "--index", idx, "--keep", "2"], 0),
         ]
         for name, args, code in steps:
             p = run(args + ["--metrics-file", prom(name)])

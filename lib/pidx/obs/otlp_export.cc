@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <mutex>
 
 #include <curl/curl.h>
 
@@ -115,10 +114,22 @@ uint64_t NowUnixNano() {
                                    .count());
 }
 
+// The URL without "user:password@": an event must not carry a credential.
+std::string Redacted(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const size_t host = scheme + 3;
+  const size_t end = url.find_first_of("/?#", host);
+  const size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
+  if (at == std::string::npos || at < host) return url;
+  return url.substr(0, host) + "***@" + url.substr(at + 1);
+}
+
 void Warn(const std::string& exporter, const std::string& where_key, const std::string& where,
           const std::string& reason) {
+  const std::string shown = where_key == "endpoint" ? Redacted(where) : where;
   Log::Warn("telemetry.export.failed", "traces not exported: " + reason,
-            {{"exporter", exporter}, {where_key, where}, {"reason", reason}});
+            {{"exporter", exporter}, {where_key, shown}, {"reason", reason}});
 }
 
 void AppendToFile(const std::string& path, const std::string& line) {
@@ -155,8 +166,13 @@ size_t CollectBody(char* data, size_t size, size_t n, void* user) {
 }
 
 void Post(const TraceExportConfig& config, const std::string& body) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  // Once per process, at its end (one thread left): init and cleanup pair up here.
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    return Warn("otlp", "endpoint", config.endpoint, "libcurl failed to start");
+  }
+  struct GlobalCleanup {
+    ~GlobalCleanup() { curl_global_cleanup(); }
+  } cleanup;
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return Warn("otlp", "endpoint", config.endpoint, "libcurl failed to start");
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
