@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include <curl/curl.h>
+#include <fmt/format.h>
 
 #include "pidx/base/number.h"
 #include "pidx/obs/log.h"
@@ -61,7 +62,7 @@ bool ParseKeyValues(const std::string& variable, std::string_view text,
     std::string key, value;
     if (eq == std::string::npos || eq == 0 || !PercentDecode(Trim(entry.substr(0, eq)), &key) ||
         !PercentDecode(Trim(entry.substr(eq + 1)), &value) || key.empty()) {
-      *problem = variable + ": \"" + entry + "\" is not key=value (percent-encoded)";
+      *problem = fmt::format("{}: \"{}\" is not key=value (percent-encoded)", variable, entry);
       return false;
     }
     out->emplace_back(key, value);
@@ -177,7 +178,7 @@ void Post(const TraceExportConfig& config, const std::string& body) {
   if (curl == nullptr) return Warn("otlp", "endpoint", config.endpoint, "libcurl failed to start");
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   for (const auto& [k, v] : config.headers)
-    headers = curl_slist_append(headers, (k + ": " + v).c_str());
+    headers = curl_slist_append(headers, fmt::format("{}: {}", k, v).c_str());
   std::string response;
   char error[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(curl, CURLOPT_URL, config.endpoint.c_str());
@@ -316,8 +317,8 @@ TraceExportConfig TraceExportConfigFromEnv(const GetEnvFn& getenv) {
       // A header line is "key: value"; CR or LF would start another one.
       if (k.find_first_of("\r\n:") != std::string::npos ||
           v.find_first_of("\r\n") != std::string::npos) {
-        c.problems.push_back(name + ": header \"" + k +
-                             "\" has a line break or colon; nothing is exported");
+        c.problems.push_back(fmt::format(
+            "{}: header \"{}\" has a line break or colon; nothing is exported", name, k));
         return c;
       }
     }
