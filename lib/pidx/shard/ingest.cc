@@ -108,6 +108,7 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
                      ? options.threads
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(nthreads));
   for (int i = 0; i < nthreads; ++i) {
     workers.emplace_back([&, i] {
       Span analysis("analysis", parent_span, {{"analysis.worker", i}});
