@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <optional>
-#include <thread>
 
 #include "pidx/base/cancel.h"
 #include "pidx/base/duration.h"
+#include "pidx/base/worker_pool.h"
 #include "pidx/obs/log.h"
 #include "pidx/obs/trace.h"
 
@@ -34,90 +33,68 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
 
   FinishedShards out;
   out.entries.resize(work.size());
-  std::atomic<size_t> next{0};
   std::atomic<uint64_t> written{0};
-  std::mutex mu;
-  Status first_error;
   const std::string parent_span = Trace::CurrentSpanId();
-  auto run = [&] {
-    for (;;) {
-      size_t i = next++;
-      if (i >= work.size()) return;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!first_error.ok()) return;
+  Status status = RunJobs(work.size(), threads, [&](size_t i) {
+    Span span("shard.build", parent_span, {{"index.shard", *work[i].first}});
+    Status s;
+    const int64_t t0 = MonotonicMs();
+    if (Cancelled()) s = Status::Interrupted("interrupted while building shards");
+    auto built = s.ok() ? work[i].second->Finish() : Result<shard::BuiltShard>(s);
+    if (built.ok()) {
+      snapshot::ShardEntry& e = out.entries[i];
+      e.shard = built->shard;
+      e.segment = snapshot::SnapshotStore::SegmentName(e.shard, built->checksum);
+      e.size = built->bytes.size();
+      e.checksum = built->checksum;
+      e.docs = built->docs;
+      e.terms = built->terms;
+      e.postings = built->postings;
+      e.signature = built->signature;
+      e.term_bloom = built->term_bloom;
+      e.categories = ingest.categories[e.shard];
+      std::vector<std::string> categories;
+      for (const auto& [c, n] : e.categories) categories.push_back(c);
+      span.Set("index.category", categories.size() == 1 ? nlohmann::ordered_json(categories[0])
+                                                        : nlohmann::ordered_json(categories));
+      span.Set("index.docs", e.docs);
+      span.Set("index.terms", e.terms);
+      span.Set("index.bytes", e.size);
+      span.Set("index.segment", e.segment);
+      Span write_span("segment.write", {{"index.segment", e.segment}});
+      auto how = store.WriteSegment(e.segment, built->bytes);
+      built->bytes = std::string();
+      s = how.status();
+      if (s.ok()) {
+        write_span.Set("segment.reused", *how == snapshot::SnapshotStore::SegmentWrite::kReused);
       }
-      Span span("shard.build", parent_span, {{"index.shard", *work[i].first}});
-      Status s;
-      const int64_t t0 = MonotonicMs();
-      if (Cancelled()) s = Status::Interrupted("interrupted while building shards");
-      auto built = s.ok() ? work[i].second->Finish() : Result<shard::BuiltShard>(s);
-      if (built.ok()) {
-        snapshot::ShardEntry& e = out.entries[i];
-        e.shard = built->shard;
-        e.segment = snapshot::SnapshotStore::SegmentName(e.shard, built->checksum);
-        e.size = built->bytes.size();
-        e.checksum = built->checksum;
-        e.docs = built->docs;
-        e.terms = built->terms;
-        e.postings = built->postings;
-        e.signature = built->signature;
-        e.term_bloom = built->term_bloom;
-        e.categories = ingest.categories[e.shard];
-        std::vector<std::string> categories;
-        for (const auto& [c, n] : e.categories) categories.push_back(c);
-        span.Set("index.category", categories.size() == 1 ? nlohmann::ordered_json(categories[0])
-                                                          : nlohmann::ordered_json(categories));
-        span.Set("index.docs", e.docs);
-        span.Set("index.terms", e.terms);
-        span.Set("index.bytes", e.size);
-        span.Set("index.segment", e.segment);
-        Span write_span("segment.write", {{"index.segment", e.segment}});
-        auto how = store.WriteSegment(e.segment, built->bytes);
-        built->bytes = std::string();
-        s = how.status();
-        if (s.ok()) {
-          write_span.Set("segment.reused", *how == snapshot::SnapshotStore::SegmentWrite::kReused);
-        }
-        write_span.End(s);
-        if (s.ok() && *how == snapshot::SnapshotStore::SegmentWrite::kReplaced) {
-          LogSegmentReplaced(store, e);
-        }
-        if (s.ok()) {
-          Span readback("segment.readback", {{"index.segment", e.segment}});
-          s = store.CheckSegment(e);
-          readback.End(s);
-        }
-        if (s.ok() && *how != snapshot::SnapshotStore::SegmentWrite::kReused) ++written;
-        if (s.ok()) {
-          Log::Info("shard.build.completed", "shard built",
-                    {{"shard", e.shard},
-                     {"docs", e.docs},
-                     {"terms", e.terms},
-                     {"bytes", e.size},
-                     {"segment", e.segment},
-                     {"duration_ms", MonotonicMs() - t0}});
-        }
-      } else {
-        s = built.status();
+      write_span.End(s);
+      if (s.ok() && *how == snapshot::SnapshotStore::SegmentWrite::kReplaced) {
+        LogSegmentReplaced(store, e);
       }
-      span.End(s);
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok()) first_error = s.Annotate("shard " + *work[i].first);
+      if (s.ok()) {
+        Span readback("segment.readback", {{"index.segment", e.segment}});
+        s = store.CheckSegment(e);
+        readback.End(s);
       }
+      if (s.ok() && *how != snapshot::SnapshotStore::SegmentWrite::kReused) ++written;
+      if (s.ok()) {
+        Log::Info("shard.build.completed", "shard built",
+                  {{"shard", e.shard},
+                   {"docs", e.docs},
+                   {"terms", e.terms},
+                   {"bytes", e.size},
+                   {"segment", e.segment},
+                   {"duration_ms", MonotonicMs() - t0}});
+      }
+    } else {
+      s = built.status();
     }
-  };
-  int n = std::max(
-      1,
-      std::min<int>(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()),
-                    static_cast<int>(work.size())));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n; ++t) pool.emplace_back(run);
-  run();
-  for (auto& t : pool) t.join();
+    span.End(s);
+    return s.Annotate("shard " + *work[i].first);
+  });
   ingest.sinks.clear();
-  if (!first_error.ok()) return first_error;
+  PIDX_RETURN_IF_ERROR(status);
   out.segments_written = written;
   return out;
 }
@@ -299,7 +276,7 @@ Result<PublishOutcome> PublishSteps(snapshot::SnapshotStore& store, const Publis
   PIDX_ASSIGN_OR_RETURN(out.version, store.Publish(&out.manifest));
   lock.Release();
   span.Set("index.shards", out.manifest.shards.size());
-  span.Set("index.docs", out.manifest.TotalDocs());
+  span.Set("index.docs", snapshot::SumTotals(out.manifest.shards).docs);
   Trace::SetCurrentAndRootAttribute("index.status", missing.empty() ? "complete" : "partial");
   return out;
 }
