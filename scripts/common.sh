@@ -9,6 +9,7 @@ PIDX_BUILD_PACKAGES=(
   cmake g++ make pkg-config
   libcli11-dev libroaring-dev libfmt-dev libspdlog-dev libxxhash-dev
   libsimdjson-dev nlohmann-json3-dev libicu-dev zlib1g-dev libzstd-dev
+  libcurl4-openssl-dev
 )
 
 # To build and run the test suite (scripts/test, scripts/torture, .ci/run), on top of the build:
@@ -20,6 +21,7 @@ PIDX_BUILD_PACKAGES=(
 #   slurm-wlm munge parallel  scale-out on real engines (a private one-node Slurm cluster)
 #   man-db dpkg-dev           man pidx after cmake --install; cpack -G DEB (dpkg-shlibdeps)
 #   zsh fish                  the completion scripts, checked in the shells they are for
+#   prometheus prometheus-node-exporter   promtool checks, a real textfile scrape (tests/obs)
 PIDX_TEST_PACKAGES=(
   catch2 libsqlite3-dev
   util-linux gzip zstd
@@ -28,6 +30,7 @@ PIDX_TEST_PACKAGES=(
   slurm-wlm munge parallel
   man-db dpkg-dev
   zsh fish
+  prometheus prometheus-node-exporter
 )
 
 # To run the benchmarks (scripts/bench), on top of the build: SQLite FTS5 (the peer), Google
@@ -45,7 +48,19 @@ pidx_install_deps() {
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # Packages that ship a daemon (prometheus, prometheus-node-exporter: test tools here) must
+  # not start it: a policy-rc.d that refuses every start, only while installing (and only when
+  # there is none already). The tests start their own node_exporter on a free loopback port.
+  local policy=/usr/sbin/policy-rc.d placed=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy" &&
+      placed=1
+  fi
+  local rc=0
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >&2 || rc=$?
+  if [ -n "$placed" ]; then $sudo rm -f "$policy"; fi
+  return $rc
 }
 
 # pidx_build BUILD_DIR [cmake args...]: everything, tests included.

@@ -98,6 +98,7 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   BuildResult r = std::move(built).value();
   metrics->SetLockWait(r.lock_wait_ms);
   for (const auto& s : r.shard_sizes) metrics->AddShard(s.shard, s.docs, s.bytes);
+  metrics->SetPublished(true);
   if (g.json) {
     PrintJson({{"command", "build"},
                {"version", snapshot::VersionName(r.version)},

@@ -49,6 +49,7 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
   RebuildResult r = std::move(rebuilt).value();
   metrics->SetLockWait(r.lock_wait_ms);
   metrics->AddShard(r.shard, r.docs, r.bytes);  // 0 and 0 when the shard was removed
+  metrics->SetPublished(false);
   if (g.json) {
     PrintJson({{"command", "rebuild-shard"},
                {"shard", r.shard},

@@ -3,6 +3,7 @@
 // could not be read (a damaged index must not pass a gate just because its queries were lucky).
 #include <fmt/format.h>
 
+#include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
 #include "pidx/obs/log.h"
@@ -17,9 +18,10 @@ struct RecallFlags {
   std::string version;
   std::string queries;
   double min = 0.0;
+  std::string metrics_file;
 };
 
-Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
+Status RunRecall(const RecallFlags& f, const GlobalOptions& g, CommandMetrics* metrics) {
   PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
   PIDX_RETURN_IF_ERROR(Require(f.queries, "queries"));
   if (!(f.min >= 0.0 && f.min <= 1.0)) {
@@ -35,6 +37,7 @@ Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
   const std::string vname = snapshot::VersionName(r.version);
   const bool below = r.recall < f.min;
   const bool pass = !below && r.unavailable.empty();
+  metrics->SetRecall(r.recall, f.min);
 
   for (const auto& u : r.unavailable) {
     Log::Error("index.query.shard_unavailable", "a shard could not be searched: " + u,
@@ -129,7 +132,12 @@ CommandRun SetupRecall(CLI::App* app, GlobalOptions* global) {
       ->type_name("FILE");
   app->add_option("--version", f->version, "Version to measure (default: the current one)");
   AddFractionOption(app, "min", &f->min, 0, 1, "Exit 1 when overall recall is below this (0 to 1)");
-  return [f, global] { return RunRecall(*f, *global); };
+  AddMetricsFileOption(app, &f->metrics_file);
+  return [f, global] {
+    CommandMetrics metrics("recall");
+    Status s = RunRecall(*f, *global, &metrics);
+    return metrics.Finish(f->metrics_file, f->index, std::move(s));
+  };
 }
 
 }  // namespace pidx::cli

@@ -24,6 +24,8 @@
 #include "pidx/base/std_fds.h"
 #include "pidx/obs/log.h"
 #include "version.h"
+#include "pidx/obs/otlp_export.h"
+#include "pidx/obs/trace.h"
 
 namespace {
 
@@ -129,6 +131,18 @@ Status FromParseError(const CLI::ParseError& e, const CLI::App& app, int argc, c
   return Status::Usage(e.what());
 }
 
+// Ends the root span with the outcome and exports the run's spans. Telemetry never changes
+// the result: its problems are warnings (obs/otlp_export.h).
+void FinishTrace(const pidx::Status& status, int exit_code,
+                 const pidx::cli::GlobalOptions& global) {
+  using namespace pidx;
+  Trace::SetRootAttribute("process.exit_code", exit_code);
+  Trace::EndRoot(status);
+  TraceExportConfig config = TraceExportConfigFromEnv([](const char* n) { return std::getenv(n); });
+  config.file = global.trace_file;
+  ExportTrace(config);
+}
+
 // --json as the command line gives it (before "--"), else PIDX_JSON: for a failure before the
 // options were parsed, so that it is still answered with a JSON error object.
 bool JsonFromArgs(int argc, char** argv) {
@@ -168,7 +182,10 @@ int Finish(Status status, const pidx::cli::Command* cmd, const pidx::cli::Global
   if (had_failed && !written.ok()) {
     Log::Error("output.write.failed", written.message(), {{"error", written.message()}});
   }
-  if (status.ok() || status.kind() == StatusKind::kFindings) return ExitCodeFor(status);
+  if (status.ok() || status.kind() == StatusKind::kFindings) {
+    FinishTrace(status, ExitCodeFor(status), global);
+    return ExitCodeFor(status);
+  }
   const int code = ExitCodeFor(status);
   const int sig = CancelSignal().load();
   LogFields fields = {{"reason", StatusKindName(status.kind())},
@@ -181,6 +198,7 @@ int Finish(Status status, const pidx::cli::Command* cmd, const pidx::cli::Global
     std::fprintf(stderr, "Run 'pidx%s%s --help' for usage.\n", cmd ? " " : "",
                  cmd ? cmd->name : "");
   }
+  FinishTrace(status, sig ? 128 + sig : code, global);
   if (sig != 0) {
     // Cleanup already ran on the error path; die by the signal so the shell sees 128+N.
     signal(sig, SIG_DFL);
@@ -222,8 +240,6 @@ int main(int argc, char** argv) {
   }
 
   LogConfig log_config;
-  const char* tp = std::getenv("TRACEPARENT");
-  log_config.traceparent = tp ? tp : "";
   Status status = Status::Ok();
   bool parsed = false;
   try {
@@ -260,6 +276,10 @@ int main(int argc, char** argv) {
   if (options_ok && status.ok() && !lvl.ok()) {
     status = global.BadValue("log-level", lvl.status().message());
   }
+  // One root span per run, a child of TRACEPARENT's span when given.
+  const char* tp = std::getenv("TRACEPARENT");
+  Trace::Init(tp ? tp : "", log_config.operation);
+  Trace::SetRootAttribute("pidx.command", log_config.operation);
   Log::Init(log_config);
 
   if (parsed && status.ok()) status = cli::Stdout().Ready();

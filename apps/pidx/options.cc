@@ -58,6 +58,9 @@ void AddOutputOptions(CLI::App* app, GlobalOptions* g) {
   app->add_option("--log-level", g->log_level, "Lowest level logged")
       ->type_name("debug|info|warn|error");
   app->add_flag("-q,--quiet", g->quiet, "Log only warnings and errors");
+  app->add_option("--trace-file", g->trace_file,
+                  "Append this run's spans to FILE as one OTLP/JSON line (docs/OBSERVABILITY.md)")
+      ->type_name("FILE");
 }
 
 void AddIndexOption(CLI::App* app, std::string* index) {

@@ -1,8 +1,8 @@
 // Flag groups shared by the subcommands, defined once: --index, --catalog, --json,
-// --log-format/--log-level/--quiet, --lock-timeout, how catalogs are read, the publishing
-// guard, --memory-budget. Every option can also come from a
-// PIDX_<OPTION> environment variable (--lock-timeout -> PIDX_LOCK_TIMEOUT); a flag wins over
-// the environment, the environment over the default (applied here, not by CLI11: PITFALLS.md).
+// --log-format/--log-level/--quiet/--trace-file, --lock-timeout, how catalogs are read, the
+// publishing guard, --memory-budget. Every option can also come from a PIDX_<OPTION> environment
+// variable (--lock-timeout -> PIDX_LOCK_TIMEOUT); a flag wins over the environment, the environment
+// over the default (applied here, not by CLI11: PITFALLS.md).
 //
 // Every numeric option is registered through AddCountOption or AddFractionOption and parsed
 // by pidx/base/number.h, from a flag and from its variable alike: NaN, inf, a sign, trailing
@@ -35,6 +35,7 @@ struct GlobalOptions {
   std::string log_format = "auto";
   std::string log_level = "info";
   bool quiet = false;
+  std::string trace_file;          // --trace-file: the run's spans as OTLP/JSON lines
   std::set<std::string> from_env;  // long names whose value came from the environment
   // Added to the command's failure event (e.g. the shard of rebuild-shard).
   // BadValue adds the flag or variable it names (mutable: a check on const options may add it).
@@ -71,7 +72,7 @@ void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t 
 void AddFractionOption(CLI::App* app, const std::string& name, double* target, double min,
                        double max, const std::string& description);
 
-void AddOutputOptions(CLI::App* app, GlobalOptions* g);  // --json, --log-*, --quiet
+void AddOutputOptions(CLI::App* app, GlobalOptions* g);  // --json, --log-*, --quiet, --trace-file
 void AddIndexOption(CLI::App* app, std::string* index);
 void AddCatalogOption(CLI::App* app, std::vector<std::string>* catalogs);
 void AddLockTimeoutOption(CLI::App* app, std::string* lock_timeout);

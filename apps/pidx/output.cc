@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "pidx/snapshot/manifest.h"
+#include "pidx/obs/trace.h"
 
 namespace pidx::cli {
 
@@ -82,6 +83,8 @@ void PrintJson(const nlohmann::ordered_json& j) {
   nlohmann::ordered_json out;
   out["schema_version"] = kJsonSchemaVersion;
   for (const auto& [k, v] : j.items()) out[k] = v;
+  // The run's trace (obs/trace.h), to find its spans and log lines from a result.
+  if (!out.contains("trace_id")) out["trace_id"] = Trace::trace_id();
   std::string s = out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
   s.push_back('\n');
   Stdout().Write(s);

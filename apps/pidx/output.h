@@ -62,7 +62,7 @@ Status WithResultWritten(Status outcome, const Status& written);
 
 // Prints `text` on stdout as is.
 void PrintText(std::string_view text);
-// Prints `j` (with "schema_version" first) and a newline on stdout.
+// Prints `j` (with "schema_version" first, "trace_id" added at the end) and a newline on stdout.
 void PrintJson(const nlohmann::ordered_json& j);
 
 // The conventions of schema_version 2, in one place.

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "pidx/obs/log.h"
+#include "pidx/obs/trace.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/snapshot/index_reader.h"
 
@@ -14,6 +15,8 @@ namespace {
 
 Status Refuse(const std::string& reason, LogFields fields) {
   fields["reason"] = reason;
+  Trace::SetCurrentAndRootAttribute("index.status", "refused");
+  Trace::SetCurrentAndRootAttribute("index.publish.refused_reason", reason);
   Log::Error("index.publish.refused", "publish refused: " + reason, fields);
   return Status::BadData("publish refused: " + reason);
 }

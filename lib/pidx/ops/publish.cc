@@ -8,6 +8,7 @@
 #include "pidx/base/duration.h"
 #include "pidx/base/worker_pool.h"
 #include "pidx/obs/log.h"
+#include "pidx/obs/trace.h"
 
 namespace pidx {
 
@@ -33,7 +34,9 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
   FinishedShards out;
   out.entries.resize(work.size());
   std::atomic<uint64_t> written{0};
+  const std::string parent_span = Trace::CurrentSpanId();
   Status status = RunJobs(work.size(), threads, [&](size_t i) {
+    Span span("shard.build", parent_span, {{"index.shard", *work[i].first}});
     Status s;
     const int64_t t0 = MonotonicMs();
     if (Cancelled()) s = Status::Interrupted("interrupted while building shards");
@@ -50,13 +53,30 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
       e.signature = built->signature;
       e.term_bloom = built->term_bloom;
       e.categories = ingest.categories[e.shard];
+      std::vector<std::string> categories;
+      for (const auto& [c, n] : e.categories) categories.push_back(c);
+      span.Set("index.category", categories.size() == 1 ? nlohmann::ordered_json(categories[0])
+                                                        : nlohmann::ordered_json(categories));
+      span.Set("index.docs", e.docs);
+      span.Set("index.terms", e.terms);
+      span.Set("index.bytes", e.size);
+      span.Set("index.segment", e.segment);
+      Span write_span("segment.write", {{"index.segment", e.segment}});
       auto how = store.WriteSegment(e.segment, built->bytes);
       built->bytes = std::string();
       s = how.status();
+      if (s.ok()) {
+        write_span.Set("segment.reused", *how == snapshot::SnapshotStore::SegmentWrite::kReused);
+      }
+      write_span.End(s);
       if (s.ok() && *how == snapshot::SnapshotStore::SegmentWrite::kReplaced) {
         LogSegmentReplaced(store, e);
       }
-      if (s.ok()) s = store.CheckSegment(e);
+      if (s.ok()) {
+        Span readback("segment.readback", {{"index.segment", e.segment}});
+        s = store.CheckSegment(e);
+        readback.End(s);
+      }
       if (s.ok() && *how != snapshot::SnapshotStore::SegmentWrite::kReused) ++written;
       if (s.ok()) {
         Log::Info("shard.build.completed", "shard built",
@@ -70,6 +90,7 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
     } else {
       s = built.status();
     }
+    span.End(s);
     return s.Annotate("shard " + *work[i].first);
   });
   ingest.sinks.clear();
@@ -83,8 +104,11 @@ Result<snapshot::FileLock> AcquireLockLoudly(const snapshot::SnapshotStore& stor
                                              const std::string& shard, int64_t* waited_ms) {
   snapshot::LockWait wait;
   const std::string path = store.LockPath(lock_name);
+  Span span("lock.wait", {{"lock.name", lock_name}, {"lock.timeout_ms", timeout_ms}});
   auto lock = snapshot::FileLock::Acquire(path, timeout_ms, &wait);
   if (waited_ms) *waited_ms += wait.waited_ms;
+  span.Set("lock.waited_ms", wait.waited_ms);
+  if (wait.holder_pid > 0) span.Set("lock.holder_pid", static_cast<int64_t>(wait.holder_pid));
   if (lock.ok()) {
     // Info when it had to wait (an operator sees what held the run up), debug otherwise.
     LogFields f = {{"lock", lock_name}, {"waited_ms", wait.waited_ms}};
@@ -103,6 +127,7 @@ Result<snapshot::FileLock> AcquireLockLoudly(const snapshot::SnapshotStore& stor
     if (wait.holder_pid > 0) f["holder_pid"] = wait.holder_pid;
     Log::Error("lock.timeout", lock.status().message(), f);
   }
+  span.End(lock.status());  // after the events: they belong to the wait
   return lock;
 }
 
@@ -158,8 +183,11 @@ Result<snapshot::FileLock> AcquirePublishLock(const snapshot::SnapshotStore& sto
                            waited_ms);
 }
 
-Result<PublishOutcome> RunPublishTransaction(snapshot::SnapshotStore& store,
-                                             const PublishRequest& request) {
+namespace {
+
+// Steps 1-6 of RunPublishTransaction; `span` is the transaction's.
+Result<PublishOutcome> PublishSteps(snapshot::SnapshotStore& store, const PublishRequest& request,
+                                    Span& span) {
   const bool rollback = request.kind == PublishKind::kRollback;
   if (!rollback) PIDX_RETURN_IF_ERROR(CheckCatalogNotEmpty(request.catalog_products));
   PublishOutcome out;
@@ -225,7 +253,15 @@ Result<PublishOutcome> RunPublishTransaction(snapshot::SnapshotStore& store,
     out.manifest.parent = baseline->parent;
     return out;
   }
-  // Step 4.
+  // Step 4. Shards of the baseline the new version lacks make it partial (when the guard lets
+  // it through) and are named on the spans either way (the seed's skipped_shards).
+  std::vector<std::string> missing;
+  if (base.baseline) {
+    for (const auto& e : base.baseline->shards) {
+      if (out.manifest.FindShard(e.shard) == nullptr) missing.push_back(e.shard);
+    }
+  }
+  if (!missing.empty()) Trace::SetCurrentAndRootAttribute("index.publish.missing_shards", missing);
   PIDX_RETURN_IF_ERROR(CheckPublishGuard(request.guard, base.baseline, out.manifest));
   if (request.kind == PublishKind::kShard) {
     if (base.baseline) {
@@ -239,6 +275,35 @@ Result<PublishOutcome> RunPublishTransaction(snapshot::SnapshotStore& store,
   if (Cancelled()) return Status::Interrupted("interrupted before publishing");
   PIDX_ASSIGN_OR_RETURN(out.version, store.Publish(&out.manifest));
   lock.Release();
+  span.Set("index.shards", out.manifest.shards.size());
+  span.Set("index.docs", snapshot::SumTotals(out.manifest.shards).docs);
+  Trace::SetCurrentAndRootAttribute("index.status", missing.empty() ? "complete" : "partial");
+  return out;
+}
+
+const char* KindName(PublishKind kind) {
+  switch (kind) {
+    case PublishKind::kCatalog:
+      return "catalog";
+    case PublishKind::kShard:
+      return "shard";
+    case PublishKind::kRollback:
+      return "rollback";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+Result<PublishOutcome> RunPublishTransaction(snapshot::SnapshotStore& store,
+                                             const PublishRequest& request) {
+  Span span("index.publish", {{"publish.kind", KindName(request.kind)}});
+  auto out = PublishSteps(store, request, span);
+  if (out.ok()) {
+    span.Set("index.version", snapshot::VersionName(out->version));
+    span.Set("index.unchanged", out->unchanged);
+  }
+  span.End(out.status());
   return out;
 }
 

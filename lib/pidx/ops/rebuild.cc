@@ -8,6 +8,7 @@
 #include "pidx/base/cancel.h"
 #include "pidx/base/duration.h"
 #include "pidx/obs/log.h"
+#include "pidx/obs/trace.h"
 #include "pidx/ops/guard.h"
 #include "pidx/ops/publish.h"
 #include "pidx/shard/ingest.h"
@@ -223,6 +224,7 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   PIDX_ASSIGN_OR_RETURN(auto current, LoadCurrentVersion(store, options));
   PIDX_ASSIGN_OR_RETURN(auto ingest_opts, RebuildScanOptions(current, number, options, env));
 
+  Trace::SetRootAttribute("index.shard", options.shard);
   Log::Info("index.rebuild.started", "rebuild of " + options.shard + " started",
             {{"shard", options.shard},
              {"index", options.index_dir},

@@ -19,6 +19,7 @@
 #include "pidx/base/duration.h"
 #include "pidx/base/worker_pool.h"
 #include "pidx/obs/log.h"
+#include "pidx/obs/trace.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/shard/shard_id.h"
@@ -44,6 +45,17 @@ class Findings {
     std::lock_guard<std::mutex> lock(mu_);
     size_t& n = counts_[f.version + "\x1f" + f.shard + "\x1f" + f.kind];
     if (++n <= max_) findings_.push_back(std::move(f));
+  }
+  // Findings so far of one shard of one version (every kind).
+  size_t CountFor(const std::string& version, const std::string& shard) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string prefix = version + "\x1f" + shard + "\x1f";
+    size_t n = 0;
+    for (auto it = counts_.lower_bound(prefix);
+         it != counts_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      n += it->second;
+    }
+    return n;
   }
   // Moves the listed findings into `listed` and the groups past max_examples into `unlisted`.
   void Take(std::vector<Finding>* listed, std::vector<UnlistedFindings>* unlisted) {
@@ -463,9 +475,18 @@ Result<std::vector<OpenShard>> CheckShards(const snapshot::SnapshotStore& store,
   const analysis::Analyzer* analyzer_ptr = version_analyzer ? &*version_analyzer : nullptr;
   std::vector<OpenShard> shards(manifest.shards.size());
   for (size_t i = 0; i < shards.size(); ++i) shards[i].entry = &manifest.shards[i];
-  // Checks report findings, never errors: the pool cannot fail.
+  // Checks report findings, never errors: the pool cannot fail. A shard with findings is
+  // an ERROR span (docs/OBSERVABILITY.md).
+  const std::string parent_span = Trace::CurrentSpanId();
   PIDX_RETURN_IF_ERROR(RunJobs(shards.size(), threads, [&](size_t i) {
+    const std::string& shard_id = shards[i].entry->shard;
+    Span span("shard.verify", parent_span, {{"index.shard", shard_id}, {"index.version", vname}});
+    const size_t before = findings->CountFor(vname, shard_id);
     CheckShard(store, vname, schema_ptr, analyzer_ptr, &shards[i], findings, bytes);
+    const size_t found = findings->CountFor(vname, shard_id) - before;
+    span.Set("verify.findings", found);
+    span.End(found == 0 ? Status::Ok()
+                        : Status::Corrupt(std::to_string(found) + " findings in " + shard_id));
     return Status::Ok();
   }));
   return shards;

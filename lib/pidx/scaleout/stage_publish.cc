@@ -12,6 +12,7 @@
 #include "pidx/base/duration.h"
 #include "pidx/base/json_read.h"
 #include "pidx/obs/log.h"
+#include "pidx/obs/trace.h"
 #include "pidx/ops/guard.h"
 #include "pidx/ops/publish.h"
 #include "pidx/scaleout/plan.h"
@@ -123,6 +124,10 @@ Status Refuse(const std::string& stage_dir, const std::vector<ShardProblem>& pro
   std::string rerun;
   for (uint32_t w : workers) rerun += (rerun.empty() ? "" : ", ") + std::to_string(w);
   reason += " (re-run worker" + std::string(workers.size() > 1 ? "s " : " ") + rerun + ")";
+  Trace::SetCurrentAndRootAttribute("index.status", "refused");
+  Trace::SetCurrentAndRootAttribute("index.publish.refused_reason", reason);
+  Trace::SetCurrentAndRootAttribute("index.publish.missing_shards", missing);
+  Trace::SetCurrentAndRootAttribute("index.publish.damaged_shards", damaged);
   Log::Error("index.publish.refused", "publish refused: " + reason,
              {{"reason", reason},
               {"stage", stage_dir},

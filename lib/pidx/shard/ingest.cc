@@ -17,6 +17,7 @@
 #include "pidx/base/duration.h"
 #include "pidx/base/env.h"
 #include "pidx/base/worker_pool.h"
+#include "pidx/obs/trace.h"
 #include "pidx/shard/id_set.h"
 #include "pidx/shard/shard_id.h"
 
@@ -79,14 +80,18 @@ namespace {
 // pool: the jobs are not known in advance). Join closes the queue and waits for them.
 class AnalyzerWorkers {
  public:
+  // Each worker is an `analysis` span under `parent_span`.
   AnalyzerWorkers(const IngestOptions& options, const analysis::Analyzer& analyzer,
-                  BatchQueue* queue) {
+                  BatchQueue* queue, const std::string& parent_span) {
     const int nthreads = ResolveThreads(options.threads);
     for (int i = 0; i < nthreads; ++i) {
-      threads_.emplace_back([&options, &analyzer, queue] {
+      threads_.emplace_back([&options, &analyzer, queue, parent_span, i] {
+        Span analysis("analysis", parent_span, {{"analysis.worker", i}});
+        uint64_t analyzed = 0;
         Batch batch;
         std::vector<std::string> terms;
         while (queue->Pop(&batch)) {
+          analyzed += batch.size();
           for (auto& item : batch) {
             analyzer.AnalyzeProduct(options.schema, item.product, &terms);
             uint64_t hash = ProductContentHash(options.schema, item.product);
@@ -94,6 +99,7 @@ class AnalyzerWorkers {
             item.sink->Add(std::move(item.product.id), std::move(title), hash, terms);
           }
         }
+        analysis.Set("analysis.products", analyzed);
       });
     }
   }
@@ -304,12 +310,25 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
                             const IngestOptions& options) {
   const analysis::Analyzer analyzer(options.analyzer);
   IngestResult result;
+  // Reading runs on this thread, analysis on the workers, at the same time: two sibling
+  // phases under the caller's span (docs/OBSERVABILITY.md).
+  const std::string parent_span = Trace::CurrentSpanId();
+  Span read_span("catalog.read", {{"catalog.files", catalogs.size()}});
   Scan scan(catalogs, options, analyzer, &result);
-  PIDX_RETURN_IF_ERROR(scan.OpenFiles());
+  if (Status opened = scan.OpenFiles(); !opened.ok()) {
+    read_span.End(opened);
+    return opened;
+  }
   BatchQueue queue;
-  AnalyzerWorkers workers(options, analyzer, &queue);
+  AnalyzerWorkers workers(options, analyzer, &queue, parent_span);
   scan.StartSpilling();
   Status status = scan.ReadAll(&queue);
+  uint64_t bytes = 0;
+  for (const auto& f : result.files) bytes += f.size;
+  read_span.Set("catalog.products", result.products_seen);
+  read_span.Set("catalog.bytes", bytes);
+  read_span.Set("catalog.bad_records", result.bad_records);
+  read_span.End(status);
   queue.Close();
   workers.Join();
   if (!status.ok()) return status;
