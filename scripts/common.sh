@@ -7,7 +7,7 @@ PIDX_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PIDX_PACKAGES=(
   cmake g++ make pkg-config
   libcli11-dev libroaring-dev libfmt-dev libspdlog-dev libxxhash-dev catch2
-  libsimdjson-dev nlohmann-json3-dev libicu-dev zlib1g-dev libzstd-dev
+  libsimdjson-dev nlohmann-json3-dev libicu-dev zlib1g-dev libzstd-dev libstemmer-dev
   util-linux gzip zstd
   clang libclang-rt-14-dev
   slurm-wlm munge parallel
