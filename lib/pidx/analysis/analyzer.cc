@@ -166,7 +166,7 @@ void Analyzer::AnalyzeProduct(const catalog::Schema& schema, const catalog::Prod
   thread_local std::string buffer;  // the folded values of one field
   thread_local std::vector<size_t> value_starts;
   thread_local std::vector<std::string_view> bodies;
-  thread_local std::string arena;    // catenated compounds of one field
+  thread_local std::string arena;                 // catenated compounds of one field
   thread_local std::vector<std::string> stemmed;  // the stems of one field's tokens
   const bool fold_accents = FoldsAccents(settings_);
 

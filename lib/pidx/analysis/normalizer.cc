@@ -63,17 +63,28 @@ const icu::Normalizer2& NfcNormalizer() {
 // ASCIIFoldingFilter and FTS5's remove_diacritics=2 fold them. Input is already case folded.
 const char* LatinBaseOf(UChar32 c) {
   switch (c) {
-    case 0x00F8: return "o";   // ø
-    case 0x0111: return "d";   // đ
-    case 0x00F0: return "d";   // ð
-    case 0x0142: return "l";   // ł
-    case 0x0127: return "h";   // ħ
-    case 0x0167: return "t";   // ŧ
-    case 0x0131: return "i";   // ı (dotless i)
-    case 0x00E6: return "ae";  // æ
-    case 0x0153: return "oe";  // œ
-    case 0x00FE: return "th";  // þ
-    default: return nullptr;
+    case 0x00F8:
+      return "o";  // ø
+    case 0x0111:
+      return "d";  // đ
+    case 0x00F0:
+      return "d";  // ð
+    case 0x0142:
+      return "l";  // ł
+    case 0x0127:
+      return "h";  // ħ
+    case 0x0167:
+      return "t";  // ŧ
+    case 0x0131:
+      return "i";  // ı (dotless i)
+    case 0x00E6:
+      return "ae";  // æ
+    case 0x0153:
+      return "oe";  // œ
+    case 0x00FE:
+      return "th";  // þ
+    default:
+      return nullptr;
   }
 }
 

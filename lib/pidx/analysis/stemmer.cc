@@ -51,8 +51,7 @@ void Stem(std::string_view language, std::string* token) {
       sb_stemmer_stem(s, reinterpret_cast<const sb_symbol*>(token->data()),
                       static_cast<int>(std::min<size_t>(token->size(), 1 << 20)));
   if (stemmed == nullptr) throw std::bad_alloc();  // libstemmer's only failure
-  token->assign(reinterpret_cast<const char*>(stemmed),
-                static_cast<size_t>(sb_stemmer_length(s)));
+  token->assign(reinterpret_cast<const char*>(stemmed), static_cast<size_t>(sb_stemmer_length(s)));
 }
 
 }  // namespace pidx::analysis

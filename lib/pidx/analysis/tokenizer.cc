@@ -189,8 +189,7 @@ void FindCompounds(std::string_view folded, const std::vector<std::string_view>&
       if (!one && gap != "++") break;
       const char before = folded[gap_begin - 1], after = folded[gap_end];
       const bool between_digits = IsAsciiDigit(before) && IsAsciiDigit(after);
-      if (gap[0] == '+' || gap[0] == '#' ||
-          ((gap[0] == '.' || gap[0] == '/') && between_digits)) {
+      if (gap[0] == '+' || gap[0] == '#' || ((gap[0] == '.' || gap[0] == '/') && between_digits)) {
         c.catenable = false;
       }
       ++j;

@@ -69,11 +69,11 @@ Schema Schema::Default() {
 
 const std::vector<std::string>& StemLanguages() {
   static const std::vector<std::string> kLanguages = {
-      "arabic",     "armenian", "basque",  "catalan",   "danish",     "dutch",    "english",
-      "finnish",    "french",   "german",  "greek",     "hindi",      "hungarian", "indonesian",
-      "irish",      "italian",  "lithuanian", "nepali", "norwegian",  "porter",   "portuguese",
-      "romanian",   "russian",  "serbian", "spanish",   "swedish",    "tamil",    "turkish",
-      "yiddish"};
+      "arabic",    "armenian",   "basque",     "catalan",  "danish",     "dutch",
+      "english",   "finnish",    "french",     "german",   "greek",      "hindi",
+      "hungarian", "indonesian", "irish",      "italian",  "lithuanian", "nepali",
+      "norwegian", "porter",     "portuguese", "romanian", "russian",    "serbian",
+      "spanish",   "swedish",    "tamil",      "turkish",  "yiddish"};
   return kLanguages;
 }
 
@@ -140,9 +140,8 @@ Result<Schema> Schema::FromJson(const nlohmann::json& j) {
     auto stem = f.find("stem");
     if (stem != f.end()) {
       const auto& languages = StemLanguages();
-      if (!stem->is_string() ||
-          std::find(languages.begin(), languages.end(), stem->get<std::string>()) ==
-              languages.end()) {
+      if (!stem->is_string() || std::find(languages.begin(), languages.end(),
+                                          stem->get<std::string>()) == languages.end()) {
         std::string names_list;
         for (const auto& l : languages) names_list += (names_list.empty() ? "" : ", ") + l;
         return Status::Config(where + " (\"" + spec.name + "\"): \"stem\" must be one of " +
