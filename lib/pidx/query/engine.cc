@@ -491,8 +491,12 @@ void QueryEngine::AddHints(const QueryNode& query,
   // same field.
   std::vector<const QueryNode*> terms;
   CollectTerms(query, &terms);
+  // Each hint walks a field's dictionary in every searched shard: a long query of misspelt
+  // words is hinted for its first few terms, so a hint never costs more than a few walks.
+  constexpr size_t kMaxTermHints = 8;
   std::set<std::string> seen;
   for (const QueryNode* t : terms) {
+    if (result->hints.size() >= kMaxTermHints) break;
     if (!seen.insert(t->term).second) continue;
     const bool present = std::any_of(searched.begin(), searched.end(), [&](size_t i) {
       return s.readers[i]->FindTerm(t->term).has_value();
