@@ -484,7 +484,7 @@ TEST_CASE("analyzer 2: product codes, accents, prefixes, NOT, phrases and hints 
   CHECK(Pidx({"query", "--index", index, "--max-prefix-terms", "0", "e*"}).exit_code == 64);
 }
 
-TEST_CASE("a stemmed field meets every form of a word; analyzer 1 refuses stemming") {
+TEST_CASE("a stemmed field meets every form of a word, and analyzer 1 refuses stemming") {
   TempDir dir;
   const std::string data = pidx::testing::SourceDir() + "/tests/query/data";
   const std::string schema = dir.File("schema.json");
