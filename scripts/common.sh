@@ -8,7 +8,7 @@ PIDX_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PIDX_BUILD_PACKAGES=(
   cmake g++ make pkg-config
   libcli11-dev libroaring-dev libfmt-dev libspdlog-dev libxxhash-dev
-  libsimdjson-dev nlohmann-json3-dev libicu-dev zlib1g-dev libzstd-dev
+  libsimdjson-dev nlohmann-json3-dev libicu-dev zlib1g-dev libzstd-dev libstemmer-dev
   libcurl4-openssl-dev
 )
 

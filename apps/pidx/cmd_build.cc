@@ -20,6 +20,8 @@ struct BuildFlags {
   std::vector<std::string> catalogs;
   CatalogReadFlags read;
   std::string schema;
+  int analyzer_version = 0;  // 0: the latest
+  bool no_accent_folding = false;
   uint32_t shards_per_category = 8;
   std::string lock_timeout = "5s";
   ShrinkGuardFlags guard;
@@ -40,6 +42,12 @@ Status RunStage(const BuildFlags& f, const GlobalOptions& g) {
   }
   if (!f.schema.empty() && !g.from_env.count("schema")) {
     return Status::Usage("--schema cannot be combined with --plan: the plan carries the schema");
+  }
+  if ((f.analyzer_version != 0 && !g.from_env.count("analyzer-version")) ||
+      (f.no_accent_folding && !g.from_env.count("no-accent-folding"))) {
+    return Status::Usage(
+        "--analyzer-version and --no-accent-folding cannot be combined with --plan: the plan "
+        "carries the analyzer");
   }
   StageOptions o;
   o.plan_path = f.plan;
@@ -80,6 +88,8 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   o.index_dir = f.index;
   PIDX_ASSIGN_OR_RETURN(o.format, ParseFormat(f.read, g));
   o.schema_file = f.schema;
+  if (f.analyzer_version != 0) o.analyzer.version = f.analyzer_version;
+  if (f.no_accent_folding || o.analyzer.version < 2) o.analyzer.fold_accents = false;
   o.shards_per_category = f.shards_per_category;
   o.max_bad_lines = f.read.max_bad_lines;
   o.max_line_bytes = f.read.max_line_bytes;
@@ -140,6 +150,11 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
   AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
+  AddCountOption(app, "analyzer-version", &f->analyzer_version, 1,
+                 analysis::AnalyzerSettings::kLatestVersion,
+                 "Analyzer version, 1-2 (default 2; docs/QUERY.md), stored in the version");
+  app->add_flag("--no-accent-folding", f->no_accent_folding,
+                "Analyzer 2: keep accents in text fields (naive and naïve differ)");
   AddCountOption(app, "shards-per-category", &f->shards_per_category, 1,
                  shard::kMaxShardsPerCategory, "Shards per category, 1-1000 (fixed at build time)");
   AddShrinkGuardOptions(app, &f->guard);

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "command_table.h"
 #include "output.h"
@@ -42,8 +43,38 @@ struct QueryFlags {
   std::string version;
   std::vector<std::string> words;
   size_t limit = 10;
+  size_t max_prefix_terms = kDefaultMaxPrefixTerms;
   bool count = false;
 };
+
+constexpr const char* kPhraseNote = "not supported: matched as all words";
+
+// Says what the query meant beyond its answer: words the analyzer dropped, a phrase matched as
+// all its words, categories and terms the version does not have (docs/QUERY.md "Hints").
+void LogNotes(const std::string& text, const QueryNotes& notes, const QueryResult& r) {
+  if (!notes.dropped_words.empty()) {
+    Log::Warn("index.query.words_dropped",
+              fmt::format("words with no letter or digit restrict nothing: {}",
+                          fmt::join(notes.dropped_words, " ")),
+              {{"query", text}, {"words", notes.dropped_words}});
+  }
+  if (notes.phrase) {
+    Log::Info("index.query.phrase_as_words",
+              "a quoted phrase is matched as all its words (there are no positions)",
+              {{"query", text}});
+  }
+  for (const auto& h : r.hints) {
+    const bool category = h.kind == QueryHint::Kind::kCategory;
+    const std::string closest = h.closest.empty()
+                                    ? "none close"
+                                    : "closest: " + fmt::format("{}", fmt::join(h.closest, ", "));
+    Log::Warn(
+        category ? "index.query.no_such_category" : "index.query.no_such_term",
+        fmt::format("no {} \"{}\" in this version ({})", category ? "category" : "term", h.asked,
+                    closest),
+        {{"query", text}, {category ? "category" : "term", h.asked}, {"suggestions", h.closest}});
+  }
+}
 
 Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
   const int64_t start = MonotonicMs();
@@ -58,6 +89,8 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
 
   SearchOptions options;
   options.limit = f.count ? 0 : f.limit;
+  options.max_prefix_terms = f.max_prefix_terms;
+  QueryNotes notes;
   // Readers take no lock: a concurrent gc may remove the version CURRENT named when the search
   // started (its manifest or a segment not opened yet). Searching the current version then
   // starts again on the new CURRENT; a --version that was removed fails as not found.
@@ -71,7 +104,8 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
     if (opened.ok()) {
       engine.emplace(std::move(*opened));
       size_t column = 0;
-      auto parsed = engine->parser().Parse(text, &column);
+      notes = QueryNotes{};
+      auto parsed = engine->parser().Parse(text, &column, &notes);
       if (!parsed.ok()) {
         g->failure_fields["query"] = text;
         if (column > 0) g->failure_fields["column"] = column;
@@ -84,6 +118,11 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
         break;
       }
       s = searched.status();
+      if (s.kind() == StatusKind::kUsage) {  // a prefix past the cap
+        g->failure_fields["query"] = text;
+        g->failure_fields["max_prefix_terms"] = f.max_prefix_terms;
+        return s;
+      }
     }
     if (version != 0 || attempt >= kAttempts || s.kind() != StatusKind::kNotFound) return s;
     Log::Debug("index.query.restarted", "the version being searched was removed; searching again",
@@ -97,6 +136,7 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
              {"shards_searched", r.shards_searched},
              {"shards", r.shards_total},
              {"duration_ms", MonotonicMs() - start}});
+  LogNotes(text, notes, r);
 
   if (g->json) {
     nlohmann::ordered_json j;
@@ -109,6 +149,17 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
     j["order"] = "external_id";
     j["shards_searched"] = r.shards_searched;
     j["shard_count"] = r.shards_total;
+    if (notes.phrase) j["phrase"] = kPhraseNote;
+    if (!notes.dropped_words.empty()) j["dropped_words"] = notes.dropped_words;
+    if (!r.hints.empty()) {
+      j["suggestions"] = nlohmann::ordered_json::array();
+      for (const auto& h : r.hints) {
+        nlohmann::ordered_json e;
+        e[h.kind == QueryHint::Kind::kCategory ? "category" : "term"] = h.asked;
+        e["closest"] = h.closest;
+        j["suggestions"].push_back(std::move(e));
+      }
+    }
     j["hits"] = nlohmann::ordered_json::array();
     for (const auto& h : r.hits) {
       j["hits"].push_back({{"id", h.id}, {"title", h.title}, {"shard", h.shard}});
@@ -142,6 +193,8 @@ CommandRun SetupQuery(CLI::App* app, GlobalOptions* global) {
   app->add_option("--version", f->version, "Version to search (default: the current one)");
   AddCountOption(app, "limit", &f->limit, 0, kMaxLimit, "Products to list, by external id");
   app->add_flag("--count", f->count, "Print only the number of matching products");
+  AddCountOption(app, "max-prefix-terms", &f->max_prefix_terms, 1, kMaxLimit,
+                 "Most terms one prefix (pyth*) may expand to in a shard (default 1000)");
   app->add_option("query", f->words,
                   "The query (the language is below); quote it, or put -- before it")
       ->required();

@@ -62,6 +62,8 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   if (!options.schema_file.empty()) {
     PIDX_ASSIGN_OR_RETURN(ingest_opts.schema, catalog::Schema::LoadFile(options.schema_file));
   }
+  ingest_opts.analyzer = options.analyzer;
+  PIDX_RETURN_IF_ERROR(ingest_opts.analyzer.CheckSchema(ingest_opts.schema));
   // Open the index before reading anything: a bad --index fails fast.
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, true));
   auto result = BuildInto(store, options, std::move(ingest_opts), start);

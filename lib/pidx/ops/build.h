@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "pidx/analysis/analyzer.h"
 #include "pidx/base/env.h"
 #include "pidx/base/status.h"
 #include "pidx/catalog/catalog_reader.h"
@@ -19,7 +20,8 @@ struct BuildOptions {
   std::vector<std::string> catalogs;
   std::string index_dir;
   catalog::Format format = catalog::Format::kAuto;
-  std::string schema_file;  // empty: the default schema
+  std::string schema_file;              // empty: the default schema
+  analysis::AnalyzerSettings analyzer;  // stored in the manifest; queries use it
   uint32_t shards_per_category = 8;
   uint64_t max_bad_lines = 0;
   size_t max_line_bytes = 1024 * 1024;

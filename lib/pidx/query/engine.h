@@ -13,12 +13,19 @@
 //   for one version whatever the shard count or thread count.
 // - A shard whose segment is missing or damaged fails the query (kNotFound / kCorrupt naming
 //   the shard), unless `allow_partial`: then it is skipped and listed in `unavailable`.
+// - A prefix (title:pyth*) is the union of the dictionary terms that start with it; more than
+//   `max_prefix_terms` of them in one shard fails the query (kUsage naming the prefix, the
+//   shard and the cap) rather than answering from some of them.
+// - Hints: a required category that no shard holds, and (when nothing matched) a term that no
+//   searched shard holds, come back in `hints` with the closest categories or terms.
 #pragma once
 
 #include <cstdint>
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,17 +51,31 @@ struct QueryHit {
   std::string shard;
 };
 
+// Something the query asked for that the version does not have, and what it has that is
+// closest (by edit distance, then by document frequency).
+struct QueryHint {
+  enum class Kind { kCategory, kTerm };
+  Kind kind = Kind::kTerm;
+  std::string asked;                 // the folded category, or the field-scoped term
+  std::vector<std::string> closest;  // at most 3; the raw categories, or field-scoped terms
+};
+
 struct QueryResult {
   uint64_t total = 0;                    // products that match
   std::vector<QueryHit> hits;            // the first `limit` by external id
   uint64_t shards_searched = 0;          // after category pruning
   uint64_t shards_total = 0;             // in the version
   std::vector<std::string> unavailable;  // "shard: reason", only with allow_partial
+  std::vector<QueryHint> hints;
 };
+
+inline constexpr size_t kDefaultMaxPrefixTerms = 1000;
 
 struct SearchOptions {
   size_t limit = 10;  // hits to return; kNoLimit for all
   bool allow_partial = false;
+  size_t max_prefix_terms = kDefaultMaxPrefixTerms;  // per prefix and shard; 1 to 10^9
+  bool hints = true;  // compute `hints` (costs a dictionary walk only when they apply)
 };
 
 class QueryEngine {
@@ -75,6 +96,8 @@ class QueryEngine {
  private:
   struct State;
   explicit QueryEngine(std::unique_ptr<State> state);
+  void AddHints(const QueryNode& query, const std::optional<std::set<std::string>>& required,
+                const std::vector<size_t>& searched, QueryResult* result);
   std::unique_ptr<State> state_;
 };
 
