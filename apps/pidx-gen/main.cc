@@ -303,7 +303,8 @@ std::vector<std::string> BuildVocabulary() {
 struct Product {
   uint64_t number = 0;  // 1-based position in the catalog
   std::string id;
-  size_t category = 0;
+  size_t category = 0;        // index into Categories(): brands, queries
+  std::string category_name;  // what the catalog says: the category's name, or a leaf of it
   std::string_view brand;
   std::string title;
   std::string description;
@@ -315,8 +316,18 @@ struct Product {
 
 class ProductGenerator {
  public:
-  ProductGenerator(uint64_t seed, uint64_t cjk_ppm, const std::vector<std::string>& vocabulary)
+  // `leaf_categories` > 0: products go to that many leaf categories instead of the built-in
+  // ones, picked with Zipf weights 1/(rank + skew) (rank 0 the largest; skew 1: most leaves
+  // hold a handful of products), leaf i under built-in category i mod their count, named
+  // "<that category> > <i>". The leaf pick uses its own stream, so ids, titles and
+  // descriptions are those of the same seed without leaves.
+  ProductGenerator(uint64_t seed, uint64_t cjk_ppm, const std::vector<std::string>& vocabulary,
+                   uint64_t leaf_categories = 0, uint64_t leaf_skew = 1)
       : rng_(seed),
+        leaf_rng_(seed ^ 0x5851f42d4c957f2dULL),
+        leaves_(leaf_categories > 0 ? WeightedTable::Zipf(leaf_categories, leaf_skew)
+                                    : WeightedTable()),
+        has_leaves_(leaf_categories > 0),
         cjk_ppm_(cjk_ppm),
         vocabulary_(vocabulary),
         words_(WeightedTable::Zipf(vocabulary.size(), 3)),
@@ -333,6 +344,15 @@ class ProductGenerator {
     p.id.resize(std::snprintf(p.id.data(), p.id.size(), "SKU-%07llu",
                               static_cast<unsigned long long>(p.number)));
     p.category = categories_.Pick(rng_);
+    if (has_leaves_) {
+      const size_t leaf = leaves_.Pick(leaf_rng_);
+      p.category = leaf % Categories().size();
+      p.category_name.assign(Categories()[p.category].name);
+      p.category_name += " > ";
+      p.category_name += std::to_string(leaf);
+    } else {
+      p.category_name.assign(Categories()[p.category].name);
+    }
     p.brand = Categories()[p.category].brands[brands_[p.category].Pick(rng_)];
     p.cjk_title = rng_.ChancePpm(cjk_ppm_);
     if (p.cjk_title) {
@@ -442,6 +462,9 @@ class ProductGenerator {
   }
 
   Rng rng_;
+  Rng leaf_rng_;
+  WeightedTable leaves_;
+  bool has_leaves_;
   uint64_t cjk_ppm_;
   uint64_t count_ = 0;
   const std::vector<std::string>& vocabulary_;
@@ -471,7 +494,7 @@ class JsonlFormatter {
 
   void Append(const Product& p, std::string& line) {
     Set("id", p.id);
-    Set("category", Categories()[p.category].name);
+    Set("category", p.category_name);
     Set("title", p.title);
     Set("description", p.description);
     Set("brand", p.brand);
@@ -535,7 +558,7 @@ void AppendDelimited(const Product& p, Format format, std::string& line) {
                 static_cast<unsigned long long>(p.price_cents / 100),
                 static_cast<unsigned long long>(p.price_cents % 100));
   field(p.id);
-  field(Categories()[p.category].name);
+  field(p.category_name);
   field(p.title);
   field(p.description);
   field(p.brand);
@@ -561,11 +584,9 @@ std::string Header(Format format) {
 
 class Truth {
  public:
-  Truth() : categories_(Categories().size(), 0) {}
-
   void Count(const Product& p) {
     ++products_;
-    ++categories_[p.category];
+    ++categories_[p.category_name];
     ++brands_[p.brand];
     tags_total_ += p.tags.size();
     products_with_tags_ += p.tags.empty() ? 0 : 1;
@@ -575,9 +596,7 @@ class Truth {
   // Only categories that received products appear: an index cannot know about the others.
   OrderedJson ToJson() const {
     nlohmann::json categories = nlohmann::json::object();
-    for (size_t i = 0; i < categories_.size(); ++i) {
-      if (categories_[i] > 0) categories[std::string(Categories()[i].name)] = categories_[i];
-    }
+    for (const auto& [name, count] : categories_) categories[name] = count;
     nlohmann::json brands = nlohmann::json::object();
     for (const auto& [brand, count] : brands_) brands[std::string(brand)] = count;
     return OrderedJson{{"products", products_},
@@ -590,7 +609,7 @@ class Truth {
 
  private:
   uint64_t products_ = 0;
-  std::vector<uint64_t> categories_;
+  std::map<std::string, uint64_t> categories_;
   std::map<std::string_view, uint64_t> brands_;
   uint64_t tags_total_ = 0;
   uint64_t products_with_tags_ = 0;
@@ -609,9 +628,14 @@ class QuerySet {
  public:
   static constexpr size_t kMaxExpected = 200;
 
+  // `category_queries`: some queries name a built-in category (not with leaf categories,
+  // whose names are not single words).
   QuerySet(uint64_t seed, size_t count, uint64_t products, uint64_t cjk_ppm,
-           const std::vector<std::string>& vocabulary)
-      : count_(count), vocabulary_(vocabulary), category_weights_(CategoryWeights()) {
+           const std::vector<std::string>& vocabulary, bool category_queries = true)
+      : count_(count),
+        vocabulary_(vocabulary),
+        category_weights_(CategoryWeights()),
+        category_queries_(category_queries) {
     Choose(seed, products, cjk_ppm);
     masks_.assign(queries_.size(), 0);
   }
@@ -745,6 +769,7 @@ class QuerySet {
     for (size_t rank : q.words) q.text += (q.text.empty() ? "" : " ") + vocabulary_[rank];
     if (rng.ChancePpm(300'000)) {
       const size_t category = category_weights_.Pick(rng);
+      if (!category_queries_) return q;
       const std::string_view name = Categories()[category].name;
       if (IsSingleAsciiWord(name)) {
         q.category = category;
@@ -758,6 +783,7 @@ class QuerySet {
   size_t count_;
   const std::vector<std::string>& vocabulary_;
   WeightedTable category_weights_;
+  bool category_queries_;
   std::vector<Query> queries_;
   std::unordered_map<std::string, std::vector<std::pair<uint32_t, uint32_t>>, StringHash,
                      std::equal_to<>>
@@ -827,6 +853,8 @@ struct Options {
   size_t query_count = 100;
   std::string truth;
   double cjk_ratio = 0.05;
+  uint64_t categories = 0;  // 0: the built-in categories
+  uint64_t category_skew = 1;
 };
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
@@ -855,14 +883,15 @@ int Run(const Options& options) {
   std::unique_ptr<QuerySet> queries;
   if (!options.queries.empty()) {
     queries = std::make_unique<QuerySet>(options.seed, options.query_count, options.products,
-                                         cjk_ppm, vocabulary);
+                                         cjk_ppm, vocabulary, options.categories == 0);
   }
   Truth truth;
 
   OutputFile out;
   if (!out.Open(options.out)) return Fail(kExitIoError, "cannot open " + options.out);
   bool ok = out.Write(Header(format));
-  ProductGenerator generator(options.seed, cjk_ppm, vocabulary);
+  ProductGenerator generator(options.seed, cjk_ppm, vocabulary, options.categories,
+                             options.category_skew);
   Product product;
   JsonlFormatter jsonl;
   std::string line;
@@ -920,6 +949,15 @@ int main(int argc, char** argv) {
   app.add_option("--truth", options.truth, "write a JSON summary of the catalog");
   app.add_option("--cjk-ratio", options.cjk_ratio, "fraction of CJK titles")
       ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--categories", options.categories,
+                 "leaf categories (0: the built-in ones); leaf i is \"<built-in> > i\"")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{10'000'000}))
+      ->capture_default_str();
+  app.add_option("--category-skew", options.category_skew,
+                 "Zipf offset of the leaf sizes, weights 1/(rank + skew): 1 makes most leaves "
+                 "tiny, larger values spread products more evenly")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}))
       ->capture_default_str();
   app.set_version_flag("--version", PIDX_VERSION);
 

@@ -20,7 +20,7 @@ struct BuildFlags {
   std::vector<std::string> catalogs;
   CatalogReadFlags read;
   std::string schema;
-  uint32_t shards_per_category = 8;
+  ShardCountFlags shard_counts;
   std::string lock_timeout = "5s";
   ShrinkGuardFlags guard;
   int threads = 0;
@@ -78,7 +78,8 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   o.index_dir = f.index;
   PIDX_ASSIGN_OR_RETURN(o.format, ParseFormat(f.read, g));
   o.schema_file = f.schema;
-  o.shards_per_category = f.shards_per_category;
+  o.shards_per_category = f.shard_counts.shards();
+  o.target_shard_docs = f.shard_counts.target();
   o.max_bad_lines = f.read.max_bad_lines;
   o.max_line_bytes = f.read.max_line_bytes;
   PIDX_ASSIGN_OR_RETURN(o.lock_timeout_ms, ParseLockTimeout(f.lock_timeout, g));
@@ -128,8 +129,7 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
   AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
-  AddCountOption(app, "shards-per-category", &f->shards_per_category, 1,
-                 shard::kMaxShardsPerCategory, "Shards per category, 1-1000 (fixed at build time)");
+  AddShardCountOptions(app, &f->shard_counts);
   AddShrinkGuardOptions(app, &f->guard);
   AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
   AddMemoryBudgetOption(app, &f->memory_budget);

@@ -37,54 +37,98 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
   std::atomic<uint64_t> written{0};
   std::mutex mu;
   Status first_error;
+  auto fail = [&](const Status& s, const std::string& shard) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (first_error.ok()) first_error = s.Annotate("shard " + shard);
+  };
+  // Each thread writes its segments in batches: temporaries written and fsynced one by one,
+  // then one directory fsync, the renames, one more directory fsync (CommitSegments), then
+  // each is read back and checked. Per segment the protocol is WriteFileDurably's; a
+  // directory fsync per segment was most of the system time of a 50k-category build.
+  struct Staged {
+    snapshot::SnapshotStore::PendingSegment pending;
+    size_t index;
+    int64_t t0;
+  };
+  constexpr size_t kBatch = 128;
+  auto commit = [&](std::vector<Staged>* batch) -> bool {
+    std::vector<snapshot::SnapshotStore::PendingSegment> pending;
+    for (auto& b : *batch) pending.push_back(std::move(b.pending));
+    Status s = store.CommitSegments(&pending);
+    if (!s.ok()) {
+      fail(s, out.entries[batch->front().index].shard);
+      batch->clear();
+      return false;
+    }
+    for (size_t j = 0; j < batch->size(); ++j) {
+      const snapshot::ShardEntry& e = out.entries[(*batch)[j].index];
+      const auto how = pending[j].how;
+      if (how == snapshot::SnapshotStore::SegmentWrite::kReplaced) LogSegmentReplaced(store, e);
+      s = store.CheckSegment(e);
+      if (!s.ok()) {
+        fail(s, e.shard);
+        batch->clear();
+        return false;
+      }
+      if (how != snapshot::SnapshotStore::SegmentWrite::kReused) ++written;
+      Log::Info("shard.build.completed", "shard built",
+                {{"shard", e.shard},
+                 {"docs", e.docs},
+                 {"terms", e.terms},
+                 {"bytes", e.size},
+                 {"segment", e.segment},
+                 {"duration_ms", MonotonicMs() - (*batch)[j].t0}});
+    }
+    batch->clear();
+    return true;
+  };
   auto run = [&] {
+    std::vector<Staged> batch;
     for (;;) {
       size_t i = next++;
-      if (i >= work.size()) return;
+      bool failed = false;
       {
         std::lock_guard<std::mutex> lock(mu);
-        if (!first_error.ok()) return;
+        failed = !first_error.ok();
+      }
+      if (failed) {
+        // Nothing is published: the temporaries of this batch go (no rename).
+        for (auto& b : batch) {
+          if (b.pending.temp) (void)store.env()->RemoveFile(b.pending.temp->path());
+        }
+        return;
+      }
+      if (i >= work.size()) {
+        if (!batch.empty()) (void)commit(&batch);
+        return;
       }
       Status s;
       const int64_t t0 = MonotonicMs();
       if (Cancelled()) s = Status::Interrupted("interrupted while building shards");
       auto built = s.ok() ? work[i].second->Finish() : Result<shard::BuiltShard>(s);
-      if (built.ok()) {
-        snapshot::ShardEntry& e = out.entries[i];
-        e.shard = built->shard;
-        e.segment = snapshot::SnapshotStore::SegmentName(e.shard, built->checksum);
-        e.size = built->bytes.size();
-        e.checksum = built->checksum;
-        e.docs = built->docs;
-        e.terms = built->terms;
-        e.postings = built->postings;
-        e.signature = built->signature;
-        e.term_bloom = built->term_bloom;
-        e.categories = ingest.categories[e.shard];
-        auto how = store.WriteSegment(e.segment, built->bytes);
-        built->bytes = std::string();
-        s = how.status();
-        if (s.ok() && *how == snapshot::SnapshotStore::SegmentWrite::kReplaced) {
-          LogSegmentReplaced(store, e);
-        }
-        if (s.ok()) s = store.CheckSegment(e);
-        if (s.ok() && *how != snapshot::SnapshotStore::SegmentWrite::kReused) ++written;
-        if (s.ok()) {
-          Log::Info("shard.build.completed", "shard built",
-                    {{"shard", e.shard},
-                     {"docs", e.docs},
-                     {"terms", e.terms},
-                     {"bytes", e.size},
-                     {"segment", e.segment},
-                     {"duration_ms", MonotonicMs() - t0}});
-        }
-      } else {
-        s = built.status();
+      if (!built.ok()) {
+        fail(built.status(), *work[i].first);
+        continue;
       }
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok()) first_error = s.Annotate("shard " + *work[i].first);
+      snapshot::ShardEntry& e = out.entries[i];
+      e.shard = built->shard;
+      e.segment = snapshot::SnapshotStore::SegmentName(e.shard, built->checksum);
+      e.size = built->bytes.size();
+      e.checksum = built->checksum;
+      e.docs = built->docs;
+      e.terms = built->terms;
+      e.postings = built->postings;
+      e.signature = built->signature;
+      e.term_bloom = built->term_bloom;
+      e.categories = ingest.categories[e.shard];
+      auto pending = store.StageSegment(e.segment, built->bytes);
+      built->bytes = std::string();
+      if (!pending.ok()) {
+        fail(pending.status(), e.shard);
+        continue;
       }
+      batch.push_back({std::move(pending).value(), i, t0});
+      if (batch.size() >= kBatch && !commit(&batch)) continue;
     }
   };
   int n = std::max(
@@ -136,7 +180,8 @@ namespace {
 
 bool SameContent(const snapshot::Manifest& a, const snapshot::Manifest& b) {
   if (a.schema != b.schema || a.analyzer != b.analyzer ||
-      a.shards_per_category != b.shards_per_category || a.shards.size() != b.shards.size()) {
+      a.shards_per_category != b.shards_per_category || a.category_shards != b.category_shards ||
+      a.shards.size() != b.shards.size()) {
     return false;
   }
   for (size_t i = 0; i < a.shards.size(); ++i) {

@@ -1,6 +1,7 @@
 #include "pidx/query/engine.h"
 
 #include <algorithm>
+#include <list>
 #include <optional>
 #include <set>
 #include <utility>
@@ -202,10 +203,39 @@ struct QueryEngine::State {
   std::vector<snapshot::ShardEntry> shards;
   std::vector<std::string> slugs;  // per shard: the category slug of its shard id
   std::unique_ptr<QueryParser> parser;
-  // Per shard, opened on first use: the reader, or why it could not be opened.
+  // Per shard, opened on first use: the reader, or why it could not be opened. At most
+  // max_open readers stay open (each is a mapping, and the kernel allows about 65k per
+  // process): the least recently used one is released first, and opened again (checksum
+  // verified again) when a later query needs it.
   std::vector<std::unique_ptr<SegmentReader>> readers;
   std::vector<Status> open_errors;
   std::vector<bool> opened;
+  std::list<size_t> open_order;  // shards with a reader, most recently used first
+  std::vector<std::list<size_t>::iterator> open_pos;
+  size_t max_open = kDefaultMaxOpenSegments;
+
+  // The reader of shard i, opened when needed; null when it cannot be opened (open_errors[i]).
+  const SegmentReader* Reader(size_t i) {
+    if (readers[i]) {
+      open_order.splice(open_order.begin(), open_order, open_pos[i]);
+      return readers[i].get();
+    }
+    if (opened[i]) return nullptr;  // failed before: the same error, without retrying
+    auto reader = snapshot::OpenSegment(store, shards[i]);
+    if (!reader.ok()) {
+      opened[i] = true;
+      open_errors[i] = reader.status();
+      return nullptr;
+    }
+    while (open_order.size() >= std::max<size_t>(1, max_open)) {
+      readers[open_order.back()].reset();
+      open_order.pop_back();
+    }
+    readers[i] = std::make_unique<SegmentReader>(std::move(*reader));
+    open_order.push_front(i);
+    open_pos[i] = open_order.begin();
+    return readers[i].get();
+  }
 };
 
 QueryEngine::QueryEngine(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -217,6 +247,11 @@ uint64_t QueryEngine::version() const { return state_->version; }
 const QueryParser& QueryEngine::parser() const { return *state_->parser; }
 
 Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, uint64_t version) {
+  return Open(env, index_dir, version, EngineOptions());
+}
+
+Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, uint64_t version,
+                                      const EngineOptions& options) {
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, index_dir, false));
   if (version == 0) {
     PIDX_ASSIGN_OR_RETURN(version, store.ReadCurrent());
@@ -245,6 +280,8 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
   state->readers.resize(state->shards.size());
   state->open_errors.resize(state->shards.size());
   state->opened.assign(state->shards.size(), false);
+  state->open_pos.resize(state->shards.size());
+  state->max_open = options.max_open_segments;
   return QueryEngine(std::move(state));
 }
 
@@ -274,22 +311,14 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
   for (size_t i = 0; i < s.shards.size(); ++i) {
     const snapshot::ShardEntry& entry = s.shards[i];
     if (required_slugs && required_slugs->count(s.slugs[i]) == 0) continue;
-    if (!s.opened[i]) {
-      s.opened[i] = true;
-      auto reader = snapshot::OpenSegment(s.store, entry);
-      if (reader.ok()) {
-        s.readers[i] = std::make_unique<SegmentReader>(std::move(*reader));
-      } else {
-        s.open_errors[i] = reader.status();
-      }
-    }
-    if (!s.readers[i]) {
+    const SegmentReader* open = s.Reader(i);
+    if (open == nullptr) {
       if (!options.allow_partial) return s.open_errors[i];
       result.unavailable.push_back(entry.shard + ": " + s.open_errors[i].message());
       continue;
     }
     ++result.shards_searched;
-    const SegmentReader& reader = *s.readers[i];
+    const SegmentReader& reader = *open;
     ShardEvaluator evaluator(reader);
     // A posting list that fails validation is damage: never a silently smaller answer.
     auto damaged = [&](const Status& st) -> Status {

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -65,11 +66,73 @@ class BatchQueue {
   bool closed_ = false;
 };
 
+// Decides the shard count K of every slug whose count was not given, now that its products
+// are counted: partition b (products numbered mod S while reading) becomes shard b mod K
+// (XXH3 mod K == (XXH3 mod S) mod K because K divides S), in the counts; the slug's one
+// builder is the shard when K is 1, else it is split. Shards the filter rejects are dropped
+// with their products.
+Status SettleDeferred(const std::unordered_map<std::string, uint64_t>& deferred_docs,
+                      const IngestOptions& options, uint32_t max_shards, IngestResult* result) {
+  std::vector<std::pair<std::string, uint64_t>> slugs(deferred_docs.begin(), deferred_docs.end());
+  std::sort(slugs.begin(), slugs.end());
+  for (const auto& [slug, docs] : slugs) {
+    const uint32_t k = ShardCountFor(docs, max_shards, options.target_shard_docs);
+    result->category_shards[slug] = k;
+    std::vector<bool> keep(k);
+    for (uint32_t t = 0; t < k; ++t) {
+      keep[t] = !options.shard_filter || options.shard_filter(MakeShardId(slug, t));
+    }
+    std::vector<uint64_t> all(k, 0);
+    std::vector<std::map<std::string, uint64_t>> categories(k);
+    for (uint32_t b = 0; b < max_shards; ++b) {
+      const std::string from = MakeShardId(slug, b);
+      auto n = result->all_shards.find(from);
+      if (n != result->all_shards.end()) {
+        all[b % k] += n->second;
+        result->all_shards.erase(n);
+      }
+      auto c = result->categories.find(from);
+      if (c == result->categories.end()) continue;
+      for (const auto& [category, count] : c->second) {
+        if (keep[b % k]) {
+          categories[b % k][category] += count;
+        } else {
+          result->products -= count;
+        }
+      }
+      result->categories.erase(c);
+    }
+    for (uint32_t t = 0; t < k; ++t) {
+      const std::string to = MakeShardId(slug, t);
+      if (all[t] > 0) result->all_shards[to] = all[t];
+      if (!categories[t].empty()) result->categories[to] = std::move(categories[t]);
+    }
+    auto sink = result->sinks.find(MakeShardId(slug, 0));
+    if (sink == result->sinks.end()) continue;
+    if (k == 1 && keep[0]) continue;  // the builder is the shard
+    std::unique_ptr<ShardSink> whole = std::move(sink->second);
+    result->sinks.erase(sink);
+    auto* builder = dynamic_cast<ShardBuilder*>(whole.get());
+    if (builder == nullptr) {
+      return Status::Internal("shard " + slug + "_000: only shard builders can be split");
+    }
+    std::vector<ShardBuilder*> parts(k, nullptr);
+    for (uint32_t t = 0; t < k; ++t) {
+      if (!keep[t] || result->categories.count(MakeShardId(slug, t)) == 0) continue;
+      auto part = std::make_unique<ShardBuilder>(MakeShardId(slug, t), result->spill);
+      parts[t] = part.get();
+      result->sinks[MakeShardId(slug, t)] = std::move(part);
+    }
+    PIDX_RETURN_IF_ERROR(builder->SplitInto(parts));
+  }
+  return Status();
+}
+
 }  // namespace
 
 std::string ShardOf(const analysis::Analyzer& analyzer, std::string_view category,
-                    std::string_view id, uint32_t shards_per_category) {
-  return MakeShardId(CategorySlug(analyzer.Fold(category)), ShardNumber(id, shards_per_category));
+                    std::string_view id, uint32_t category_shards) {
+  return MakeShardId(CategorySlug(analyzer.Fold(category)), ShardNumber(id, category_shards));
 }
 
 Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
@@ -124,8 +187,37 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
 
   Status status;
   IdSet seen_ids;
-  std::unordered_map<std::string, std::string> slug_of_category;
-  std::unordered_map<std::string, bool> filter_cache;
+  // Per raw category: its slug, the shard count products are numbered with (S for a slug
+  // whose count is decided after the scan), and per shard number where its counters and sink
+  // are: the map lookups and the shard id are made once per (category, number), not once per
+  // product. A slug decided later collects every accepted product in one builder, named as
+  // its shard 0 (which it is when the slug ends with one shard, as most small categories do),
+  // and is split by SettleDeferred otherwise.
+  struct Slot {
+    bool init = false;
+    bool accept = false;
+    uint64_t* all = nullptr;       // result.all_shards entry
+    uint64_t* category = nullptr;  // result.categories entry of this raw category
+    ShardSink* sink = nullptr;
+  };
+  struct Route {
+    std::string slug;
+    uint32_t shards = 1;
+    bool deferred = false;
+    std::vector<Slot> slots;
+  };
+  std::unordered_map<std::string, Route> slug_of_category;
+  std::unordered_map<std::string, uint64_t> deferred_docs;  // slug -> products, all of them
+  const uint32_t max_shards = std::max<uint32_t>(1, options.shards_per_category);
+  // A partition of a deferred slug is read when any shard it may end up in is accepted.
+  auto accepts = [&](const std::string& slug, uint32_t b, bool deferred) {
+    if (!options.shard_filter) return true;
+    if (!deferred) return options.shard_filter(MakeShardId(slug, b));
+    for (uint32_t k = 1; k <= max_shards; ++k) {
+      if (max_shards % k == 0 && options.shard_filter(MakeShardId(slug, b % k))) return true;
+    }
+    return false;
+  };
   Batch batch;
   batch.reserve(kBatchSize);
   uint64_t bytes_done = 0;
@@ -192,32 +284,42 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
 
       auto slug_it = slug_of_category.find(product.category);
       if (slug_it == slug_of_category.end()) {
-        slug_it = slug_of_category
-                      .emplace(product.category, CategorySlug(analyzer.Fold(product.category)))
-                      .first;
+        Route route;
+        route.slug = CategorySlug(analyzer.Fold(product.category));
+        auto given = options.category_shards.find(route.slug);
+        route.deferred = given == options.category_shards.end();
+        route.shards = route.deferred ? max_shards : given->second;
+        route.slots.resize(route.shards);
+        slug_it = slug_of_category.emplace(product.category, std::move(route)).first;
       }
-      std::string shard =
-          MakeShardId(slug_it->second, ShardNumber(product.id, options.shards_per_category));
-      ++result.all_shards[shard];
-      bool accept = true;
-      if (options.shard_filter) {
-        auto fit = filter_cache.find(shard);
-        if (fit == filter_cache.end())
-          fit = filter_cache.emplace(shard, options.shard_filter(shard)).first;
-        accept = fit->second;
-      }
-      if (accept) {
-        auto& sink = result.sinks[shard];
-        if (!sink) {
-          if (options.make_sink) {
-            sink = options.make_sink(shard);
-          } else {
-            sink = std::make_unique<ShardBuilder>(shard, result.spill);
+      Route& route = slug_it->second;
+      if (route.deferred) ++deferred_docs[route.slug];
+      const uint32_t number = ShardNumber(product.id, route.shards);
+      Slot& slot = route.slots[number];
+      if (!slot.init) {
+        slot.init = true;
+        const std::string shard = MakeShardId(route.slug, number);
+        slot.all = &result.all_shards[shard];
+        slot.accept = accepts(route.slug, number, route.deferred);
+        if (slot.accept) {
+          slot.category = &result.categories[shard][product.category];
+          const std::string sink_name = route.deferred ? MakeShardId(route.slug, 0) : shard;
+          auto& sink = result.sinks[sink_name];
+          if (!sink) {
+            if (options.make_sink) {
+              sink = options.make_sink(sink_name);
+            } else {
+              sink = std::make_unique<ShardBuilder>(sink_name, result.spill);
+            }
           }
+          slot.sink = sink.get();
         }
-        ++result.categories[shard][product.category];
+      }
+      ++*slot.all;
+      if (slot.accept) {
+        ++*slot.category;
         ++result.products;
-        batch.push_back(Item{std::move(product), sink.get()});
+        batch.push_back(Item{std::move(product), slot.sink});
         product = catalog::Product();
         product.fields.resize(options.schema.fields().size());
         if (batch.size() == kBatchSize) {
@@ -246,6 +348,10 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
   queue.Close();
   for (auto& w : workers) w.join();
   if (!status.ok()) return status;
+  for (const auto& [category, route] : slug_of_category) {
+    if (!route.deferred) result.category_shards[route.slug] = route.shards;
+  }
+  PIDX_RETURN_IF_ERROR(SettleDeferred(deferred_docs, options, max_shards, &result));
   if (options.on_progress) {
     options.on_progress({result.products_seen, bytes_done, total_bytes, MonotonicMs() - start});
   }

@@ -165,6 +165,56 @@ Result<SnapshotStore::SegmentWrite> SnapshotStore::WriteSegment(const std::strin
   return SegmentWrite::kReplaced;
 }
 
+Result<SnapshotStore::PendingSegment> SnapshotStore::StageSegment(const std::string& name,
+                                                                  std::string_view bytes) {
+  if (!IsSegmentName(name)) {
+    return Status::Corrupt("refusing to write segment \"" + name +
+                           "\": not a segment name (<shard>-<16 hex>.seg)");
+  }
+  PendingSegment out;
+  out.name = name;
+  const std::string path = SegmentPath(name);
+  if (env_->FileExists(path)) {
+    auto existing = env_->MapFile(path);
+    if (existing.ok() && (*existing)->data() == bytes) return out;  // kReused
+    out.how = SegmentWrite::kReplaced;
+  } else {
+    out.how = SegmentWrite::kWritten;
+  }
+  PIDX_ASSIGN_OR_RETURN(out.temp, env_->NewTempFile(DirName(path), name));
+  Status s = out.temp->Append(bytes);
+  if (s.ok()) s = out.temp->Sync();
+  Status c = out.temp->Close();
+  if (s.ok()) s = c;
+  if (!s.ok()) {
+    (void)env_->RemoveFile(out.temp->path());
+    return s;
+  }
+  return out;
+}
+
+Status SnapshotStore::CommitSegments(std::vector<PendingSegment>* batch) {
+  const std::string dir = JoinPath(dir_, "segments");
+  bool pending = false;
+  for (const auto& p : *batch) pending = pending || p.temp != nullptr;
+  if (!pending) return Status::Ok();
+  // As WriteFileDurably: the temporaries' entries are durable before any rename.
+  Status s = env_->SyncDir(dir);
+  size_t renamed = 0;
+  for (; s.ok() && renamed < batch->size(); ++renamed) {
+    auto& p = (*batch)[renamed];
+    if (p.temp) s = env_->Rename(p.temp->path(), SegmentPath(p.name));
+    if (!s.ok()) break;
+  }
+  if (!s.ok()) {
+    for (size_t i = renamed; i < batch->size(); ++i) {
+      if ((*batch)[i].temp) (void)env_->RemoveFile((*batch)[i].temp->path());
+    }
+    return s;
+  }
+  return env_->SyncDir(dir);
+}
+
 Status SnapshotStore::CheckSegment(const ShardEntry& entry) const {
   auto reader = OpenSegment(*this, entry);
   if (!reader.ok()) {
