@@ -117,10 +117,14 @@ TEST_CASE("PIDX_TEST_MAP_LIMIT makes a mapping beyond the cap fail as the kernel
   const std::string catalog = dir.Write("c.jsonl", ToJsonl(TinyCategories(40, 20)));
   const std::string index = dir.File("idx");
   REQUIRE(Pidx({"build", "--catalog", catalog, "--index", index}).exit_code == 0);
-  // One file at a time suffices for every reader; none is left mapped.
+  // verify on one thread needs one file at a time: nothing stays mapped. A query keeps the
+  // segments it opened (up to 1024) for later queries, so its second shard is refused here.
   const RunOptions one{.env = {{"PIDX_TEST_MAP_LIMIT", "1"}}};
-  CHECK(Pidx({"query", "--index", index, "widget"}, one).exit_code == 0);
   CHECK(Pidx({"verify", "--index", index, "--threads", "1"}, one).exit_code == 0);
+  CHECK(Pidx({"query", "--index", index, "widget category:c3"}, one).exit_code == 0);
+  RunResult q = Pidx({"query", "--index", index, "widget"}, one);
+  CHECK(q.exit_code == 74);
+  CHECK(q.err.find("Cannot allocate memory") != std::string::npos);
   // Two threads each holding a segment need two: the cap is real, and loud (exit 1 with
   // segment_unreadable findings naming mmap, the symptom of issue 16).
   RunResult v = Pidx({"verify", "--index", index, "--threads", "2", "--json"},

@@ -1,5 +1,8 @@
 #include "pidx/snapshot/snapshot_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -183,14 +186,12 @@ Result<SnapshotStore::PendingSegment> SnapshotStore::StageSegment(const std::str
   }
   PIDX_ASSIGN_OR_RETURN(out.temp, env_->NewTempFile(DirName(path), name));
   Status s = out.temp->Append(bytes);
-  if (s.ok()) s = out.temp->Sync();
-  Status c = out.temp->Close();
-  if (s.ok()) s = c;
   if (!s.ok()) {
+    (void)out.temp->Close();
     (void)env_->RemoveFile(out.temp->path());
     return s;
   }
-  return out;
+  return out;  // fsynced and closed by CommitSegments
 }
 
 Status SnapshotStore::CommitSegments(std::vector<PendingSegment>* batch) {
@@ -198,8 +199,26 @@ Status SnapshotStore::CommitSegments(std::vector<PendingSegment>* batch) {
   bool pending = false;
   for (const auto& p : *batch) pending = pending || p.temp != nullptr;
   if (!pending) return Status::Ok();
+  // One writeback of the whole file system first (a hint, its result ignored): the fsyncs
+  // below then find the files and their inodes clean. One fsync after another, each writing
+  // its file and then its inode synchronously, was most of a 50k-segment build's wall time.
+  // Durability rests on the fsyncs alone.
+  if (batch->size() > 1) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)::syncfs(fd);
+      ::close(fd);
+    }
+  }
+  Status s;
+  for (auto& p : *batch) {
+    if (!p.temp) continue;
+    Status synced = p.temp->Sync();
+    Status closed = p.temp->Close();
+    if (s.ok()) s = synced.ok() ? closed : synced;
+  }
   // As WriteFileDurably: the temporaries' entries are durable before any rename.
-  Status s = env_->SyncDir(dir);
+  if (s.ok()) s = env_->SyncDir(dir);
   size_t renamed = 0;
   for (; s.ok() && renamed < batch->size(); ++renamed) {
     auto& p = (*batch)[renamed];
