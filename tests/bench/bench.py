@@ -185,7 +185,7 @@ class Bench:
             if not os.path.exists(path):
                 log(f"generating {n} products in {cats} categories")
                 run([self.gen, "--products", str(n), "--seed", "1", "--categories", str(cats),
-                     "--category-skew", "1", "--out", path + ".tmp"])
+                     "--category-skew", str(a.many_categories_skew), "--out", path + ".tmp"])
                 os.rename(path + ".tmp", path)
             index = os.path.join(self.work, f"pidx-{n}-{cats}cat")
             runs = []
@@ -568,7 +568,9 @@ def main():
     ap.add_argument("--no-micro", action="store_true")
     ap.add_argument("--many-categories", type=int, default=50000,
                     help="leaf categories of the many-category case (0: skip it)")
-    ap.add_argument("--many-categories-products", type=int, default=200000)
+    ap.add_argument("--many-categories-products", type=int, default=250000)
+    ap.add_argument("--many-categories-skew", type=int, default=300,
+                    help="pidx-gen --category-skew of the many-category case")
     ap.add_argument("--no-debian", action="store_true",
                     help="skip the Debian package index case")
     ap.add_argument("--command", default="scripts/bench")
