@@ -287,8 +287,9 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
         Route route;
         route.slug = CategorySlug(analyzer.Fold(product.category));
         auto given = options.category_shards.find(route.slug);
-        route.deferred = given == options.category_shards.end();
-        route.shards = route.deferred ? max_shards : given->second;
+        // Without a target every slug has S shards: nothing to decide after the scan.
+        route.deferred = given == options.category_shards.end() && options.target_shard_docs > 0;
+        route.shards = given != options.category_shards.end() ? given->second : max_shards;
         route.slots.resize(route.shards);
         slug_it = slug_of_category.emplace(product.category, std::move(route)).first;
       }
