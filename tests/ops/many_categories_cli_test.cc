@@ -242,7 +242,7 @@ TEST_CASE("a category's shard count follows its size and is recorded in the mani
   }
 }
 
-TEST_CASE("--shards-per-category alone gives every category exactly that many shards") {
+TEST_CASE("shards-per-category given alone gives every category exactly that many shards") {
   TempDir dir;
   std::vector<Item> items;
   AddCategory(&items, "Big", 100, "B");

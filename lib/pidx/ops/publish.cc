@@ -1,5 +1,7 @@
 #include "pidx/ops/publish.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <mutex>
@@ -50,7 +52,19 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
     size_t index;
     int64_t t0;
   };
-  constexpr size_t kBatch = 128;
+  const int nthreads = std::max(
+      1,
+      std::min<int>(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()),
+                    static_cast<int>(work.size())));
+  // A pending segment holds two descriptors (its temporary and the flock on it): a batch gets
+  // at most a quarter of the descriptor limit per thread (a container may allow 64).
+  size_t batch_size = 128;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    const size_t budget =
+        static_cast<size_t>(rl.rlim_cur) / 4 / (2 * static_cast<size_t>(nthreads));
+    batch_size = std::clamp<size_t>(budget, 1, 128);
+  }
   auto commit = [&](std::vector<Staged>* batch) -> bool {
     std::vector<snapshot::SnapshotStore::PendingSegment> pending;
     for (auto& b : *batch) pending.push_back(std::move(b.pending));
@@ -128,13 +142,10 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
         continue;
       }
       batch.push_back({std::move(pending).value(), i, t0});
-      if (batch.size() >= kBatch && !commit(&batch)) continue;
+      if (batch.size() >= batch_size && !commit(&batch)) continue;
     }
   };
-  int n = std::max(
-      1,
-      std::min<int>(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()),
-                    static_cast<int>(work.size())));
+  const int n = nthreads;
   std::vector<std::thread> pool;
   for (int t = 1; t < n; ++t) pool.emplace_back(run);
   run();
