@@ -10,6 +10,7 @@
 
 #include "pidx/base/cancel.h"
 #include "pidx/base/duration.h"
+#include "pidx/base/worker_pool.h"
 #include "pidx/obs/log.h"
 
 namespace pidx {
@@ -35,8 +36,8 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
 
   FinishedShards out;
   out.entries.resize(work.size());
-  std::atomic<size_t> next{0};
   std::atomic<uint64_t> written{0};
+  std::atomic<size_t> next{0};
   std::mutex mu;
   Status first_error;
   auto fail = [&](const Status& s, const std::string& shard) {
@@ -52,10 +53,9 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
     size_t index;
     int64_t t0;
   };
-  const int nthreads = std::max(
-      1,
-      std::min<int>(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()),
-                    static_cast<int>(work.size())));
+  // Its own threads, not RunJobs: each thread keeps a batch of its segments between jobs.
+  const int nthreads =
+      std::max(1, std::min<int>(ResolveThreads(threads), static_cast<int>(work.size())));
   // A pending segment holds two descriptors (its temporary and the flock on it): a batch gets
   // at most a quarter of the descriptor limit per thread (a container may allow 64).
   size_t batch_size = 128;
