@@ -30,7 +30,7 @@ TEST_CASE("a query engine that keeps 1, 7 or 1024 segments open gives the same a
   o.target_shard_docs = 4096;  // one shard per category: 60 shards
   auto built = pidx::Build(o, pidx::Env::Default());
   REQUIRE(built.ok());
-  REQUIRE(built->shards == 60);
+  REQUIRE(built->totals.shards == 60);
 
   std::vector<std::pair<uint64_t, std::vector<std::string>>> answers;
   for (size_t cap : {size_t{1}, size_t{7}, pidx::kDefaultMaxOpenSegments}) {

@@ -116,8 +116,10 @@ Result<shard::IngestOptions> RebuildScanOptions(const snapshot::Manifest& curren
   // The shard of a product comes from its category's recorded count: a category keeps its
   // count across rebuilds, however it grew; only a full build decides it again. A category the
   // index does not have gets the count a build would give it in this catalog.
-  ingest_opts.shards_per_category = current.shards_per_category;
   ingest_opts.target_shard_docs = current.target_shard_docs;
+  std::string slug;
+  uint32_t parsed_number = 0;
+  (void)shard::ParseShardId(options.shard, &slug, &parsed_number);  // checked by the caller
   for (const auto& e : current.shards) {
     std::string s;
     uint32_t n = 0;
