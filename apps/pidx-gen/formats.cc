@@ -49,7 +49,7 @@ void AppendDelimited(const Product& p, Format format, std::string& line) {
                 static_cast<unsigned long long>(p.price_cents / 100),
                 static_cast<unsigned long long>(p.price_cents % 100));
   field(p.id);
-  field(Categories()[p.category].name);
+  field(p.category_name);
   field(p.title);
   field(p.description);
   field(p.brand);

@@ -30,7 +30,7 @@ class JsonlFormatter {
 
   void Append(const Product& p, std::string& line) {
     Set("id", p.id);
-    Set("category", Categories()[p.category].name);
+    Set("category", p.category_name);
     Set("title", p.title);
     Set("description", p.description);
     Set("brand", p.brand);

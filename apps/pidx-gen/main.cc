@@ -63,6 +63,8 @@ struct Options {
   size_t query_count = 100;
   std::string truth;
   double cjk_ratio = 0.05;
+  uint64_t categories = 0;  // 0: the built-in categories
+  uint64_t category_skew = 1;
 };
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
@@ -91,14 +93,15 @@ int Run(const Options& options) {
   std::unique_ptr<QuerySet> queries;
   if (!options.queries.empty()) {
     queries = std::make_unique<QuerySet>(options.seed, options.query_count, options.products,
-                                         cjk_ppm, vocabulary);
+                                         cjk_ppm, vocabulary, options.categories == 0);
   }
   Truth truth;
 
   OutputFile out;
   if (!out.Open(options.out)) return Fail(kExitIoError, "cannot open " + options.out);
   bool ok = out.Write(Header(format));
-  ProductGenerator generator(options.seed, cjk_ppm, vocabulary);
+  ProductGenerator generator(options.seed, cjk_ppm, vocabulary, options.categories,
+                             options.category_skew);
   Product product;
   JsonlFormatter jsonl;
   std::string line;
@@ -156,6 +159,15 @@ int main(int argc, char** argv) {
   app.add_option("--truth", options.truth, "write a JSON summary of the catalog");
   app.add_option("--cjk-ratio", options.cjk_ratio, "fraction of CJK titles")
       ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--categories", options.categories,
+                 "leaf categories (0: the built-in ones); leaf i is \"<built-in> > i\"")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{10'000'000}))
+      ->capture_default_str();
+  app.add_option("--category-skew", options.category_skew,
+                 "Zipf offset of the leaf sizes, weights 1/(rank + skew): 1 makes most leaves "
+                 "tiny, larger values spread products more evenly")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}))
       ->capture_default_str();
   app.set_version_flag("--version", PIDX_VERSION);
 

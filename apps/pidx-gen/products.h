@@ -18,7 +18,8 @@ namespace pidx_gen {
 struct Product {
   uint64_t number = 0;  // 1-based position in the catalog
   std::string id;
-  size_t category = 0;
+  size_t category = 0;        // index into Categories(): brands, queries
+  std::string category_name;  // what the catalog says: the category's name, or a leaf of it
   std::string_view brand;
   std::string title;
   std::string description;
@@ -30,8 +31,18 @@ struct Product {
 
 class ProductGenerator {
  public:
-  ProductGenerator(uint64_t seed, uint64_t cjk_ppm, const std::vector<std::string>& vocabulary)
+  // `leaf_categories` > 0: products go to that many leaf categories instead of the built-in
+  // ones, picked with Zipf weights 1/(rank + skew) (rank 0 the largest; a small skew makes a
+  // few huge leaves and a long tail of tiny ones), leaf i under built-in category i mod their
+  // count, named "<that category> > <i>". The leaf pick uses its own stream, so ids, titles
+  // and descriptions are those of the same seed without leaves.
+  ProductGenerator(uint64_t seed, uint64_t cjk_ppm, const std::vector<std::string>& vocabulary,
+                   uint64_t leaf_categories = 0, uint64_t leaf_skew = 1)
       : rng_(seed),
+        leaf_rng_(seed ^ 0x5851f42d4c957f2dULL),
+        leaves_(leaf_categories > 0 ? WeightedTable::Zipf(leaf_categories, leaf_skew)
+                                    : WeightedTable()),
+        has_leaves_(leaf_categories > 0),
         cjk_ppm_(cjk_ppm),
         vocabulary_(vocabulary),
         words_(WeightedTable::Zipf(vocabulary.size(), 3)),
@@ -48,6 +59,15 @@ class ProductGenerator {
     p.id.resize(std::snprintf(p.id.data(), p.id.size(), "SKU-%07llu",
                               static_cast<unsigned long long>(p.number)));
     p.category = categories_.Pick(rng_);
+    if (has_leaves_) {
+      const size_t leaf = leaves_.Pick(leaf_rng_);
+      p.category = leaf % Categories().size();
+      p.category_name.assign(Categories()[p.category].name);
+      p.category_name += " > ";
+      p.category_name += std::to_string(leaf);
+    } else {
+      p.category_name.assign(Categories()[p.category].name);
+    }
     p.brand = Categories()[p.category].brands[brands_[p.category].Pick(rng_)];
     p.cjk_title = rng_.ChancePpm(cjk_ppm_);
     if (p.cjk_title) {
@@ -157,6 +177,9 @@ class ProductGenerator {
   }
 
   Rng rng_;
+  Rng leaf_rng_;
+  WeightedTable leaves_;
+  bool has_leaves_;
   uint64_t cjk_ppm_;
   uint64_t count_ = 0;
   const std::vector<std::string>& vocabulary_;

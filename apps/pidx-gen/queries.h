@@ -35,8 +35,11 @@ class QuerySet {
   static constexpr size_t kMaxExpected = 200;
 
   QuerySet(uint64_t seed, size_t count, uint64_t products, uint64_t cjk_ppm,
-           const std::vector<std::string>& vocabulary)
-      : count_(count), vocabulary_(vocabulary), category_weights_(CategoryWeights()) {
+           const std::vector<std::string>& vocabulary, bool category_queries = true)
+      : count_(count),
+        vocabulary_(vocabulary),
+        category_weights_(CategoryWeights()),
+        category_queries_(category_queries) {
     Choose(seed, products, cjk_ppm);
     masks_.assign(queries_.size(), 0);
   }
@@ -170,6 +173,7 @@ class QuerySet {
     for (size_t rank : q.words) q.text += (q.text.empty() ? "" : " ") + vocabulary_[rank];
     if (rng.ChancePpm(300'000)) {
       const size_t category = category_weights_.Pick(rng);
+      if (!category_queries_) return q;
       const std::string_view name = Categories()[category].name;
       if (IsSingleAsciiWord(name)) {
         q.category = category;
@@ -183,6 +187,7 @@ class QuerySet {
   size_t count_;
   const std::vector<std::string>& vocabulary_;
   WeightedTable category_weights_;
+  bool category_queries_;  // not with leaf categories, whose names are not single words
   std::vector<Query> queries_;
   std::unordered_map<std::string, std::vector<std::pair<uint32_t, uint32_t>>, StringHash,
                      std::equal_to<>>

@@ -18,11 +18,9 @@ using OrderedJson = nlohmann::ordered_json;
 
 class Truth {
  public:
-  Truth() : categories_(Categories().size(), 0) {}
-
   void Count(const Product& p) {
     ++products_;
-    ++categories_[p.category];
+    ++categories_[p.category_name];
     ++brands_[p.brand];
     tags_total_ += p.tags.size();
     products_with_tags_ += p.tags.empty() ? 0 : 1;
@@ -32,9 +30,7 @@ class Truth {
   // Only categories that received products appear: an index cannot know about the others.
   OrderedJson ToJson() const {
     nlohmann::json categories = nlohmann::json::object();
-    for (size_t i = 0; i < categories_.size(); ++i) {
-      if (categories_[i] > 0) categories[std::string(Categories()[i].name)] = categories_[i];
-    }
+    for (const auto& [name, count] : categories_) categories[name] = count;
     nlohmann::json brands = nlohmann::json::object();
     for (const auto& [brand, count] : brands_) brands[std::string(brand)] = count;
     return OrderedJson{{"products", products_},
@@ -47,7 +43,7 @@ class Truth {
 
  private:
   uint64_t products_ = 0;
-  std::vector<uint64_t> categories_;
+  std::map<std::string, uint64_t> categories_;
   std::map<std::string_view, uint64_t> brands_;
   uint64_t tags_total_ = 0;
   uint64_t products_with_tags_ = 0;

@@ -22,7 +22,7 @@ struct BuildFlags {
   std::string schema;
   int analyzer_version = 0;  // 0: the latest
   bool no_accent_folding = false;
-  uint32_t shards_per_category = 8;
+  ShardCountFlags shard_counts;
   std::string lock_timeout = "5s";
   ShrinkGuardFlags guard;
   int threads = 0;
@@ -90,7 +90,8 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   o.schema_file = f.schema;
   if (f.analyzer_version != 0) o.analyzer.version = f.analyzer_version;
   if (f.no_accent_folding || o.analyzer.version < 2) o.analyzer.fold_accents = false;
-  o.shards_per_category = f.shards_per_category;
+  o.shards_per_category = f.shard_counts.shards();
+  o.target_shard_docs = f.shard_counts.target();
   o.max_bad_lines = f.read.max_bad_lines;
   o.max_line_bytes = f.read.max_line_bytes;
   PIDX_ASSIGN_OR_RETURN(o.lock_timeout_ms, ParseLockTimeout(f.lock_timeout, g));
@@ -155,8 +156,7 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
                  "Analyzer version, 1-2 (default 2; docs/QUERY.md), stored in the version");
   app->add_flag("--no-accent-folding", f->no_accent_folding,
                 "Analyzer 2: keep accents in text fields (naive and naïve differ)");
-  AddCountOption(app, "shards-per-category", &f->shards_per_category, 1,
-                 shard::kMaxShardsPerCategory, "Shards per category, 1-1000 (fixed at build time)");
+  AddShardCountOptions(app, &f->shard_counts);
   AddShrinkGuardOptions(app, &f->guard);
   AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
   AddMemoryBudgetOption(app, &f->memory_budget);

@@ -16,7 +16,7 @@ struct PlanFlags {
   std::vector<std::string> catalogs;
   CatalogReadFlags read;
   std::string schema;
-  uint32_t shards_per_category = 8;
+  ShardCountFlags shard_counts;
   uint32_t workers = 0;
   std::string out;
   int threads = 0;
@@ -32,7 +32,8 @@ Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
   o.index_dir = f.index;
   o.catalog_format = f.read.format;
   o.schema_file = f.schema;
-  o.shards_per_category = f.shards_per_category;
+  o.shards_per_category = f.shard_counts.shards();
+  o.target_shard_docs = f.shard_counts.target();
   o.max_bad_lines = f.read.max_bad_lines;
   o.max_line_bytes = f.read.max_line_bytes;
   o.workers = f.workers;
@@ -81,8 +82,7 @@ CommandRun SetupPlan(CLI::App* app, GlobalOptions* global) {
   AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
-  AddCountOption(app, "shards-per-category", &f->shards_per_category, 1,
-                 shard::kMaxShardsPerCategory, "Shards per category, 1-1000 (fixed at build time)");
+  AddShardCountOptions(app, &f->shard_counts);
   AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
   return [f, global] { return RunPlan(*f, *global); };
 }

@@ -198,8 +198,7 @@ CommandRun SetupStats(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<StatsFlags>();
   AddIndexOption(app, &f->index);
   app->add_option("--version", f->version, "Version to show (default: the current one)");
-  app->add_option("--shard", f->shard, "Show only this shard (and its row)")
-      ->type_name("SHARD");
+  app->add_option("--shard", f->shard, "Show only this shard (and its row)")->type_name("SHARD");
   app->add_flag("--shards", f->show_shards,
                 "Also list every shard (default: the total and one line per category)");
   AddCountOption(app, "top-terms", &f->top_terms, 0, 1000000,

@@ -23,9 +23,9 @@
 #include "pidx/base/exit_code.h"
 #include "pidx/base/std_fds.h"
 #include "pidx/obs/log.h"
-#include "version.h"
 #include "pidx/obs/otlp_export.h"
 #include "pidx/obs/trace.h"
+#include "version.h"
 
 namespace {
 

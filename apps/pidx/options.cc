@@ -166,6 +166,25 @@ Status Require(const std::string& value, const std::string& long_name) {
   return Status::Usage("missing --" + long_name + " (or " + EnvNameFor(long_name) + ")");
 }
 
+uint32_t ShardCountFlags::shards() const {
+  return shards_per_category > 0 ? shards_per_category : shard::kDefaultShardsPerCategory;
+}
+
+uint64_t ShardCountFlags::target() const {
+  if (target_shard_docs != UINT64_MAX) return target_shard_docs;
+  return shards_per_category > 0 ? 0 : shard::kDefaultTargetShardDocs;
+}
+
+void AddShardCountOptions(CLI::App* app, ShardCountFlags* f) {
+  AddCountOption(app, "shards-per-category", &f->shards_per_category, 1,
+                 shard::kMaxShardsPerCategory,
+                 "Most shards a category gets, 1-1000 (default 8); given alone, every category "
+                 "gets exactly this many");
+  AddCountOption(app, "target-shard-docs", &f->target_shard_docs, 0, shard::kMaxTargetShardDocs,
+                 "Products per shard a category's shard count aims at (default 4096); 0: every "
+                 "category gets --shards-per-category");
+}
+
 }  // namespace pidx::cli
 
 namespace pidx::cli {

@@ -155,6 +155,18 @@ void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t 
   }
 }
 
+// --shards-per-category S and --target-shard-docs T of build and plan. S alone is an explicit
+// count (every category gets S shards, target 0); otherwise S (default 8) is the maximum and
+// a category gets the fewest divisors of S that keep its shards at most T products (default
+// shard::kDefaultTargetShardDocs).
+struct ShardCountFlags {
+  uint32_t shards_per_category = 0;         // 0: not given
+  uint64_t target_shard_docs = UINT64_MAX;  // UINT64_MAX: not given
+  uint32_t shards() const;
+  uint64_t target() const;
+};
+void AddShardCountOptions(CLI::App* app, ShardCountFlags* f);
+
 }  // namespace pidx::cli
 
 namespace pidx::cli {

@@ -11,8 +11,8 @@
 
 #include <fmt/format.h>
 
-#include "pidx/snapshot/manifest.h"
 #include "pidx/obs/trace.h"
+#include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {
 

@@ -160,14 +160,91 @@ class Bench:
         return run([self.peer, "build", "--catalog", catalog, "--db", db])
 
     def size(self, n):
+        return self.measure(str(n), self.catalog(n), n)
+
+    def debian_catalog(self):
+        """The machine's own package index (apt-cache dumpavail), as JSONL."""
+        path = os.path.join(self.work, "catalog-debian.jsonl")
+        if not os.path.exists(path):
+            log("converting apt-cache dumpavail")
+            run([sys.executable, os.path.join(self.a.root, "tests/bench/debian_catalog.py"),
+                 path + ".tmp"])
+            os.rename(path + ".tmp", path)
+        with open(path, "rb") as f:
+            n = sum(1 for _ in f)
+        return path, n
+
+    def many_categories(self):
+        """Build products/s with 50 and with many leaf categories (most of a few products),
+        then query, verify and rebuild-shard on the many-category index (pidx only)."""
+        a = self.a
+        n = a.many_categories_products
+        R = {"products": n, "categories": {}}
+        for cats in (50, a.many_categories):
+            path = os.path.join(self.work, f"catalog-{n}-{cats}cat.jsonl")
+            if not os.path.exists(path):
+                log(f"generating {n} products in {cats} categories")
+                run([self.gen, "--products", str(n), "--seed", "1", "--categories", str(cats),
+                     "--category-skew", str(a.many_categories_skew), "--out", path + ".tmp"])
+                os.rename(path + ".tmp", path)
+            index = os.path.join(self.work, f"pidx-{n}-{cats}cat")
+            runs = []
+            for r in range(a.runs):
+                log(f"{cats} categories: build run {r + 1}/{a.runs}")
+                runs.append(self.build_pidx(path, index))
+            wall = med([x["wall"] for x in runs])
+            built = json.loads(runs[-1]["stdout"])
+            R["categories"][str(cats)] = {
+                "catalog": path, "index": index, "wall_s": wall,
+                "cpu_s": med([x["cpu"] for x in runs]),
+                "products_per_s": n / wall, "shards": built.get("shards"),
+                "peak_rss_mib": med([x["rss_mib"] for x in runs])}
+        many = R["categories"][str(a.many_categories)]
+        index, catalog = many["index"], many["catalog"]
+        qdir = os.path.join(self.work, f"queries-{n}-manycat")
+        os.makedirs(qdir, exist_ok=True)
+        run([self.qbench, "gen-queries", "--catalog", catalog, "--out-dir", qdir, "--count",
+             str(a.queries), "--seed", "42"])
+        R["queries"] = {}
+        for s in SETS:
+            qfile = os.path.join(qdir, f"{s}.tsv")
+            for mode, flag in (("count", ["--count"]), ("top10", ["--top", "10"])):
+                qs = []
+                for _ in range(a.runs):
+                    r1 = run([self.qbench, "query", "--index", index, "--queries", qfile, *flag,
+                              "--out", os.path.join(self.work, "out-manycat")])
+                    qs.append(last_json_line(r1["stderr"])["qps"])
+                R["queries"][f"{s}_{mode}"] = med(qs)
+        with open(os.path.join(qdir, "and2.tsv")) as f:
+            first = f.readline().rstrip("\n").split("\t")
+        pw = [run([self.pidx, "query", "--log-level", "warn", "--count", "--index", index, "--",
+                   first[1], first[2]])["wall"] for _ in range(a.oneshot_runs)]
+        R["one_query_process_ms"] = med(pw) * 1000
+        vr = [run([self.pidx, "verify", "--log-level", "warn", "--json", "--index", index])
+              for _ in range(a.runs)]
+        vc = run([self.pidx, "verify", "--log-level", "warn", "--json", "--index", index,
+                  "--catalog", catalog])
+        R["verify"] = {"wall_s": med([x["wall"] for x in vr]),
+                       "findings": len(json.loads(vr[-1]["stdout"]).get("findings", [])),
+                       "catalog_wall_s": vc["wall"],
+                       "catalog_findings": len(json.loads(vc["stdout"]).get("findings", []))}
+        stats = json.loads(run([self.pidx, "stats", "--log-level", "warn", "--json", "--index",
+                                index])["stdout"])
+        tiny = min(stats.get("shards", []), key=lambda s: (s.get("docs", 0), s["shard"]))
+        rb = [run([self.pidx, "rebuild-shard", tiny["shard"], "--log-level", "warn", "--json",
+                   "--catalog", catalog, "--index", index])["wall"] for _ in range(a.runs)]
+        R["rebuild_shard"] = {"shard": tiny["shard"], "docs": tiny.get("docs"),
+                              "wall_s": med(rb)}
+        return R
+
+    def measure(self, key, catalog, n):
         a = self.a
         R = {}
-        catalog = self.catalog(n)
         cat_bytes = os.path.getsize(catalog)
         R["products"] = n
         R["catalog_bytes"] = cat_bytes
-        index = os.path.join(self.work, f"pidx-{n}")
-        db = os.path.join(self.work, f"fts5-{n}.db")
+        index = os.path.join(self.work, f"pidx-{key}")
+        db = os.path.join(self.work, f"fts5-{key}.db")
 
         # Builds, alternating.
         pb, fb, bb = [], [], []
@@ -199,7 +276,7 @@ class Bench:
         R["fts5_ids_sorted"] = fts_info.get("ids_sorted")
 
         # Query sets.
-        qdir = os.path.join(self.work, f"queries-{n}")
+        qdir = os.path.join(self.work, f"queries-{key}")
         os.makedirs(qdir, exist_ok=True)
         log(f"{n}: sampling query sets")
         run([self.qbench, "gen-queries", "--catalog", catalog, "--out-dir", qdir, "--count",
@@ -209,8 +286,8 @@ class Bench:
             qfile = os.path.join(qdir, f"{s}.tsv")
             for mode, flag in (("count", ["--count"]), ("top10", ["--top", "10"])):
                 pq, fq = [], []
-                pout = os.path.join(self.work, f"out-pidx-{n}-{s}-{mode}")
-                fout = os.path.join(self.work, f"out-fts5-{n}-{s}-{mode}")
+                pout = os.path.join(self.work, f"out-pidx-{key}-{s}-{mode}")
+                fout = os.path.join(self.work, f"out-fts5-{key}-{s}-{mode}")
                 for _ in range(a.runs):
                     r1 = run([self.qbench, "query", "--index", index, "--queries", qfile, *flag,
                               "--out", pout])
@@ -336,10 +413,10 @@ def table(res, target_size):
     def met(ok):
         return "met" if ok else "NOT met"
 
-    for n in sizes:
-        R = res["sizes"][n]
-        tgt = int(n) == target_size
-        label = f"{int(n):,}"
+    cases = [(res["sizes"][n], int(n) == target_size, f"{int(n):,}") for n in sizes]
+    if res.get("debian"):
+        cases.append((res["debian"], False, f"Debian {res['debian']['products']:,}"))
+    for R, tgt, label in cases:
         bp, bf = R["build"]["pidx"], R["build"]["fts5"]
         r = ratio(bp["wall_s"], bf["wall_s"])
         rows.append(("build wall time (s)", label, bp["wall_s"], bf["wall_s"], r,
@@ -407,6 +484,38 @@ def table(res, target_size):
                      f"{v['catalog_wall_s']:.2f} ({v['catalog_gb_per_s']:.3f} GB/s)", "-", None,
                      "", ""))
         rows.append(("stats (s)", label, R["stats_s"], "-", None, "", ""))
+    mc = res.get("many_categories")
+    if mc:
+        few, many = mc["categories"]["50"], None
+        for k, v in mc["categories"].items():
+            if k != "50":
+                many, many_n = v, int(k)
+        label = f"{mc['products']:,}"
+        ratio_pps = many["products_per_s"] / few["products_per_s"]
+        rows.append((f"build products/s, 50 categories ({few['shards']:,} shards)", label,
+                     few["products_per_s"], "-", None, "", ""))
+        rows.append((f"build products/s, {many_n:,} categories ({many['shards']:,} shards)",
+                     label, many["products_per_s"], "-", None,
+                     f">= 1/2 of 50 categories ({ratio_pps:.2f})", met(ratio_pps >= 0.5)))
+        rows.append((f"build wall / CPU s, {many_n:,} categories", label,
+                     f"{many['wall_s']:.2f} / {many['cpu_s']:.2f}", "-", None, "", ""))
+        for s in SETS:
+            for mode in ("count", "top10"):
+                rows.append((f"{many_n:,} categories: {SET_NAMES[s]}, "
+                             f"{'counts' if mode == 'count' else 'first 10'} (q/s)", label,
+                             mc["queries"][f"{s}_{mode}"], "-", None, "", ""))
+        rows.append((f"{many_n:,} categories: one query as a whole process (ms)", label,
+                     mc["one_query_process_ms"], "-", None, "", ""))
+        v = mc["verify"]
+        rows.append((f"{many_n:,} categories: verify (s; findings)", label,
+                     f"{v['wall_s']:.2f} ({v['findings']})", "-", None, "0 findings",
+                     met(v["findings"] == 0)))
+        rows.append((f"{many_n:,} categories: verify --catalog (s; findings)", label,
+                     f"{v['catalog_wall_s']:.2f} ({v['catalog_findings']})", "-", None,
+                     "0 findings", met(v["catalog_findings"] == 0)))
+        rb = mc["rebuild_shard"]
+        rows.append((f"{many_n:,} categories: rebuild-shard {rb['shard']} ({rb['docs']} docs, s)",
+                     label, rb["wall_s"], "-", None, "", ""))
     if len(sizes) >= 2:
         lo, hi = res["sizes"][sizes[0]], res["sizes"][sizes[-1]]
         p_lo = lo["build"]["pidx"]["products_per_s"]
@@ -457,6 +566,13 @@ def main():
     ap.add_argument("--verify-catalog-max-runs-size", type=int, default=10**12,
                     help="above this size, verify --catalog runs once")
     ap.add_argument("--no-micro", action="store_true")
+    ap.add_argument("--many-categories", type=int, default=50000,
+                    help="leaf categories of the many-category case (0: skip it)")
+    ap.add_argument("--many-categories-products", type=int, default=250000)
+    ap.add_argument("--many-categories-skew", type=int, default=300,
+                    help="pidx-gen --category-skew of the many-category case")
+    ap.add_argument("--no-debian", action="store_true",
+                    help="skip the Debian package index case")
     ap.add_argument("--command", default="scripts/bench")
     a = ap.parse_args()
     if a.runs < 3:
@@ -474,6 +590,14 @@ def main():
                             "the bounded-memory target is not measured")
     for n in sizes:
         res["sizes"][str(n)] = b.size(n)
+    if a.many_categories > 0:
+        res["many_categories"] = b.many_categories()
+    if not a.no_debian:
+        if shutil.which("apt-cache"):
+            path, n = b.debian_catalog()
+            res["debian"] = b.measure("debian", path, n)
+        else:
+            res["notes"].append("apt-cache not found: the Debian catalog case is not measured")
     target = 1000000 if 1000000 in sizes else max(sizes)
     # Issue 9 asks for the 1M-product build with 1, 2 and 4 workers: the largest catalog.
     res["workers"] = b.workers(b.catalog(target))

@@ -202,6 +202,7 @@ TEST_CASE("every numeric flag of every command refuses NaN, inf, signs, junk and
                                              "1",       "--out",     dir.File("p2.json")};
   const std::vector<Flag> flags = {
       {build, "--shards-per-category"},
+      {build, "--target-shard-docs"},
       {build, "--threads"},
       {build, "--max-bad-lines"},
       {build, "--max-line-bytes"},
@@ -221,6 +222,7 @@ TEST_CASE("every numeric flag of every command refuses NaN, inf, signs, junk and
       {{"rollback", "--index", index, "v1"}, "--threads"},
       {{"plan", "--catalog", catalog, "--index", index, "--out", dir.File("p3.json")}, "--workers"},
       {plan_cmd, "--shards-per-category"},
+      {plan_cmd, "--target-shard-docs"},
       {plan_cmd, "--threads"},
       {plan_cmd, "--max-line-bytes"},
       {{"publish", "--index", index, "--stage", dir.File("stage"), "--plan", plan}, "--max-shrink"},

@@ -39,9 +39,11 @@ std::vector<Item> MakeItems(int n = 600) {
 }
 
 std::string Build(const TempDir& dir, const std::string& name, const std::vector<Item>& items,
-                  const std::string& index) {
+                  const std::string& index, const std::vector<std::string>& extra = {}) {
   const std::string catalog = dir.Write(name, ToJsonl(items));
-  RunResult r = Pidx({"build", "--catalog", catalog, "--index", index});
+  std::vector<std::string> args = {"build", "--catalog", catalog, "--index", index};
+  args.insert(args.end(), extra.begin(), extra.end());
+  RunResult r = Pidx(args);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   return catalog;
@@ -96,14 +98,15 @@ TEST_CASE("rebuild-shard applies the shrink guard to its shard") {
   TempDir dir;
   const std::string index = dir.File("idx");
   auto items = MakeItems();
-  Build(dir, "c1.jsonl", items, index);
-  const std::string shard = ShardOf(items[0]);
+  // Eight shards per category, so that one shard is a few percent of the index.
+  Build(dir, "c1.jsonl", items, index, {"--shards-per-category", "8"});
+  const std::string shard = ShardOf(items[0], 8);
   // Keep one product of the shard: a few percent of the index, nearly all of the shard.
   std::vector<Item> shrunk;
   bool kept = false;
   for (const auto& i : items) {
-    if (ShardOf(i) != shard || !kept) shrunk.push_back(i);
-    if (ShardOf(i) == shard) kept = true;
+    if (ShardOf(i, 8) != shard || !kept) shrunk.push_back(i);
+    if (ShardOf(i, 8) == shard) kept = true;
   }
   const std::string c2 = dir.Write("c2.jsonl", ToJsonl(shrunk));
   RunResult r = Pidx({"rebuild-shard", shard, "--catalog", c2, "--index", index});

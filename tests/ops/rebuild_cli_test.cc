@@ -130,12 +130,15 @@ TEST_CASE("eight concurrent rebuilds of eight shards lose no update") {
   auto items = MakeItems(600);
   auto c1 = dir.Write("c1.jsonl", ToJsonl(items));
   auto index = dir.File("idx");
-  REQUIRE(Pidx({"build", "--catalog", c1, "--index", index}).exit_code == 0);
+  // Eight shards per category (3 categories of 200 products would otherwise have one each).
+  REQUIRE(
+      Pidx({"build", "--catalog", c1, "--index", index, "--shards-per-category", "8"}).exit_code ==
+      0);
   auto parent = Segments(index);
 
   std::set<std::string> shards;
   for (auto& item : items) {
-    std::string s = ShardOf(item);
+    std::string s = ShardOf(item, 8);
     if (shards.count(s) == 0 && shards.size() < 8) {
       shards.insert(s);
       item.title = "changed title for " + item.id;
@@ -170,7 +173,9 @@ TEST_CASE("eight concurrent rebuilds of eight shards lose no update") {
     }
   }
   // The result is exactly what a full build of the new catalog makes.
-  REQUIRE(Pidx({"build", "--catalog", c2, "--index", dir.File("full")}).exit_code == 0);
+  REQUIRE(
+      Pidx({"build", "--catalog", c2, "--index", dir.File("full"), "--shards-per-category", "8"})
+          .exit_code == 0);
   CHECK(Segments(dir.File("full")) == final_segments);
 }
 

@@ -58,6 +58,9 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
       options.shards_per_category > shard::kMaxShardsPerCategory) {
     return Status::Usage("--shards-per-category must be between 1 and 1000");
   }
+  if (options.target_shard_docs > shard::kMaxTargetShardDocs) {
+    return Status::Usage("--target-shard-docs must be at most 1000000000");
+  }
   shard::IngestOptions ingest_opts;
   if (!options.schema_file.empty()) {
     PIDX_ASSIGN_OR_RETURN(ingest_opts.schema, catalog::Schema::LoadFile(options.schema_file));
@@ -84,9 +87,11 @@ Result<BuildResult> BuildInto(snapshot::SnapshotStore& store, const BuildOptions
   Log::Info("index.build.started", "build started",
             {{"index", options.index_dir},
              {"catalogs", options.catalogs},
-             {"shards_per_category", options.shards_per_category}});
+             {"shards_per_category", options.shards_per_category},
+             {"target_shard_docs", options.target_shard_docs}});
 
   ingest_opts.shards_per_category = options.shards_per_category;
+  ingest_opts.target_shard_docs = options.target_shard_docs;
   ingest_opts.reader.format = options.format;
   ingest_opts.reader.max_line_bytes = options.max_line_bytes;
   ingest_opts.max_bad_lines = options.max_bad_lines;
@@ -130,6 +135,8 @@ Result<BuildResult> BuildInto(snapshot::SnapshotStore& store, const BuildOptions
   next.schema = ingest_opts.schema.ToJson();
   next.analyzer = ingest_opts.analyzer.ToJson();
   next.shards_per_category = options.shards_per_category;
+  next.target_shard_docs = options.target_shard_docs;
+  next.category_shards = ingest->category_shards;
   next.bad_lines_skipped = ingest->bad_records;
   next.shards = std::move(finished.entries);
 

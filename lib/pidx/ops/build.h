@@ -20,9 +20,12 @@ struct BuildOptions {
   std::vector<std::string> catalogs;
   std::string index_dir;
   catalog::Format format = catalog::Format::kAuto;
-  std::string schema_file;              // empty: the default schema
   analysis::AnalyzerSettings analyzer;  // stored in the manifest; queries use it
-  uint32_t shards_per_category = 8;
+  std::string schema_file;              // empty: the default schema
+  uint32_t shards_per_category = 8;     // S: the most shards a category gets
+  // A category gets the fewest shards (a divisor of S) that keep each at most this many
+  // products; 0: every category gets S (shard/shard_id.h, ShardCountFor).
+  uint64_t target_shard_docs = 0;
   uint64_t max_bad_lines = 0;
   size_t max_line_bytes = 1024 * 1024;
   int64_t lock_timeout_ms = 5000;

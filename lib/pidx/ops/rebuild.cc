@@ -45,6 +45,25 @@ snapshot::Manifest Apply(const snapshot::Manifest& base, const RebuildOptions& o
   m.catalogs.clear();
   for (const auto& f : ingest.files) m.catalogs.push_back({f.path, f.size, f.xxh3, f.products});
   m.bad_lines_skipped = ingest.bad_records;
+  if (m.format_version < 2) {
+    // A format-1 base: every category has S shards; written down, as format 2 does.
+    m.format_version = snapshot::kManifestFormatVersion;
+    for (const auto& e : m.shards) {
+      std::string slug;
+      uint32_t number = 0;
+      if (shard::ParseShardId(e.shard, &slug, &number)) {
+        m.category_shards[slug] = m.shards_per_category;
+      }
+    }
+  }
+  // A category new to the index gets the count the scan decided for it.
+  std::string slug;
+  uint32_t number = 0;
+  if (rebuilt != nullptr && shard::ParseShardId(options.shard, &slug, &number) &&
+      !m.category_shards.count(slug)) {
+    auto it = ingest.category_shards.find(slug);
+    if (it != ingest.category_shards.end()) m.category_shards[slug] = it->second;
+  }
   m.shards.erase(
       std::remove_if(m.shards.begin(), m.shards.end(),
                      [&](const snapshot::ShardEntry& e) { return e.shard == options.shard; }),
@@ -95,9 +114,28 @@ Result<shard::IngestOptions> RebuildScanOptions(const snapshot::Manifest& curren
   ingest_opts.schema = std::move(settings->schema);
   ingest_opts.analyzer = settings->analyzer;
   ingest_opts.shards_per_category = settings->shards_per_category;
-  if (number >= current.shards_per_category) {
-    return Status::NotFound("shard " + options.shard + " cannot exist: the index has " +
-                            std::to_string(current.shards_per_category) + " shards per category");
+  // The shard of a product comes from its category's recorded count: a category keeps its
+  // count across rebuilds, however it grew; only a full build decides it again. A category the
+  // index does not have gets the count a build would give it in this catalog.
+  ingest_opts.target_shard_docs = current.target_shard_docs;
+  std::string slug;
+  uint32_t parsed_number = 0;
+  (void)shard::ParseShardId(options.shard, &slug, &parsed_number);  // checked by the caller
+  for (const auto& e : current.shards) {
+    std::string s;
+    uint32_t n = 0;
+    if (shard::ParseShardId(e.shard, &s, &n)) ingest_opts.category_shards[s] = current.ShardsOf(s);
+  }
+  for (const auto& [s, k] : current.category_shards) ingest_opts.category_shards[s] = k;
+  const uint32_t slug_shards = ingest_opts.category_shards.count(slug)
+                                   ? ingest_opts.category_shards[slug]
+                                   : current.shards_per_category;
+  if (number >= slug_shards) {
+    return Status::NotFound(
+        "shard " + options.shard + " cannot exist: " +
+        (ingest_opts.category_shards.count(slug)
+             ? "category " + slug + " has " + std::to_string(slug_shards) + " shards"
+             : "the index has at most " + std::to_string(slug_shards) + " shards per category"));
   }
   ingest_opts.reader.format = options.format;
   ingest_opts.reader.max_line_bytes = options.max_line_bytes;
@@ -173,8 +211,14 @@ Result<ShardPublished> PublishShard(snapshot::SnapshotStore& store, const Rebuil
       return Status::NotFound(options.index_dir + " has no readable published version any more");
     }
     const snapshot::Manifest& newest = *base.baseline;
+    // A full build since may also have given the shard's category another shard count.
+    std::string slug;
+    uint32_t number = 0;
+    const bool parsed = shard::ParseShardId(options.shard, &slug, &number);
     if (newest.schema != current.schema || newest.analyzer != current.analyzer ||
-        newest.shards_per_category != current.shards_per_category) {
+        newest.shards_per_category != current.shards_per_category ||
+        (parsed && current.FindShard(options.shard) != nullptr &&
+         newest.ShardsOf(slug) != current.ShardsOf(slug))) {
       return Status::Config("the index settings changed while " + options.shard +
                             " was rebuilt (a full build published " +
                             snapshot::VersionName(newest.version) + "); run the rebuild again");

@@ -82,10 +82,16 @@ class Findings {
   std::vector<Finding> findings_;
 };
 
+// What the integrity pass keeps of one shard once its segment is released again: a version
+// may have 100k shards, and keeping each mapped ran out of the kernel's mappings (65530 per
+// process), which turned sound segments into false segment_unreadable findings. Every later
+// pass opens the segment again, one at a time per thread.
 struct OpenShard {
   const ShardEntry* entry = nullptr;
-  std::shared_ptr<const MappedFile> mapped;
-  std::optional<SegmentReader> reader;  // set only when the segment is intact
+  bool intact = false;              // every integrity check passed
+  uint32_t docs = 0;                // when intact
+  std::vector<uint64_t> id_hashes;  // when intact: XXH3 of each doc's external id, by doc
+  std::set<std::string> sampled;    // when intact and asked for: the terms to compare
 };
 
 Finding Make(const std::string& kind, const std::string& version, const std::string& shard,
@@ -101,9 +107,27 @@ Finding Make(const std::string& kind, const std::string& version, const std::str
 // Integrity of one shard's segment against its manifest entry: the readers' one way to open
 // a segment (snapshot::InspectSegment), each problem it finds a finding, then the deep checks
 // and the facts the manifest states about the segment (categories, signatures).
+std::set<std::string> SampleTerms(const SegmentReader& r, uint32_t k, uint64_t seed);
+
+// Opens the segment of an intact shard again for a later pass. Segments are immutable, so a
+// problem now is damage since the first pass, and reported like any other.
+std::optional<SegmentReader> Reopen(const snapshot::SnapshotStore& store, const std::string& vname,
+                                    const ShardEntry& e, Findings* findings) {
+  snapshot::SegmentInspection inspection = snapshot::InspectSegment(store, e);
+  for (const auto& p : inspection.problems) {
+    Finding f = Make(p.kind, vname, e.shard, p.status.message());
+    f.expected = p.expected;
+    f.found = p.found;
+    findings->Add(std::move(f));
+  }
+  return std::move(inspection.reader);
+}
+
+// `sample_terms` >= 0: also keep the terms to compare with a catalog (SampleTerms).
 void CheckShard(const snapshot::SnapshotStore& store, const std::string& vname,
                 const catalog::Schema* schema, const analysis::Analyzer* analyzer, OpenShard* shard,
-                Findings* findings, std::atomic<uint64_t>* bytes) {
+                Findings* findings, std::atomic<uint64_t>* bytes, int64_t sample_terms,
+                uint64_t seed) {
   const ShardEntry& e = *shard->entry;
   snapshot::SegmentInspection inspection = snapshot::InspectSegment(store, e);
   *bytes += inspection.bytes_mapped;
@@ -153,7 +177,16 @@ void CheckShard(const snapshot::SnapshotStore& store, const std::string& vname,
       bad = true;
     }
   }
-  if (!bad) shard->reader = std::move(reader).value();
+  if (bad) return;
+  shard->intact = true;
+  shard->docs = reader->doc_count();
+  shard->id_hashes.reserve(reader->doc_count());
+  for (uint32_t d = 0; d < reader->doc_count(); ++d) {
+    shard->id_hashes.push_back(Xxh3(reader->doc(d).external_id));
+  }
+  if (sample_terms >= 0) {
+    shard->sampled = SampleTerms(*reader, static_cast<uint32_t>(sample_terms), seed);
+  }
 }
 
 // The totals a manifest stores are derived from its entries (which CheckShard proves
@@ -255,11 +288,11 @@ void CompareTerm(const std::string& vname, const std::string& shard, const Segme
   findings->Add(std::move(f));
 }
 
-void CompareShardWithCatalog(const std::string& vname, const OpenShard& s, CatalogShard& cat,
+void CompareShardWithCatalog(const std::string& vname, const SegmentReader& r,
+                             const ShardEntry& entry, CatalogShard& cat,
                              const std::set<std::string>& sampled, bool deep, Findings* findings,
                              std::atomic<uint64_t>* terms_compared) {
-  const SegmentReader& r = *s.reader;
-  const std::string& shard = s.entry->shard;
+  const std::string& shard = entry.shard;
   std::unordered_set<std::string> in_index;
   for (uint32_t d = 0; d < r.doc_count(); ++d) {
     auto doc = r.doc(d);
@@ -290,7 +323,7 @@ void CompareShardWithCatalog(const std::string& vname, const OpenShard& s, Catal
     f.doc = id;
     findings->Add(std::move(f));
   }
-  auto index_bloom = shard::TermBloom::FromHex(s.entry->term_bloom);
+  auto index_bloom = shard::TermBloom::FromHex(entry.term_bloom);
   if (index_bloom.ok() && !(cat.bloom == *index_bloom)) {
     Finding f = Make("term_bloom_mismatch", vname, shard,
                      fmt::format("the shard's term set differs from the catalog's ({} of {} "
@@ -452,11 +485,15 @@ void CheckManifestEntries(const std::string& vname, const Manifest& manifest, Fi
   for (const auto& e : manifest.shards) {
     std::string slug;
     uint32_t n = 0;
-    if (!shard::ParseShardId(e.shard, &slug, &n) || n >= manifest.shards_per_category ||
+    if (!shard::ParseShardId(e.shard, &slug, &n) || n >= manifest.ShardsOf(slug) ||
         !seen.insert(e.shard).second) {
       findings->Add(Make(
           "manifest_inconsistent", vname, e.shard,
           "shard entry " + e.shard + " (segment " + e.segment + ") is malformed or duplicated"));
+    } else if (manifest.format_version >= 2 && !manifest.category_shards.count(slug)) {
+      findings->Add(
+          Make("manifest_inconsistent", vname, e.shard,
+               "category_shards has no count for " + slug + ", the category of shard " + e.shard));
     }
   }
   CheckStoredTotals(vname, manifest, findings);
@@ -468,7 +505,8 @@ Result<std::vector<OpenShard>> CheckShards(const snapshot::SnapshotStore& store,
                                            const std::string& vname, const Manifest& manifest,
                                            const Result<snapshot::IndexSettings>& settings,
                                            int threads, Findings* findings,
-                                           std::atomic<uint64_t>* bytes) {
+                                           std::atomic<uint64_t>* bytes, int64_t sample_terms,
+                                           uint64_t seed) {
   std::optional<analysis::Analyzer> version_analyzer;
   if (settings.ok()) version_analyzer.emplace(settings->analyzer);
   const catalog::Schema* schema_ptr = version_analyzer ? &settings->schema : nullptr;
@@ -482,7 +520,8 @@ Result<std::vector<OpenShard>> CheckShards(const snapshot::SnapshotStore& store,
     const std::string& shard_id = shards[i].entry->shard;
     Span span("shard.verify", parent_span, {{"index.shard", shard_id}, {"index.version", vname}});
     const size_t before = findings->CountFor(vname, shard_id);
-    CheckShard(store, vname, schema_ptr, analyzer_ptr, &shards[i], findings, bytes);
+    CheckShard(store, vname, schema_ptr, analyzer_ptr, &shards[i], findings, bytes, sample_terms,
+               seed);
     const size_t found = findings->CountFor(vname, shard_id) - before;
     span.Set("verify.findings", found);
     span.End(found == 0 ? Status::Ok()
@@ -495,8 +534,8 @@ Result<std::vector<OpenShard>> CheckShards(const snapshot::SnapshotStore& store,
 // External ids are unique across the version. Sorting 16-byte (id hash, shard, doc) entries
 // costs a fraction of a hash map of a million strings; ids with equal hashes are compared byte
 // by byte, so a hash collision is never mistaken for a duplicate. Returns the docs checked.
-uint64_t CheckUniqueIds(const std::string& vname, const std::vector<OpenShard>& shards,
-                        Findings* findings) {
+uint64_t CheckUniqueIds(const snapshot::SnapshotStore& store, const std::string& vname,
+                        std::vector<OpenShard>& shards, Findings* findings) {
   struct IdEntry {
     uint64_t hash;
     uint32_t shard;
@@ -505,17 +544,32 @@ uint64_t CheckUniqueIds(const std::string& vname, const std::vector<OpenShard>& 
   uint64_t docs = 0;
   std::vector<IdEntry> ids;
   for (size_t i = 0; i < shards.size(); ++i) {
-    const auto& s = shards[i];
-    if (!s.reader) continue;
-    docs += s.reader->doc_count();
-    for (uint32_t d = 0; d < s.reader->doc_count(); ++d) {
-      ids.push_back({Xxh3(s.reader->doc(d).external_id), static_cast<uint32_t>(i), d});
+    auto& s = shards[i];
+    if (!s.intact) continue;
+    docs += s.docs;
+    for (uint32_t d = 0; d < s.id_hashes.size(); ++d) {
+      ids.push_back({s.id_hashes[d], static_cast<uint32_t>(i), d});
     }
+    std::vector<uint64_t>().swap(s.id_hashes);
   }
   std::sort(ids.begin(), ids.end(), [](const IdEntry& a, const IdEntry& b) {
     return std::tie(a.hash, a.shard, a.doc) < std::tie(b.hash, b.shard, b.doc);
   });
-  auto id_of = [&](const IdEntry& e) { return shards[e.shard].reader->doc(e.doc).external_id; };
+  // Equal hashes are rare (a duplicate, or a collision): only their shards are opened again,
+  // a few at a time. A shard that cannot be opened again is a finding (Reopen), and its ids
+  // compare as unequal.
+  std::map<uint32_t, std::optional<SegmentReader>> reopened;
+  auto id_of = [&](const IdEntry& e) -> std::string {
+    auto it = reopened.find(e.shard);
+    if (it == reopened.end()) {
+      if (reopened.size() >= 64) reopened.erase(reopened.begin());
+      it = reopened.emplace(e.shard, Reopen(store, vname, *shards[e.shard].entry, findings)).first;
+    }
+    if (!it->second || e.doc >= it->second->doc_count()) {
+      return "\x1f" + std::to_string(e.shard) + "/" + std::to_string(e.doc);
+    }
+    return std::string(it->second->doc(e.doc).external_id);
+  };
   std::vector<std::pair<IdEntry, uint32_t>> duplicates;  // (later copy, shard of the first)
   for (size_t i = 0; i < ids.size();) {
     size_t end = i + 1;
@@ -535,7 +589,7 @@ uint64_t CheckUniqueIds(const std::string& vname, const std::vector<OpenShard>& 
     return std::tie(a.first.shard, a.first.doc) < std::tie(b.first.shard, b.first.doc);
   });
   for (const auto& [copy, first] : duplicates) {
-    const std::string id(id_of(copy));
+    const std::string id = id_of(copy);
     const std::string& shard_id = shards[copy.shard].entry->shard;
     Finding f = Make("duplicate_external_id", vname, shard_id,
                      "product " + id + " is also in shard " + shards[first].entry->shard);
@@ -548,8 +602,9 @@ uint64_t CheckUniqueIds(const std::string& vname, const std::vector<OpenShard>& 
 // Consistency with the catalog, using the version's own settings: shards missing or extra,
 // then each common shard's products and (sampled or, with deep, all) terms. Errors are the
 // catalog scan's (shard::Ingest); the rest are findings.
-Status CompareWithCatalog(const std::string& vname, const Result<snapshot::IndexSettings>& settings,
-                          const std::vector<OpenShard>& shards, const VerifyOptions& options,
+Status CompareWithCatalog(const snapshot::SnapshotStore& store, const std::string& vname,
+                          const Manifest& manifest, const Result<snapshot::IndexSettings>& settings,
+                          std::vector<OpenShard>& shards, const VerifyOptions& options,
                           Findings* findings, std::atomic<uint64_t>* terms_compared,
                           uint64_t* catalog_products) {
   shard::IngestOptions io;
@@ -560,18 +615,27 @@ Status CompareWithCatalog(const std::string& vname, const Result<snapshot::Index
   }
   io.schema = settings->schema;
   io.analyzer = settings->analyzer;
+  // The catalog's products go to the shards the version's recorded counts give them; a
+  // category the version does not have gets the count a build would give it.
   io.shards_per_category = settings->shards_per_category;
+  io.target_shard_docs = manifest.target_shard_docs;
+  for (const auto& e : manifest.shards) {
+    std::string slug;
+    uint32_t n = 0;
+    if (shard::ParseShardId(e.shard, &slug, &n)) io.category_shards[slug] = manifest.ShardsOf(slug);
+  }
   io.reader.format = options.format;
   io.reader.max_line_bytes = options.max_line_bytes;
   io.threads = options.threads;
   std::map<std::string, std::set<std::string>> sampled;
   std::map<std::string, const OpenShard*> by_shard;
-  for (const auto& s : shards) {
+  for (auto& s : shards) {
     by_shard[s.entry->shard] = &s;
-    if (s.reader && !options.deep) {
-      sampled[s.entry->shard] = SampleTerms(*s.reader, options.sample_terms, options.seed);
-    }
+    if (s.intact && !options.deep) sampled[s.entry->shard] = std::move(s.sampled);
   }
+  // Only the shards the version has are compared product by product; the others are
+  // counted (shard_missing).
+  io.shard_filter = [&](const std::string& shard_id) { return by_shard.count(shard_id) > 0; };
   io.make_sink = [&](const std::string& shard_id) {
     auto it = sampled.find(shard_id);
     return std::make_unique<CatalogShard>(it == sampled.end() ? nullptr : &it->second,
@@ -601,15 +665,17 @@ Status CompareWithCatalog(const std::string& vname, const Result<snapshot::Index
   }
   std::vector<const OpenShard*> common;
   for (const auto& [s, open] : by_shard) {
-    if (open->reader && scan.sinks.count(s)) common.push_back(open);
+    if (open->intact && scan.sinks.count(s)) common.push_back(open);
   }
   return RunJobs(common.size(), options.threads, [&](size_t i) {
     const OpenShard& s = *common[i];
-    auto& cat = static_cast<CatalogShard&>(*scan.sinks[s.entry->shard]);
+    auto reader = Reopen(store, vname, *s.entry, findings);
+    if (!reader) return Status::Ok();
+    auto& cat = static_cast<CatalogShard&>(*scan.sinks.at(s.entry->shard));
     static const std::set<std::string> kNone;
     auto it = sampled.find(s.entry->shard);
-    CompareShardWithCatalog(vname, s, cat, it == sampled.end() ? kNone : it->second, options.deep,
-                            findings, terms_compared);
+    CompareShardWithCatalog(vname, *reader, *s.entry, cat, it == sampled.end() ? kNone : it->second,
+                            options.deep, findings, terms_compared);
     return Status::Ok();
   });
 }
@@ -639,13 +705,18 @@ Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
       findings.Add(Make("manifest_corrupt", vname, "",
                         "the stored schema or analyzer settings cannot be read"));
     }
-    PIDX_ASSIGN_OR_RETURN(auto shards, CheckShards(store, vname, *manifest, settings,
-                                                   options.threads, &findings, &bytes));
+    // Terms to compare with the catalog are chosen while each segment is open anyway.
+    const int64_t sample_terms = v == selection.catalog_version && !options.deep
+                                     ? static_cast<int64_t>(options.sample_terms)
+                                     : -1;
+    PIDX_ASSIGN_OR_RETURN(auto shards,
+                          CheckShards(store, vname, *manifest, settings, options.threads, &findings,
+                                      &bytes, sample_terms, options.seed));
     result.shards_checked += shards.size();
-    result.docs_checked += CheckUniqueIds(vname, shards, &findings);
+    result.docs_checked += CheckUniqueIds(store, vname, shards, &findings);
     if (v != selection.catalog_version) continue;
-    PIDX_RETURN_IF_ERROR(CompareWithCatalog(vname, settings, shards, options, &findings,
-                                            &terms_compared, &result.catalog_products));
+    PIDX_RETURN_IF_ERROR(CompareWithCatalog(store, vname, *manifest, settings, shards, options,
+                                            &findings, &terms_compared, &result.catalog_products));
   }
 
   findings.Take(&result.findings, &result.unlisted);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <list>
 #include <optional>
 #include <set>
 #include <utility>
@@ -318,10 +319,39 @@ struct QueryEngine::State {
   std::vector<std::string> slugs;              // per shard: the category slug of its shard id
   std::map<std::string, uint64_t> categories;  // raw category -> docs, for hints only
   std::unique_ptr<QueryParser> parser;
-  // Per shard, opened on first use: the reader, or why it could not be opened.
+  // Per shard, opened on first use: the reader, or why it could not be opened. At most
+  // max_open readers stay open (each is a mapping, and the kernel allows about 65k per
+  // process): the least recently used one is released first, and opened again (checksum
+  // verified again) when a later query needs it.
   std::vector<std::unique_ptr<SegmentReader>> readers;
   std::vector<Status> open_errors;
   std::vector<bool> opened;
+  std::list<size_t> open_order;  // shards with a reader, most recently used first
+  std::vector<std::list<size_t>::iterator> open_pos;
+  size_t max_open = kDefaultMaxOpenSegments;
+
+  // The reader of shard i, opened when needed; null when it cannot be opened (open_errors[i]).
+  const SegmentReader* Reader(size_t i) {
+    if (readers[i]) {
+      open_order.splice(open_order.begin(), open_order, open_pos[i]);
+      return readers[i].get();
+    }
+    if (opened[i]) return nullptr;  // failed before: the same error, without retrying
+    auto reader = snapshot::OpenSegment(store, shards[i]);
+    if (!reader.ok()) {
+      opened[i] = true;
+      open_errors[i] = reader.status();
+      return nullptr;
+    }
+    while (open_order.size() >= std::max<size_t>(1, max_open)) {
+      readers[open_order.back()].reset();
+      open_order.pop_back();
+    }
+    readers[i] = std::make_unique<SegmentReader>(std::move(*reader));
+    open_order.push_front(i);
+    open_pos[i] = open_order.begin();
+    return readers[i].get();
+  }
 };
 
 QueryEngine::QueryEngine(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -333,6 +363,11 @@ uint64_t QueryEngine::version() const { return state_->version; }
 const QueryParser& QueryEngine::parser() const { return *state_->parser; }
 
 Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, uint64_t version) {
+  return Open(env, index_dir, version, EngineOptions());
+}
+
+Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, uint64_t version,
+                                      const EngineOptions& options) {
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, index_dir, false));
   PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadVersionOrCurrent(version));
   version = manifest.version;
@@ -358,6 +393,8 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
   state->readers.resize(state->shards.size());
   state->open_errors.resize(state->shards.size());
   state->opened.assign(state->shards.size(), false);
+  state->open_pos.resize(state->shards.size());
+  state->max_open = options.max_open_segments;
   return QueryEngine(std::move(state));
 }
 
@@ -388,23 +425,15 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
   for (size_t i = 0; i < s.shards.size(); ++i) {
     const snapshot::ShardEntry& entry = s.shards[i];
     if (required_slugs && required_slugs->count(s.slugs[i]) == 0) continue;
-    if (!s.opened[i]) {
-      s.opened[i] = true;
-      auto reader = snapshot::OpenSegment(s.store, entry);
-      if (reader.ok()) {
-        s.readers[i] = std::make_unique<SegmentReader>(std::move(*reader));
-      } else {
-        s.open_errors[i] = reader.status();
-      }
-    }
-    if (!s.readers[i]) {
+    const SegmentReader* open = s.Reader(i);
+    if (open == nullptr) {
       if (!options.allow_partial) return s.open_errors[i];
       result.unavailable.push_back(entry.shard + ": " + s.open_errors[i].message());
       continue;
     }
     ++result.shards_searched;
     searched.push_back(i);
-    const SegmentReader& reader = *s.readers[i];
+    const SegmentReader& reader = *open;
     ShardEvaluator evaluator(reader, options.max_prefix_terms);
     {
       const Status expanded = evaluator.ExpandPrefixes(query);
@@ -496,7 +525,8 @@ void QueryEngine::AddHints(const QueryNode& query,
     if (result->hints.size() >= kMaxTermHints) break;
     if (!seen.insert(t->term).second) continue;
     const bool present = std::any_of(searched.begin(), searched.end(), [&](size_t i) {
-      return s.readers[i]->FindTerm(t->term).has_value();
+      const SegmentReader* r = s.Reader(i);  // reopened if released since (max_open)
+      return r != nullptr && r->FindTerm(t->term).has_value();
     });
     if (present) continue;
     const size_t colon = t->term.find(':');
@@ -505,7 +535,9 @@ void QueryEngine::AddHints(const QueryNode& query,
     const size_t limit = SuggestionLimit(body);
     std::map<std::string, uint64_t> docs;  // candidate term -> docs over the searched shards
     for (const size_t i : searched) {
-      const SegmentReader& r = *s.readers[i];
+      const SegmentReader* open = s.Reader(i);
+      if (open == nullptr) continue;
+      const SegmentReader& r = *open;
       (void)r.ForEachTermWithPrefix(field, r.term_count(), [&](uint32_t k) {
         const std::string_view candidate = r.term(k).substr(field.size());
         if (EditDistance(body, candidate, limit) <= limit) {

@@ -78,11 +78,25 @@ struct SearchOptions {
   bool hints = true;  // compute `hints` (costs a dictionary walk only when they apply)
 };
 
+// Segments a QueryEngine keeps open between queries by default. Each open segment is one
+// mapping; the kernel's vm.max_map_count (65530 by default) bounds them per process, and an
+// index may have 100k shards.
+inline constexpr size_t kDefaultMaxOpenSegments = 1024;
+
+struct EngineOptions {
+  // At most this many segments stay open (mapped); past it the least recently used one is
+  // released and opened again, checksum verified again, when a later query needs it. >= 1.
+  size_t max_open_segments = kDefaultMaxOpenSegments;
+};
+
 class QueryEngine {
  public:
   // Opens `version` (0: the current one) of the index. kNotFound when the index or version
   // does not exist; kConfig when the stored schema or analyzer settings are not supported.
+  // No segment is opened here: each is opened when a query first needs it.
   static Result<QueryEngine> Open(Env* env, const std::string& index_dir, uint64_t version);
+  static Result<QueryEngine> Open(Env* env, const std::string& index_dir, uint64_t version,
+                                  const EngineOptions& options);
   ~QueryEngine();
   QueryEngine(QueryEngine&&) noexcept;
   QueryEngine& operator=(QueryEngine&&) noexcept;
@@ -90,7 +104,9 @@ class QueryEngine {
   uint64_t version() const;
   const QueryParser& parser() const;
 
-  // Segments are opened (checksum verified) on first use and kept for later queries.
+  // Segments are opened (checksum verified) on first use and kept for later queries, at most
+  // EngineOptions::max_open_segments of them. A segment that could not be opened is not
+  // retried by later queries of this engine.
   Result<QueryResult> Search(const QueryNode& query, const SearchOptions& options);
 
  private:

@@ -59,7 +59,8 @@ void CheckWorker(const Plan& plan, uint32_t worker, const snapshot::SnapshotStor
   if (!fragment.ok()) return all(true, fragment.status().message());
   if (fragment->operation != "stage" || !SameIdentity(fragment->catalogs, plan.catalogs) ||
       fragment->schema != plan.schema || fragment->analyzer != plan.analyzer ||
-      fragment->shards_per_category != plan.shards_per_category) {
+      fragment->shards_per_category != plan.shards_per_category ||
+      fragment->category_shards != plan.NewManifest("stage").category_shards) {
     return all(false,
                fmt::format("{} was staged for another plan (catalog or settings differ)", path));
   }

@@ -80,6 +80,9 @@ Result<shard::IngestOptions> IngestOptionsOf(const Plan& plan) {
   o.schema = std::move(settings->schema);
   o.analyzer = settings->analyzer;
   o.shards_per_category = settings->shards_per_category;
+  // Every slug of the catalog has its count in the plan (a format-1 plan: S for each).
+  o.category_shards = plan.NewManifest("stage").category_shards;
+  o.target_shard_docs = plan.target_shard_docs;
   auto format = catalog::ParseFormat(plan.catalog_format);
   if (!format.ok()) return format.status().Annotate("catalog format stored in the plan");
   o.reader.format = *format;

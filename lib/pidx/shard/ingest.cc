@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -70,11 +71,73 @@ class BatchQueue {
 }  // namespace
 
 std::string ShardOf(const analysis::Analyzer& analyzer, std::string_view category,
-                    std::string_view id, uint32_t shards_per_category) {
-  return MakeShardId(CategorySlug(analyzer.Fold(category)), ShardNumber(id, shards_per_category));
+                    std::string_view id, uint32_t category_shards) {
+  return MakeShardId(CategorySlug(analyzer.Fold(category)), ShardNumber(id, category_shards));
 }
 
 namespace {
+
+// Decides the shard count K of every slug whose count was not given, now that its products
+// are counted: partition b (products numbered mod S while reading) becomes shard b mod K
+// (XXH3 mod K == (XXH3 mod S) mod K because K divides S), in the counts; the slug's one
+// builder is the shard when K is 1, else it is split. Shards the filter rejects are dropped
+// with their products.
+Status SettleDeferred(const std::unordered_map<std::string, uint64_t>& deferred_docs,
+                      const IngestOptions& options, uint32_t max_shards, IngestResult* result) {
+  std::vector<std::pair<std::string, uint64_t>> slugs(deferred_docs.begin(), deferred_docs.end());
+  std::sort(slugs.begin(), slugs.end());
+  for (const auto& [slug, docs] : slugs) {
+    const uint32_t k = ShardCountFor(docs, max_shards, options.target_shard_docs);
+    result->category_shards[slug] = k;
+    std::vector<bool> keep(k);
+    for (uint32_t t = 0; t < k; ++t) {
+      keep[t] = !options.shard_filter || options.shard_filter(MakeShardId(slug, t));
+    }
+    std::vector<uint64_t> all(k, 0);
+    std::vector<std::map<std::string, uint64_t>> categories(k);
+    for (uint32_t b = 0; b < max_shards; ++b) {
+      const std::string from = MakeShardId(slug, b);
+      auto n = result->all_shards.find(from);
+      if (n != result->all_shards.end()) {
+        all[b % k] += n->second;
+        result->all_shards.erase(n);
+      }
+      auto c = result->categories.find(from);
+      if (c == result->categories.end()) continue;
+      for (const auto& [category, count] : c->second) {
+        if (keep[b % k]) {
+          categories[b % k][category] += count;
+        } else {
+          result->products -= count;
+        }
+      }
+      result->categories.erase(c);
+    }
+    for (uint32_t t = 0; t < k; ++t) {
+      const std::string to = MakeShardId(slug, t);
+      if (all[t] > 0) result->all_shards[to] = all[t];
+      if (!categories[t].empty()) result->categories[to] = std::move(categories[t]);
+    }
+    auto sink = result->sinks.find(MakeShardId(slug, 0));
+    if (sink == result->sinks.end()) continue;
+    if (k == 1 && keep[0]) continue;  // the builder is the shard
+    std::unique_ptr<ShardSink> whole = std::move(sink->second);
+    result->sinks.erase(sink);
+    auto* builder = dynamic_cast<ShardBuilder*>(whole.get());
+    if (builder == nullptr) {
+      return Status::Internal("shard " + slug + "_000: only shard builders can be split");
+    }
+    std::vector<ShardBuilder*> parts(k, nullptr);
+    for (uint32_t t = 0; t < k; ++t) {
+      if (!keep[t] || result->categories.count(MakeShardId(slug, t)) == 0) continue;
+      auto part = std::make_unique<ShardBuilder>(MakeShardId(slug, t), result->spill);
+      parts[t] = part.get();
+      result->sinks[MakeShardId(slug, t)] = std::move(part);
+    }
+    PIDX_RETURN_IF_ERROR(builder->SplitInto(parts));
+  }
+  return Status();
+}
 
 // Analyzer workers: they drain the queue while the reading thread fills it (not a RunJobs
 // pool: the jobs are not known in advance). Join closes the queue and waits for them.
@@ -163,6 +226,14 @@ class Scan {
     return status;
   }
 
+  // Every slug's shard count, the deferred ones decided now (SettleDeferred).
+  Status Settle() {
+    for (const auto& [category, route] : slug_of_category_) {
+      if (!route.deferred) result_->category_shards[route.slug] = route.shards;
+    }
+    return SettleDeferred(deferred_docs_, options_, max_shards_, result_);
+  }
+
   void ReportDone() const {
     if (options_.on_progress) {
       options_.on_progress(
@@ -240,29 +311,51 @@ class Scan {
   }
 
   // Counts the product in its shard and, when the filter accepts the shard, moves it into the
-  // current batch for its sink (made on first use); a full batch goes to the queue.
+  // current batch for its sink (made on first use); a full batch goes to the queue. The map
+  // lookups and the shard id are made once per (category, shard number), not per product. A
+  // slug whose count is decided after the scan collects every accepted product in one
+  // builder, named as its shard 0 (which it is when the slug ends with one shard, as most
+  // small categories do), and is split by SettleDeferred otherwise.
   void Route(catalog::Product* product, BatchQueue* queue) {
     auto slug_it = slug_of_category_.find(product->category);
     if (slug_it == slug_of_category_.end()) {
-      slug_it = slug_of_category_
-                    .emplace(product->category, CategorySlug(analyzer_.Fold(product->category)))
-                    .first;
+      CategoryRoute route;
+      route.slug = CategorySlug(analyzer_.Fold(product->category));
+      auto given = options_.category_shards.find(route.slug);
+      // Without a target every slug has S shards: nothing to decide after the scan.
+      route.deferred = given == options_.category_shards.end() && options_.target_shard_docs > 0;
+      route.shards = given != options_.category_shards.end() ? given->second : max_shards_;
+      route.slots.resize(route.shards);
+      slug_it = slug_of_category_.emplace(product->category, std::move(route)).first;
     }
-    std::string shard =
-        MakeShardId(slug_it->second, ShardNumber(product->id, options_.shards_per_category));
-    ++result_->all_shards[shard];
-    if (!Accepts(shard)) return;
-    auto& sink = result_->sinks[shard];
-    if (!sink) {
-      if (options_.make_sink) {
-        sink = options_.make_sink(shard);
-      } else {
-        sink = std::make_unique<ShardBuilder>(shard, result_->spill);
+    CategoryRoute& route = slug_it->second;
+    if (route.deferred) ++deferred_docs_[route.slug];
+    const uint32_t number = ShardNumber(product->id, route.shards);
+    Slot& slot = route.slots[number];
+    if (!slot.init) {
+      slot.init = true;
+      const std::string shard = MakeShardId(route.slug, number);
+      slot.all = &result_->all_shards[shard];
+      slot.accept = Accepts(route.slug, number, route.deferred);
+      if (slot.accept) {
+        slot.category = &result_->categories[shard][product->category];
+        const std::string sink_name = route.deferred ? MakeShardId(route.slug, 0) : shard;
+        auto& sink = result_->sinks[sink_name];
+        if (!sink) {
+          if (options_.make_sink) {
+            sink = options_.make_sink(sink_name);
+          } else {
+            sink = std::make_unique<ShardBuilder>(sink_name, result_->spill);
+          }
+        }
+        slot.sink = sink.get();
       }
     }
-    ++result_->categories[shard][product->category];
+    ++*slot.all;
+    if (!slot.accept) return;
+    ++*slot.category;
     ++result_->products;
-    batch_.push_back(Item{std::move(*product), sink.get()});
+    batch_.push_back(Item{std::move(*product), slot.sink});
     *product = catalog::Product();
     product->fields.resize(options_.schema.fields().size());
     if (batch_.size() == kBatchSize) {
@@ -272,12 +365,14 @@ class Scan {
     }
   }
 
-  bool Accepts(const std::string& shard) {
+  // A partition of a deferred slug is read when any shard it may end up in is accepted.
+  bool Accepts(const std::string& slug, uint32_t b, bool deferred) const {
     if (!options_.shard_filter) return true;
-    auto it = filter_cache_.find(shard);
-    if (it == filter_cache_.end())
-      it = filter_cache_.emplace(shard, options_.shard_filter(shard)).first;
-    return it->second;
+    if (!deferred) return options_.shard_filter(MakeShardId(slug, b));
+    for (uint32_t k = 1; k <= max_shards_; ++k) {
+      if (max_shards_ % k == 0 && options_.shard_filter(MakeShardId(slug, b % k))) return true;
+    }
+    return false;
   }
 
   void ReportProgress(const catalog::CatalogReader& reader) {
@@ -299,8 +394,24 @@ class Scan {
   const int64_t start_;
   int64_t last_progress_;
   IdSet seen_ids_;
-  std::unordered_map<std::string, std::string> slug_of_category_;
-  std::unordered_map<std::string, bool> filter_cache_;
+  // Per raw category: its slug, the shard count its products are numbered with (S for a slug
+  // decided after the scan), and per shard number where its counters and sink are.
+  struct Slot {
+    bool init = false;
+    bool accept = false;
+    uint64_t* all = nullptr;       // result_->all_shards entry
+    uint64_t* category = nullptr;  // result_->categories entry of this raw category
+    ShardSink* sink = nullptr;
+  };
+  struct CategoryRoute {
+    std::string slug;
+    uint32_t shards = 1;
+    bool deferred = false;
+    std::vector<Slot> slots;
+  };
+  std::unordered_map<std::string, CategoryRoute> slug_of_category_;
+  std::unordered_map<std::string, uint64_t> deferred_docs_;  // slug -> products, all of them
+  const uint32_t max_shards_ = std::max<uint32_t>(1, options_.shards_per_category);
   Batch batch_;
 };
 
@@ -332,6 +443,7 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
   queue.Close();
   workers.Join();
   if (!status.ok()) return status;
+  PIDX_RETURN_IF_ERROR(scan.Settle());
   scan.ReportDone();
   return result;
 }

@@ -19,7 +19,9 @@
 
 namespace pidx::snapshot {
 
-inline constexpr uint32_t kManifestFormatVersion = 1;
+// 2: per-category shard counts (category_shards, target_shard_docs). Version 1 still reads:
+// every category of it has shards_per_category shards.
+inline constexpr uint32_t kManifestFormatVersion = 2;
 
 struct CatalogIdentity {
   std::string path;
@@ -57,7 +59,12 @@ struct Manifest {
   std::vector<CatalogIdentity> catalogs;
   nlohmann::json schema;
   nlohmann::json analyzer;
-  uint32_t shards_per_category = 8;
+  uint32_t shards_per_category = 8;  // S: the most shards a category has
+  // The target a build chose category shard counts with (0: none, every category has S).
+  uint64_t target_shard_docs = 0;
+  // Category slug -> its shard count K (a divisor of S): product p of the category lives in
+  // shard "<slug>_<XXH3(p.id) mod K>". Every slug of `shards` is listed (empty for format 1).
+  std::map<std::string, uint32_t> category_shards;
   uint64_t bad_lines_skipped = 0;
   std::vector<ShardEntry> shards;  // sorted by shard id
   // The `totals` object as stored, set by Parse; Serialize writes SumTotals(shards) instead.
@@ -67,6 +74,9 @@ struct Manifest {
 
   std::map<std::string, uint64_t> Categories() const;  // union over shards
   const ShardEntry* FindShard(std::string_view shard) const;
+  // The shard count of `slug`: category_shards' entry, else S (a format-1 manifest, or a slug
+  // the version does not have).
+  uint32_t ShardsOf(const std::string& slug) const;
 
   std::string Serialize() const;
   // kCorrupt naming `name` when the checksum line is missing or wrong, the JSON does not parse
