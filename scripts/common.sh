@@ -9,6 +9,7 @@ PIDX_PACKAGES=(
   libcli11-dev libroaring-dev libfmt-dev libspdlog-dev libxxhash-dev catch2
   libsimdjson-dev nlohmann-json3-dev libicu-dev zlib1g-dev libzstd-dev
   util-linux gzip zstd
+  golang-go
   clang libclang-rt-14-dev
   slurm-wlm munge parallel
   libsqlite3-dev libbenchmark-dev

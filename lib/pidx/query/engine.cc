@@ -206,6 +206,20 @@ struct QueryEngine::State {
   std::vector<std::unique_ptr<SegmentReader>> readers;
   std::vector<Status> open_errors;
   std::vector<bool> opened;
+  snapshot::Manifest manifest;  // as loaded; manifest() for the reader library
+
+  // Opens shard i's segment unless it was tried already; afterwards readers[i] is set or
+  // open_errors[i] says why not.
+  void OpenShard(size_t i) {
+    if (opened[i]) return;
+    opened[i] = true;
+    auto reader = snapshot::OpenSegment(store, shards[i]);
+    if (reader.ok()) {
+      readers[i] = std::make_unique<SegmentReader>(std::move(*reader));
+    } else {
+      open_errors[i] = reader.status();
+    }
+  }
 };
 
 QueryEngine::QueryEngine(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -232,7 +246,8 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
   auto state = std::make_unique<State>(std::move(store));
   state->version = version;
   state->parser = std::make_unique<QueryParser>(std::move(*schema), std::move(*settings));
-  state->shards = std::move(manifest.shards);
+  state->shards = manifest.shards;
+  state->manifest = std::move(manifest);
   // Shards are skipped by the slug of their id, which the segment's own shard name proves
   // (OpenSegment), not by the categories the manifest lists: a manifest that lies about
   // them must not make a query silently skip the shard holding the matches.
@@ -274,15 +289,7 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
   for (size_t i = 0; i < s.shards.size(); ++i) {
     const snapshot::ShardEntry& entry = s.shards[i];
     if (required_slugs && required_slugs->count(s.slugs[i]) == 0) continue;
-    if (!s.opened[i]) {
-      s.opened[i] = true;
-      auto reader = snapshot::OpenSegment(s.store, entry);
-      if (reader.ok()) {
-        s.readers[i] = std::make_unique<SegmentReader>(std::move(*reader));
-      } else {
-        s.open_errors[i] = reader.status();
-      }
-    }
+    s.OpenShard(i);
     if (!s.readers[i]) {
       if (!options.allow_partial) return s.open_errors[i];
       result.unavailable.push_back(entry.shard + ": " + s.open_errors[i].message());
@@ -327,6 +334,39 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
   if (candidates.size() > options.limit) candidates.resize(options.limit);
   result.hits = std::move(candidates);
   return result;
+}
+
+Status QueryEngine::OpenAllShards() {
+  State& s = *state_;
+  for (size_t i = 0; i < s.shards.size(); ++i) {
+    s.OpenShard(i);
+    if (!s.readers[i]) return s.open_errors[i];
+  }
+  return Status::Ok();
+}
+
+const snapshot::Manifest& QueryEngine::manifest() const { return state_->manifest; }
+
+std::optional<QueryHit> QueryEngine::FindProduct(std::string_view id) const {
+  const State& s = *state_;
+  for (size_t i = 0; i < s.shards.size(); ++i) {
+    if (!s.readers[i]) continue;
+    const SegmentReader& reader = *s.readers[i];
+    uint32_t lo = 0, hi = reader.doc_count();
+    while (lo < hi) {
+      const uint32_t mid = lo + (hi - lo) / 2;
+      const segment::DocView doc = reader.doc(mid);
+      if (doc.external_id == id) {
+        return QueryHit{std::string(doc.external_id), std::string(doc.title), s.shards[i].shard};
+      }
+      if (doc.external_id < id) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace pidx

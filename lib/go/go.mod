@@ -1,0 +1,3 @@
+module pidx.dev/pidx
+
+go 1.19
