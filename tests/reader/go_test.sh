@@ -5,7 +5,8 @@
 # Usage: go_test.sh MODULE_DIR WORK_DIR PIDX PIDX_GEN. Exit 77 only when go is not installed.
 set -euo pipefail
 module="$1" work="$2"
-export PIDX_BIN="$3" PIDX_GEN="$4"
+PIDX_BIN="$(realpath "$3")" PIDX_GEN="$(realpath "$4")"
+export PIDX_BIN PIDX_GEN
 command -v go >/dev/null || { echo "go is not installed (Debian: golang-go): skipped"; exit 77; }
 export GOPATH="$work/gopath" GOCACHE="$work/gocache" GOTOOLCHAIN=local GOPROXY=off GOFLAGS= \
   GOENV=off CGO_ENABLED=1
