@@ -128,7 +128,7 @@ def main():
         subprocess.run([a.gen, "--products", "3000", "--seed", "11", "--out", catalog],
                        check=True, capture_output=True)
         subprocess.run([a.pidx, "build", "-q", "--catalog", catalog, "--index", index],
-                       check=True)
+                       check=True, stdout=subprocess.DEVNULL)
         qs = sample_queries(catalog, a.queries, seed=20)
         qfile = os.path.join(tmp, "queries.tsv")
         with open(qfile, "w", encoding="utf-8") as f:

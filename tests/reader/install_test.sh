@@ -38,9 +38,9 @@ other="$(nm -D -C --defined-only "$libdir/libpidx.so" | sed 's/^[0-9a-f]* . //; 
 [ -z "$other" ] || { echo "libpidx.so exports more than its API:"; echo "$other" | head; exit 1; }
 
 "$gen" --products 500 --seed 4 --out "$dir/c.jsonl" 2>/dev/null
-"$pidx" build -q --catalog "$dir/c.jsonl" --index "$dir/idx"
+"$pidx" build -q --catalog "$dir/c.jsonl" --index "$dir/idx" >/dev/null
 query='black OR set -leather'
-want="v1 $("$pidx" query --index "$dir/idx" --count -- "$query")"
+want="v1 $("$pidx" query --log-level warn --index "$dir/idx" --count -- "$query")"
 
 # 1. pkg-config, C.
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
