@@ -1,3 +1,3 @@
-module pidx.dev/pidx
+module pidx
 
 go 1.19

@@ -21,7 +21,7 @@ import (
 	"strconv"
 	"time"
 
-	"pidx.dev/pidx/pidx"
+	"pidx/pidx"
 )
 
 // Service answers queries from one index.

@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"pidx.dev/pidx/pidx"
+	"pidx/pidx"
 )
 
 func tool(t *testing.T, env string) string {

@@ -22,7 +22,7 @@ import (
 	"strings"
 	"time"
 
-	"pidx.dev/pidx/pidx"
+	"pidx/pidx"
 )
 
 type query struct {
