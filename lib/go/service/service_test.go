@@ -360,7 +360,7 @@ func TestServiceSwitchesVersionsWhilePidxPublishes(t *testing.T) {
 	if !versions[published[len(published)-1]] {
 		t.Fatalf("the last version v%d answered nothing", published[len(published)-1])
 	}
-	t.Logf("%d requests, %d versions answered, %d published", requests, len(versions), len(published)+1)
+	t.Logf("%d requests, %d versions answered, %d good versions published and a damaged one", requests, len(versions), len(published))
 	// The replaced versions were released; a closed reader says so.
 	if err := svc.Close(); err != nil {
 		t.Fatal(err)
