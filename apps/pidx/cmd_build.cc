@@ -97,19 +97,19 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
     PrintJson({{"command", "build"},
                {"version", snapshot::VersionName(r.version)},
                {"parent", r.parent ? snapshot::VersionName(r.parent) : ""},
-               {"shards", r.shards},
-               {"docs", r.docs},
-               {"terms", r.terms},
-               {"postings", r.postings},
-               {"bytes", r.bytes},
+               {"shards", r.totals.shards},
+               {"docs", r.totals.docs},
+               {"terms", r.totals.terms},
+               {"postings", r.totals.postings},
+               {"bytes", r.totals.bytes},
                {"segments_written", r.segments_written},
                {"bad_lines_skipped", r.bad_records},
                {"duration_ms", r.duration_ms}});
   } else {
     std::string out =
         fmt::format("published {} in {}\n  shards {}  docs {}  terms {}  postings {}  size {}\n",
-                    snapshot::VersionName(r.version), f.index, r.shards, r.docs, r.terms,
-                    r.postings, HumanBytes(r.bytes));
+                    snapshot::VersionName(r.version), f.index, r.totals.shards, r.totals.docs,
+                    r.totals.terms, r.totals.postings, HumanBytes(r.totals.bytes));
     out +=
         fmt::format("  new segments {}  bad lines skipped {}  took {:.2f}s\n", r.segments_written,
                     r.bad_records, static_cast<double>(r.duration_ms) / 1000);

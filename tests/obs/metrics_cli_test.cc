@@ -19,6 +19,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/index_files.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
@@ -28,6 +29,7 @@ using pidx::testing::ReadFile;
 using pidx::testing::RunOptions;
 using pidx::testing::RunResult;
 using pidx::testing::TempDir;
+using pidx::testing::TempFilesIn;
 namespace fs = std::filesystem;
 
 namespace {
@@ -180,14 +182,6 @@ Exposition ParseExposition(const std::string& text) {
 Exposition ParseFile(const std::string& path) {
   REQUIRE(fs::exists(path));
   return ParseExposition(ReadFile(path));
-}
-
-std::vector<std::string> TempFilesIn(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().filename().string().rfind(".tmp-", 0) == 0) out.push_back(e.path().string());
-  }
-  return out;
 }
 
 std::string BuildIndex(const TempDir& dir, const std::string& metrics) {

@@ -9,10 +9,12 @@
 
 #include "pidx/analysis/analyzer.h"
 #include "pidx/shard/ingest.h"
+#include "support/index_files.h"
 #include "support/products.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
+using pidx::testing::CurrentOf;
 using pidx::testing::Item;
 using pidx::testing::Pidx;
 using pidx::testing::ReadFile;
@@ -25,14 +27,7 @@ namespace {
 
 // Titles are plain lowercase ASCII words and categories one word, so the terms of a product
 // are easy to state: "category:<category>" and "title:<word>" for each word.
-std::vector<Item> MakeItems(int n) {
-  const char* cats[] = {"Books", "Toys"};
-  std::vector<Item> items;
-  for (int i = 0; i < n; ++i) {
-    items.push_back({"P" + std::to_string(i), cats[i % 2], "item number " + std::to_string(i)});
-  }
-  return items;
-}
+std::vector<Item> MakeItems(int n) { return pidx::testing::NumberedItems(n, {"Books", "Toys"}); }
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -54,11 +49,6 @@ Model ModelOf(const std::vector<Item>& items) {
     for (const auto& t : TermsOf(i)) m[ShardOf(i)][t].insert(i.id);
   }
   return m;
-}
-
-std::string CurrentOf(const std::string& index) {
-  std::string s = ReadFile(index + "/CURRENT");
-  return s.substr(0, s.find('\n'));
 }
 
 std::set<std::string> Strings(const nlohmann::json& a) {

@@ -35,12 +35,7 @@ namespace {
 
 // 600 products in three categories: about 25 per shard, so one product is a small change.
 std::vector<Item> MakeItems(int n = 600) {
-  const char* cats[] = {"Books", "Toys", "Garden"};
-  std::vector<Item> items;
-  for (int i = 0; i < n; ++i) {
-    items.push_back({"P" + std::to_string(i), cats[i % 3], "item number " + std::to_string(i)});
-  }
-  return items;
+  return pidx::testing::NumberedItems(n, {"Books", "Toys", "Garden"});
 }
 
 std::string Build(const TempDir& dir, const std::string& name, const std::vector<Item>& items,

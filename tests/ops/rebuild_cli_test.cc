@@ -12,28 +12,26 @@
 
 #include "pidx/analysis/analyzer.h"
 #include "pidx/shard/ingest.h"
+#include "support/index_files.h"
 #include "support/products.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
+using pidx::testing::CurrentOf;
 using pidx::testing::Item;
 using pidx::testing::Pidx;
 using pidx::testing::ReadFile;
 using pidx::testing::RunResult;
 using pidx::testing::ShardOf;
 using pidx::testing::TempDir;
+using pidx::testing::TempFilesIn;
 using pidx::testing::ToJsonl;
 namespace fs = std::filesystem;
 
 namespace {
 
 std::vector<Item> MakeItems(int n) {
-  const char* cats[] = {"Books", "Toys", "Home & Kitchen"};
-  std::vector<Item> items;
-  for (int i = 0; i < n; ++i) {
-    items.push_back({"P" + std::to_string(i), cats[i % 3], "item number " + std::to_string(i)});
-  }
-  return items;
+  return pidx::testing::NumberedItems(n, {"Books", "Toys", "Home & Kitchen"});
 }
 
 // shard -> segment file, from the current (or given) version's stats.
@@ -51,15 +49,6 @@ std::map<std::string, std::string> Segments(const std::string& index,
   const auto stats = nlohmann::json::parse(r.out);
   for (const auto& s : stats["shards"]) out[s["shard"]] = s["segment"];
   return out;
-}
-
-std::string CurrentOf(const std::string& index) { return ReadFile(index + "/CURRENT"); }
-
-bool NoTempFiles(const std::string& index) {
-  for (const auto& e : fs::recursive_directory_iterator(index)) {
-    if (e.path().filename().string().rfind(".tmp-", 0) == 0) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -121,7 +110,7 @@ TEST_CASE("rebuild-shard with a held shard lock exits 75 and logs lock.timeout")
   // lock.timeout comes before index.rebuild.failed.
   CHECK(r.err.find("lock.timeout") < r.err.find("index.rebuild.failed"));
   CHECK(CurrentOf(index) == before);
-  CHECK(NoTempFiles(index));
+  CHECK(TempFilesIn(index).empty());
 
   SECTION("once the holder is killed the next rebuild takes the lock at once") {
     kill(holder, SIGKILL);
@@ -169,7 +158,7 @@ TEST_CASE("eight concurrent rebuilds of eight shards lose no update") {
     INFO(ReadFile(dir.File("r" + std::to_string(i) + ".err")));
     CHECK(code == 0);
   }
-  CHECK(CurrentOf(index).rfind("v000009\n", 0) == 0);
+  CHECK(CurrentOf(index) == "v000009");
   auto final_segments = Segments(index);
   REQUIRE(final_segments.size() == parent.size());
   for (const auto& [shard, seg] : final_segments) {

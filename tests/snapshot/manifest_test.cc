@@ -44,7 +44,7 @@ TEST_CASE("a manifest round-trips through its serialization") {
   CHECK(back->parent == 41);
   CHECK(back->shards.size() == 1);
   CHECK(back->shards[0].checksum == 0x0123456789abcdefULL);
-  CHECK(back->TotalDocs() == 2);
+  CHECK(pidx::snapshot::SumTotals(back->shards).docs == 2);
   CHECK(back->Categories().at("Books") == 2);
   CHECK(back->FindShard("books_003") != nullptr);
   CHECK(back->FindShard("books_004") == nullptr);
@@ -146,4 +146,38 @@ TEST_CASE("the stored totals are kept for verify to compare") {
   CHECK(back->stored_totals.bytes == 999);
   CHECK(back->stored_totals.terms == 7);
   CHECK(back->stored_totals.postings == 9);
+}
+
+TEST_CASE("SumTotals adds every entry's docs, terms, postings and size and counts the entries") {
+  CHECK(pidx::snapshot::SumTotals({}).shards == 0);
+  std::vector<ShardEntry> entries;
+  uint64_t docs = 0, terms = 0, postings = 0, bytes = 0;
+  for (uint32_t i = 0; i < 5; ++i) {
+    ShardEntry e;
+    e.docs = 4'000'000'000u - i;  // near uint32 max: the sums must not wrap at 32 bits
+    e.terms = 3'000'000'000u + i;
+    e.postings = (uint64_t{1} << 40) + i;
+    e.size = 1000 * i + 7;
+    docs += e.docs;
+    terms += e.terms;
+    postings += e.postings;
+    bytes += e.size;
+    entries.push_back(e);
+  }
+  const pidx::snapshot::Totals t = pidx::snapshot::SumTotals(entries);
+  CHECK(t.shards == 5);
+  CHECK(t.docs == docs);
+  CHECK(t.terms == terms);
+  CHECK(t.postings == postings);
+  CHECK(t.bytes == bytes);
+  Manifest m = Sample();
+  m.shards = entries;
+  for (size_t i = 0; i < m.shards.size(); ++i) {
+    m.shards[i].shard = "books_00" + std::to_string(i);
+    m.shards[i].segment = m.shards[i].shard + "-0123456789abcdef.seg";
+  }
+  auto back = Manifest::Parse(m.Serialize(), "v42.manifest");
+  REQUIRE(back.ok());
+  CHECK(back->stored_totals.docs == docs);
+  CHECK(back->stored_totals.postings == postings);
 }

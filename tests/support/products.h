@@ -15,6 +15,17 @@ struct Item {
   std::string id, category, title;
 };
 
+// n items "P0".."P<n-1>" titled "item number <i>", the categories taken in turn.
+inline std::vector<Item> NumberedItems(int n, const std::vector<std::string>& categories) {
+  std::vector<Item> items;
+  for (int i = 0; i < n; ++i) {
+    items.push_back({"P" + std::to_string(i),
+                     categories[static_cast<size_t>(i) % categories.size()],
+                     "item number " + std::to_string(i)});
+  }
+  return items;
+}
+
 // One JSON Lines record per item, in order.
 inline std::string ToJsonl(const std::vector<Item>& items) {
   std::string s;

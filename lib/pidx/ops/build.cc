@@ -124,20 +124,16 @@ Result<BuildResult> Build(const BuildOptions& options, Env* env) {
   const snapshot::Manifest& manifest = published.manifest;
 
   result.parent = manifest.parent;
-  result.shards = manifest.shards.size();
-  result.docs = manifest.TotalDocs();
-  result.terms = manifest.TotalTerms();
-  result.postings = manifest.TotalPostings();
-  result.bytes = manifest.TotalBytes();
+  result.totals = snapshot::SumTotals(manifest.shards);
   for (const auto& e : manifest.shards) result.shard_sizes.push_back({e.shard, e.docs, e.size});
   result.duration_ms = MonotonicMs() - start;
   Log::Info("index.build.completed", "published " + snapshot::VersionName(result.version),
             {{"version", snapshot::VersionName(result.version)},
              {"parent", result.parent ? snapshot::VersionName(result.parent) : ""},
-             {"shards", result.shards},
-             {"docs", result.docs},
-             {"terms", result.terms},
-             {"bytes", result.bytes},
+             {"shards", result.totals.shards},
+             {"docs", result.totals.docs},
+             {"terms", result.totals.terms},
+             {"bytes", result.totals.bytes},
              {"bad_lines_skipped", result.bad_records},
              {"duration_ms", result.duration_ms}});
   return result;

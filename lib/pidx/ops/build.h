@@ -11,6 +11,7 @@
 #include "pidx/base/env.h"
 #include "pidx/base/status.h"
 #include "pidx/catalog/catalog_reader.h"
+#include "pidx/snapshot/totals.h"
 
 namespace pidx {
 
@@ -30,7 +31,8 @@ struct BuildOptions {
   bool progress_bar = false;   // draw a bar on stderr (terminal); otherwise progress events
 };
 
-struct BuiltShard {
+// What the metrics textfile reports of one shard (shard::BuiltShard is the segment itself).
+struct ShardSize {
   std::string shard;
   uint64_t docs = 0;
   uint64_t bytes = 0;  // segment file size
@@ -39,16 +41,12 @@ struct BuiltShard {
 struct BuildResult {
   uint64_t version = 0;
   uint64_t parent = 0;
-  uint64_t shards = 0;
-  uint64_t docs = 0;
-  uint64_t terms = 0;
-  uint64_t postings = 0;
-  uint64_t bytes = 0;
+  snapshot::Totals totals;        // of the published version
   uint64_t segments_written = 0;  // new segment files (others were already there)
   uint64_t bad_records = 0;
   int64_t lock_wait_ms = 0;  // waiting for the publish lock
   int64_t duration_ms = 0;
-  std::vector<BuiltShard> shard_sizes;  // every shard of the published version, by shard id
+  std::vector<ShardSize> shard_sizes;  // every shard of the published version, by shard id
 };
 
 Result<BuildResult> Build(const BuildOptions& options, Env* env);

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <optional>
-#include <thread>
 
 #include "pidx/base/cancel.h"
 #include "pidx/base/duration.h"
+#include "pidx/base/worker_pool.h"
 #include "pidx/obs/log.h"
 
 namespace pidx {
@@ -33,70 +32,48 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
 
   FinishedShards out;
   out.entries.resize(work.size());
-  std::atomic<size_t> next{0};
   std::atomic<uint64_t> written{0};
-  std::mutex mu;
-  Status first_error;
-  auto run = [&] {
-    for (;;) {
-      size_t i = next++;
-      if (i >= work.size()) return;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!first_error.ok()) return;
+  Status status = RunJobs(work.size(), threads, [&](size_t i) {
+    Status s;
+    const int64_t t0 = MonotonicMs();
+    if (Cancelled()) s = Status::Interrupted("interrupted while building shards");
+    auto built = s.ok() ? work[i].second->Finish() : Result<shard::BuiltShard>(s);
+    if (built.ok()) {
+      snapshot::ShardEntry& e = out.entries[i];
+      e.shard = built->shard;
+      e.segment = snapshot::SnapshotStore::SegmentName(e.shard, built->checksum);
+      e.size = built->bytes.size();
+      e.checksum = built->checksum;
+      e.docs = built->docs;
+      e.terms = built->terms;
+      e.postings = built->postings;
+      e.signature = built->signature;
+      e.term_bloom = built->term_bloom;
+      e.categories = ingest.categories[e.shard];
+      auto how = store.WriteSegment(e.segment, built->bytes);
+      built->bytes = std::string();
+      s = how.status();
+      if (s.ok() && *how == snapshot::SnapshotStore::SegmentWrite::kReplaced) {
+        LogSegmentReplaced(store, e);
       }
-      Status s;
-      const int64_t t0 = MonotonicMs();
-      if (Cancelled()) s = Status::Interrupted("interrupted while building shards");
-      auto built = s.ok() ? work[i].second->Finish() : Result<shard::BuiltShard>(s);
-      if (built.ok()) {
-        snapshot::ShardEntry& e = out.entries[i];
-        e.shard = built->shard;
-        e.segment = snapshot::SnapshotStore::SegmentName(e.shard, built->checksum);
-        e.size = built->bytes.size();
-        e.checksum = built->checksum;
-        e.docs = built->docs;
-        e.terms = built->terms;
-        e.postings = built->postings;
-        e.signature = built->signature;
-        e.term_bloom = built->term_bloom;
-        e.categories = ingest.categories[e.shard];
-        auto how = store.WriteSegment(e.segment, built->bytes);
-        built->bytes = std::string();
-        s = how.status();
-        if (s.ok() && *how == snapshot::SnapshotStore::SegmentWrite::kReplaced) {
-          LogSegmentReplaced(store, e);
-        }
-        if (s.ok()) s = store.CheckSegment(e);
-        if (s.ok() && *how != snapshot::SnapshotStore::SegmentWrite::kReused) ++written;
-        if (s.ok()) {
-          Log::Info("shard.build.completed", "shard built",
-                    {{"shard", e.shard},
-                     {"docs", e.docs},
-                     {"terms", e.terms},
-                     {"bytes", e.size},
-                     {"segment", e.segment},
-                     {"duration_ms", MonotonicMs() - t0}});
-        }
-      } else {
-        s = built.status();
+      if (s.ok()) s = store.CheckSegment(e);
+      if (s.ok() && *how != snapshot::SnapshotStore::SegmentWrite::kReused) ++written;
+      if (s.ok()) {
+        Log::Info("shard.build.completed", "shard built",
+                  {{"shard", e.shard},
+                   {"docs", e.docs},
+                   {"terms", e.terms},
+                   {"bytes", e.size},
+                   {"segment", e.segment},
+                   {"duration_ms", MonotonicMs() - t0}});
       }
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok()) first_error = s.Annotate("shard " + *work[i].first);
-      }
+    } else {
+      s = built.status();
     }
-  };
-  int n = std::max(
-      1,
-      std::min<int>(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()),
-                    static_cast<int>(work.size())));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n; ++t) pool.emplace_back(run);
-  run();
-  for (auto& t : pool) t.join();
+    return s.Annotate("shard " + *work[i].first);
+  });
   ingest.sinks.clear();
-  if (!first_error.ok()) return first_error;
+  PIDX_RETURN_IF_ERROR(status);
   out.segments_written = written;
   return out;
 }

@@ -28,9 +28,10 @@ Result<VersionList> ListVersionInfos(const std::string& index_dir, Env* env) {
       info.parent = m->parent;
       info.operation = m->operation;
       info.operation_shard = m->operation_shard;
-      info.docs = m->TotalDocs();
-      info.shards = m->shards.size();
-      info.bytes = m->TotalBytes();
+      const snapshot::Totals totals = snapshot::SumTotals(m->shards);
+      info.docs = totals.docs;
+      info.shards = totals.shards;
+      info.bytes = totals.bytes;
     }
     list.versions.push_back(std::move(info));
   }

@@ -8,6 +8,7 @@
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/shard_id.h"
 #include "pidx/snapshot/index_reader.h"
+#include "pidx/snapshot/index_settings.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -232,20 +233,16 @@ const QueryParser& QueryEngine::parser() const { return *state_->parser; }
 
 Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, uint64_t version) {
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, index_dir, false));
-  if (version == 0) {
-    PIDX_ASSIGN_OR_RETURN(version, store.ReadCurrent());
-    if (version == 0) return Status::NotFound(index_dir + " has no published version");
-  }
-  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadManifest(version));
+  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadVersionOrCurrent(version));
+  version = manifest.version;
   const std::string vname = snapshot::VersionName(version);
-  auto schema = catalog::Schema::FromJson(manifest.schema);
-  if (!schema.ok()) return schema.status().Annotate(vname + ": stored schema");
-  auto settings = analysis::AnalyzerSettings::FromJson(manifest.analyzer);
-  if (!settings.ok()) return settings.status().Annotate(vname + ": stored analyzer");
+  std::string failed_part;
+  auto settings = snapshot::IndexSettings::FromManifest(manifest, &failed_part);
+  if (!settings.ok()) return settings.status().Annotate(vname + ": stored " + failed_part);
 
   auto state = std::make_unique<State>(std::move(store));
   state->version = version;
-  state->parser = std::make_unique<QueryParser>(std::move(*schema), std::move(*settings));
+  state->parser = std::make_unique<QueryParser>(std::move(settings->schema), settings->analyzer);
   state->shards = manifest.shards;
   state->manifest = std::move(manifest);
   // Shards are skipped by the slug of their id, which the segment's own shard name proves

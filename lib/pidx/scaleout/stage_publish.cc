@@ -204,11 +204,7 @@ Result<PublishStageResult> PublishStage(const PublishStageOptions& options, Env*
   result.parent = published.unchanged ? published.manifest.parent : published.baseline;
   manifest = std::move(published.manifest);
 
-  result.shards = manifest.shards.size();
-  result.docs = manifest.TotalDocs();
-  result.terms = manifest.TotalTerms();
-  result.postings = manifest.TotalPostings();
-  result.bytes = manifest.TotalBytes();
+  result.totals = snapshot::SumTotals(manifest.shards);
   result.duration_ms = MonotonicMs() - start;
   const std::string name = snapshot::VersionName(result.version);
   Log::Info("index.publish.completed",
@@ -220,9 +216,9 @@ Result<PublishStageResult> PublishStage(const PublishStageOptions& options, Env*
              {"parent", result.parent ? snapshot::VersionName(result.parent) : ""},
              {"unchanged", result.unchanged},
              {"workers", result.workers},
-             {"shards", result.shards},
-             {"docs", result.docs},
-             {"bytes", result.bytes},
+             {"shards", result.totals.shards},
+             {"docs", result.totals.docs},
+             {"bytes", result.totals.bytes},
              {"segments_copied", result.segments_copied},
              {"duration_ms", result.duration_ms}});
   return result;

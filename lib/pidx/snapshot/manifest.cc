@@ -11,25 +11,16 @@ namespace pidx::snapshot {
 
 using nlohmann::json;
 
-uint64_t Manifest::TotalDocs() const {
-  uint64_t n = 0;
-  for (const auto& s : shards) n += s.docs;
-  return n;
-}
-uint64_t Manifest::TotalTerms() const {
-  uint64_t n = 0;
-  for (const auto& s : shards) n += s.terms;
-  return n;
-}
-uint64_t Manifest::TotalPostings() const {
-  uint64_t n = 0;
-  for (const auto& s : shards) n += s.postings;
-  return n;
-}
-uint64_t Manifest::TotalBytes() const {
-  uint64_t n = 0;
-  for (const auto& s : shards) n += s.size;
-  return n;
+Totals SumTotals(const std::vector<ShardEntry>& shards) {
+  Totals t;
+  t.shards = shards.size();
+  for (const auto& s : shards) {
+    t.docs += s.docs;
+    t.terms += s.terms;
+    t.postings += s.postings;
+    t.bytes += s.size;
+  }
+  return t;
 }
 std::map<std::string, uint64_t> Manifest::Categories() const {
   std::map<std::string, uint64_t> out;
@@ -65,11 +56,12 @@ std::string Manifest::Serialize() const {
   j["analyzer"] = analyzer;
   j["shards_per_category"] = shards_per_category;
   j["bad_lines_skipped"] = bad_lines_skipped;
-  j["totals"] = {{"shards", shards.size()},
-                 {"docs", TotalDocs()},
-                 {"terms", TotalTerms()},
-                 {"postings", TotalPostings()},
-                 {"bytes", TotalBytes()}};
+  const Totals totals = SumTotals(shards);
+  j["totals"] = {{"shards", totals.shards},
+                 {"docs", totals.docs},
+                 {"terms", totals.terms},
+                 {"postings", totals.postings},
+                 {"bytes", totals.bytes}};
   j["shards"] = json::array();
   for (const auto& s : shards) {
     nlohmann::ordered_json e;

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pidx/base/status.h"
+#include "pidx/snapshot/totals.h"
 
 namespace pidx::snapshot {
 
@@ -40,16 +41,10 @@ struct ShardEntry {
   std::map<std::string, uint64_t> categories;  // raw category -> docs in this shard
 };
 
-// The `totals` object as stored. Readers derive totals from the shard entries (which are
-// checked against the segments); these are kept only so that verify can report a manifest
-// whose stored totals lie (manifest_totals_mismatch).
-struct StoredTotals {
-  uint64_t shards = 0;
-  uint64_t docs = 0;
-  uint64_t terms = 0;
-  uint64_t postings = 0;
-  uint64_t bytes = 0;
-};
+// The one sum over shard entries: shards counted, docs, terms, postings and segment sizes
+// added up. Readers derive totals this way from the entries (which are checked against the
+// segments), never from a manifest's stored `totals`.
+Totals SumTotals(const std::vector<ShardEntry>& shards);
 
 struct Manifest {
   uint32_t format_version = kManifestFormatVersion;
@@ -65,12 +60,11 @@ struct Manifest {
   uint32_t shards_per_category = 8;
   uint64_t bad_lines_skipped = 0;
   std::vector<ShardEntry> shards;  // sorted by shard id
-  StoredTotals stored_totals;      // set by Parse; Serialize writes the derived ones
+  // The `totals` object as stored, set by Parse; Serialize writes SumTotals(shards) instead.
+  // Kept only so that verify can report a manifest whose stored totals lie
+  // (manifest_totals_mismatch).
+  Totals stored_totals;
 
-  uint64_t TotalDocs() const;
-  uint64_t TotalTerms() const;
-  uint64_t TotalPostings() const;
-  uint64_t TotalBytes() const;
   std::map<std::string, uint64_t> Categories() const;  // union over shards
   const ShardEntry* FindShard(std::string_view shard) const;
 

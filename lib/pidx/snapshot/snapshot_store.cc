@@ -17,6 +17,7 @@ constexpr uint64_t kMaxCurrentBytes = 4096;  // a version line and a checksum li
 }  // namespace
 
 Result<SnapshotStore> SnapshotStore::Open(Env* env, std::string dir, bool create) {
+  std::string given_dir = dir;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   if (create) {
     // Like mkdir -p: every missing parent of the index directory is made too.
@@ -46,7 +47,7 @@ Result<SnapshotStore> SnapshotStore::Open(Env* env, std::string dir, bool create
       return Status::NotFound("index directory " + dir + " does not exist");
     return Status::NotFound(dir + " is not a pidx index (no versions/)");
   }
-  return SnapshotStore(env, std::move(dir));
+  return SnapshotStore(env, std::move(dir), std::move(given_dir));
 }
 
 std::string SnapshotStore::SegmentPath(const std::string& name) const {
@@ -91,6 +92,14 @@ Result<Manifest> SnapshotStore::LoadManifest(uint64_t version) const {
     return Status::Corrupt(path + ": names version " + VersionName(m.version));
   }
   return m;
+}
+
+Result<Manifest> SnapshotStore::LoadVersionOrCurrent(uint64_t version) const {
+  if (version == 0) {
+    PIDX_ASSIGN_OR_RETURN(version, ReadCurrent());
+    if (version == 0) return Status::NotFound(given_dir_ + " has no published version");
+  }
+  return LoadManifest(version);
 }
 
 Result<std::vector<uint64_t>> SnapshotStore::ListVersions() const {

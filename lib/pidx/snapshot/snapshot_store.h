@@ -57,6 +57,11 @@ class SnapshotStore {
   Result<uint64_t> ReadCurrent() const;
   // kNotFound when the version does not exist, kCorrupt when it does not parse.
   Result<Manifest> LoadManifest(uint64_t version) const;
+  // The version a reader asked for (`--version V`), or the current one when `version` is 0:
+  // kNotFound "<dir> has no published version" (the directory as given to Open) when it is 0
+  // and the index has no CURRENT yet; otherwise ReadCurrent's and LoadManifest's errors. The
+  // manifest's `version` says which one was opened.
+  Result<Manifest> LoadVersionOrCurrent(uint64_t version) const;
   // Every version with a manifest file, ascending.
   Result<std::vector<uint64_t>> ListVersions() const;
   // There is no way to map a segment by name: readers open one from its manifest entry,
@@ -91,10 +96,12 @@ class SnapshotStore {
   void SweepStaleTemporaries();
 
  private:
-  SnapshotStore(Env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
+  SnapshotStore(Env* env, std::string dir, std::string given_dir)
+      : env_(env), dir_(std::move(dir)), given_dir_(std::move(given_dir)) {}
   Status WriteCurrent(uint64_t version);
   Env* env_;
   std::string dir_;
+  std::string given_dir_;  // as the caller named it (trailing '/' kept), for messages
 };
 
 }  // namespace pidx::snapshot
