@@ -21,6 +21,7 @@ PIDX_BUILD_PACKAGES=(
 #   slurm-wlm munge parallel  scale-out on real engines (a private one-node Slurm cluster)
 #   man-db dpkg-dev           man pidx after cmake --install; cpack -G DEB (dpkg-shlibdeps)
 #   zsh fish                  the completion scripts, checked in the shells they are for
+#   golang-go                 the Go package over the C API (lib/go), go test -race
 #   prometheus prometheus-node-exporter   promtool checks, a real textfile scrape (tests/obs)
 PIDX_TEST_PACKAGES=(
   catch2 libsqlite3-dev
@@ -30,6 +31,7 @@ PIDX_TEST_PACKAGES=(
   slurm-wlm munge parallel
   man-db dpkg-dev
   zsh fish
+  golang-go
   prometheus prometheus-node-exporter
 )
 

@@ -132,6 +132,11 @@ class Bench:
         self.peer = os.path.join(b, "tests/bench/fts5_peer")
         self.qbench = os.path.join(b, "tests/bench/pidx_query_bench")
         self.micro = os.path.join(b, "tests/bench/micro_bench")
+        # The Go package's query tool (lib/go/cmd/pidx-go-query), built by scripts/bench when
+        # go is installed: the same query sets through libpidx's C API and cgo.
+        self.goquery = os.path.join(b, "pidx-go-query")
+        if not os.path.exists(self.goquery):
+            self.goquery = None
         self.work = args.work_dir
         os.makedirs(self.work, exist_ok=True)
         help_text = subprocess.run([self.pidx, "build", "--help"], capture_output=True,
@@ -285,9 +290,10 @@ class Bench:
         for s in SETS:
             qfile = os.path.join(qdir, f"{s}.tsv")
             for mode, flag in (("count", ["--count"]), ("top10", ["--top", "10"])):
-                pq, fq = [], []
+                pq, fq, gq = [], [], []
                 pout = os.path.join(self.work, f"out-pidx-{key}-{s}-{mode}")
                 fout = os.path.join(self.work, f"out-fts5-{key}-{s}-{mode}")
+                gout = os.path.join(self.work, f"out-go-{key}-{s}-{mode}")
                 for _ in range(a.runs):
                     r1 = run([self.qbench, "query", "--index", index, "--queries", qfile, *flag,
                               "--out", pout])
@@ -295,14 +301,23 @@ class Bench:
                     r2 = run([self.peer, "query", "--db", db, "--queries", qfile, *flag,
                               "--out", fout])
                     fq.append(last_json_line(r2["stderr"])["qps"])
+                    if self.goquery:
+                        r3 = run([self.goquery, "--index", index, "--bench", qfile, *flag,
+                                  "--out", gout])
+                        gq.append(last_json_line(r3["stderr"])["qps"])
                 with open(pout) as f1, open(fout) as f2:
                     l1, l2 = f1.read().splitlines(), f2.read().splitlines()
                 same = sum(1 for x, y in zip(l1, l2) if x == y)
                 total = max(len(l1), len(l2))
                 R["queries"][f"{s}_{mode}"] = {
                     "pidx_qps": med(pq), "fts5_qps": med(fq), "agree": same, "queries": total}
+                if gq:
+                    with open(gout) as f3:
+                        l3 = f3.read().splitlines()
+                    go_same = sum(1 for x, y in zip(l1, l3) if x == y)
+                    R["queries"][f"{s}_{mode}"].update(go_qps=med(gq), go_agree=go_same)
                 log(f"{n}: {s} {mode}: pidx {med(pq):.0f} q/s, FTS5 {med(fq):.0f} q/s, "
-                    f"agree {same}/{total}")
+                    f"agree {same}/{total}" + (f"; Go {med(gq):.0f} q/s" if gq else ""))
 
         # One query as a whole process.
         with open(os.path.join(qdir, "and2.tsv")) as f:
@@ -465,6 +480,13 @@ def table(res, target_size):
                              f"(q/s; agree {q['agree']}/{q['queries']})", label, q["pidx_qps"],
                              q["fts5_qps"], r, "pidx >= 5x FTS5" if is_t else "",
                              met(r >= 5) if is_t else ""))
+                if "go_qps" in q:
+                    # The Go package (cgo over libpidx's C API) against pidx in C++: the
+                    # binding's cost; "agree" compares its answers with pidx's.
+                    rows.append((f"  Go package, same queries (q/s; agree "
+                                 f"{q['go_agree']}/{q['queries']} with pidx)", label,
+                                 q["go_qps"], "-", None,
+                                 f"Go/C++ {q['go_qps'] / q['pidx_qps']:.2f}", ""))
         o = R["one_query_process_ms"]
         r = ratio(o["pidx"], o["fts5"])
         rows.append(("one query as a whole process (ms)", label, o["pidx"], o["fts5"], r,

@@ -329,10 +329,15 @@ struct QueryEngine::State {
   std::list<size_t> open_order;  // shards with a reader, most recently used first
   std::vector<std::list<size_t>::iterator> open_pos;
   size_t max_open = kDefaultMaxOpenSegments;
+  snapshot::Manifest manifest;  // as loaded; manifest() for the reader library
+  // OpenAllShards succeeded: every reader stays open, and Reader() changes nothing, so
+  // concurrent searches of the reader library share the engine without a lock.
+  bool all_open = false;
 
   // The reader of shard i, opened when needed; null when it cannot be opened (open_errors[i]).
   const SegmentReader* Reader(size_t i) {
     if (readers[i]) {
+      if (all_open) return readers[i].get();
       open_order.splice(open_order.begin(), open_order, open_pos[i]);
       return readers[i].get();
     }
@@ -380,7 +385,8 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
   state->version = version;
   state->parser = std::make_unique<QueryParser>(std::move(settings->schema), settings->analyzer);
   state->categories = manifest.Categories();
-  state->shards = std::move(manifest.shards);
+  state->shards = manifest.shards;
+  state->manifest = std::move(manifest);
   // Shards are skipped by the slug of their id, which the segment's own shard name proves
   // (OpenSegment), not by the categories the manifest lists: a manifest that lies about
   // them must not make a query silently skip the shard holding the matches.
@@ -552,6 +558,40 @@ void QueryEngine::AddHints(const QueryNode& query,
     }
     result->hints.push_back({QueryHint::Kind::kTerm, t->term, closest.Take()});
   }
+}
+
+Status QueryEngine::OpenAllShards() {
+  State& s = *state_;
+  s.max_open = std::max(s.max_open, s.shards.size());
+  for (size_t i = 0; i < s.shards.size(); ++i) {
+    if (s.Reader(i) == nullptr) return s.open_errors[i];
+  }
+  s.all_open = true;
+  return Status::Ok();
+}
+
+const snapshot::Manifest& QueryEngine::manifest() const { return state_->manifest; }
+
+std::optional<QueryHit> QueryEngine::FindProduct(std::string_view id) const {
+  const State& s = *state_;
+  for (size_t i = 0; i < s.shards.size(); ++i) {
+    if (!s.readers[i]) continue;
+    const SegmentReader& reader = *s.readers[i];
+    uint32_t lo = 0, hi = reader.doc_count();
+    while (lo < hi) {
+      const uint32_t mid = lo + (hi - lo) / 2;
+      const segment::DocView doc = reader.doc(mid);
+      if (doc.external_id == id) {
+        return QueryHit{std::string(doc.external_id), std::string(doc.title), s.shards[i].shard};
+      }
+      if (doc.external_id < id) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace pidx

@@ -27,6 +27,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pidx/base/env.h"
@@ -108,6 +109,20 @@ class QueryEngine {
   // EngineOptions::max_open_segments of them. A segment that could not be opened is not
   // retried by later queries of this engine.
   Result<QueryResult> Search(const QueryNode& query, const SearchOptions& options);
+
+  // --- The in-process form, for a long-running reader (lib/pidx/reader/) ---
+  // Opens every shard's segment now, with the checks Search does on first use (OpenSegment:
+  // size, checksum, structure, the manifest entry's counts); the first failure is returned
+  // (kNotFound / kCorrupt naming the shard). A version that fails here must not be served.
+  // Invariant once it succeeded: Search and FindProduct change nothing in the engine, so any
+  // number of threads may call them at once on one engine (no Open/move/destroy meanwhile).
+  Status OpenAllShards();
+  // The manifest of the open version (its `shards` are the entries searched).
+  const snapshot::Manifest& manifest() const;
+  // The stored fields of the product with external id `id`: a binary search of each open
+  // shard's doc table (docs are sorted by external id within a shard). nullopt when no open
+  // shard holds it. REQUIRES: OpenAllShards() succeeded (shards not yet opened are not read).
+  std::optional<QueryHit> FindProduct(std::string_view id) const;
 
  private:
   struct State;
