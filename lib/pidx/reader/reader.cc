@@ -198,10 +198,11 @@ VersionInfo Reader::Info() const {
   info.operation = m.operation;
   info.operation_shard = m.operation_shard;
   info.shards = m.shards.size();
-  info.docs = m.TotalDocs();
-  info.terms = m.TotalTerms();
-  info.postings = m.TotalPostings();
-  info.bytes = m.TotalBytes();
+  const snapshot::Totals totals = snapshot::SumTotals(m.shards);
+  info.docs = totals.docs;
+  info.terms = totals.terms;
+  info.postings = totals.postings;
+  info.bytes = totals.bytes;
   info.categories = m.Categories();
   return info;
 }
