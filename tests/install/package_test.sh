@@ -34,7 +34,7 @@ echo "Depends: $depends"
 
 # Everything cmake --install installs is in the package, and nothing else.
 cmake --install "$build" --prefix "$tmp/inst/usr" >/dev/null
-(cd "$tmp/inst" && find . -type f | sed 's|^\./||' | sort) >"$tmp/installed"
+(cd "$tmp/inst" && find . \( -type f -o -type l \) | sed 's|^\./||' | sort) >"$tmp/installed"
 dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\./||' | sort >"$tmp/packaged"
 diff -u "$tmp/installed" "$tmp/packaged" >&2 || fail "the package and cmake --install differ"
 for f in usr/bin/pidx usr/share/man/man1/pidx.1 usr/share/bash-completion/completions/pidx \
@@ -47,8 +47,11 @@ root="$tmp/root"
 dpkg -x "$deb" "$root"
 pidx="$root/usr/bin/pidx"
 "$pidx" --version | head -1 | grep -qx "pidx $version" || fail "the packaged pidx --version"
-# Every shared library it loads comes from a package that Depends names.
-ldd "$pidx" | awk '/=> \// {print $3}' | while read -r lib; do
+# Every shared library it links directly (its NEEDED entries; what those load in turn is their
+# own packages' Depends) comes from a package that Depends names.
+needed="$(readelf -d "$pidx" | awk '/\(NEEDED\)/ {gsub(/[][]/, "", $5); print $5}')"
+ldd "$pidx" | awk '/=> \// {print $1, $3}' | while read -r soname lib; do
+  grep -qxF "$soname" <<<"$needed" || continue
   real="$(readlink -f "$lib")"
   pkg="$( (dpkg -S "$lib" 2>/dev/null || dpkg -S "$real" 2>/dev/null) | head -1 | cut -d: -f1)"
   [ -n "$pkg" ] || fail "$lib belongs to no package"

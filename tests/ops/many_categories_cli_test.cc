@@ -76,7 +76,7 @@ TEST_CASE(
   RunResult b = Pidx({"build", "--catalog", catalog, "--index", index, "--json"});
   REQUIRE(b.exit_code == 0);
   const auto built = nlohmann::json::parse(b.out);
-  CHECK(built["shards"] == 20000);  // one shard per tiny category, not up to 8
+  CHECK(built["shard_count"] == 20000);  // one shard per tiny category, not up to 8
   CHECK(SegmentFiles(index) == 20000);
 
   // Without the fix every segment stayed mapped: 20k mappings, far over this cap, and

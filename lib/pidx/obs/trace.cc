@@ -130,6 +130,12 @@ std::string Trace::RootSpanId() {
   return s.spans[0].span_id;
 }
 
+ScopedCurrentSpan::ScopedCurrentSpan(const std::string& span_id) : previous_(current_span) {
+  current_span = span_id;
+}
+
+ScopedCurrentSpan::~ScopedCurrentSpan() { current_span = previous_; }
+
 std::string Trace::CurrentSpanId() {
   if (!current_span.empty()) return current_span;
   return RootSpanId();

@@ -65,6 +65,20 @@ class Trace {
   static std::vector<SpanRecord> Spans();
 };
 
+// Makes `span_id` (a running span's) the thread's current span for its lifetime, then restores
+// the one before: for work done on behalf of a span that is not the innermost one, e.g. the log
+// line of a shard whose segment is committed in a batch after later shards' spans began.
+class ScopedCurrentSpan {
+ public:
+  explicit ScopedCurrentSpan(const std::string& span_id);
+  ~ScopedCurrentSpan();
+  ScopedCurrentSpan(const ScopedCurrentSpan&) = delete;
+  ScopedCurrentSpan& operator=(const ScopedCurrentSpan&) = delete;
+
+ private:
+  std::string previous_;
+};
+
 class Span {
  public:
   // Starts `name` as a child of this thread's current span.

@@ -103,6 +103,7 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
         return false;
       }
       if (how != snapshot::SnapshotStore::SegmentWrite::kReused) ++written;
+      const ScopedCurrentSpan in_shard((*batch)[j].span->id());
       Log::Info("shard.build.completed", "shard built",
                 {{"shard", e.shard},
                  {"docs", e.docs},
