@@ -172,7 +172,7 @@ TEST_CASE("a bare word matches any text field, a field:value only that field") {
   CHECK_FALSE(Matches(field.value(), {"description:lamp"}));
 }
 
-TEST_CASE("a keyword or category value is one folded term; a category term is marked") {
+TEST_CASE("a keyword or category value is one folded term, and a category term is marked") {
   const QueryParser parser = DefaultParser();
   auto brand = parser.Parse("brand:\"Apple Inc.\"");
   REQUIRE(brand.ok());
