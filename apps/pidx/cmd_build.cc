@@ -1,7 +1,5 @@
 // pidx build --catalog FILE... --index DIR
 // pidx build --plan plan.json [--worker I] --stage DIR   (one worker of a scale-out build)
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include "command_metrics.h"
@@ -9,8 +7,9 @@
 #include "output.h"
 #include "pidx/obs/log.h"
 #include "pidx/ops/build.h"
+#include "pidx/ops/values.h"
 #include "pidx/scaleout/worker.h"
-#include "pidx/snapshot/manifest.h"
+#include "progress_view.h"
 
 namespace pidx::cli {
 namespace {
@@ -45,7 +44,22 @@ Status RunStage(const BuildFlags& f, const GlobalOptions& g) {
   o.stage_dir = f.stage;
   o.worker = f.worker;
   o.threads = f.threads;
-  PIDX_ASSIGN_OR_RETURN(StageResult r, BuildStage(o, Env::Default()));
+  ProgressView progress(g, "staging",
+                        f.worker >= 0 ? LogFields{{"worker", f.worker}} : LogFields());
+  o.progress = progress.options();
+  auto staged = BuildStage(o, Env::Default());
+  progress.Close();
+  PIDX_ASSIGN_OR_RETURN(StageResult r, std::move(staged));
+  g.Completed(fmt::format("worker {} of {} staged {} shards", r.worker, r.workers, r.shards.size()),
+              {{"worker", r.worker},
+               {"workers", r.workers},
+               {"shards", r.shards.size()},
+               {"docs", r.docs},
+               {"bytes", r.bytes},
+               {"segments_written", r.segments_written},
+               {"fragment", r.fragment},
+               {"duration_ms", r.duration_ms}},
+              LogLevel::kInfo, "index.stage.completed");
   if (g.json) {
     PrintJson({{"command", "build"},
                {"mode", "stage"},
@@ -88,15 +102,28 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   o.allow_shrink = f.guard.allow_shrink;
   o.threads = f.threads;
   PIDX_ASSIGN_OR_RETURN(o.memory_budget, ParseMemoryBudget(f.memory_budget, g));
-  o.progress_bar = Log::StderrIsTerminal() && !g.quiet;
-
-  PIDX_ASSIGN_OR_RETURN(BuildResult r, Build(o, Env::Default()));
+  ProgressView progress(g, "reading");
+  o.progress = progress.options();
+  auto built = Build(o, Env::Default());
+  progress.Close();
+  PIDX_ASSIGN_OR_RETURN(BuildResult r, std::move(built));
   metrics->SetLockWait(r.lock_wait_ms);
   for (const auto& s : r.shard_sizes) metrics->AddShard(s.shard, s.docs, s.bytes);
+  const std::string version = VersionName(r.version);
+  const std::string parent = r.parent ? VersionName(r.parent) : "";
+  g.Completed("published " + version, {{"version", version},
+                                       {"parent", parent},
+                                       {"shards", r.shards},
+                                       {"docs", r.docs},
+                                       {"terms", r.terms},
+                                       {"bytes", r.bytes},
+                                       {"bad_lines_skipped", r.bad_records},
+                                       {"duration_ms", r.duration_ms}});
+  const Throughput t = ThroughputOf(r.docs, r.catalog_bytes, r.duration_ms);
   if (g.json) {
     PrintJson({{"command", "build"},
-               {"version", snapshot::VersionName(r.version)},
-               {"parent", r.parent ? snapshot::VersionName(r.parent) : ""},
+               {"version", version},
+               {"parent", parent},
                {"shards", r.shards},
                {"docs", r.docs},
                {"terms", r.terms},
@@ -104,15 +131,18 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
                {"bytes", r.bytes},
                {"segments_written", r.segments_written},
                {"bad_lines_skipped", r.bad_records},
-               {"duration_ms", r.duration_ms}});
+               {"duration_ms", r.duration_ms},
+               {"catalog_bytes", r.catalog_bytes},
+               {"products_per_second", t.products_per_second},
+               {"catalog_mb_per_second", t.mb_per_second},
+               {"phases_ms", PhasesJson(r.phases, r.duration_ms)}});
   } else {
     std::string out =
         fmt::format("published {} in {}\n  shards {}  docs {}  terms {}  postings {}  size {}\n",
-                    snapshot::VersionName(r.version), f.index, r.shards, r.docs, r.terms,
-                    r.postings, HumanBytes(r.bytes));
+                    version, f.index, r.shards, r.docs, r.terms, r.postings, HumanBytes(r.bytes));
     out +=
-        fmt::format("  new segments {}  bad lines skipped {}  took {:.2f}s\n", r.segments_written,
-                    r.bad_records, static_cast<double>(r.duration_ms) / 1000);
+        fmt::format("  new segments {}  bad lines skipped {}\n", r.segments_written, r.bad_records);
+    out += TimingText(r.duration_ms, r.docs, r.catalog_bytes, r.phases);
     PrintText(out);
   }
   return Status::Ok();
@@ -128,10 +158,9 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
   AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
-  AddCountOption(app, "shards-per-category", &f->shards_per_category, 1,
-                 shard::kMaxShardsPerCategory, "Shards per category, 1-1000 (fixed at build time)");
+  AddShardsPerCategoryOption(app, &f->shards_per_category);
   AddShrinkGuardOptions(app, &f->guard);
-  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
+  AddThreadsOption(app, &f->threads);
   AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);
   app->add_option("--plan", f->plan, "Build one worker's shards of this plan (pidx plan)")

@@ -7,6 +7,7 @@
 #include "command_table.h"
 #include "output.h"
 #include "pidx/scaleout/plan.h"
+#include "progress_view.h"
 
 namespace pidx::cli {
 namespace {
@@ -38,8 +39,21 @@ Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
   o.workers = f.workers;
   o.threads = f.threads;
   o.out_path = f.out;
-  PIDX_ASSIGN_OR_RETURN(Plan p, MakePlan(o, Env::Default()));
+  ProgressView progress(g, "planning");
+  o.progress = progress.options();
+  auto made = MakePlan(o, Env::Default());
+  progress.Close();
+  PIDX_ASSIGN_OR_RETURN(MadePlan m, std::move(made));
+  const Plan& p = m.plan;
   const std::vector<uint64_t> docs = p.WorkerDocs();
+  g.Completed("plan written to " + f.out,
+              {{"plan", f.out},
+               {"workers", p.workers},
+               {"shards", p.shards.size()},
+               {"products", p.products},
+               {"worker_docs", docs},
+               {"max_worker_docs", *std::max_element(docs.begin(), docs.end())},
+               {"duration_ms", m.duration_ms}});
   if (g.json) {
     nlohmann::json workers = nlohmann::json::array();
     for (uint32_t w = 0; w < p.workers; ++w) {
@@ -76,9 +90,8 @@ CommandRun SetupPlan(CLI::App* app, GlobalOptions* global) {
   AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
-  AddCountOption(app, "shards-per-category", &f->shards_per_category, 1,
-                 shard::kMaxShardsPerCategory, "Shards per category, 1-1000 (fixed at build time)");
-  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
+  AddShardsPerCategoryOption(app, &f->shards_per_category);
+  AddThreadsOption(app, &f->threads);
   return [f, global] { return RunPlan(*f, *global); };
 }
 

@@ -5,7 +5,8 @@
 #include "command_table.h"
 #include "output.h"
 #include "pidx/ops/rebuild.h"
-#include "pidx/snapshot/manifest.h"
+#include "pidx/ops/values.h"
+#include "progress_view.h"
 
 namespace pidx::cli {
 namespace {
@@ -42,30 +43,49 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
   o.max_shrink = f.guard.max_shrink;
   o.allow_shrink = f.guard.allow_shrink;
 
-  PIDX_ASSIGN_OR_RETURN(RebuildResult r, RebuildShard(o, Env::Default()));
+  ProgressView progress(g, "reading", {{"shard", f.shard}});
+  o.progress = progress.options();
+  auto rebuilt = RebuildShard(o, Env::Default());
+  progress.Close();
+  PIDX_ASSIGN_OR_RETURN(RebuildResult r, std::move(rebuilt));
   metrics->SetLockWait(r.lock_wait_ms);
   metrics->AddShard(r.shard, r.docs, r.bytes);  // 0 and 0 when the shard was removed
+  const std::string version = VersionName(r.version);
+  const std::string parent = VersionName(r.parent);
+  g.Completed(r.shard + " " + r.action + " in " + version,
+              {{"shard", r.shard},
+               {"action", r.action},
+               {"docs", r.docs},
+               {"version", version},
+               {"parent", parent},
+               {"segment_unchanged", r.segment_unchanged},
+               {"duration_ms", r.duration_ms}});
   if (g.json) {
     PrintJson({{"command", "rebuild-shard"},
                {"shard", r.shard},
                {"action", r.action},
-               {"version", snapshot::VersionName(r.version)},
-               {"parent", snapshot::VersionName(r.parent)},
+               {"version", version},
+               {"parent", parent},
                {"docs", r.docs},
                {"terms", r.terms},
                {"bytes", r.bytes},
                {"segment", r.segment},
                {"segment_unchanged", r.segment_unchanged},
                {"bad_lines_skipped", r.bad_records},
-               {"duration_ms", r.duration_ms}});
+               {"duration_ms", r.duration_ms},
+               {"phases_ms", PhasesJson(r.phases, r.duration_ms)}});
   } else {
     std::string out =
-        fmt::format("{} {}: published {} (parent {})\n", r.shard, r.action,
-                    snapshot::VersionName(r.version), snapshot::VersionName(r.parent));
+        fmt::format("{} {}: published {} (parent {})\n", r.shard, r.action, version, parent);
     if (r.action != "removed") {
       out += fmt::format("  docs {}  terms {}  size {}{}\n", r.docs, r.terms, HumanBytes(r.bytes),
                          r.segment_unchanged ? "  (segment unchanged)" : "");
     }
+    out += fmt::format("  took {:.2f}s: read+analyze {:.2f}s, shard {:.2f}s, publish {:.2f}s\n",
+                       static_cast<double>(r.duration_ms) / 1000,
+                       static_cast<double>(r.phases.read_ms) / 1000,
+                       static_cast<double>(r.phases.shards_ms) / 1000,
+                       static_cast<double>(r.phases.publish_ms) / 1000);
     PrintText(out);
   }
   return Status::Ok();
@@ -81,7 +101,7 @@ CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global) {
   AddLockTimeoutOption(app, &f->lock_timeout);
   AddCatalogReadOptions(app, &f->read);
   AddShrinkGuardOptions(app, &f->guard);
-  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
+  AddThreadsOption(app, &f->threads);
   AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);
   return [f, global] {

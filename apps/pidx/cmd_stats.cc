@@ -4,14 +4,14 @@
 #include "command_table.h"
 #include "output.h"
 #include "pidx/ops/stats.h"
-#include "pidx/snapshot/manifest.h"
+#include "pidx/ops/values.h"
 
 namespace pidx::cli {
 namespace {
 
 struct StatsFlags {
   std::string index;
-  std::string version;
+  uint64_t version = 0;  // 0: the current one
   std::string shard;
   uint32_t top_terms = 0;
 };
@@ -44,17 +44,21 @@ Status RunStats(const StatsFlags& f, const GlobalOptions& g) {
   PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
   StatsOptions o;
   o.index_dir = f.index;
-  if (!f.version.empty() && !snapshot::ParseVersionName(f.version, &o.version)) {
-    return g.BadValue("version", "not a version: \"" + f.version + "\" (e.g. v000042 or 42)");
-  }
+  o.version = f.version;
   o.shard = f.shard;
   o.top_terms = f.top_terms;
   PIDX_ASSIGN_OR_RETURN(StatsResult r, Stats(o, Env::Default()));
+  g.Completed(fmt::format("{} shards, {} docs", r.shards.size(), r.total.docs),
+              {{"version", VersionName(r.version)},
+               {"shards", r.shards.size()},
+               {"docs", r.total.docs},
+               {"terms", r.total.terms},
+               {"bytes", r.total.bytes}});
 
   if (g.json) {
     nlohmann::ordered_json j;
     j["command"] = "stats";
-    j["version"] = snapshot::VersionName(r.version);
+    j["version"] = VersionName(r.version);
     j["created"] = r.created;
     j["shards_per_category"] = r.shards_per_category;
     j["total"] = ShardJson(r.total);
@@ -78,9 +82,8 @@ Status RunStats(const StatsFlags& f, const GlobalOptions& g) {
   };
   for (const auto& s : r.shards) row(s);
   row(r.total);
-  std::string out =
-      fmt::format("{} ({}), {} shards, {} per category\n\n", snapshot::VersionName(r.version),
-                  r.created, r.shards.size(), r.shards_per_category);
+  std::string out = fmt::format("{} ({}), {} shards, {} per category\n\n", VersionName(r.version),
+                                r.created, r.shards.size(), r.shards_per_category);
   out += t.Render();
   if (!r.total.top_terms.empty()) {
     Table tt({"term", "docs"});
@@ -96,7 +99,7 @@ Status RunStats(const StatsFlags& f, const GlobalOptions& g) {
 CommandRun SetupStats(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<StatsFlags>();
   AddIndexOption(app, &f->index);
-  app->add_option("--version", f->version, "Version to show (default: the current one)");
+  AddVersionOption(app, &f->version, "show");
   app->add_option("--shard", f->shard, "Show only this shard");
   AddCountOption(app, "top-terms", &f->top_terms, 0, 1000000,
                  "Also list the K most frequent terms");

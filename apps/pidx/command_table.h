@@ -18,10 +18,14 @@ using CommandRun = std::function<Status()>;
 // Registers the command's flags on `app` and returns what to run once they are parsed.
 using CommandSetup = std::function<CommandRun(CLI::App* app, GlobalOptions* global)>;
 
+// Every command's outcome is logged by the dispatcher (main), under these names: the
+// `.completed` event when the command did its work (fields from GlobalOptions::Completed),
+// the `.failed` event (reason, error, exit_code) when it failed.
 struct Command {
   const char* name;
   const char* summary;
-  const char* failed_event;  // logged with the error when the command fails
+  const char* completed_event;
+  const char* failed_event;
   CommandSetup setup;
 };
 

@@ -26,6 +26,8 @@ struct LogState {
   std::string trace_id;
   std::string span_id;
   std::shared_ptr<spdlog::logger> sink;
+  std::mutex guard_mu;  // one event line at a time through the guard
+  Log::StderrGuard guard;
 };
 
 std::string RandomHex(size_t bytes) {
@@ -128,8 +130,7 @@ void Log::Init(const LogConfig& config) {
   s.format = config.format;
   if (s.format == LogFormat::kAuto)
     s.format = StderrIsTerminal() ? LogFormat::kText : LogFormat::kJson;
-  const char* no_color = std::getenv("NO_COLOR");
-  s.color = s.format == LogFormat::kText && StderrIsTerminal() && !(no_color && *no_color);
+  s.color = s.format == LogFormat::kText && config.color;
   std::string trace;
   if (!config.traceparent.empty() && ParseTraceparent(config.traceparent, &trace)) {
     s.trace_id = trace;
@@ -185,7 +186,18 @@ void Log::Event(LogLevel level, std::string_view event, std::string_view msg,
                        msg);
     for (const auto& [k, v] : fields.items()) line += " " + k + "=" + LogfmtValue(v);
   }
-  s.sink->info(line);
+  std::lock_guard<std::mutex> lock(s.guard_mu);
+  if (s.guard) {
+    s.guard([&] { s.sink->info(line); });
+  } else {
+    s.sink->info(line);
+  }
+}
+
+void Log::SetStderrGuard(StderrGuard guard) {
+  LogState& s = State();
+  std::lock_guard<std::mutex> lock(s.guard_mu);
+  s.guard = std::move(guard);
 }
 
 }  // namespace pidx

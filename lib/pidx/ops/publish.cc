@@ -22,7 +22,7 @@ void LogSegmentReplaced(const snapshot::SnapshotStore& store, const snapshot::Sh
 }
 
 Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::IngestResult& ingest,
-                                    int threads) {
+                                    int threads, ProgressMeter* meter) {
   std::vector<std::pair<const std::string*, shard::ShardBuilder*>> work;
   for (auto& [id, sink] : ingest.sinks) {
     auto* builder = dynamic_cast<shard::ShardBuilder*>(sink.get());
@@ -31,6 +31,13 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
     work.emplace_back(&id, builder);
   }
 
+  if (meter != nullptr) {
+    uint64_t docs = 0;
+    for (const auto& [id, cats] : ingest.categories) {
+      for (const auto& [c, n] : cats) docs += n;
+    }
+    meter->StartShards(work.size(), docs);
+  }
   FinishedShards out;
   out.entries.resize(work.size());
   std::atomic<size_t> next{0};
@@ -49,6 +56,8 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
       const int64_t t0 = MonotonicMs();
       if (Cancelled()) s = Status::Interrupted("interrupted while building shards");
       auto built = s.ok() ? work[i].second->Finish() : Result<shard::BuiltShard>(s);
+      const int64_t t_encoded = MonotonicMs();
+      int64_t t_written = t_encoded;
       if (built.ok()) {
         snapshot::ShardEntry& e = out.entries[i];
         e.shard = built->shard;
@@ -63,6 +72,7 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
         e.categories = ingest.categories[e.shard];
         auto how = store.WriteSegment(e.segment, built->bytes);
         built->bytes = std::string();
+        t_written = MonotonicMs();
         s = how.status();
         if (s.ok() && *how == snapshot::SnapshotStore::SegmentWrite::kReplaced) {
           LogSegmentReplaced(store, e);
@@ -70,13 +80,17 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
         if (s.ok()) s = store.CheckSegment(e);
         if (s.ok() && *how != snapshot::SnapshotStore::SegmentWrite::kReused) ++written;
         if (s.ok()) {
-          Log::Info("shard.build.completed", "shard built",
-                    {{"shard", e.shard},
-                     {"docs", e.docs},
-                     {"terms", e.terms},
-                     {"bytes", e.size},
-                     {"segment", e.segment},
-                     {"duration_ms", MonotonicMs() - t0}});
+          const int64_t t_checked = MonotonicMs();
+          Log::Detail("shard.build.completed", "shard built",
+                      {{"shard", e.shard},
+                       {"docs", e.docs},
+                       {"terms", e.terms},
+                       {"bytes", e.size},
+                       {"segment", e.segment},
+                       {"duration_ms", t_checked - t0}});
+          if (meter != nullptr) {
+            meter->ShardDone(e.docs, t_encoded - t0, t_written - t_encoded, t_checked - t_written);
+          }
         }
       } else {
         s = built.status();

@@ -110,12 +110,13 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
     Log::Warn("catalog.record.skipped", bad.message(),
               {{"reason", bad.message()}, {"shard", options.shard}});
   };
-  ingest_opts.on_progress = [&](const shard::IngestProgress& p) {
-    Log::Info("index.build.progress", "rebuilding",
-              {{"shard", options.shard},
-               {"products", p.products},
-               {"bytes", p.bytes},
-               {"elapsed_ms", p.elapsed_ms}});
+  ProgressMeter meter(options.progress,
+                      {ProgressPhase::kRead, ProgressPhase::kShards, ProgressPhase::kPublish});
+  // One shard of the index is built: about its share of what is read.
+  meter.SetBuiltShare(1.0 / static_cast<double>(std::max<size_t>(1, current.shards.size())));
+  ingest_opts.progress_interval_ms = std::min<int64_t>(options.progress.interval_ms, 200);
+  ingest_opts.on_progress = [&meter](const shard::IngestProgress& p) {
+    meter.Read(p.products, p.bytes, p.total_bytes, p.shards);
   };
 
   Log::Info("index.rebuild.started", "rebuild of " + options.shard + " started",
@@ -161,11 +162,12 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   PIDX_RETURN_IF_ERROR(CheckCatalogNotEmpty(ingest.products_seen));
   std::optional<snapshot::ShardEntry> rebuilt;
   if (in_catalog) {
-    PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(store, ingest, options.threads));
+    PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(store, ingest, options.threads, &meter));
     rebuilt = finished.entries.at(0);
   }
   if (Cancelled()) return Status::Interrupted("interrupted before publishing");
 
+  meter.StartPublish();
   PublishRequest request;
   request.kind = PublishKind::kShard;
   request.guard = {options.max_shrink, options.allow_shrink};
@@ -206,16 +208,9 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
     result.segment = rebuilt->segment;
     result.segment_unchanged = old_entry && old_entry->segment == rebuilt->segment;
   }
+  meter.Done();
+  result.phases = meter.times();
   result.duration_ms = MonotonicMs() - start;
-  Log::Info("index.rebuild.completed",
-            options.shard + " " + result.action + " in " + snapshot::VersionName(result.version),
-            {{"shard", options.shard},
-             {"action", result.action},
-             {"docs", result.docs},
-             {"version", snapshot::VersionName(result.version)},
-             {"parent", snapshot::VersionName(result.parent)},
-             {"segment_unchanged", result.segment_unchanged},
-             {"duration_ms", result.duration_ms}});
   return result;
 }
 

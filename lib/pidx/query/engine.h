@@ -78,4 +78,17 @@ class QueryEngine {
   std::unique_ptr<State> state_;
 };
 
+// One query as `pidx query` runs it: opens `version` (0: the current one) of the index, parses
+// `text` with its settings and searches. Reading the current version, a concurrent gc that
+// removes it starts the search again on the new CURRENT (ops/reader_retry.h, event
+// index.query.restarted at debug level). A syntax error is kUsage with `*column` set (1-based).
+struct QueryRun {
+  uint64_t version = 0;  // the version searched
+  std::string parsed;    // the query as terms, e.g. (AND title:usb brand:anker)
+  QueryResult result;
+  int64_t duration_ms = 0;
+};
+Result<QueryRun> RunQuery(Env* env, const std::string& index_dir, uint64_t version,
+                          const std::string& text, const SearchOptions& options, size_t* column);
+
 }  // namespace pidx

@@ -210,21 +210,6 @@ Result<PublishStageResult> PublishStage(const PublishStageOptions& options, Env*
   result.postings = manifest.TotalPostings();
   result.bytes = manifest.TotalBytes();
   result.duration_ms = MonotonicMs() - start;
-  const std::string name = snapshot::VersionName(result.version);
-  Log::Info("index.publish.completed",
-            result.unchanged ? "the current version " + name +
-                                   " already has this content; "
-                                   "nothing published"
-                             : "published " + name,
-            {{"version", name},
-             {"parent", result.parent ? snapshot::VersionName(result.parent) : ""},
-             {"unchanged", result.unchanged},
-             {"workers", result.workers},
-             {"shards", result.shards},
-             {"docs", result.docs},
-             {"bytes", result.bytes},
-             {"segments_copied", result.segments_copied},
-             {"duration_ms", result.duration_ms}});
   return result;
 }
 

@@ -231,7 +231,7 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
         if (now - last_progress >= options.progress_interval_ms) {
           last_progress = now;
           options.on_progress({result.products_seen, bytes_done + reader.bytes_consumed(),
-                               total_bytes, now - start});
+                               total_bytes, now - start, result.sinks.size()});
         }
       }
     }
@@ -247,7 +247,8 @@ Result<IngestResult> Ingest(const std::vector<std::string>& catalogs,
   for (auto& w : workers) w.join();
   if (!status.ok()) return status;
   if (options.on_progress) {
-    options.on_progress({result.products_seen, bytes_done, total_bytes, MonotonicMs() - start});
+    options.on_progress({result.products_seen, bytes_done, total_bytes, MonotonicMs() - start,
+                         result.sinks.size()});
   }
   return result;
 }
