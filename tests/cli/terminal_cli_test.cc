@@ -239,7 +239,7 @@ TEST_CASE(
   CHECK(json.err.find("\x1b[") == std::string::npos);
 }
 
-TEST_CASE("--color takes auto, always or never: a flag is exit 64, PIDX_COLOR exit 78") {
+TEST_CASE("the colour choice takes auto, always or never: a flag is exit 64, PIDX_COLOR exit 78") {
   TempDir dir;
   RunResult flag = Pidx({"versions", "--index", dir.path(), "--color", "sometimes"});
   INFO(flag.err);
@@ -383,7 +383,7 @@ TEST_CASE(
   CHECK(protect.Events("index.gc.failed")[0]["error"] == "--protect: " + why);
 }
 
-TEST_CASE("--threads is one flag group: the same range and error in all six commands") {
+TEST_CASE("the threads flag group (--threads N): the same range and error in all six commands") {
   TempDir dir;
   const std::string index = dir.File("i");
   const std::string c = SharedCatalog();
