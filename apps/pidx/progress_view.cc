@@ -124,7 +124,9 @@ std::string ProgressView::BarLine(const Progress& p, const std::string& label, i
   const size_t cells = std::clamp<size_t>(width / 3, 10, 40);
   if (p.fraction >= 0) {
     for (const auto& what : whats) {
-      const std::string tail = pct + what + time;
+      std::string tail = pct;
+      tail += what;
+      tail += time;
       if (cells + 3 + tail.size() > width) continue;
       const size_t filled =
           std::min(cells, static_cast<size_t>(p.fraction * static_cast<double>(cells)));
@@ -132,7 +134,9 @@ std::string ProgressView::BarLine(const Progress& p, const std::string& label, i
     }
   }
   for (const auto& what : whats) {
-    std::string line = pct + what + time;
+    std::string line = pct;
+    line += what;
+    line += time;
     if (line.size() <= width) return line;
   }
   std::string line = pct + whats.back() + time;

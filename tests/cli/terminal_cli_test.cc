@@ -338,7 +338,8 @@ TEST_CASE("every command that succeeds logs its .completed event exactly once") 
 }
 
 TEST_CASE(
-    "--version V is one flag group: the same error in verify, stats, query, recall and rollback") {
+    "the version flag group (--version V): the same error in verify, stats, query, recall and "
+    "rollback") {
   TempDir dir;
   const std::string index = dir.File("i");
   const std::string q = dir.Write("q.jsonl", "{\"query\":\"a\",\"expected\":[\"x\"]}\n");

@@ -1,6 +1,7 @@
 #include "pidx/ops/progress.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "pidx/base/duration.h"
 
@@ -173,7 +174,7 @@ Progress ProgressMeter::EstimateLocked(int64_t now) const {
       break;
   }
   if (remaining >= 0) {
-    p.eta_ms = static_cast<int64_t>(remaining + 0.5);
+    p.eta_ms = std::llround(remaining);
     const double elapsed = static_cast<double>(p.elapsed_ms);
     const double total = elapsed + remaining;
     // 100% means over: until Done, at most 99.9%.
