@@ -19,12 +19,15 @@ struct BuildFlags {
   std::vector<std::string> catalogs;
   CatalogReadFlags read;
   std::string schema;
-  uint32_t shards_per_category = 8;
+  int analyzer_version = 0;  // 0: the latest
+  bool no_accent_folding = false;
+  ShardCountFlags shard_counts;
   std::string lock_timeout = "5s";
   ShrinkGuardFlags guard;
   int threads = 0;
   std::string memory_budget = "0";
   std::string metrics_file;
+  bool force = false;
   std::string plan;
   std::string stage;
   int64_t worker = -1;
@@ -38,6 +41,12 @@ Status RunStage(const BuildFlags& f, const GlobalOptions& g) {
   }
   if (!f.schema.empty() && !g.from_env.count("schema")) {
     return Status::Usage("--schema cannot be combined with --plan: the plan carries the schema");
+  }
+  if ((f.analyzer_version != 0 && !g.from_env.count("analyzer-version")) ||
+      (f.no_accent_folding && !g.from_env.count("no-accent-folding"))) {
+    return Status::Usage(
+        "--analyzer-version and --no-accent-folding cannot be combined with --plan: the plan "
+        "carries the analyzer");
   }
   StageOptions o;
   o.plan_path = f.plan;
@@ -66,7 +75,8 @@ Status RunStage(const BuildFlags& f, const GlobalOptions& g) {
                {"worker", r.worker},
                {"workers", r.workers},
                {"worker_source", r.worker_source},
-               {"shards", r.shards},
+               {"shard_count", r.shards.size()},
+               {"shards", ShardListJson(r.shards)},
                {"docs", r.docs},
                {"bytes", r.bytes},
                {"segments_written", r.segments_written},
@@ -92,7 +102,10 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   o.index_dir = f.index;
   PIDX_ASSIGN_OR_RETURN(o.format, ParseFormat(f.read, g));
   o.schema_file = f.schema;
-  o.shards_per_category = f.shards_per_category;
+  if (f.analyzer_version != 0) o.analyzer.version = f.analyzer_version;
+  if (f.no_accent_folding || o.analyzer.version < 2) o.analyzer.fold_accents = false;
+  o.shards_per_category = f.shard_counts.shards();
+  o.target_shard_docs = f.shard_counts.target();
   o.max_bad_lines = f.read.max_bad_lines;
   o.max_line_bytes = f.read.max_line_bytes;
   PIDX_ASSIGN_OR_RETURN(o.lock_timeout_ms, ParseLockTimeout(f.lock_timeout, g));
@@ -100,35 +113,41 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   PIDX_RETURN_IF_ERROR(CheckShrinkGuard(f.guard, g));
   o.max_shrink = f.guard.max_shrink;
   o.allow_shrink = f.guard.allow_shrink;
+  o.force = f.force;
   o.threads = f.threads;
   PIDX_ASSIGN_OR_RETURN(o.memory_budget, ParseMemoryBudget(f.memory_budget, g));
   ProgressView progress(g, "reading");
   o.progress = progress.options();
   auto built = Build(o, Env::Default());
   progress.Close();
-  PIDX_ASSIGN_OR_RETURN(BuildResult r, std::move(built));
+  if (!built.ok()) return WithBadRecordHint(built.status(), f.read, f.catalogs, g);
+  BuildResult r = std::move(built).value();
   metrics->SetLockWait(r.lock_wait_ms);
   for (const auto& s : r.shard_sizes) metrics->AddShard(s.shard, s.docs, s.bytes);
+  metrics->SetPublished(true);
   const std::string version = VersionName(r.version);
-  const std::string parent = r.parent ? VersionName(r.parent) : "";
-  g.Completed("published " + version, {{"version", version},
-                                       {"parent", parent},
-                                       {"shards", r.shards},
-                                       {"docs", r.docs},
-                                       {"terms", r.terms},
-                                       {"bytes", r.bytes},
-                                       {"bad_lines_skipped", r.bad_records},
-                                       {"duration_ms", r.duration_ms}});
-  const Throughput t = ThroughputOf(r.docs, r.catalog_bytes, r.duration_ms);
+  g.Completed(r.unchanged ? "unchanged: the current version " + version + " has this content"
+                          : "published " + version,
+              {{"version", version},
+               {"parent", r.parent ? VersionName(r.parent) : ""},
+               {"unchanged", r.unchanged},
+               {"shards", r.totals.shards},
+               {"docs", r.totals.docs},
+               {"terms", r.totals.terms},
+               {"bytes", r.totals.bytes},
+               {"bad_lines_skipped", r.bad_records},
+               {"duration_ms", r.duration_ms}});
+  const Throughput t = ThroughputOf(r.totals.docs, r.catalog_bytes, r.duration_ms);
   if (g.json) {
     PrintJson({{"command", "build"},
                {"version", version},
-               {"parent", parent},
-               {"shards", r.shards},
-               {"docs", r.docs},
-               {"terms", r.terms},
-               {"postings", r.postings},
-               {"bytes", r.bytes},
+               {"parent", VersionOrNull(r.parent)},
+               {"unchanged", r.unchanged},
+               {"shard_count", r.totals.shards},
+               {"docs", r.totals.docs},
+               {"terms", r.totals.terms},
+               {"postings", r.totals.postings},
+               {"bytes", r.totals.bytes},
                {"segments_written", r.segments_written},
                {"bad_lines_skipped", r.bad_records},
                {"duration_ms", r.duration_ms},
@@ -137,12 +156,17 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
                {"catalog_mb_per_second", t.mb_per_second},
                {"phases_ms", PhasesJson(r.phases, r.duration_ms)}});
   } else {
-    std::string out =
-        fmt::format("published {} in {}\n  shards {}  docs {}  terms {}  postings {}  size {}\n",
-                    version, f.index, r.shards, r.docs, r.terms, r.postings, HumanBytes(r.bytes));
+    std::string out = r.unchanged ? fmt::format(
+                                        "unchanged: {} in {} already has this content "
+                                        "(nothing published; --force publishes anyway)\n",
+                                        version, f.index)
+                                  : fmt::format("published {} in {}\n", version, f.index);
+    out +=
+        fmt::format("  shards {}  docs {}  terms {}  postings {}  size {}\n", r.totals.shards,
+                    r.totals.docs, r.totals.terms, r.totals.postings, HumanBytes(r.totals.bytes));
     out +=
         fmt::format("  new segments {}  bad lines skipped {}\n", r.segments_written, r.bad_records);
-    out += TimingText(r.duration_ms, r.docs, r.catalog_bytes, r.phases);
+    out += TimingText(r.duration_ms, r.totals.docs, r.catalog_bytes, r.phases);
     PrintText(out);
   }
   return Status::Ok();
@@ -158,11 +182,18 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
   AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
-  AddShardsPerCategoryOption(app, &f->shards_per_category);
+  AddCountOption(app, "analyzer-version", &f->analyzer_version, 1, LatestAnalyzerVersion(),
+                 "Analyzer version, 1-2 (default 2; docs/QUERY.md), stored in the version");
+  app->add_flag("--no-accent-folding", f->no_accent_folding,
+                "Analyzer 2: keep accents in text fields (naive and naïve differ)");
+  AddShardCountOptions(app, &f->shard_counts);
   AddShrinkGuardOptions(app, &f->guard);
   AddThreadsOption(app, &f->threads);
   AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);
+  app->add_flag("--force", f->force,
+                "Publish a new version even when it equals the current one (default: report "
+                "'unchanged' and publish nothing)");
   app->add_option("--plan", f->plan, "Build one worker's shards of this plan (pidx plan)")
       ->type_name("FILE");
   AddCountOption(app, "worker", &f->worker, 0, kMaxWorkers - 1,

@@ -52,13 +52,13 @@ Status ParseOperands(const DiffFlags& f, const GlobalOptions& g, DiffOptions* o)
 }
 
 nlohmann::ordered_json ListJson(const DiffList& l) {
-  return {{"count", l.count}, {"examples", l.examples}};
+  return {{"count", l.count}, {"ids", l.examples}};
 }
 
 nlohmann::ordered_json ProductsJson(const ProductDiff& p) {
-  return {{"added", ListJson(p.added)},
-          {"removed", ListJson(p.removed)},
-          {"changed", ListJson(p.changed)}};
+  return {{"added_products", ListJson(p.added)},
+          {"removed_products", ListJson(p.removed)},
+          {"changed_products", ListJson(p.changed)}};
 }
 
 nlohmann::ordered_json TermOnlyJson(const TermOnlyList& l) {
@@ -70,7 +70,7 @@ nlohmann::ordered_json TermOnlyJson(const TermOnlyList& l) {
 nlohmann::ordered_json SideJson(const DiffSideInfo& s) {
   return {{"index", s.index_dir},
           {"version", s.version},
-          {"shards", s.shards},
+          {"shard_count", s.shards},
           {"docs", s.docs},
           {"shards_per_category", s.shards_per_category}};
 }
@@ -90,7 +90,7 @@ nlohmann::ordered_json ShardJson(const ShardDiff& s) {
   j["terms_v1"] = s.terms_v1;
   j["terms_v2"] = s.terms_v2;
   if (s.kind != ShardDiffKind::kChanged) return j;
-  j["products"] = ProductsJson(s.products);
+  j["product_changes"] = ProductsJson(s.products);
   nlohmann::ordered_json changed = nlohmann::ordered_json::array();
   for (const auto& t : s.terms_changed_examples) {
     changed.push_back({{"term", t.term},
@@ -99,9 +99,9 @@ nlohmann::ordered_json ShardJson(const ShardDiff& s) {
                        {"entered", ListJson(t.entered)},
                        {"left", ListJson(t.left)}});
   }
-  j["terms"] = {{"only_v1", TermOnlyJson(s.terms_only_v1)},
-                {"only_v2", TermOnlyJson(s.terms_only_v2)},
-                {"postings_differ", {{"count", s.terms_changed}, {"examples", changed}}}};
+  j["term_changes"] = {{"only_v1", TermOnlyJson(s.terms_only_v1)},
+                       {"only_v2", TermOnlyJson(s.terms_only_v2)},
+                       {"postings_differ", {{"count", s.terms_changed}, {"examples", changed}}}};
   return j;
 }
 
@@ -126,7 +126,7 @@ nlohmann::ordered_json ResultJson(const DiffResult& r, size_t limit) {
                  {"terms_only_v1", r.terms_only_v1},
                  {"terms_only_v2", r.terms_only_v2},
                  {"terms_postings_differ", r.terms_changed}};
-  j["products"] = ProductsJson(r.products);
+  j["product_changes"] = ProductsJson(r.products);
   j["shards"] = nlohmann::ordered_json::array();
   for (const auto& s : r.shards) j["shards"].push_back(ShardJson(s));
   j["duration_ms"] = r.duration_ms;
@@ -157,8 +157,8 @@ std::string TermExamples(const TermOnlyList& l) {
   return s;
 }
 
-// A summary first (readable at a glance), a line per differing shard, then, unless
-// --summary, the examples of each shard.
+// A summary first (readable at a glance); unless --summary, a line per differing shard and
+// the examples of each shard.
 std::string Human(const DiffResult& r, bool summary) {
   const bool same_index = r.v1.index_dir == r.v2.index_dir;
   const std::string l1 = Label(r.v1, same_index), l2 = Label(r.v2, same_index);
@@ -186,7 +186,8 @@ std::string Human(const DiffResult& r, bool summary) {
       if (list->count > 0) out += fmt::format("  products {}: {}\n", name, Examples(*list));
     }
   }
-  if (r.shards.empty()) return out;
+  // --summary is the totals above, whatever the number of shards: no row per shard.
+  if (r.shards.empty() || summary) return out;
 
   Table t({"shard", "change", "docs_v1", "docs_v2", "added", "removed", "changed", "terms_v1_only",
            "terms_v2_only", "postings_differ"});
@@ -200,7 +201,6 @@ std::string Human(const DiffResult& r, bool summary) {
               n(s.terms_only_v2.count), n(s.terms_changed)});
   }
   out += "\n" + t.Render();
-  if (summary) return out;
 
   for (const auto& s : r.shards) {
     if (s.kind != ShardDiffKind::kChanged) continue;
@@ -283,8 +283,8 @@ CommandRun SetupDiff(CLI::App* app, GlobalOptions* global) {
                   "V1 V2 (two versions of --index), or DIR1 DIR2 (two index directories, their "
                   "current versions)")
       ->type_name("V1 V2|DIR1 DIR2");
-  app->add_option("--shard", f->shard, "Compare only this shard");
-  AddCountOption(app, "limit", &f->limit, 0, kMaxLimit, "Examples listed per section (default 10)");
+  app->add_option("--shard", f->shard, "Compare only this shard")->type_name("SHARD");
+  AddCountOption(app, "limit", &f->limit, 0, kMaxLimit, "Examples listed per section");
   app->add_flag("--summary", f->summary, "Counts only: no examples");
   AddThreadsOption(app, &f->threads);
   return [f, global] { return RunDiff(*f, *global); };

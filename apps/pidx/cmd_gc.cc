@@ -99,9 +99,9 @@ CommandRun SetupGc(CLI::App* app, GlobalOptions* global) {
   AddCountOption(app, "keep", &f->keep, 1, 1000000,
                  "Keep the N newest versions (and the current one), 1 or more");
   AddVersionListOption(app, "protect", &f->protect, "Never remove this version (repeatable)");
-  app->add_option(
-      "--grace", f->grace,
-      "Leave unreferenced segments younger than this (a build in progress), default 1h");
+  app->add_option("--grace", f->grace,
+                  "Leave unreferenced segments younger than this (a build in progress)")
+      ->type_name("DUR");
   app->add_flag("--dry-run", f->dry_run, "Print what would be removed, remove nothing");
   AddMetricsFileOption(app, &f->metrics_file);
   return [f, global] {

@@ -17,7 +17,7 @@ struct PlanFlags {
   std::vector<std::string> catalogs;
   CatalogReadFlags read;
   std::string schema;
-  uint32_t shards_per_category = 8;
+  ShardCountFlags shard_counts;
   uint32_t workers = 0;
   std::string out;
   int threads = 0;
@@ -33,7 +33,8 @@ Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
   o.index_dir = f.index;
   o.catalog_format = f.read.format;
   o.schema_file = f.schema;
-  o.shards_per_category = f.shards_per_category;
+  o.shards_per_category = f.shard_counts.shards();
+  o.target_shard_docs = f.shard_counts.target();
   o.max_bad_lines = f.read.max_bad_lines;
   o.max_line_bytes = f.read.max_line_bytes;
   o.workers = f.workers;
@@ -43,7 +44,8 @@ Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
   o.progress = progress.options();
   auto made = MakePlan(o, Env::Default());
   progress.Close();
-  PIDX_ASSIGN_OR_RETURN(MadePlan m, std::move(made));
+  if (!made.ok()) return WithBadRecordHint(made.status(), f.read, f.catalogs, g);
+  MadePlan m = std::move(made).value();
   const Plan& p = m.plan;
   const std::vector<uint64_t> docs = p.WorkerDocs();
   g.Completed("plan written to " + f.out,
@@ -57,12 +59,15 @@ Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
   if (g.json) {
     nlohmann::json workers = nlohmann::json::array();
     for (uint32_t w = 0; w < p.workers; ++w) {
-      workers.push_back({{"worker", w}, {"docs", docs[w]}, {"shards", p.ShardsOf(w)}});
+      workers.push_back({{"worker", w},
+                         {"docs", docs[w]},
+                         {"shard_count", p.ShardsOf(w).size()},
+                         {"shards", ShardListJson(p.ShardsOf(w))}});
     }
     PrintJson({{"command", "plan"},
                {"plan", f.out},
                {"workers", p.workers},
-               {"shards", p.shards.size()},
+               {"shard_count", p.shards.size()},
                {"products", p.products},
                {"bad_lines_skipped", p.bad_lines_skipped},
                {"assignments", workers}});
@@ -90,7 +95,7 @@ CommandRun SetupPlan(CLI::App* app, GlobalOptions* global) {
   AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
-  AddShardsPerCategoryOption(app, &f->shards_per_category);
+  AddShardCountOptions(app, &f->shard_counts);
   AddThreadsOption(app, &f->threads);
   return [f, global] { return RunPlan(*f, *global); };
 }

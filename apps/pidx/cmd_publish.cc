@@ -43,31 +43,31 @@ Status RunPublish(const PublishFlags& f, const GlobalOptions& g, CommandMetrics*
                {"parent", r.parent ? VersionName(r.parent) : ""},
                {"unchanged", r.unchanged},
                {"workers", r.workers},
-               {"shards", r.shards},
-               {"docs", r.docs},
-               {"bytes", r.bytes},
+               {"shards", r.totals.shards},
+               {"docs", r.totals.docs},
+               {"bytes", r.totals.bytes},
                {"segments_copied", r.segments_copied},
                {"duration_ms", r.duration_ms}});
   if (g.json) {
     PrintJson({{"command", "publish"},
                {"version", version},
-               {"parent", r.parent ? VersionName(r.parent) : ""},
+               {"parent", VersionOrNull(r.parent)},
                {"unchanged", r.unchanged},
                {"workers", r.workers},
-               {"shards", r.shards},
-               {"docs", r.docs},
-               {"terms", r.terms},
-               {"postings", r.postings},
-               {"bytes", r.bytes},
+               {"shard_count", r.totals.shards},
+               {"docs", r.totals.docs},
+               {"terms", r.totals.terms},
+               {"postings", r.totals.postings},
+               {"bytes", r.totals.bytes},
                {"segments_copied", r.segments_copied},
                {"duration_ms", r.duration_ms}});
   } else {
     std::string out = r.unchanged ? fmt::format("unchanged: {} in {} already has this content\n",
                                                 version, f.index)
                                   : fmt::format("published {} in {}\n", version, f.index);
-    out +=
-        fmt::format("  workers {}  shards {}  docs {}  terms {}  size {}  new segments {}\n",
-                    r.workers, r.shards, r.docs, r.terms, HumanBytes(r.bytes), r.segments_copied);
+    out += fmt::format("  workers {}  shards {}  docs {}  terms {}  size {}  new segments {}\n",
+                       r.workers, r.totals.shards, r.totals.docs, r.totals.terms,
+                       HumanBytes(r.totals.bytes), r.segments_copied);
     PrintText(out);
   }
   return Status::Ok();

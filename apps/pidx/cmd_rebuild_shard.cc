@@ -21,6 +21,7 @@ struct RebuildFlags {
   int threads = 0;
   std::string memory_budget = "0";
   std::string metrics_file;
+  bool force = false;
 };
 
 Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metrics) {
@@ -42,22 +43,27 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
   PIDX_RETURN_IF_ERROR(CheckShrinkGuard(f.guard, g));
   o.max_shrink = f.guard.max_shrink;
   o.allow_shrink = f.guard.allow_shrink;
+  o.force = f.force;
 
   ProgressView progress(g, "reading", {{"shard", f.shard}});
   o.progress = progress.options();
   auto rebuilt = RebuildShard(o, Env::Default());
   progress.Close();
-  PIDX_ASSIGN_OR_RETURN(RebuildResult r, std::move(rebuilt));
+  if (!rebuilt.ok()) return WithBadRecordHint(rebuilt.status(), f.read, f.catalogs, g);
+  RebuildResult r = std::move(rebuilt).value();
   metrics->SetLockWait(r.lock_wait_ms);
   metrics->AddShard(r.shard, r.docs, r.bytes);  // 0 and 0 when the shard was removed
+  metrics->SetPublished(false);
   const std::string version = VersionName(r.version);
-  const std::string parent = VersionName(r.parent);
-  g.Completed(r.shard + " " + r.action + " in " + version,
+  g.Completed(r.unchanged
+                  ? r.shard + " unchanged: the current version " + version + " has this content"
+                  : r.shard + " " + r.action + " in " + version,
               {{"shard", r.shard},
                {"action", r.action},
+               {"unchanged", r.unchanged},
                {"docs", r.docs},
                {"version", version},
-               {"parent", parent},
+               {"parent", VersionName(r.parent)},
                {"segment_unchanged", r.segment_unchanged},
                {"duration_ms", r.duration_ms}});
   if (g.json) {
@@ -65,7 +71,8 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
                {"shard", r.shard},
                {"action", r.action},
                {"version", version},
-               {"parent", parent},
+               {"parent", VersionOrNull(r.parent)},
+               {"unchanged", r.unchanged},
                {"docs", r.docs},
                {"terms", r.terms},
                {"bytes", r.bytes},
@@ -75,11 +82,16 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
                {"duration_ms", r.duration_ms},
                {"phases_ms", PhasesJson(r.phases, r.duration_ms)}});
   } else {
-    std::string out =
-        fmt::format("{} {}: published {} (parent {})\n", r.shard, r.action, version, parent);
+    std::string out = r.unchanged
+                          ? fmt::format(
+                                "{} unchanged: {} already has this content (nothing published; "
+                                "--force publishes anyway)\n",
+                                r.shard, version)
+                          : fmt::format("{} {}: published {} (parent {})\n", r.shard, r.action,
+                                        version, r.parent ? VersionName(r.parent) : "none");
     if (r.action != "removed") {
       out += fmt::format("  docs {}  terms {}  size {}{}\n", r.docs, r.terms, HumanBytes(r.bytes),
-                         r.segment_unchanged ? "  (segment unchanged)" : "");
+                         r.segment_unchanged && !r.unchanged ? "  (segment unchanged)" : "");
     }
     out += fmt::format("  took {:.2f}s: read+analyze {:.2f}s, shard {:.2f}s, publish {:.2f}s\n",
                        static_cast<double>(r.duration_ms) / 1000,
@@ -95,7 +107,8 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
 
 CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<RebuildFlags>();
-  app->add_option("shard", f->shard, "The shard to rebuild, e.g. electronics_007");
+  app->add_option("shard", f->shard, "The shard to rebuild, e.g. electronics_007")
+      ->type_name("SHARD");
   AddIndexOption(app, &f->index);
   AddCatalogOption(app, &f->catalogs);
   AddLockTimeoutOption(app, &f->lock_timeout);
@@ -104,6 +117,9 @@ CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global) {
   AddThreadsOption(app, &f->threads);
   AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);
+  app->add_flag("--force", f->force,
+                "Publish a new version even when it equals the current one (default: report "
+                "'unchanged' and publish nothing)");
   return [f, global] {
     CommandMetrics metrics("rebuild-shard");
     Status s = RunRebuild(*f, *global, &metrics);

@@ -3,6 +3,7 @@
 // could not be read (a damaged index must not pass a gate just because its queries were lucky).
 #include <fmt/format.h>
 
+#include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
 #include "pidx/obs/log.h"
@@ -17,9 +18,10 @@ struct RecallFlags {
   uint64_t version = 0;  // 0: the current one
   std::string queries;
   double min = 0.0;
+  std::string metrics_file;
 };
 
-Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
+Status RunRecall(const RecallFlags& f, const GlobalOptions& g, CommandMetrics* metrics) {
   PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
   PIDX_RETURN_IF_ERROR(Require(f.queries, "queries"));
   if (!(f.min >= 0.0 && f.min <= 1.0)) {
@@ -33,6 +35,7 @@ Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
   const std::string vname = VersionName(r.version);
   const bool below = r.recall < f.min;
   const bool pass = !below && r.unavailable.empty();
+  metrics->SetRecall(r.recall, f.min);
 
   for (const auto& u : r.unavailable) {
     Log::Error("index.query.shard_unavailable", "a shard could not be searched: " + u,
@@ -59,8 +62,8 @@ Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
     j["recall"] = r.recall;
     j["mean_query_recall"] = r.mean_query_recall;
     j["min"] = f.min;
-    j["expected"] = r.expected;
-    j["found"] = r.found;
+    j["expected_count"] = r.expected;
+    j["found_count"] = r.found;
     j["unavailable_shards"] = r.unavailable;
     j["duration_ms"] = r.duration_ms;
     j["queries"] = nlohmann::ordered_json::array();
@@ -68,9 +71,10 @@ Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
       j["queries"].push_back({{"line", q.line},
                               {"query", q.query},
                               {"recall", q.recall},
-                              {"expected", q.expected},
-                              {"found", q.found},
+                              {"expected_count", q.expected},
+                              {"found_count", q.found},
                               {"matches", q.matches},
+                              {"missing_count", q.expected - q.found},
                               {"missing", q.missing}});
     }
     PrintJson(j);
@@ -81,6 +85,25 @@ Status RunRecall(const RecallFlags& f, const GlobalOptions& g) {
                 std::to_string(q.expected), std::to_string(q.matches), q.query});
     }
     std::string out = t.Render();
+    // The ids a person goes looking for: per query, the first of them and how many there are.
+    constexpr size_t kQueriesListed = 20;
+    size_t with_missing = 0;
+    for (const auto& q : r.queries) {
+      if (q.found >= q.expected) continue;
+      if (++with_missing > kQueriesListed) continue;
+      if (with_missing == 1) out += "\nmissing products (expected, not found):\n";
+      std::string ids;
+      for (const auto& id : q.missing) ids += (ids.empty() ? "" : ", ") + id;
+      const uint64_t missing = q.expected - q.found;
+      out += fmt::format(
+          "  line {}: {} of {} missing: {}{}  ({})\n", q.line, missing, q.expected, ids,
+          missing > q.missing.size() ? fmt::format(" and {} more", missing - q.missing.size()) : "",
+          q.query);
+    }
+    if (with_missing > kQueriesListed) {
+      out += fmt::format("  ... and {} more queries with missing products (--json lists them)\n",
+                         with_missing - kQueriesListed);
+    }
     out += fmt::format(
         "\n{}: recall {:.4f} ({} of {} expected products found, {} queries, "
         "mean per query {:.4f}) in {}\n",
@@ -103,10 +126,16 @@ CommandRun SetupRecall(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<RecallFlags>();
   AddIndexOption(app, &f->index);
   app->add_option("--queries", f->queries,
-                  "Query set: JSONL of {\"query\": ..., \"expected\": [ids]}");
+                  "Query set: JSONL of {\"query\": ..., \"expected\": [ids]}")
+      ->type_name("FILE");
   AddVersionOption(app, &f->version, "measure");
   AddFractionOption(app, "min", &f->min, 0, 1, "Exit 1 when overall recall is below this (0 to 1)");
-  return [f, global] { return RunRecall(*f, *global); };
+  AddMetricsFileOption(app, &f->metrics_file);
+  return [f, global] {
+    CommandMetrics metrics("recall");
+    Status s = RunRecall(*f, *global, &metrics);
+    return metrics.Finish(f->metrics_file, f->index, std::move(s));
+  };
 }
 
 }  // namespace pidx::cli

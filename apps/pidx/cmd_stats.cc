@@ -1,4 +1,8 @@
 // pidx stats --index DIR [--version V] [--shard S] [--top-terms K]
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include <fmt/format.h>
 
 #include "command_table.h"
@@ -14,6 +18,7 @@ struct StatsFlags {
   uint64_t version = 0;  // 0: the current one
   std::string shard;
   uint32_t top_terms = 0;
+  bool show_shards = false;
 };
 
 nlohmann::ordered_json ShardJson(const ShardStats& s) {
@@ -36,8 +41,97 @@ nlohmann::ordered_json ShardJson(const ShardStats& s) {
   return j;
 }
 
-std::string Ratio(uint64_t a, uint64_t b) {
-  return b == 0 ? "-" : fmt::format("{:.2f}x", static_cast<double>(a) / static_cast<double>(b));
+// Roaring's size against plain uint32 arrays, said so that a larger Roaring never reads as a
+// saving: "0.68x (smaller)", "1.47x (larger)".
+std::string RoaringVsPlain(uint64_t roaring, uint64_t plain) {
+  if (plain == 0) return "-";
+  const double r = static_cast<double>(roaring) / static_cast<double>(plain);
+  return fmt::format("{:.2f}x ({})", r,
+                     roaring < plain   ? "smaller"
+                     : roaring > plain ? "larger"
+                                       : "same");
+}
+
+// One line per category (shards of one slug: a category and its case variants), the most
+// docs first.
+struct CategoryRollup {
+  std::string slug;
+  std::vector<std::string> names;  // raw categories
+  uint64_t shards = 0;
+  uint64_t docs = 0;
+  uint64_t bytes = 0;
+};
+
+std::vector<CategoryRollup> RollUp(const StatsResult& r) {
+  std::map<std::string, CategoryRollup> by_slug;
+  std::map<std::string, std::set<std::string>> names;
+  for (const auto& s : r.shards) {
+    const std::string& slug = s.category_slug;
+    CategoryRollup& c = by_slug[slug];
+    c.slug = slug;
+    ++c.shards;
+    c.docs += s.docs;
+    c.bytes += s.bytes;
+    for (const auto& [name, n] : s.categories) names[slug].insert(name);
+  }
+  std::vector<CategoryRollup> out;
+  for (auto& [slug, c] : by_slug) {
+    c.names.assign(names[slug].begin(), names[slug].end());
+    out.push_back(std::move(c));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const CategoryRollup& a, const CategoryRollup& b) {
+    return a.docs != b.docs ? a.docs > b.docs : a.slug < b.slug;
+  });
+  return out;
+}
+
+nlohmann::ordered_json RollupJson(const std::vector<CategoryRollup>& rollup) {
+  auto out = nlohmann::ordered_json::array();
+  for (const auto& c : rollup) {
+    out.push_back({{"category", c.names.empty() ? c.slug : c.names.front()},
+                   {"names", c.names},
+                   {"slug", c.slug},
+                   {"shard_count", c.shards},
+                   {"docs", c.docs},
+                   {"bytes", c.bytes}});
+  }
+  return out;
+}
+
+std::string ShardTable(const StatsResult& r) {
+  Table t({"shard", "docs", "terms", "postings", "bytes", "array", "bitmap", "run", "roaring",
+           "uint32[]", "roaring/plain"});
+  auto row = [&](const ShardStats& s) {
+    t.AddRow({s.shard, std::to_string(s.docs), std::to_string(s.terms), std::to_string(s.postings),
+              HumanBytes(s.bytes), std::to_string(s.containers_array),
+              std::to_string(s.containers_bitmap), std::to_string(s.containers_run),
+              HumanBytes(s.roaring_bytes), HumanBytes(s.array_bytes),
+              RoaringVsPlain(s.roaring_bytes, s.array_bytes)});
+  };
+  for (const auto& s : r.shards) row(s);
+  row(r.total);
+  return t.Render();
+}
+
+std::string CategoryChart(const std::vector<CategoryRollup>& rollup, const StatsResult& r,
+                          bool unicode) {
+  uint64_t max_docs = 0, max_bytes = 0;
+  for (const auto& c : rollup) {
+    max_docs = std::max(max_docs, c.docs);
+    max_bytes = std::max(max_bytes, c.bytes);
+  }
+  constexpr int kBarWidth = 20;
+  Table t({"category", "shards", "docs", "", "bytes", ""});
+  for (const auto& c : rollup) {
+    std::string name = c.names.empty() ? c.slug : c.names.front();
+    if (c.names.size() > 1) name += fmt::format(" (+{} spellings)", c.names.size() - 1);
+    t.AddRow({name, std::to_string(c.shards), std::to_string(c.docs),
+              Bar(c.docs, max_docs, kBarWidth, unicode), HumanBytes(c.bytes),
+              Bar(c.bytes, max_bytes, kBarWidth, unicode)});
+  }
+  t.AddRow({"total", std::to_string(r.shards.size()), std::to_string(r.total.docs), "",
+            HumanBytes(r.total.bytes), ""});
+  return t.Render();
 }
 
 Status RunStats(const StatsFlags& f, const GlobalOptions& g) {
@@ -54,6 +148,7 @@ Status RunStats(const StatsFlags& f, const GlobalOptions& g) {
                {"docs", r.total.docs},
                {"terms", r.total.terms},
                {"bytes", r.total.bytes}});
+  const std::vector<CategoryRollup> rollup = RollUp(r);
 
   if (g.json) {
     nlohmann::ordered_json j;
@@ -61,30 +156,34 @@ Status RunStats(const StatsFlags& f, const GlobalOptions& g) {
     j["version"] = VersionName(r.version);
     j["created"] = r.created;
     j["shards_per_category"] = r.shards_per_category;
-    j["total"] = ShardJson(r.total);
-    j["total"].erase("shard");
-    j["total"]["shards"] = r.shards.size();
+    j["totals"] = ShardJson(r.total);
+    j["totals"].erase("shard");
+    j["totals"]["shard_count"] = r.shards.size();
     j["categories"] = nlohmann::ordered_json::object();
     for (const auto& [c, n] : r.categories) j["categories"][c] = n;
+    j["category_totals"] = RollupJson(rollup);
     j["shards"] = nlohmann::ordered_json::array();
     for (const auto& s : r.shards) j["shards"].push_back(ShardJson(s));
     PrintJson(j);
     return Status::Ok();
   }
-  Table t({"shard", "docs", "terms", "postings", "bytes", "array", "bitmap", "run", "roaring",
-           "uint32[]", "saving"});
-  auto row = [&](const ShardStats& s) {
-    t.AddRow({s.shard, std::to_string(s.docs), std::to_string(s.terms), std::to_string(s.postings),
-              HumanBytes(s.bytes), std::to_string(s.containers_array),
-              std::to_string(s.containers_bitmap), std::to_string(s.containers_run),
-              HumanBytes(s.roaring_bytes), HumanBytes(s.array_bytes),
-              Ratio(s.array_bytes, s.roaring_bytes)});
-  };
-  for (const auto& s : r.shards) row(s);
-  row(r.total);
-  std::string out = fmt::format("{} ({}), {} shards, {} per category\n\n", VersionName(r.version),
-                                r.created, r.shards.size(), r.shards_per_category);
-  out += t.Render();
+  const ShardStats& t = r.total;
+  std::string out = fmt::format("{} ({}), {} shards, {} per category{}\n", VersionName(r.version),
+                                r.created, r.shards.size(), r.shards_per_category,
+                                f.shard.empty() ? "" : ", shard " + f.shard);
+  out += fmt::format("total: {} docs, {} terms, {} postings, {} on disk\n", t.docs, t.terms,
+                     t.postings, HumanBytes(t.bytes));
+  out += fmt::format(
+      "postings: Roaring {} ({} array, {} bitmap, {} run containers); as plain uint32 arrays "
+      "{}: roaring/plain {}\n",
+      HumanBytes(t.roaring_bytes), t.containers_array, t.containers_bitmap, t.containers_run,
+      HumanBytes(t.array_bytes), RoaringVsPlain(t.roaring_bytes, t.array_bytes));
+  out += "\n" + CategoryChart(rollup, r, UnicodeBlocks());
+  if (f.show_shards || !f.shard.empty()) {
+    out += "\n" + ShardTable(r);
+  } else {
+    out += fmt::format("\n(--shards lists the {} shards one by one)\n", r.shards.size());
+  }
   if (!r.total.top_terms.empty()) {
     Table tt({"term", "docs"});
     for (const auto& x : r.total.top_terms) tt.AddRow({x.term, std::to_string(x.docs)});
@@ -100,7 +199,9 @@ CommandRun SetupStats(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<StatsFlags>();
   AddIndexOption(app, &f->index);
   AddVersionOption(app, &f->version, "show");
-  app->add_option("--shard", f->shard, "Show only this shard");
+  app->add_option("--shard", f->shard, "Show only this shard (and its row)")->type_name("SHARD");
+  app->add_flag("--shards", f->show_shards,
+                "Also list every shard (default: the total and one line per category)");
   AddCountOption(app, "top-terms", &f->top_terms, 0, 1000000,
                  "Also list the K most frequent terms");
   return [f, global] { return RunStats(*f, *global); };

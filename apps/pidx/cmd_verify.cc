@@ -57,7 +57,9 @@ Status RunVerify(const VerifyFlags& f, const GlobalOptions& g, CommandMetrics* m
   o.threads = f.threads;
   PIDX_ASSIGN_OR_RETURN(VerifyResult r, Verify(o, Env::Default()));
   metrics->CountFindings();
-  for (const auto& x : r.findings) metrics->AddFinding(x.kind);
+  // Exact counts: the listed findings and those past the examples alike.
+  for (const auto& [kind, n] : FindingsByKind(r)) metrics->AddFinding(kind, n);
+  const uint64_t total = FindingsTotal(r);
 
   for (const auto& x : r.findings) {
     LogFields fields = {{"kind", x.kind}, {"version", x.version}, {"shard", x.shard}};
@@ -67,24 +69,23 @@ Status RunVerify(const VerifyFlags& f, const GlobalOptions& g, CommandMetrics* m
     if (!x.found.empty()) fields["found"] = x.found;
     Log::Warn("verify.finding", x.detail, fields);
   }
-  g.Completed(r.findings.empty() ? "no problems found"
-                                 : fmt::format("{} problems found", r.findings.size()),
+  g.Completed(total == 0 ? "no problems found" : fmt::format("{} problems found", total),
               {{"versions", r.versions},
                {"catalog_version", r.catalog_version},
-               {"findings", r.findings.size()},
+               {"findings", total},
                {"shards", r.shards_checked},
                {"docs", r.docs_checked},
                {"bytes", r.bytes_checked},
                {"terms_compared", r.terms_compared},
                {"catalog_products", r.catalog_products},
                {"duration_ms", r.duration_ms}},
-              r.findings.empty() ? LogLevel::kInfo : LogLevel::kError);
+              total == 0 ? LogLevel::kInfo : LogLevel::kError);
 
   if (g.json) {
     nlohmann::ordered_json j;
     j["command"] = "verify";
-    j["ok"] = r.findings.empty();
-    j["versions"] = r.versions;
+    j["ok"] = total == 0;
+    j["versions_checked"] = r.versions;
     j["catalog_version"] = r.catalog_version.empty() ? nlohmann::ordered_json()
                                                      : nlohmann::ordered_json(r.catalog_version);
     j["shards_checked"] = r.shards_checked;
@@ -93,8 +94,20 @@ Status RunVerify(const VerifyFlags& f, const GlobalOptions& g, CommandMetrics* m
     j["terms_compared"] = r.terms_compared;
     j["catalog_products"] = r.catalog_products;
     j["duration_ms"] = r.duration_ms;
+    j["findings_total"] = total;
+    j["findings_listed"] = r.findings.size();
+    j["truncated"] = !r.unlisted.empty();
     j["findings"] = nlohmann::ordered_json::array();
     for (const auto& x : r.findings) j["findings"].push_back(FindingJson(x));
+    j["unlisted"] = nlohmann::ordered_json::array();
+    for (const auto& u : r.unlisted) {
+      j["unlisted"].push_back({{"kind", u.kind},
+                               {"version", u.version},
+                               {"shard", u.shard},
+                               {"total", u.total},
+                               {"listed", u.listed},
+                               {"not_listed", u.total - u.listed}});
+    }
     PrintJson(j);
   } else {
     std::string versions;
@@ -108,18 +121,29 @@ Status RunVerify(const VerifyFlags& f, const GlobalOptions& g, CommandMetrics* m
                             : fmt::format(", {} catalog products, {} terms compared with {}",
                                           r.catalog_products, r.terms_compared, r.catalog_version));
     } else {
-      out = fmt::format("FAILED: {} problems in {}\n\n", r.findings.size(), versions);
+      out = fmt::format("FAILED: {} problems in {}\n\n", total, versions);
       Table t({"kind", "version", "shard", "term/doc", "expected", "found", "detail"});
       for (const auto& x : r.findings) {
         t.AddRow({x.kind, x.version, x.shard, x.term.empty() ? x.doc : x.term, x.expected, x.found,
                   x.detail});
       }
       out += t.Render();
+      if (!r.unlisted.empty()) {
+        out += fmt::format(
+            "\n{} of the {} problems are not listed above (at most {} of one kind "
+            "per shard):\n",
+            total - r.findings.size(), total, r.unlisted.front().listed);
+        for (const auto& u : r.unlisted) {
+          out += fmt::format("  {} more {} in {}{}\n", u.total - u.listed, u.kind,
+                             u.shard.empty() ? "the index" : u.shard,
+                             u.version.empty() ? "" : " (" + u.version + ")");
+        }
+      }
     }
     PrintText(out);
   }
-  if (!r.findings.empty()) {
-    return Status::Findings(fmt::format("{} problems found", r.findings.size()));
+  if (total > 0) {
+    return Status::Findings(fmt::format("{} problems found", total));
   }
   return Status::Ok();
 }
@@ -132,7 +156,8 @@ CommandRun SetupVerify(CLI::App* app, GlobalOptions* global) {
   AddCatalogOption(app, &f->catalogs);
   AddVersionOption(app, &f->version, "verify");
   app->add_flag("--all-versions", f->all_versions, "Verify every published version");
-  app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
+  app->add_option("--format", f->format, "Catalog format (auto: by extension)")
+      ->type_name("auto|jsonl|csv|tsv");
   AddCountOption(app, "sample-terms", &f->sample_terms, 0, 1000000,
                  "Per shard, compare the K most frequent and K random terms (df >= 5)");
   AddCountOption(app, "seed", &f->seed, 0, UINT64_MAX, "Seed of the random term sample");

@@ -35,7 +35,7 @@ Status RunVersions(const VersionsFlags& f, const GlobalOptions& g) {
       nlohmann::ordered_json x;
       x["version"] = VersionName(v.version);
       x["number"] = v.version;
-      x["current"] = v.current;
+      x["is_current"] = v.current;
       if (!v.error.empty()) {
         x["error"] = v.error;
       } else {
@@ -45,7 +45,7 @@ Status RunVersions(const VersionsFlags& f, const GlobalOptions& g) {
         x["operation"] = v.operation;
         if (!v.operation_shard.empty()) x["operation_shard"] = v.operation_shard;
         x["docs"] = v.docs;
-        x["shards"] = v.shards;
+        x["shard_count"] = v.shards;
         x["bytes"] = v.bytes;
       }
       j["versions"].push_back(x);

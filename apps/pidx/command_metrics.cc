@@ -52,11 +52,45 @@ Status CommandMetrics::Finish(const std::string& path, const std::string& index,
                "Unix time at which the command last succeeded.");
     m.Add("pidx_command_last_success_timestamp_seconds", labels, now);
   }
+  if (outcome.ok() && published_) {
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    m.Describe("pidx_index_last_publish_timestamp_seconds", MetricType::kGauge,
+               "Unix time at which the run published the index's current version.");
+    m.Add("pidx_index_last_publish_timestamp_seconds", labels, now);
+  }
   if (!shards_.empty()) {
+    // The category is the shard id's slug: the name every shard of a category shares.
+    auto category_of = [](const std::string& shard) {
+      const size_t us = shard.rfind('_');
+      return us == std::string::npos ? shard : shard.substr(0, us);
+    };
+    auto with_shard = [&](const std::string& shard) {
+      MetricLabels l = with("shard", shard);
+      l.emplace_back("category", category_of(shard));
+      return l;
+    };
+    std::map<std::string, uint64_t> per_category;
+    for (const auto& s : shards_) ++per_category[category_of(s.shard)];
     m.Describe("pidx_index_docs", MetricType::kGauge, "Products in the shard as published.");
     m.Describe("pidx_index_bytes", MetricType::kGauge, "Size of the shard's segment file.");
-    for (const auto& s : shards_) m.Add("pidx_index_docs", with("shard", s.shard), s.docs);
-    for (const auto& s : shards_) m.Add("pidx_index_bytes", with("shard", s.shard), s.bytes);
+    for (const auto& s : shards_) m.Add("pidx_index_docs", with_shard(s.shard), s.docs);
+    for (const auto& s : shards_) m.Add("pidx_index_bytes", with_shard(s.shard), s.bytes);
+    if (whole_version_) {
+      m.Describe("pidx_index_shards", MetricType::kGauge,
+                 "Shards of the category in the published version.");
+      m.Describe("pidx_index_categories", MetricType::kGauge,
+                 "Categories (shard id slugs) in the published version.");
+      for (const auto& [c, n] : per_category) m.Add("pidx_index_shards", with("category", c), n);
+      m.Add("pidx_index_categories", labels, static_cast<double>(per_category.size()));
+    }
+  }
+  if (recall_) {
+    m.Describe("pidx_recall_ratio", MetricType::kGauge,
+               "Overall recall the last recall gate measured (found / expected).");
+    m.Add("pidx_recall_ratio", labels, *recall_);
+    m.Describe("pidx_recall_min_ratio", MetricType::kGauge, "The recall gate's --min.");
+    m.Add("pidx_recall_min_ratio", labels, recall_min_);
   }
   if (lock_timeout_ms_) {
     const bool timed_out = outcome.kind() == StatusKind::kLockTimeout;
@@ -67,9 +101,10 @@ Status CommandMetrics::Finish(const std::string& path, const std::string& index,
                  "Time the last run waited for index locks.");
       m.Add("pidx_lock_wait_seconds", labels, static_cast<double>(*waited) / 1000);
     }
-    m.Describe("pidx_lock_timeouts_total", MetricType::kCounter,
-               "Lock timeouts of the last run (exit 75).");
-    m.Add("pidx_lock_timeouts_total", labels, timed_out ? 1 : 0);
+    // A 0/1 of the last run, not a counter: a _total would promise a running count.
+    m.Describe("pidx_lock_timed_out", MetricType::kGauge,
+               "1 if the last run ended in a lock timeout (exit 75), else 0.");
+    m.Add("pidx_lock_timed_out", labels, timed_out ? 1 : 0);
   }
   if (counts_findings_) {
     m.Describe("pidx_verify_findings", MetricType::kGauge,

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +19,14 @@ using CommandRun = std::function<Status()>;
 // Registers the command's flags on `app` and returns what to run once they are parsed.
 using CommandSetup = std::function<CommandRun(CLI::App* app, GlobalOptions* global)>;
 
+// A flag or positional the command cannot run without. It may come from the command line or
+// from its PIDX_* variable, so CLI11 is not told (it would refuse the variable); the help, the
+// man page and the completions show it.
+struct RequiredArg {
+  const char* name;              // long name without "--" ("index"), or a positional's name
+  const char* unless = nullptr;  // "--plan": not required when that flag is given
+};
+
 // Every command's outcome is logged by the dispatcher (main), under these names: the
 // `.completed` event when the command did its work (fields from GlobalOptions::Completed),
 // the `.failed` event (reason, error, exit_code) when it failed.
@@ -27,9 +36,17 @@ struct Command {
   const char* completed_event;
   const char* failed_event;
   CommandSetup setup;
+  // What the help, the man page and the completions say about the command (help.h).
+  const char* synopsis = "";               // after "pidx ": "build --catalog FILE... --index DIR"
+  std::vector<RequiredArg> required = {};  // flags and positionals it needs
+  const char* findings = nullptr;          // what exit 1 means for it, when it can mean anything
+  const char* details = nullptr;           // more text after the options (the query language)
+  bool hidden = false;                     // not listed, not completed (pidx __man)
 };
 
 const std::vector<Command>& Commands();
+// The command named `name`, or nullptr.
+const Command* FindCommand(std::string_view name);
 
 CommandRun SetupBuild(CLI::App* app, GlobalOptions* global);
 CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global);
@@ -43,5 +60,11 @@ CommandRun SetupGc(CLI::App* app, GlobalOptions* global);
 CommandRun SetupDiff(CLI::App* app, GlobalOptions* global);
 CommandRun SetupPlan(CLI::App* app, GlobalOptions* global);
 CommandRun SetupPublish(CLI::App* app, GlobalOptions* global);
+CommandRun SetupHelp(CLI::App* app, GlobalOptions* global);
+CommandRun SetupCompletion(CLI::App* app, GlobalOptions* global);
+CommandRun SetupManPage(CLI::App* app, GlobalOptions* global);
+
+// The query language in brief, for `pidx query --help` and the man page (docs/QUERY.md).
+extern const char* const kQueryLanguageHelp;
 
 }  // namespace pidx::cli

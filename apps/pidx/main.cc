@@ -13,16 +13,21 @@
 #include <string>
 #include <string_view>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "command_table.h"
+#include "help.h"
 #include "options.h"
 #include "output.h"
 #include "pidx/base/cancel.h"
 #include "pidx/base/exit_code.h"
 #include "pidx/base/std_fds.h"
 #include "pidx/obs/log.h"
+#include "pidx/obs/otlp_export.h"
+#include "pidx/obs/trace.h"
 #include "terminal.h"
+#include "version.h"
 
 namespace {
 
@@ -78,23 +83,95 @@ const pidx::cli::Command* CommandFromArgs(int argc, char** argv) {
   return nullptr;
 }
 
-// The parse error as a usage Status, with the flag and value in the event when known.
-Status FromParseError(const CLI::ParseError& e, int argc, char** argv,
+// An argument of `cmd` that looks like a flag and is none of its flags ("--catalgo"), or "".
+std::string UnknownFlag(const CLI::App& sub, int argc, char** argv,
+                        std::vector<std::string>* names) {
+  for (const CLI::Option* opt : sub.get_options()) {
+    for (const auto& l : opt->get_lnames()) names->push_back("--" + l);
+    for (const auto& s : opt->get_snames()) names->push_back("-" + s);
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a.size() < 2 || a[0] != '-') continue;
+    a = a.substr(0, a.find('='));
+    bool known = false;
+    for (const auto& n : *names) known = known || a == n;
+    if (!known) return std::string(a);
+  }
+  return "";
+}
+
+// The parse error as a usage Status, with the flag and value in the event when known, and the
+// closest command or flag when a name was misspelt.
+Status FromParseError(const CLI::ParseError& e, const CLI::App& app, int argc, char** argv,
                       pidx::cli::GlobalOptions* global) {
+  using pidx::cli::CommandNames;
+  using pidx::cli::DidYouMean;
   if (const auto* bad = dynamic_cast<const pidx::cli::BadOptionValue*>(&e)) {
     global->failure_fields["option"] = bad->flag();
     global->failure_fields["value"] = bad->value();
     return Status::Usage(bad->flag() + ": " + bad->why());
   }
-  if (argc > 1 && argv[1][0] != '-' && CommandFromArgs(argc, argv) == nullptr) {
-    std::string names;
-    for (const auto& cmd : pidx::cli::Commands())
-      names += (names.empty() ? "" : ", ") + std::string(cmd.name);
+  const std::string names = fmt::format("{}", fmt::join(CommandNames(), ", "));
+  if (argc < 2) {
+    return Status::Usage("no command given (commands: " + names + "; pidx help COMMAND)");
+  }
+  const pidx::cli::Command* cmd = CommandFromArgs(argc, argv);
+  if (argv[1][0] != '-' && cmd == nullptr) {
     global->failure_fields["command"] = argv[1];
-    return Status::Usage("unknown command \"" + std::string(argv[1]) + "\" (commands: " + names +
-                         ")");
+    return Status::Usage("unknown command \"" + std::string(argv[1]) + "\"" +
+                         DidYouMean(argv[1], CommandNames()) + " (commands: " + names + ")");
+  }
+  if (cmd != nullptr && dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+    std::vector<std::string> flags;
+    const std::string flag = UnknownFlag(*app.get_subcommand(cmd->name), argc, argv, &flags);
+    if (!flag.empty()) {
+      global->failure_fields["option"] = flag;
+      return Status::Usage("unknown option \"" + flag + "\" for pidx " + cmd->name +
+                           DidYouMean(flag, flags));
+    }
   }
   return Status::Usage(e.what());
+}
+
+// Ends the root span with the outcome and exports the run's spans. Telemetry never changes
+// the result: its problems are warnings (obs/otlp_export.h).
+void FinishTrace(const pidx::Status& status, int exit_code,
+                 const pidx::cli::GlobalOptions& global) {
+  using namespace pidx;
+  Trace::SetRootAttribute("process.exit_code", exit_code);
+  Trace::EndRoot(status);
+  TraceExportConfig config = TraceExportConfigFromEnv([](const char* n) { return std::getenv(n); });
+  config.file = global.trace_file;
+  ExportTrace(config);
+}
+
+// --json as the command line gives it (before "--"), else PIDX_JSON: for a failure before the
+// options were parsed, so that it is still answered with a JSON error object.
+bool JsonFromArgs(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a == "--json") return true;
+  }
+  const char* env = std::getenv("PIDX_JSON");
+  if (env == nullptr) return false;
+  const std::string_view v = env;
+  return v == "1" || v == "true" || v == "yes" || v == "on";
+}
+
+// ---- The --json failure object (docs/CLI.md "JSON results") ----------------------------------
+// A failed command (not findings: verify, diff and recall print their own result with ok false)
+// under --json prints one error object, unless it already printed something.
+void PrintJsonFailure(const Status& status, const pidx::cli::Command* cmd,
+                      const pidx::cli::GlobalOptions& global, bool json) {
+  using namespace pidx;
+  if (!json || status.ok() || status.kind() == StatusKind::kFindings) return;
+  if (cli::Stdout().wrote() || !cli::Stdout().failure().ok()) return;
+  const int sig = CancelSignal().load();
+  cli::PrintJsonError(cmd ? cmd->name : nullptr, status, sig ? 128 + sig : ExitCodeFor(status),
+                      global.failure_fields);
 }
 
 // The one place where a command's outcome becomes events and an exit code: its `.completed`
@@ -103,7 +180,7 @@ Status FromParseError(const CLI::ParseError& e, int argc, char** argv,
 // A result that could not be written after the work was done gives both: the work happened.
 // Closes the result sink; returns the exit code.
 int Finish(Status status, const pidx::cli::Command* cmd, const pidx::cli::GlobalOptions& global,
-           std::chrono::steady_clock::time_point started) {
+           std::chrono::steady_clock::time_point started, bool json) {
   using namespace pidx;
   if (cmd != nullptr && global.completion) {
     cli::GlobalOptions::Completion c = std::move(*global.completion);
@@ -115,6 +192,7 @@ int Finish(Status status, const pidx::cli::Command* cmd, const pidx::cli::Global
     }
     Log::Event(c.level, c.event.empty() ? cmd->completed_event : c.event, c.msg, c.fields);
   }
+  PrintJsonFailure(status, cmd, global, json);
   // A report that was not written must not pass for a clean result or for findings.
   const Status written = cli::Stdout().Close();
   const bool had_failed = !status.ok() && status.kind() != StatusKind::kFindings;
@@ -122,7 +200,10 @@ int Finish(Status status, const pidx::cli::Command* cmd, const pidx::cli::Global
   if (had_failed && !written.ok()) {
     Log::Error("output.write.failed", written.message(), {{"error", written.message()}});
   }
-  if (status.ok() || status.kind() == StatusKind::kFindings) return ExitCodeFor(status);
+  if (status.ok() || status.kind() == StatusKind::kFindings) {
+    FinishTrace(status, ExitCodeFor(status), global);
+    return ExitCodeFor(status);
+  }
   const int code = ExitCodeFor(status);
   const int sig = CancelSignal().load();
   LogFields fields = {{"reason", StatusKindName(status.kind())},
@@ -135,6 +216,7 @@ int Finish(Status status, const pidx::cli::Command* cmd, const pidx::cli::Global
     std::fprintf(stderr, "Run 'pidx%s%s --help' for usage.\n", cmd ? " " : "",
                  cmd ? cmd->name : "");
   }
+  FinishTrace(status, sig ? 128 + sig : code, global);
   if (sig != 0) {
     // Cleanup already ran on the error path; die by the signal so the shell sees 128+N.
     signal(sig, SIG_DFL);
@@ -154,23 +236,28 @@ int main(int argc, char** argv) {
   InstallSignalHandlers();
   cli::InitStdout(fds->stdout_closed);
 
-  CLI::App app{"pidx: build and operate inverted indexes over product catalogs"};
+  CLI::App app{"pidx: build and operate inverted indexes over product catalogs", "pidx"};
+  // Inherited by every subcommand added below: --help, the man page and the completions
+  // come from one description (help.h).
+  app.formatter(std::make_shared<cli::HelpFormatter>());
+  app.set_help_flag("-h,--help", "Print this help and exit");
   // The program's own version flag; not an option of a command, so never read from PIDX_*.
-  app.set_version_flag("--version", std::string("pidx ") + PIDX_VERSION);
+  app.set_version_flag("--version", std::function<std::string()>(cli::VersionText),
+                       "Print the version and how this pidx was built, and exit");
   app.require_subcommand(1);
   cli::GlobalOptions global;
   std::vector<std::pair<CLI::App*, const cli::Command*>> subs;
   std::vector<cli::CommandRun> runs;
   for (const auto& cmd : cli::Commands()) {
     CLI::App* sub = app.add_subcommand(cmd.name, cmd.summary);
+    if (cmd.hidden) sub->group("");
     cli::AddOutputOptions(sub, &global);
     runs.push_back(cmd.setup(sub, &global));
+    cli::CaptureDefaults(sub);
     subs.emplace_back(sub, &cmd);
   }
 
   LogConfig log_config;
-  const char* tp = std::getenv("TRACEPARENT");
-  log_config.traceparent = tp ? tp : "";
   Status status = Status::Ok();
   bool parsed = false;
   try {
@@ -181,9 +268,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp&) {
     cli::PrintText(app.help("", CLI::AppFormatMode::All));
   } catch (const CLI::CallForVersion& e) {
-    cli::PrintText(std::string(e.what()) + "\n");
+    cli::PrintText(e.what());
   } catch (const CLI::ParseError& e) {
-    status = FromParseError(e, argc, argv, &global);
+    status = FromParseError(e, app, argc, argv, &global);
   }
 
   size_t chosen = 0;
@@ -215,10 +302,15 @@ int main(int argc, char** argv) {
   if (options_ok && status.ok() && !lvl.ok()) {
     status = global.BadValue("log-level", lvl.status().message());
   }
+  // One root span per run, a child of TRACEPARENT's span when given.
+  const char* tp = std::getenv("TRACEPARENT");
+  Trace::Init(tp ? tp : "", log_config.operation);
+  Trace::SetRootAttribute("pidx.command", log_config.operation);
   Log::Init(log_config);
 
   const auto started = std::chrono::steady_clock::now();
   if (parsed && status.ok()) status = cli::Stdout().Ready();
   if (parsed && status.ok()) status = runs[chosen]();
-  return Finish(std::move(status), cmd, global, started);
+  const bool json = global.json || JsonFromArgs(argc, argv);
+  return Finish(std::move(status), cmd, global, started, json);
 }

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 namespace pidx::cli {
 
 Status GlobalOptions::BadValue(const std::string& long_name, const std::string& why) const {
@@ -17,38 +19,35 @@ Status GlobalOptions::BadValue(const std::string& long_name, const std::string& 
   return Status::Usage("--" + long_name + ": " + why);
 }
 
-void AddNumberOption(CLI::App* app, const std::string& name, const char* type_name,
-                     std::function<Status(const std::string&)> set,
-                     const std::string& description) {
-  app->add_option_function<std::string>(
-         "--" + name,
-         [name, set = std::move(set)](const std::string& text) {
-           Status s = set(text);
-           if (!s.ok()) throw BadOptionValue(name, text, s.message());
-         },
-         description)
+CLI::Option* AddNumberOption(CLI::App* app, const std::string& name, const char* type_name,
+                             std::function<Status(const std::string&)> set,
+                             const std::string& description) {
+  return app
+      ->add_option_function<std::string>(
+          "--" + name,
+          [name, set = std::move(set)](const std::string& text) {
+            Status s = set(text);
+            if (!s.ok()) throw BadOptionValue(name, text, s.message());
+          },
+          description)
       ->type_name(type_name);
 }
 
 void AddFractionOption(CLI::App* app, const std::string& name, double* target, double min,
                        double max, const std::string& description) {
-  AddNumberOption(
+  CLI::Option* opt = AddNumberOption(
       app, name, "F",
       [target, min, max](const std::string& text) -> Status {
         PIDX_ASSIGN_OR_RETURN(*target, ParseFraction(text, min, max));
         return Status::Ok();
       },
       description);
+  if (*target >= min && *target <= max) opt->default_str(fmt::format("{}", *target));
 }
 
 void AddThreadsOption(CLI::App* app, int* threads) {
   AddCountOption(app, "threads", threads, 0, kMaxThreads,
                  "Worker threads, 0 to 1024 (0: one per core)");
-}
-
-void AddShardsPerCategoryOption(CLI::App* app, uint32_t* shards_per_category) {
-  AddCountOption(app, "shards-per-category", shards_per_category, 1, MaxShardsPerCategory(),
-                 "Shards per category, 1-1000 (fixed at build time)");
 }
 
 void AddVersionOption(CLI::App* app, uint64_t* version, const std::string& what) {
@@ -92,8 +91,10 @@ void AddVersionListOption(CLI::App* app, const std::string& name, std::vector<ui
 
 void AddOutputOptions(CLI::App* app, GlobalOptions* g) {
   app->add_flag("--json", g->json, "Print a machine-readable JSON result on stdout");
-  app->add_option("--log-format", g->log_format, "Log format on stderr: auto|json|logfmt|text");
-  app->add_option("--log-level", g->log_level, "Lowest level logged: debug|info|warn|error");
+  app->add_option("--log-format", g->log_format, "Log format on stderr (auto: text on a terminal)")
+      ->type_name("auto|json|logfmt|text");
+  app->add_option("--log-level", g->log_level, "Lowest level logged")
+      ->type_name("debug|info|warn|error");
   app->add_flag("-q,--quiet", g->quiet, "Log only warnings and errors");
   AddNumberOption(
       app, "color", "WHEN",
@@ -105,6 +106,9 @@ void AddOutputOptions(CLI::App* app, GlobalOptions* g) {
         return Status::Ok();
       },
       "Colour in text logs: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never");
+  app->add_option("--trace-file", g->trace_file,
+                  "Append this run's spans to FILE as one OTLP/JSON line (docs/OBSERVABILITY.md)")
+      ->type_name("FILE");
 }
 
 void AddIndexOption(CLI::App* app, std::string* index) {
@@ -130,7 +134,8 @@ Result<int64_t> ParseLockTimeout(const std::string& lock_timeout, const GlobalOp
 }
 
 void AddCatalogReadOptions(CLI::App* app, CatalogReadFlags* f) {
-  app->add_option("--format", f->format, "Catalog format: auto|jsonl|csv|tsv (auto: by extension)");
+  app->add_option("--format", f->format, "Catalog format (auto: by extension)")
+      ->type_name("auto|jsonl|csv|tsv");
   AddCountOption(app, "max-bad-lines", &f->max_bad_lines, 0, UINT64_MAX,
                  "Skip up to N bad records (each logged) instead of failing");
   AddCountOption(app, "max-line-bytes", &f->max_line_bytes, 1, uint64_t{1} << 30,
@@ -207,6 +212,56 @@ Status ApplyEnvironment(CLI::App* command, GlobalOptions* g) {
 Status Require(const std::string& value, const std::string& long_name) {
   if (!value.empty()) return Status::Ok();
   return Status::Usage("missing --" + long_name + " (or " + EnvNameFor(long_name) + ")");
+}
+
+uint32_t ShardCountFlags::shards() const {
+  return shards_per_category > 0 ? shards_per_category : ShardCounts().default_shards_per_category;
+}
+
+uint64_t ShardCountFlags::target() const {
+  if (target_shard_docs != UINT64_MAX) return target_shard_docs;
+  return shards_per_category > 0 ? 0 : ShardCounts().default_target_shard_docs;
+}
+
+void AddShardCountOptions(CLI::App* app, ShardCountFlags* f) {
+  AddCountOption(app, "shards-per-category", &f->shards_per_category, 1,
+                 ShardCounts().max_shards_per_category,
+                 "Most shards a category gets, 1-1000 (default 8); given alone, every category "
+                 "gets exactly this many");
+  AddCountOption(app, "target-shard-docs", &f->target_shard_docs, 0,
+                 ShardCounts().max_target_shard_docs,
+                 "Products per shard a category's shard count aims at (default 4096); 0: every "
+                 "category gets --shards-per-category");
+}
+
+}  // namespace pidx::cli
+
+namespace pidx::cli {
+
+Status WithBadRecordHint(Status s, const CatalogReadFlags& f,
+                         const std::vector<std::string>& catalogs, const GlobalOptions& g) {
+  if (s.kind() != StatusKind::kBadData) return s;
+  const std::string& m = s.message();
+  for (const auto& c : catalogs) {
+    const std::string name = c == "-" ? "<stdin>" : c;  // as the readers name it
+    if (m.rfind(name + ":", 0) != 0 || m.size() <= name.size() + 1 ||
+        !std::isdigit(static_cast<unsigned char>(m[name.size() + 1]))) {
+      continue;
+    }
+    std::string hint;
+    const bool piped = c == "-" || c == "/dev/stdin" || c.rfind("/dev/fd/", 0) == 0;
+    const bool not_json = m.find(": not a JSON object") != std::string::npos ||
+                          m.find(": malformed JSON") != std::string::npos;
+    if (piped && f.format == "auto" && not_json && m.rfind(name + ":1:", 0) == 0) {
+      hint += "standard input is read as JSON Lines: for CSV or TSV give --format csv or tsv; ";
+    }
+    hint += f.max_bad_lines == 0
+                ? "--max-bad-lines N skips up to N bad records, each logged"
+                : "more bad records than --max-bad-lines " + std::to_string(f.max_bad_lines);
+    g.failure_fields["hint"] = hint;
+    return s;
+  }
+  return s;
 }
 
 }  // namespace pidx::cli

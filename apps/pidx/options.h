@@ -1,9 +1,9 @@
 // Flag groups shared by the subcommands, defined once: --index, --catalog, --json,
-// --log-format/--log-level/--quiet/--color, --lock-timeout, --threads, --version V (and the V
-// of rollback, gc's --protect V), how catalogs are read, the publishing guard,
-// --memory-budget. Every option can also come from a
-// PIDX_<OPTION> environment variable (--lock-timeout -> PIDX_LOCK_TIMEOUT); a flag wins over
-// the environment, the environment over the default (applied here, not by CLI11: PITFALLS.md).
+// --log-format/--log-level/--quiet/--color/--trace-file, --lock-timeout, --threads, --version V
+// (and the V of rollback, gc's --protect V), how catalogs are read, the publishing guard,
+// --memory-budget. Every option can also come from a PIDX_<OPTION> environment variable
+// (--lock-timeout -> PIDX_LOCK_TIMEOUT); a flag wins over the environment, the environment
+// over the default (applied here, not by CLI11: PITFALLS.md).
 //
 // Every numeric option is registered through AddCountOption or AddFractionOption and parsed
 // by the strict parsers of pidx/ops/values.h, from a flag and from its variable alike: NaN, inf, a
@@ -38,6 +38,7 @@ struct GlobalOptions {
   std::string log_level = "info";
   bool quiet = false;
   std::string color = "auto";      // auto|always|never (checked while parsing)
+  std::string trace_file;          // --trace-file: the run's spans as OTLP/JSON lines
   std::set<std::string> from_env;  // long names whose value came from the environment
   // Added to the command's failure event (e.g. the shard of rebuild-shard).
   // BadValue adds the flag or variable it names (mutable: a check on const options may add it).
@@ -94,7 +95,8 @@ void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t 
 void AddFractionOption(CLI::App* app, const std::string& name, double* target, double min,
                        double max, const std::string& description);
 
-void AddOutputOptions(CLI::App* app, GlobalOptions* g);  // --json, --log-*, --quiet, --color
+void AddOutputOptions(CLI::App* app, GlobalOptions* g);  // --json, --log-*, --quiet, --color,
+                                                         // --trace-file
 void AddIndexOption(CLI::App* app, std::string* index);
 void AddCatalogOption(CLI::App* app, std::vector<std::string>* catalogs);
 void AddLockTimeoutOption(CLI::App* app, std::string* lock_timeout);
@@ -118,7 +120,6 @@ void AddVersionListOption(CLI::App* app, const std::string& name, std::vector<ui
                           const std::string& description);
 
 // --shards-per-category N, 1 to 1000 (build, plan).
-void AddShardsPerCategoryOption(CLI::App* app, uint32_t* shards_per_category);
 
 // The milliseconds of a --lock-timeout value; BadValue naming it when it does not parse.
 Result<int64_t> ParseLockTimeout(const std::string& lock_timeout, const GlobalOptions& g);
@@ -162,8 +163,10 @@ Status Require(const std::string& value, const std::string& long_name);
 
 // The one registration path of checked options (counts, fractions, versions, --color): `set`
 // parses the text and stores it; a refusal is a BadOptionValue naming the flag and the value.
-void AddNumberOption(CLI::App* app, const std::string& name, const char* type_name,
-                     std::function<Status(const std::string&)> set, const std::string& description);
+// Returns the option, so a caller can set what the help shows as its default.
+CLI::Option* AddNumberOption(CLI::App* app, const std::string& name, const char* type_name,
+                             std::function<Status(const std::string&)> set,
+                             const std::string& description);
 
 template <typename T>
 void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t min, uint64_t max,
@@ -172,7 +175,7 @@ void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t 
   if (max > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
     max = static_cast<uint64_t>(std::numeric_limits<T>::max());
   }
-  AddNumberOption(
+  CLI::Option* opt = AddNumberOption(
       app, name, "N",
       [target, min, max](const std::string& text) -> Status {
         PIDX_ASSIGN_OR_RETURN(uint64_t v, ParseCount(text, min, max));
@@ -180,6 +183,38 @@ void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t 
         return Status::Ok();
       },
       description);
+  // The help shows the value before parsing as the default; one outside the range (gc --keep
+  // 0, build --worker -1) means "none: required, or taken from elsewhere".
+  const T initial = *target;
+  if constexpr (std::is_signed_v<T>) {
+    if (initial < 0) return;
+  }
+  if (static_cast<uint64_t>(initial) >= min && static_cast<uint64_t>(initial) <= max) {
+    opt->default_str(std::to_string(initial));
+  }
 }
+
+// --shards-per-category S and --target-shard-docs T of build and plan. S alone is an explicit
+// count (every category gets S shards, target 0); otherwise S (default 8) is the maximum and
+// a category gets the fewest divisors of S that keep its shards at most T products (default
+// shard::kDefaultTargetShardDocs).
+struct ShardCountFlags {
+  uint32_t shards_per_category = 0;         // 0: not given
+  uint64_t target_shard_docs = UINT64_MAX;  // UINT64_MAX: not given
+  uint32_t shards() const;
+  uint64_t target() const;
+};
+void AddShardCountOptions(CLI::App* app, ShardCountFlags* f);
+
+}  // namespace pidx::cli
+
+namespace pidx::cli {
+
+// When `s` is a bad record that failed the run ("<file>:<line>: <reason>"), adds a "hint" to
+// the failure event saying what to do about it: --max-bad-lines N skips bad records, and, when
+// standard input (read as JSON Lines unless --format says otherwise) starts with a line that is
+// not a JSON object, --format csv|tsv. The error itself is unchanged. Returns `s`.
+Status WithBadRecordHint(Status s, const CatalogReadFlags& f,
+                         const std::vector<std::string>& catalogs, const GlobalOptions& g);
 
 }  // namespace pidx::cli

@@ -4,12 +4,16 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <utility>
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+
+#include "pidx/obs/trace.h"
+#include "pidx/ops/values.h"
 
 namespace pidx::cli {
 
@@ -80,9 +84,38 @@ void PrintJson(const nlohmann::ordered_json& j) {
   nlohmann::ordered_json out;
   out["schema_version"] = kJsonSchemaVersion;
   for (const auto& [k, v] : j.items()) out[k] = v;
+  // The run's trace (obs/trace.h), to find its spans and log lines from a result.
+  if (!out.contains("trace_id")) out["trace_id"] = Trace::trace_id();
   std::string s = out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
   s.push_back('\n');
   Stdout().Write(s);
+}
+
+nlohmann::ordered_json VersionOrNull(uint64_t version) {
+  if (version == 0) return nullptr;
+  return VersionName(version);
+}
+
+nlohmann::ordered_json ShardListJson(const std::vector<std::string>& shards) {
+  auto out = nlohmann::ordered_json::array();
+  for (const auto& s : shards) out.push_back({{"shard", s}});
+  return out;
+}
+
+void PrintJsonError(const char* command, const Status& status, int exit_code,
+                    const nlohmann::json& extra_fields) {
+  nlohmann::ordered_json j;
+  j["command"] = command ? nlohmann::ordered_json(command) : nlohmann::ordered_json(nullptr);
+  j["ok"] = false;
+  j["error"] = status.message();
+  j["reason"] = StatusKindName(status.kind());
+  j["exit_code"] = exit_code;
+  for (const auto& [k, v] : extra_fields.items()) {
+    // The event's `command` is the unknown name typed; here `command` is the command run.
+    const std::string key = k == "command" ? "unknown_command" : k;
+    if (!j.contains(key)) j[key] = v;
+  }
+  PrintJson(j);
 }
 
 Table::Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
@@ -94,13 +127,22 @@ bool LooksNumeric(const std::string& s) {
   return !s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-') &&
          s.find_first_not_of("0123456789.-% kMGTBx") == std::string::npos;
 }
-// Display width: counts UTF-8 code points (CJK counts 2, close enough for tables).
+// Display width: one column per code point, two for East Asian wide ones (CJK, Hangul,
+// full-width forms); block characters of bars are one.
 size_t Width(const std::string& s) {
   size_t w = 0;
   for (size_t i = 0; i < s.size();) {
     auto c = static_cast<unsigned char>(s[i]);
     size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-    w += len >= 3 ? 2 : 1;
+    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+    for (size_t k = 1; k < len && i + k < s.size(); ++k) {
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+    }
+    const bool wide = (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+                      (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+                      (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+                      (cp >= 0xffe0 && cp <= 0xffe6) || cp >= 0x20000;
+    w += wide ? 2 : 1;
     i += len;
   }
   return w;
@@ -125,8 +167,42 @@ std::string Table::Render() const {
       line += r[i];
       if (!right && i + 1 < r.size()) line += std::string(pad, ' ');
     }
+    while (!line.empty() && line.back() == ' ') line.pop_back();  // an empty last cell
     out += line + "\n";
   }
+  return out;
+}
+
+bool UnicodeBlocks() {
+  const char* term = std::getenv("TERM");
+  if (term != nullptr && std::string_view(term) == "dumb") return false;
+  const char* locale = nullptr;
+  for (const char* name : {"LC_ALL", "LC_CTYPE", "LANG"}) {
+    const char* v = std::getenv(name);
+    if (v != nullptr && *v != '\0') {
+      locale = v;
+      break;
+    }
+  }
+  if (locale == nullptr) return false;
+  std::string l = locale;
+  std::transform(l.begin(), l.end(), l.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return l.find("utf-8") != std::string::npos || l.find("utf8") != std::string::npos;
+}
+
+std::string Bar(uint64_t value, uint64_t max, int width, bool unicode) {
+  if (max == 0 || width <= 0) return "";
+  const long double frac = static_cast<long double>(std::min(value, max)) / max;
+  const int units = unicode ? 8 : 1;  // eighths of a cell with block characters
+  auto n = static_cast<int64_t>(frac * width * units + 0.5L);
+  if (value > 0 && n == 0) n = 1;
+  std::string out;
+  if (!unicode) return std::string(static_cast<size_t>(n), '#');
+  static const char* kEighths[] = {"",       "\u258f", "\u258e", "\u258d",
+                                   "\u258c", "\u258b", "\u258a", "\u2589"};
+  for (int64_t i = 0; i < n / 8; ++i) out += "\u2588";
+  out += kEighths[n % 8];
   return out;
 }
 
@@ -152,7 +228,7 @@ Throughput ThroughputOf(uint64_t docs, uint64_t catalog_bytes, int64_t duration_
 
 nlohmann::ordered_json PhasesJson(const PhaseTimes& t, int64_t duration_ms) {
   return {{"read", t.read_ms},
-          {"shards", t.shards_ms},
+          {"finish_shards", t.shards_ms},
           {"publish", t.publish_ms},
           {"other", std::max<int64_t>(0, duration_ms - t.read_ms - t.shards_ms - t.publish_ms)},
           {"shard_work", {{"encode", t.encode_ms}, {"write", t.write_ms}, {"check", t.check_ms}}}};

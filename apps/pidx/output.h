@@ -20,7 +20,10 @@
 
 namespace pidx::cli {
 
-inline constexpr int kJsonSchemaVersion = 1;
+// 2: one type per key in every command (docs/CLI.md "JSON results"): `shard_count` is a number,
+// `shards` an array of objects with a `shard`; `parent` is null when there is none; a failure
+// is one error object. docs/schemas/ has each command's JSON Schema.
+inline constexpr int kJsonSchemaVersion = 2;
 
 class OutputSink {
  public:
@@ -38,6 +41,8 @@ class OutputSink {
   Status Close();
   // The first failed write so far (Ok while every write went through).
   const Status& failure() const { return failed_; }
+  // Whether anything was written (or tried) since the start.
+  bool wrote() const { return wrote_; }
 
  private:
   int fd_;
@@ -58,8 +63,21 @@ Status WithResultWritten(Status outcome, const Status& written);
 
 // Prints `text` on stdout as is.
 void PrintText(std::string_view text);
-// Prints `j` (with "schema_version" first) and a newline on stdout.
+// Prints `j` (with "schema_version" first, "trace_id" added at the end) and a newline on stdout.
 void PrintJson(const nlohmann::ordered_json& j);
+
+// The conventions of schema_version 2, in one place.
+// A version's name, or null for 0 (no version: a first build's parent).
+nlohmann::ordered_json VersionOrNull(uint64_t version);
+// `shards` as an array of objects: [{"shard": "books_000"}, ...].
+nlohmann::ordered_json ShardListJson(const std::vector<std::string>& shards);
+
+// A failed command under --json: one error object on stdout, so that a script always reads
+// one object (docs/schemas/error.schema.json): schema_version, command (null when none could
+// be told), ok false, error, reason, exit_code, and the failure event's extra fields (option,
+// value, shard, ...). Written only when the command printed nothing yet.
+void PrintJsonError(const char* command, const Status& status, int exit_code,
+                    const nlohmann::json& extra_fields);
 
 // A text table with right-aligned numeric columns.
 class Table {
@@ -71,6 +89,13 @@ class Table {
  private:
   std::vector<std::vector<std::string>> rows_;
 };
+
+// Whether bars may use Unicode block characters: not under TERM=dumb, and only with a UTF-8
+// locale (LC_ALL, else LC_CTYPE, else LANG names UTF-8); otherwise Bar draws ASCII '#'.
+bool UnicodeBlocks();
+// A horizontal bar of `value / max` of `width` cells: full blocks and an eighth-block end
+// (Unicode), or '#' (ASCII). A non-zero value gets at least a sliver.
+std::string Bar(uint64_t value, uint64_t max, int width, bool unicode);
 
 // 1234567 -> "1.2 MB"
 std::string HumanBytes(uint64_t bytes);

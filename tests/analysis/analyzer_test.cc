@@ -1,6 +1,8 @@
 // The analyzer's contract (docs/CONTRACT.md section 2), one behaviour per test case.
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -10,6 +12,7 @@
 
 #include "pidx/analysis/analyzer.h"
 #include "pidx/analysis/normalizer.h"
+#include "pidx/analysis/stemmer.h"
 #include "pidx/analysis/tokenizer.h"
 #include "pidx/catalog/product.h"
 #include "pidx/catalog/schema.h"
@@ -19,7 +22,9 @@ namespace {
 
 using Strings = std::vector<std::string>;
 
-Strings Tokens(std::string_view text, AnalyzerSettings settings = {}) {
+// The cases below up to "Settings round trip" specify version 1, which every later version
+// keeps for text without compounds or accents; version 2's additions follow them.
+Strings Tokens(std::string_view text, AnalyzerSettings settings = AnalyzerSettings::Version1()) {
   Strings tokens;
   Analyzer(settings).Tokenize(text, &tokens);
   return tokens;
@@ -330,9 +335,12 @@ TEST_CASE("One analyzer used from several threads gives the same terms everywher
 }
 
 TEST_CASE("Settings round trip through JSON") {
-  CHECK(AnalyzerSettings().ToJson() ==
+  CHECK(AnalyzerSettings::Version1().ToJson() ==
         nlohmann::json::parse(R"({"version":1,"cjk_bigrams":true,"max_token_bytes":64})"));
-  AnalyzerSettings settings;
+  CHECK(AnalyzerSettings().ToJson() ==
+        nlohmann::json::parse(
+            R"({"version":2,"cjk_bigrams":true,"max_token_bytes":64,"fold_accents":true})"));
+  AnalyzerSettings settings = AnalyzerSettings::Version1();
   settings.cjk_bigrams = false;
   settings.max_token_bytes = 200;
   const Result<AnalyzerSettings> parsed = AnalyzerSettings::FromJson(settings.ToJson());
@@ -344,7 +352,11 @@ TEST_CASE("Settings round trip through JSON") {
 
 TEST_CASE("Settings with an unknown version, unknown key or wrong type are config errors") {
   const char* bad[] = {
+      R"({"version":3,"cjk_bigrams":true,"max_token_bytes":64,"fold_accents":true})",
+      R"({"version":0,"cjk_bigrams":true,"max_token_bytes":64})",
       R"({"version":2,"cjk_bigrams":true,"max_token_bytes":64})",
+      R"({"version":1,"cjk_bigrams":true,"max_token_bytes":64,"fold_accents":false})",
+      R"({"version":2,"cjk_bigrams":true,"max_token_bytes":64,"fold_accents":"yes"})",
       R"({"version":"1","cjk_bigrams":true,"max_token_bytes":64})",
       R"({"cjk_bigrams":true,"max_token_bytes":64})",
       R"({"version":1,"cjk_bigrams":1,"max_token_bytes":64})",
@@ -360,6 +372,151 @@ TEST_CASE("Settings with an unknown version, unknown key or wrong type are confi
     REQUIRE_FALSE(parsed.ok());
     CHECK(parsed.status().kind() == StatusKind::kConfig);
   }
+}
+
+TEST_CASE("Version 2 settings round trip, fold_accents included") {
+  AnalyzerSettings settings;
+  settings.fold_accents = false;
+  const Result<AnalyzerSettings> parsed = AnalyzerSettings::FromJson(settings.ToJson());
+  REQUIRE(parsed.ok());
+  CHECK(parsed->version == 2);
+  CHECK_FALSE(parsed->fold_accents);
+}
+
+// ---- Version 2 ----
+
+Strings Sorted(Strings v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+Strings QueryTokens(std::string_view text, AnalyzerSettings settings = {}) {
+  Strings tokens;
+  Analyzer(settings).QueryTokens(text, &tokens);
+  return tokens;
+}
+
+// "`a` `b c`" -> {"a", "b c"}
+Strings BacktickedWords(std::string_view cell) {
+  Strings out;
+  for (size_t open = cell.find('`'); open != std::string_view::npos; open = cell.find('`', open)) {
+    const size_t close = cell.find('`', open + 1);
+    REQUIRE(close != std::string_view::npos);
+    out.emplace_back(cell.substr(open + 1, close - open - 1));
+    open = close + 1;
+  }
+  return out;
+}
+
+TEST_CASE("Every row of the examples table in docs/QUERY.md holds for analyzer version 2") {
+  const char* root = std::getenv("PIDX_SOURCE_DIR");
+  REQUIRE(root != nullptr);
+  std::ifstream in(std::string(root) + "/docs/QUERY.md");
+  REQUIRE(in);
+  std::string line;
+  while (std::getline(in, line) && line != "<!-- analyzer-examples -->") {
+  }
+  REQUIRE(std::getline(in, line));  // header
+  REQUIRE(std::getline(in, line));  // |---|
+  int rows = 0;
+  while (std::getline(in, line) && !line.empty() && line[0] == '|') {
+    std::vector<std::string> cells;
+    size_t start = 1;
+    for (size_t bar = line.find('|', start); bar != std::string::npos;
+         bar = line.find('|', start)) {
+      cells.push_back(line.substr(start, bar - start));
+      start = bar + 1;
+    }
+    REQUIRE(cells.size() == 3);
+    const Strings text = BacktickedWords(cells[0]);
+    REQUIRE(text.size() == 1);
+    CAPTURE(text[0]);
+    CHECK(Sorted(Tokens(text[0], AnalyzerSettings())) == Sorted(BacktickedWords(cells[1])));
+    CHECK(QueryTokens(text[0]) == BacktickedWords(cells[2]));
+    ++rows;
+  }
+  CHECK(rows >= 20);
+}
+
+TEST_CASE("Version 1 keeps splitting compounds into parts only, and keeps accents") {
+  CHECK(Tokens("Wi-Fi C++ x86_64 naïve") == Strings{"wi", "fi", "c", "x86", "64", "naïve"});
+  CHECK(QueryTokens("Wi-Fi C++", AnalyzerSettings::Version1()) == Strings{"wi", "fi", "c"});
+}
+
+TEST_CASE("Every query form of a compound is among the tokens indexed for it") {
+  // The property the query side relies on, over generated words of letters, digits and joiners.
+  std::mt19937 rng(17);
+  const std::string alphabet = "ab1-_./+#é ";
+  for (int i = 0; i < 5000; ++i) {
+    std::string text;
+    const int n = 1 + static_cast<int>(rng() % 12);
+    for (int k = 0; k < n; ++k) {
+      const size_t pick = rng() % (alphabet.size() - 1);
+      text += pick == alphabet.size() - 2 ? std::string("é") : std::string(1, alphabet[pick]);
+    }
+    CAPTURE(text);
+    const Strings indexed = Sorted(Tokens(text, AnalyzerSettings()));
+    for (const auto& q : QueryTokens(text)) {
+      CHECK(std::binary_search(indexed.begin(), indexed.end(), q));
+    }
+  }
+}
+
+TEST_CASE("A compound whose query form is too long meets its parts") {
+  AnalyzerSettings settings;
+  settings.max_token_bytes = 6;
+  CHECK(Sorted(Tokens("abc-def-ghi", settings)) == Strings{"abc", "def", "ghi"});
+  CHECK(QueryTokens("abc-def-ghi", settings) == Strings{"abc", "def", "ghi"});
+  CHECK(QueryTokens("ab-cd", settings) == Strings{"abcd"});
+}
+
+TEST_CASE("Accent folding is Latin only and can be turned off") {
+  CHECK(Tokens("Ｃａｆé NAÏVE Straße", AnalyzerSettings()) == Strings{"cafe", "naive", "strasse"});
+  // Decomposed input folds the same.
+  CHECK(Tokens("cafe\u0301", AnalyzerSettings()) == Strings{"cafe"});
+  // The dakuten of ガ, the breve of Cyrillic й and Greek tonos are not Latin accents.
+  CHECK(Tokens("ガギ йод άλφα", AnalyzerSettings()) == Strings{"ガギ", "йод", "άλφα"});
+  AnalyzerSettings off;
+  off.fold_accents = false;
+  CHECK(Tokens("naïve", off) == Strings{"naïve"});
+  CHECK(Tokens("naïve", AnalyzerSettings::Version1()) == Strings{"naïve"});
+}
+
+TEST_CASE("Keyword and category values keep their accents in version 2") {
+  const Strings terms = ProductBuilder().Category("Café").Add("brand", "Nestlé").Terms();
+  CHECK(std::count(terms.begin(), terms.end(), "category:café") == 1);
+  CHECK(std::count(terms.begin(), terms.end(), "brand:nestlé") == 1);
+}
+
+TEST_CASE("A field with stem gets Snowball stems, at index and at query time") {
+  auto schema = catalog::Schema::FromJson(nlohmann::json::parse(R"({"fields":[
+      {"name":"id","role":"id"},{"name":"category","role":"category"},
+      {"name":"title","role":"text","stem":"english"},{"name":"description","role":"text"}]})"));
+  REQUIRE(schema.ok());
+  catalog::Product product;
+  product.category = "web";
+  product.fields.resize(schema->fields().size());
+  product.fields[2] = {"Fast web browsers"};
+  product.fields[3] = {"browsers"};
+  const Analyzer analyzer;
+  Strings terms;
+  analyzer.AnalyzeProduct(*schema, product, &terms);
+  CHECK(terms == Strings{"category:web", "description:browsers", "title:browser", "title:fast",
+                         "title:web"});
+  std::string token = "browsers";
+  analyzer.StemFor(schema->fields()[2], &token);
+  CHECK(token == "browser");
+  token = "browsers";
+  analyzer.StemFor(schema->fields()[3], &token);
+  CHECK(token == "browsers");
+  // Version 1 refuses a schema that asks for stemming.
+  CHECK(AnalyzerSettings::Version1().CheckSchema(*schema).kind() == StatusKind::kConfig);
+  CHECK(AnalyzerSettings().CheckSchema(*schema).ok());
+}
+
+TEST_CASE("The schema's stem languages are exactly libstemmer's") {
+  CHECK(catalog::StemLanguages() == StemmerLanguages());
 }
 
 }  // namespace

@@ -132,6 +132,11 @@ class Bench:
         self.peer = os.path.join(b, "tests/bench/fts5_peer")
         self.qbench = os.path.join(b, "tests/bench/pidx_query_bench")
         self.micro = os.path.join(b, "tests/bench/micro_bench")
+        # The Go package's query tool (lib/go/cmd/pidx-go-query), built by scripts/bench when
+        # go is installed: the same query sets through libpidx's C API and cgo.
+        self.goquery = os.path.join(b, "pidx-go-query")
+        if not os.path.exists(self.goquery):
+            self.goquery = None
         self.work = args.work_dir
         os.makedirs(self.work, exist_ok=True)
         help_text = subprocess.run([self.pidx, "build", "--help"], capture_output=True,
@@ -160,14 +165,91 @@ class Bench:
         return run([self.peer, "build", "--catalog", catalog, "--db", db])
 
     def size(self, n):
+        return self.measure(str(n), self.catalog(n), n)
+
+    def debian_catalog(self):
+        """The machine's own package index (apt-cache dumpavail), as JSONL."""
+        path = os.path.join(self.work, "catalog-debian.jsonl")
+        if not os.path.exists(path):
+            log("converting apt-cache dumpavail")
+            run([sys.executable, os.path.join(self.a.root, "tests/bench/debian_catalog.py"),
+                 path + ".tmp"])
+            os.rename(path + ".tmp", path)
+        with open(path, "rb") as f:
+            n = sum(1 for _ in f)
+        return path, n
+
+    def many_categories(self):
+        """Build products/s with 50 and with many leaf categories (most of a few products),
+        then query, verify and rebuild-shard on the many-category index (pidx only)."""
+        a = self.a
+        n = a.many_categories_products
+        R = {"products": n, "categories": {}}
+        for cats in (50, a.many_categories):
+            path = os.path.join(self.work, f"catalog-{n}-{cats}cat.jsonl")
+            if not os.path.exists(path):
+                log(f"generating {n} products in {cats} categories")
+                run([self.gen, "--products", str(n), "--seed", "1", "--categories", str(cats),
+                     "--category-skew", str(a.many_categories_skew), "--out", path + ".tmp"])
+                os.rename(path + ".tmp", path)
+            index = os.path.join(self.work, f"pidx-{n}-{cats}cat")
+            runs = []
+            for r in range(a.runs):
+                log(f"{cats} categories: build run {r + 1}/{a.runs}")
+                runs.append(self.build_pidx(path, index))
+            wall = med([x["wall"] for x in runs])
+            built = json.loads(runs[-1]["stdout"])
+            R["categories"][str(cats)] = {
+                "catalog": path, "index": index, "wall_s": wall,
+                "cpu_s": med([x["cpu"] for x in runs]),
+                "products_per_s": n / wall, "shards": built.get("shards"),
+                "peak_rss_mib": med([x["rss_mib"] for x in runs])}
+        many = R["categories"][str(a.many_categories)]
+        index, catalog = many["index"], many["catalog"]
+        qdir = os.path.join(self.work, f"queries-{n}-manycat")
+        os.makedirs(qdir, exist_ok=True)
+        run([self.qbench, "gen-queries", "--catalog", catalog, "--out-dir", qdir, "--count",
+             str(a.queries), "--seed", "42"])
+        R["queries"] = {}
+        for s in SETS:
+            qfile = os.path.join(qdir, f"{s}.tsv")
+            for mode, flag in (("count", ["--count"]), ("top10", ["--top", "10"])):
+                qs = []
+                for _ in range(a.runs):
+                    r1 = run([self.qbench, "query", "--index", index, "--queries", qfile, *flag,
+                              "--out", os.path.join(self.work, "out-manycat")])
+                    qs.append(last_json_line(r1["stderr"])["qps"])
+                R["queries"][f"{s}_{mode}"] = med(qs)
+        with open(os.path.join(qdir, "and2.tsv")) as f:
+            first = f.readline().rstrip("\n").split("\t")
+        pw = [run([self.pidx, "query", "--log-level", "warn", "--count", "--index", index, "--",
+                   first[1], first[2]])["wall"] for _ in range(a.oneshot_runs)]
+        R["one_query_process_ms"] = med(pw) * 1000
+        vr = [run([self.pidx, "verify", "--log-level", "warn", "--json", "--index", index])
+              for _ in range(a.runs)]
+        vc = run([self.pidx, "verify", "--log-level", "warn", "--json", "--index", index,
+                  "--catalog", catalog])
+        R["verify"] = {"wall_s": med([x["wall"] for x in vr]),
+                       "findings": len(json.loads(vr[-1]["stdout"]).get("findings", [])),
+                       "catalog_wall_s": vc["wall"],
+                       "catalog_findings": len(json.loads(vc["stdout"]).get("findings", []))}
+        stats = json.loads(run([self.pidx, "stats", "--log-level", "warn", "--json", "--index",
+                                index])["stdout"])
+        tiny = min(stats.get("shards", []), key=lambda s: (s.get("docs", 0), s["shard"]))
+        rb = [run([self.pidx, "rebuild-shard", tiny["shard"], "--log-level", "warn", "--json",
+                   "--catalog", catalog, "--index", index])["wall"] for _ in range(a.runs)]
+        R["rebuild_shard"] = {"shard": tiny["shard"], "docs": tiny.get("docs"),
+                              "wall_s": med(rb)}
+        return R
+
+    def measure(self, key, catalog, n):
         a = self.a
         R = {}
-        catalog = self.catalog(n)
         cat_bytes = os.path.getsize(catalog)
         R["products"] = n
         R["catalog_bytes"] = cat_bytes
-        index = os.path.join(self.work, f"pidx-{n}")
-        db = os.path.join(self.work, f"fts5-{n}.db")
+        index = os.path.join(self.work, f"pidx-{key}")
+        db = os.path.join(self.work, f"fts5-{key}.db")
 
         # Builds, alternating.
         pb, fb, bb = [], [], []
@@ -199,7 +281,7 @@ class Bench:
         R["fts5_ids_sorted"] = fts_info.get("ids_sorted")
 
         # Query sets.
-        qdir = os.path.join(self.work, f"queries-{n}")
+        qdir = os.path.join(self.work, f"queries-{key}")
         os.makedirs(qdir, exist_ok=True)
         log(f"{n}: sampling query sets")
         run([self.qbench, "gen-queries", "--catalog", catalog, "--out-dir", qdir, "--count",
@@ -208,9 +290,10 @@ class Bench:
         for s in SETS:
             qfile = os.path.join(qdir, f"{s}.tsv")
             for mode, flag in (("count", ["--count"]), ("top10", ["--top", "10"])):
-                pq, fq = [], []
-                pout = os.path.join(self.work, f"out-pidx-{n}-{s}-{mode}")
-                fout = os.path.join(self.work, f"out-fts5-{n}-{s}-{mode}")
+                pq, fq, gq = [], [], []
+                pout = os.path.join(self.work, f"out-pidx-{key}-{s}-{mode}")
+                fout = os.path.join(self.work, f"out-fts5-{key}-{s}-{mode}")
+                gout = os.path.join(self.work, f"out-go-{key}-{s}-{mode}")
                 for _ in range(a.runs):
                     r1 = run([self.qbench, "query", "--index", index, "--queries", qfile, *flag,
                               "--out", pout])
@@ -218,14 +301,23 @@ class Bench:
                     r2 = run([self.peer, "query", "--db", db, "--queries", qfile, *flag,
                               "--out", fout])
                     fq.append(last_json_line(r2["stderr"])["qps"])
+                    if self.goquery:
+                        r3 = run([self.goquery, "--index", index, "--bench", qfile, *flag,
+                                  "--out", gout])
+                        gq.append(last_json_line(r3["stderr"])["qps"])
                 with open(pout) as f1, open(fout) as f2:
                     l1, l2 = f1.read().splitlines(), f2.read().splitlines()
                 same = sum(1 for x, y in zip(l1, l2) if x == y)
                 total = max(len(l1), len(l2))
                 R["queries"][f"{s}_{mode}"] = {
                     "pidx_qps": med(pq), "fts5_qps": med(fq), "agree": same, "queries": total}
+                if gq:
+                    with open(gout) as f3:
+                        l3 = f3.read().splitlines()
+                    go_same = sum(1 for x, y in zip(l1, l3) if x == y)
+                    R["queries"][f"{s}_{mode}"].update(go_qps=med(gq), go_agree=go_same)
                 log(f"{n}: {s} {mode}: pidx {med(pq):.0f} q/s, FTS5 {med(fq):.0f} q/s, "
-                    f"agree {same}/{total}")
+                    f"agree {same}/{total}" + (f"; Go {med(gq):.0f} q/s" if gq else ""))
 
         # One query as a whole process.
         with open(os.path.join(qdir, "and2.tsv")) as f:
@@ -276,8 +368,8 @@ class Bench:
                                   "shards": len(shards),
                                   "wall_s": med([x["wall"] for x in rb]),
                                   "peak_rss_mib": med([x["rss_mib"] for x in rb])}
-        R["terms"] = stats.get("total", {}).get("terms")
-        R["postings"] = stats.get("total", {}).get("postings")
+        R["terms"] = stats.get("totals", {}).get("terms")
+        R["postings"] = stats.get("totals", {}).get("postings")
         return R
 
     # -- the rest ---------------------------------------------------------------------------
@@ -336,10 +428,10 @@ def table(res, target_size):
     def met(ok):
         return "met" if ok else "NOT met"
 
-    for n in sizes:
-        R = res["sizes"][n]
-        tgt = int(n) == target_size
-        label = f"{int(n):,}"
+    cases = [(res["sizes"][n], int(n) == target_size, f"{int(n):,}") for n in sizes]
+    if res.get("debian"):
+        cases.append((res["debian"], False, f"Debian {res['debian']['products']:,}"))
+    for R, tgt, label in cases:
         bp, bf = R["build"]["pidx"], R["build"]["fts5"]
         r = ratio(bp["wall_s"], bf["wall_s"])
         rows.append(("build wall time (s)", label, bp["wall_s"], bf["wall_s"], r,
@@ -388,6 +480,13 @@ def table(res, target_size):
                              f"(q/s; agree {q['agree']}/{q['queries']})", label, q["pidx_qps"],
                              q["fts5_qps"], r, "pidx >= 5x FTS5" if is_t else "",
                              met(r >= 5) if is_t else ""))
+                if "go_qps" in q:
+                    # The Go package (cgo over libpidx's C API) against pidx in C++: the
+                    # binding's cost; "agree" compares its answers with pidx's.
+                    rows.append((f"  Go package, same queries (q/s; agree "
+                                 f"{q['go_agree']}/{q['queries']} with pidx)", label,
+                                 q["go_qps"], "-", None,
+                                 f"Go/C++ {q['go_qps'] / q['pidx_qps']:.2f}", ""))
         o = R["one_query_process_ms"]
         r = ratio(o["pidx"], o["fts5"])
         rows.append(("one query as a whole process (ms)", label, o["pidx"], o["fts5"], r,
@@ -407,6 +506,38 @@ def table(res, target_size):
                      f"{v['catalog_wall_s']:.2f} ({v['catalog_gb_per_s']:.3f} GB/s)", "-", None,
                      "", ""))
         rows.append(("stats (s)", label, R["stats_s"], "-", None, "", ""))
+    mc = res.get("many_categories")
+    if mc:
+        few, many = mc["categories"]["50"], None
+        for k, v in mc["categories"].items():
+            if k != "50":
+                many, many_n = v, int(k)
+        label = f"{mc['products']:,}"
+        ratio_pps = many["products_per_s"] / few["products_per_s"]
+        rows.append((f"build products/s, 50 categories ({few['shards']:,} shards)", label,
+                     few["products_per_s"], "-", None, "", ""))
+        rows.append((f"build products/s, {many_n:,} categories ({many['shards']:,} shards)",
+                     label, many["products_per_s"], "-", None,
+                     f">= 1/2 of 50 categories ({ratio_pps:.2f})", met(ratio_pps >= 0.5)))
+        rows.append((f"build wall / CPU s, {many_n:,} categories", label,
+                     f"{many['wall_s']:.2f} / {many['cpu_s']:.2f}", "-", None, "", ""))
+        for s in SETS:
+            for mode in ("count", "top10"):
+                rows.append((f"{many_n:,} categories: {SET_NAMES[s]}, "
+                             f"{'counts' if mode == 'count' else 'first 10'} (q/s)", label,
+                             mc["queries"][f"{s}_{mode}"], "-", None, "", ""))
+        rows.append((f"{many_n:,} categories: one query as a whole process (ms)", label,
+                     mc["one_query_process_ms"], "-", None, "", ""))
+        v = mc["verify"]
+        rows.append((f"{many_n:,} categories: verify (s; findings)", label,
+                     f"{v['wall_s']:.2f} ({v['findings']})", "-", None, "0 findings",
+                     met(v["findings"] == 0)))
+        rows.append((f"{many_n:,} categories: verify --catalog (s; findings)", label,
+                     f"{v['catalog_wall_s']:.2f} ({v['catalog_findings']})", "-", None,
+                     "0 findings", met(v["catalog_findings"] == 0)))
+        rb = mc["rebuild_shard"]
+        rows.append((f"{many_n:,} categories: rebuild-shard {rb['shard']} ({rb['docs']} docs, s)",
+                     label, rb["wall_s"], "-", None, "", ""))
     if len(sizes) >= 2:
         lo, hi = res["sizes"][sizes[0]], res["sizes"][sizes[-1]]
         p_lo = lo["build"]["pidx"]["products_per_s"]
@@ -457,6 +588,13 @@ def main():
     ap.add_argument("--verify-catalog-max-runs-size", type=int, default=10**12,
                     help="above this size, verify --catalog runs once")
     ap.add_argument("--no-micro", action="store_true")
+    ap.add_argument("--many-categories", type=int, default=50000,
+                    help="leaf categories of the many-category case (0: skip it)")
+    ap.add_argument("--many-categories-products", type=int, default=250000)
+    ap.add_argument("--many-categories-skew", type=int, default=300,
+                    help="pidx-gen --category-skew of the many-category case")
+    ap.add_argument("--no-debian", action="store_true",
+                    help="skip the Debian package index case")
     ap.add_argument("--command", default="scripts/bench")
     a = ap.parse_args()
     if a.runs < 3:
@@ -474,6 +612,14 @@ def main():
                             "the bounded-memory target is not measured")
     for n in sizes:
         res["sizes"][str(n)] = b.size(n)
+    if a.many_categories > 0:
+        res["many_categories"] = b.many_categories()
+    if not a.no_debian:
+        if shutil.which("apt-cache"):
+            path, n = b.debian_catalog()
+            res["debian"] = b.measure("debian", path, n)
+        else:
+            res["notes"].append("apt-cache not found: the Debian catalog case is not measured")
     target = 1000000 if 1000000 in sizes else max(sizes)
     # Issue 9 asks for the 1M-product build with 1, 2 and 4 workers: the largest catalog.
     res["workers"] = b.workers(b.catalog(target))

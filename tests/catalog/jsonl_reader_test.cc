@@ -10,36 +10,14 @@
 #include <vector>
 
 #include "pidx/catalog/catalog_reader.h"
+#include "support/read_catalog.h"
 #include "support/temp_dir.h"
 
 namespace pidx::catalog {
 namespace {
 
-// Everything a reader yields, in order: products, and bad records as their messages.
-struct Outcome {
-  std::vector<Product> products;
-  std::vector<std::string> errors;
-};
-
-Outcome ReadAll(const std::string& path, const Schema& schema = Schema::Default(),
-                ReaderOptions options = {}) {
-  auto reader = CatalogReader::Open(path, schema, options);
-  INFO(reader.status().ToString());
-  REQUIRE(reader.ok());
-  Outcome o;
-  Product p;
-  for (;;) {
-    Result<bool> r = (*reader)->Next(&p);
-    if (!r.ok()) {
-      REQUIRE(r.status().kind() == StatusKind::kBadData);
-      o.errors.push_back(r.status().message());
-      continue;
-    }
-    if (!r.value()) break;
-    o.products.push_back(p);
-  }
-  return o;
-}
+using Outcome = testing::ReadOutcome;
+using testing::ReadAll;
 
 const std::vector<std::string>& Values(const Product& p, const char* name) {
   int i = Schema::Default().FindName(name);

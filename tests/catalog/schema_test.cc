@@ -91,6 +91,25 @@ TEST_CASE("schema validation names the problem") {
   CHECK_THAT(ConfigError(json::array()), Catch::Contains("must be a JSON object"));
 }
 
+TEST_CASE("a text field may ask for stemming in a language libstemmer has") {
+  const json id = {{"name", "id"}, {"role", "id"}};
+  const json cat = {{"name", "category"}, {"role", "category"}};
+  auto s =
+      Schema::FromJson(Fields({id, cat, {{"name", "t"}, {"role", "text"}, {"stem", "english"}}}));
+  REQUIRE(s.ok());
+  CHECK(s->fields()[2].stem == "english");
+  CHECK(s->ToJson()["fields"][2]["stem"] == "english");
+  // Without stem the stored schema is exactly what it was before stemming existed.
+  CHECK_FALSE(Schema::Default().ToJson()["fields"][2].contains("stem"));
+  CHECK_THAT(ConfigError(Fields({id, cat, {{"name", "t"}, {"role", "text"}, {"stem", "klingon"}}})),
+             Catch::Contains("\"stem\" must be one of arabic"));
+  CHECK_THAT(ConfigError(Fields({id, cat, {{"name", "t"}, {"role", "text"}, {"stem", true}}})),
+             Catch::Contains("\"stem\" must be one of"));
+  CHECK_THAT(
+      ConfigError(Fields({id, cat, {{"name", "b"}, {"role", "keyword"}, {"stem", "english"}}})),
+      Catch::Contains("\"stem\" is only allowed on text fields, not keyword"));
+}
+
 TEST_CASE("LoadFile: a missing schema file is a config error naming the file") {
   testing::TempDir dir;
   Result<Schema> s = Schema::LoadFile(dir.File("schema.json"));

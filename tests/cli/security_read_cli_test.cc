@@ -386,7 +386,9 @@ TEST_CASE("categories a manifest invents fail verify and stats instead of being 
   RunResult s = Pidx({"stats", "--index", x.index, "--json"});
   INFO(s.err);
   CHECK(s.exit_code == 1);
-  CHECK(s.out.empty());
+  // No report of the claim: the one JSON error object (docs/CLI.md "JSON results").
+  CHECK(nlohmann::json::parse(s.out)["ok"] == false);
+  CHECK(nlohmann::json::parse(s.out).count("shards") == 0);
   CHECK(FailureText(s).find("shard " + shard) != std::string::npos);
   // query picks shards by the slug of their id, not by the categories the manifest lists:
   // the lie cannot make it skip the shard that holds the matches.

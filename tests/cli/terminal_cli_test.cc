@@ -262,12 +262,12 @@ TEST_CASE(
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
-  CHECK(j["shards"].get<uint64_t>() == r.Events("shard.build.completed").size());
+  CHECK(j["shard_count"].get<uint64_t>() == r.Events("shard.build.completed").size());
   CHECK(j["catalog_bytes"].get<uint64_t>() > 0);
   CHECK(j["products_per_second"].get<double>() > 0);
   CHECK(j["catalog_mb_per_second"].get<double>() >= 0);
   const auto& p = j["phases_ms"];
-  const int64_t sum = p["read"].get<int64_t>() + p["shards"].get<int64_t>() +
+  const int64_t sum = p["read"].get<int64_t>() + p["finish_shards"].get<int64_t>() +
                       p["publish"].get<int64_t>() + p["other"].get<int64_t>();
   CHECK(sum >= j["duration_ms"].get<int64_t>() - 1);
   CHECK(sum <= j["duration_ms"].get<int64_t>() + 1);
@@ -297,7 +297,9 @@ TEST_CASE("every command that succeeds logs its .completed event exactly once") 
   };
   const std::vector<Case> cases = {
       {{"build", "--catalog", catalog, "--index", index}, "index.build.completed", 0},
+      // unchanged: publishes nothing, and still logs its .completed event once
       {{"build", "--catalog", catalog, "--index", index}, "index.build.completed", 0},
+      {{"build", "--catalog", catalog, "--index", index, "--force"}, "index.build.completed", 0},
       {{"stats", "--index", index}, "index.stats.completed", 0},
       {{"versions", "--index", index}, "index.versions.completed", 0},
       {{"query", "--index", index, "a"}, "index.query.completed", 0},

@@ -132,7 +132,7 @@ TEST_CASE("build --max-shrink nan is exit 64 naming the flag, and the shrink gua
   CHECK(e["value"] == "nan");
   RunResult v = Pidx({"stats", "--index", index, "--json"});
   REQUIRE(v.exit_code == 0);
-  CHECK(nlohmann::json::parse(v.out)["total"]["docs"] == 100);
+  CHECK(nlohmann::json::parse(v.out)["totals"]["docs"] == 100);
 }
 
 TEST_CASE("PIDX_MAX_SHRINK=nan is exit 78 naming the variable and its value") {
@@ -202,6 +202,7 @@ TEST_CASE("every numeric flag of every command refuses NaN, inf, signs, junk and
                                              "1",       "--out",     dir.File("p2.json")};
   const std::vector<Flag> flags = {
       {build, "--shards-per-category"},
+      {build, "--target-shard-docs"},
       {build, "--threads"},
       {build, "--max-bad-lines"},
       {build, "--max-line-bytes"},
@@ -221,6 +222,7 @@ TEST_CASE("every numeric flag of every command refuses NaN, inf, signs, junk and
       {{"rollback", "--index", index, "v1"}, "--threads"},
       {{"plan", "--catalog", catalog, "--index", index, "--out", dir.File("p3.json")}, "--workers"},
       {plan_cmd, "--shards-per-category"},
+      {plan_cmd, "--target-shard-docs"},
       {plan_cmd, "--threads"},
       {plan_cmd, "--max-line-bytes"},
       {{"publish", "--index", index, "--stage", dir.File("stage"), "--plan", plan}, "--max-shrink"},
@@ -532,12 +534,13 @@ TEST_CASE("PIDX_VERSION selects the version of verify, stats, query and recall")
   INFO(stats.err);
   REQUIRE(stats.exit_code == 0);
   CHECK(nlohmann::json::parse(stats.out)["version"] == "v000001");
-  CHECK(nlohmann::json::parse(stats.out)["total"]["docs"] == 3);
+  CHECK(nlohmann::json::parse(stats.out)["totals"]["docs"] == 3);
 
   RunResult verify = Pidx({"verify", "--index", index, "--json"}, v1);
   INFO(verify.err);
   REQUIRE(verify.exit_code == 0);
-  CHECK(nlohmann::json::parse(verify.out)["versions"] == nlohmann::json::array({"v000001"}));
+  CHECK(nlohmann::json::parse(verify.out)["versions_checked"] ==
+        nlohmann::json::array({"v000001"}));
 
   // "dune" exists only in v1: the query finds it only when v1 is searched.
   RunResult query = Pidx({"query", "--index", index, "--json", "dune"}, v1);

@@ -23,6 +23,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto reader = pidx::segment::SegmentReader::Open(*bytes, bytes, "fuzz.seg");
   if (!reader.ok()) return 0;
+  // The prefix walk is bounds-safe on a dictionary that Open accepted but Validate would not
+  // (unsorted terms): it may miss terms, never read outside the file or pass the cap.
+  for (const std::string_view prefix :
+       {std::string_view(""), std::string_view("t"), std::string_view(*bytes).substr(0, 3)}) {
+    size_t visited = 0;
+    const size_t n = reader->ForEachTermWithPrefix(prefix, 5, [&](uint32_t i) {
+      if (i >= reader->term_count()) std::abort();
+      (void)reader->term(i);
+      ++visited;
+    });
+    if (visited > 5 || n > 6 || (n <= 5 && n != visited)) std::abort();
+  }
   if (!reader->Validate().ok()) return 0;
   // A valid segment: every accessor must be safe.
   for (uint32_t i = 0; i < reader->term_count(); ++i) {

@@ -168,6 +168,20 @@ def csv_field(v, sep):
     return v
 
 
+def price_text(price, rng, fmt):
+    """The price as a catalog may write it: equal numbers in other forms (issue 18: 7, 7.0,
+    7.00 and 7e0 are one price, so the content hash and every segment are the same)."""
+    text = json.dumps(price)
+    r = rng.random()
+    if r < 0.15 and "." in text:
+        return text + "0" * rng.randint(1, 3)
+    if r < 0.25:
+        return text + rng.choice(["e0", "E0", "e+0", "e-0"])
+    if r < 0.3 and fmt != "jsonl":
+        return "+" + text
+    return text
+
+
 def render_rows(products, fmt, bad_lines, rng, pad=0):
     """Catalog bytes: the products (in random order) plus bad lines at random places; `pad`
     adds an unused JSONL field of that many bytes per record (a pipe catalog larger than the
@@ -182,11 +196,13 @@ def render_rows(products, fmt, bad_lines, rng, pad=0):
                 del d["attrs"]
             if pad:
                 d["note"] = "n" * pad
-            lines.append(json.dumps(d, ensure_ascii=False))
+            line = json.dumps(d, ensure_ascii=False)
+            plain = '"price": %s' % json.dumps(p["price"])
+            lines.append(line.replace(plain, '"price": ' + price_text(p["price"], rng, fmt), 1))
         else:
             sep = "," if fmt == "csv" else "\t"
             row = [p["id"], p["category"], p["title"], p["description"], p["brand"],
-                   "|".join(p["tags"]), json.dumps(p["price"])]
+                   "|".join(p["tags"]), price_text(p["price"], rng, fmt)]
             lines.append(sep.join(csv_field(v, sep) for v in row))
     for bad in bad_lines:
         if bad.startswith(DUP_MARK):  # a duplicate comes after the record it repeats
@@ -770,7 +786,7 @@ class Run:
 
     # -- checks ----------------------------------------------------------------------------
 
-    def check_result(self, r, what, expect, json_out=False, fds_closed=()):
+    def check_result(self, r, what, expect, json_out=False, fds_closed=(), stdout_ok=True):
         """The outcome of one command: its exit code, its events, its output."""
         if r.timed_out:
             fail("hang", "%s ran past its time limit: %s" % (what, r.brief()))
@@ -805,6 +821,18 @@ class Run:
             except (ValueError, AssertionError):
                 fail("incomplete-output", "%s: stdout is not one JSON result: %s" % (
                     what, r.brief()))
+        if r.code > 0 and json_out and 1 not in fds_closed and stdout_ok:
+            # Issue 18: under --json a script always reads one object, also on failure: the
+            # command's result (findings, exit 1) or an error object naming the exit code.
+            try:
+                obj = json.loads(r.out)
+                assert isinstance(obj, dict) and "command" in obj
+                if obj.get("ok") is False and "exit_code" in obj:
+                    assert obj["exit_code"] == r.code, "exit_code %s" % obj["exit_code"]
+                    assert obj.get("error"), "no error message"
+            except (ValueError, AssertionError) as e:
+                fail("incomplete-output", "%s: exit %d and stdout is not one JSON object "
+                     "(%s): %s" % (what, r.code, e, r.brief()))
 
     def check_state(self, rng, deep=False):
         """The index holds exactly what the model says (CURRENT, ids, titles, terms)."""
@@ -844,9 +872,9 @@ class Run:
         cats = {}
         for p in model.values():
             cats[p["category"]] = cats.get(p["category"], 0) + 1
-        if st["total"]["docs"] != len(model) or st["categories"] != cats:
+        if st["totals"]["docs"] != len(model) or st["categories"] != cats:
             fail("stats", "stats says %d docs %s, model %d %s" % (
-                st["total"]["docs"], st["categories"], len(model), cats))
+                st["totals"]["docs"], st["categories"], len(model), cats))
         # Per-field terms: a few terms of random products, and the exact set that holds each.
         for _ in range(3):
             p = model[rng.choice(sorted(model))]
@@ -962,6 +990,11 @@ class Run:
         cur = read_current(self.idx)
         if cur is None:
             fail("current", "%s exited 0 without a CURRENT" % what)
+        if self.current is not None and new_products == self.versions.get(self.current) and \
+                cur != self.current:
+            # Issue 18: an unchanged result publishes nothing (CLI.md "Unchanged results").
+            fail("unchanged-published", "%s exited 0 and published %s although CURRENT %s "
+                 "already held exactly these products" % (what, cur, self.current))
         if cur == self.current or cur in self.versions:
             if cur != self.current:
                 fail("current", "%s exited 0 and CURRENT names the older %s" % (what, cur))
@@ -997,6 +1030,13 @@ class Run:
         self.last_what = what
         before = published_files(self.idx)
         kw = self.fault_env(fault, rng, step["kind"])
+        if 0 in kw.get("close", ()) and catalog is not None and catalog.stdin is not None:
+            # CLI.md "Standard fds": a closed fd 0 is /dev/null, so `--catalog -` reads an
+            # empty catalog, which every publishing command refuses (65).
+            codes = set(expect) if isinstance(expect, tuple) else {expect}
+            codes.discard(0)
+            codes.add(65)
+            expect = tuple(sorted(codes))
         holder = None
         mounted = None
         ballast = None
@@ -1080,6 +1120,12 @@ class Run:
                          kw.get("close", ()), gc_keep)
         if ok and json_out and 1 not in kw.get("close", ()):
             res = json.loads(r.out)
+            if "unchanged" in res and new_products is not None and self.current is not None:
+                same = new_products == self.cur_products()
+                if res["unchanged"] != same:
+                    fail("unchanged-output", "%s said unchanged=%s, the model %s" % (
+                        what, res["unchanged"], "holds these products already" if same else
+                        "changes products"))
             if "docs" in res and new_products is not None and step["kind"] != "rebuild" and \
                     res["docs"] != len(new_products):
                 fail("incomplete-output", "%s reported docs %s, model %d" % (
@@ -1246,7 +1292,7 @@ class Run:
         self.check_result(r, " ".join(args[:2]) + (" > /dev/full" if fault == "devfull" else
                                                   " | (closed)" if fault == "closedpipe" else
                                                   ""), expect, json_out=json_out,
-                          fds_closed=kw.get("close", ()))
+                          fds_closed=kw.get("close", ()), stdout_ok="stdout" not in kw)
         if r.code == 0 and not kw and not r.out:
             fail("incomplete-output", "%s exited 0 with nothing on stdout" % " ".join(args))
         self.check_unchanged(before, args[0])

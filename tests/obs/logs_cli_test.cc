@@ -1,5 +1,7 @@
 // End-to-end: the structured log contract (PRODUCT.md section 8).
 #include <regex>
+#include <set>
+#include <sstream>
 
 #include <catch2/catch.hpp>
 
@@ -16,7 +18,7 @@ const char* kCatalog =
     "{\"id\":\"B\",\"category\":\"Toys\",\"title\":\"Kite\"}\n";
 }
 
-TEST_CASE("with --log-format json every stderr line is JSON carrying TRACEPARENT's trace id") {
+TEST_CASE("every json stderr line carries TRACEPARENT's trace id and the span it was written in") {
   TempDir dir;
   auto c = dir.Write("c.jsonl", kCatalog);
   const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -26,7 +28,7 @@ TEST_CASE("with --log-format json every stderr line is JSON carrying TRACEPARENT
   size_t lines = 0;
   std::istringstream in(r.err);
   std::string line;
-  std::string span;
+  std::set<std::string> spans;
   while (std::getline(in, line)) {
     ++lines;
     auto j = nlohmann::json::parse(line);  // throws (fails) on a non-JSON line
@@ -36,13 +38,18 @@ TEST_CASE("with --log-format json every stderr line is JSON carrying TRACEPARENT
     CHECK(std::regex_match(j["timestamp"].get<std::string>(),
                            std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
     CHECK(std::regex_match(j["span_id"].get<std::string>(), std::regex("[0-9a-f]{16}")));
-    if (span.empty()) span = j["span_id"];
-    CHECK(j["span_id"] == span);
+    CHECK(j["trace_flags"] == "01");
+    spans.insert(j["span_id"].get<std::string>());
     CHECK((j["level"] == "info" || j["level"] == "debug" || j["level"] == "warn"));
   }
   CHECK(lines >= 3);
   REQUIRE(r.Events("index.build.started").size() == 1);
   CHECK(r.Events("shard.build.completed").size() == 2);
+  // Each line names the span it was written in: the run's root, each shard's own span.
+  const auto shards = r.Events("shard.build.completed");
+  CHECK(shards[0]["span_id"] != shards[1]["span_id"]);
+  CHECK(shards[0]["span_id"] != r.Events("index.build.started")[0]["span_id"]);
+  CHECK(spans.size() >= 3);
   auto done = r.Events("index.build.completed");
   REQUIRE(done.size() == 1);
   CHECK(done[0]["version"] == "v000001");

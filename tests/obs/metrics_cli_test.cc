@@ -19,6 +19,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/index_files.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
@@ -28,6 +29,7 @@ using pidx::testing::ReadFile;
 using pidx::testing::RunOptions;
 using pidx::testing::RunResult;
 using pidx::testing::TempDir;
+using pidx::testing::TempFilesIn;
 namespace fs = std::filesystem;
 
 namespace {
@@ -182,14 +184,6 @@ Exposition ParseFile(const std::string& path) {
   return ParseExposition(ReadFile(path));
 }
 
-std::vector<std::string> TempFilesIn(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().filename().string().rfind(".tmp-", 0) == 0) out.push_back(e.path().string());
-  }
-  return out;
-}
-
 std::string BuildIndex(const TempDir& dir, const std::string& metrics) {
   auto catalog = GenCatalog(dir.File("c.jsonl"), 400, 11);
   auto index = dir.File("idx");
@@ -219,7 +213,7 @@ TEST_CASE("build --metrics-file writes duration, success and docs and bytes per 
   const std::string index = BuildIndex(dir, metrics);
   Exposition e = ParseFile(metrics);
   CHECK(e.types["pidx_command_duration_seconds"] == "gauge");
-  CHECK(e.types["pidx_lock_timeouts_total"] == "counter");
+  CHECK(e.types["pidx_lock_timed_out"] == "gauge");
   CHECK(e.help.size() == e.types.size());
   const Sample& success = e.One("pidx_command_success");
   CHECK(success.value == 1);
@@ -229,7 +223,7 @@ TEST_CASE("build --metrics-file writes duration, success and docs and bytes per 
   CHECK(e.One("pidx_command_last_success_timestamp_seconds").value >
         static_cast<double>(time(nullptr) - 600));
   CHECK(e.One("pidx_lock_wait_seconds").value >= 0);
-  CHECK(e.One("pidx_lock_timeouts_total").value == 0);
+  CHECK(e.One("pidx_lock_timed_out").value == 0);
   double docs = 0;
   std::set<std::string> shards;
   for (const auto& s : e.samples["pidx_index_docs"]) {
@@ -260,7 +254,7 @@ TEST_CASE("a build of a bad catalog exits 65 and its metrics say pidx_command_su
   CHECK(success.labels.at("index") == index);
   CHECK(e.samples.count("pidx_command_last_success_timestamp_seconds") == 0);
   CHECK(e.samples.count("pidx_index_docs") == 0);
-  CHECK(e.One("pidx_lock_timeouts_total").value == 0);
+  CHECK(e.One("pidx_lock_timed_out").value == 0);
   CHECK(e.One("pidx_command_duration_seconds").value >= 0);
 }
 
@@ -309,7 +303,7 @@ TEST_CASE("rebuild-shard metrics report the rebuilt shard") {
   CHECK(e.One("pidx_index_docs").labels.at("shard") == shard);
   CHECK(e.One("pidx_index_docs").value == first.value);
   CHECK(e.One("pidx_index_bytes").value > 0);
-  CHECK(e.One("pidx_lock_timeouts_total").value == 0);
+  CHECK(e.One("pidx_lock_timed_out").value == 0);
 }
 
 TEST_CASE("gc metrics report success, and a lock timeout with exit 75") {
@@ -323,7 +317,7 @@ TEST_CASE("gc metrics report success, and a lock timeout with exit 75") {
   CHECK(e.One("pidx_command_success").value == 1);
   CHECK(e.One("pidx_command_success").labels.at("command") == "gc");
   CHECK(e.One("pidx_lock_wait_seconds").value >= 0);
-  CHECK(e.One("pidx_lock_timeouts_total").value == 0);
+  CHECK(e.One("pidx_lock_timed_out").value == 0);
 
   // flock from this process: the child cannot take the publish lock.
   int fd = ::open((index + "/locks/publish.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -335,7 +329,7 @@ TEST_CASE("gc metrics report success, and a lock timeout with exit 75") {
   REQUIRE(held.exit_code == 75);
   Exposition t = ParseFile(metrics);
   CHECK(t.One("pidx_command_success").value == 0);
-  CHECK(t.One("pidx_lock_timeouts_total").value == 1);
+  CHECK(t.One("pidx_lock_timed_out").value == 1);
   CHECK(t.One("pidx_lock_wait_seconds").value == Approx(0.2));
   CHECK(t.samples.count("pidx_command_last_success_timestamp_seconds") == 0);
 }

@@ -9,10 +9,12 @@
 
 #include "pidx/analysis/analyzer.h"
 #include "pidx/shard/ingest.h"
+#include "support/index_files.h"
 #include "support/products.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
+using pidx::testing::CurrentOf;
 using pidx::testing::Item;
 using pidx::testing::Pidx;
 using pidx::testing::ReadFile;
@@ -25,14 +27,7 @@ namespace {
 
 // Titles are plain lowercase ASCII words and categories one word, so the terms of a product
 // are easy to state: "category:<category>" and "title:<word>" for each word.
-std::vector<Item> MakeItems(int n) {
-  const char* cats[] = {"Books", "Toys"};
-  std::vector<Item> items;
-  for (int i = 0; i < n; ++i) {
-    items.push_back({"P" + std::to_string(i), cats[i % 2], "item number " + std::to_string(i)});
-  }
-  return items;
-}
+std::vector<Item> MakeItems(int n) { return pidx::testing::NumberedItems(n, {"Books", "Toys"}); }
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -54,11 +49,6 @@ Model ModelOf(const std::vector<Item>& items) {
     for (const auto& t : TermsOf(i)) m[ShardOf(i)][t].insert(i.id);
   }
   return m;
-}
-
-std::string CurrentOf(const std::string& index) {
-  std::string s = ReadFile(index + "/CURRENT");
-  return s.substr(0, s.find('\n'));
 }
 
 std::set<std::string> Strings(const nlohmann::json& a) {
@@ -86,7 +76,7 @@ nlohmann::json DiffJson(const std::vector<std::string>& args, int expect_code) {
   CHECK(done[0]["products_added"] == j["totals"]["products_added"]);
   CHECK(done[0]["shards_changed"] == j["totals"]["shards_changed"]);
   CHECK(done[0].contains("duration_ms"));
-  CHECK(j["schema_version"] == 1);
+  CHECK(j["schema_version"] == 2);
   CHECK(j["command"] == "diff");
   return j;
 }
@@ -111,7 +101,8 @@ TEST_CASE("diff of two builds of the same catalog exits 0 without opening a segm
   auto c = dir.Write("c.jsonl", ToJsonl(items));
   auto index = dir.File("idx");
   REQUIRE(Pidx({"build", "--catalog", c, "--index", index}).exit_code == 0);
-  REQUIRE(Pidx({"build", "--catalog", c, "--index", index}).exit_code == 0);
+  // --force: an unchanged build publishes nothing otherwise.
+  REQUIRE(Pidx({"build", "--catalog", c, "--index", index, "--force"}).exit_code == 0);
   REQUIRE(CurrentOf(index) == "v000002");
 
   auto j = DiffJson({"--index", index, "v000001", "v000002"}, 0);
@@ -119,9 +110,9 @@ TEST_CASE("diff of two builds of the same catalog exits 0 without opening a segm
   CHECK(j["segments_opened"] == 0);
   CHECK(j["settings_differ"] == false);
   CHECK(j["level"] == "shards");
-  CHECK(j["totals"]["shards_equal"] == j["v1"]["shards"]);
+  CHECK(j["totals"]["shards_equal"] == j["v1"]["shard_count"]);
   CHECK(j["totals"]["shards_changed"] == 0);
-  CHECK(j["products"]["added"]["count"] == 0);
+  CHECK(j["product_changes"]["added_products"]["count"] == 0);
   CHECK(j["shards"].empty());
   CHECK(j["v1"]["version"] == "v000001");
   CHECK(j["v2"]["version"] == "v000002");
@@ -167,9 +158,9 @@ TEST_CASE(
 
   auto j = DiffJson({"--index", index, "v000001", v2, "--limit", "1000"}, 1);
   CHECK(j["equal"] == false);
-  CHECK(j["products"]["added"]["examples"] == nlohmann::json::array({"P900"}));
-  CHECK(j["products"]["removed"]["examples"] == nlohmann::json::array({"P3"}));
-  CHECK(j["products"]["changed"]["examples"] == nlohmann::json::array({"P4"}));
+  CHECK(j["product_changes"]["added_products"]["ids"] == nlohmann::json::array({"P900"}));
+  CHECK(j["product_changes"]["removed_products"]["ids"] == nlohmann::json::array({"P3"}));
+  CHECK(j["product_changes"]["changed_products"]["ids"] == nlohmann::json::array({"P4"}));
   CHECK(j["totals"]["products_added"] == 1);
   CHECK(j["totals"]["products_removed"] == 1);
   CHECK(j["totals"]["products_changed"] == 1);
@@ -211,20 +202,19 @@ TEST_CASE(
     CHECK(touched.count(shard) == 1);
     CHECK(s["change"] == "changed");
     std::set<std::string> got1, got2;
-    for (const auto& t : s["terms"]["only_v1"]["examples"])
+    for (const auto& t : s["term_changes"]["only_v1"]["examples"])
       got1.insert(t["term"].get<std::string>());
-    for (const auto& t : s["terms"]["only_v2"]["examples"])
+    for (const auto& t : s["term_changes"]["only_v2"]["examples"])
       got2.insert(t["term"].get<std::string>());
     CHECK(got1 == only1[shard]);
     CHECK(got2 == only2[shard]);
     std::map<std::string, std::pair<std::set<std::string>, std::set<std::string>>> got;
-    for (const auto& t : s["terms"]["postings_differ"]["examples"]) {
-      got[t["term"].get<std::string>()] = {Strings(t["entered"]["examples"]),
-                                           Strings(t["left"]["examples"])};
-      CHECK(t["entered"]["count"] == t["entered"]["examples"].size());
+    for (const auto& t : s["term_changes"]["postings_differ"]["examples"]) {
+      got[t["term"].get<std::string>()] = {Strings(t["entered"]["ids"]), Strings(t["left"]["ids"])};
+      CHECK(t["entered"]["count"] == t["entered"]["ids"].size());
     }
     CHECK(got == moved[shard]);
-    CHECK(s["terms"]["postings_differ"]["count"] == moved[shard].size());
+    CHECK(s["term_changes"]["postings_differ"]["count"] == moved[shard].size());
     total_only1 += only1[shard].size();
     total_only2 += only2[shard].size();
     total_moved += moved[shard].size();
@@ -239,8 +229,8 @@ TEST_CASE(
 
   SECTION("--limit caps the examples but never the counts") {
     auto k = DiffJson({"--index", index, "v000001", v2, "--limit", "0"}, 1);
-    CHECK(k["products"]["added"]["count"] == 1);
-    CHECK(k["products"]["added"]["examples"].empty());
+    CHECK(k["product_changes"]["added_products"]["count"] == 1);
+    CHECK(k["product_changes"]["added_products"]["ids"].empty());
     CHECK(k["totals"] == j["totals"]);
   }
   SECTION("--shard restricts the comparison to one shard") {
@@ -295,7 +285,7 @@ TEST_CASE("diff reports the shards of a new category as added shards") {
   CHECK(j["totals"]["shards_added"] == garden_shards.size());
   CHECK(j["totals"]["shards_changed"] == 0);
   CHECK(j["totals"]["products_added"] == 20);
-  CHECK(Strings(j["products"]["added"]["examples"]) == garden_ids);
+  CHECK(Strings(j["product_changes"]["added_products"]["ids"]) == garden_ids);
   CHECK(j["totals"]["products_removed"] == 0);
 
   SECTION("and, the other way round, as removed shards") {
@@ -325,7 +315,8 @@ TEST_CASE(
   CHECK(j["totals"]["products_removed"] == 0);
   CHECK(j["totals"]["products_changed"] == 0);
   CHECK(j["shards"].empty());
-  CHECK(j["segments_opened"] == j["v1"]["shards"].get<int>() + j["v2"]["shards"].get<int>());
+  CHECK(j["segments_opened"] ==
+        j["v1"]["shard_count"].get<int>() + j["v2"]["shard_count"].get<int>());
 
   SECTION("a product that differs still shows at product level") {
     auto changed = items;
@@ -333,7 +324,7 @@ TEST_CASE(
     auto c = Build(dir, "c", changed, {"--shards-per-category", "3"});
     auto k = DiffJson({a, c}, 1);
     CHECK(k["settings_differ"] == true);
-    CHECK(k["products"]["changed"]["examples"] == nlohmann::json::array({"P7"}));
+    CHECK(k["product_changes"]["changed_products"]["ids"] == nlohmann::json::array({"P7"}));
     CHECK(k["totals"]["products_added"] == 0);
   }
 }

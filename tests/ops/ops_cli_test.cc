@@ -77,8 +77,8 @@ TEST_CASE("recall of the generator's query set is 1.0 on an intact index") {
   CHECK(j["recall"] == 1.0);
   CHECK(j["ok"] == true);
   CHECK(j["queries"].size() > 10);
-  CHECK(j["expected"].get<int>() > 0);
-  CHECK(j["found"] == j["expected"]);
+  CHECK(j["expected_count"].get<int>() > 0);
+  CHECK(j["found_count"] == j["expected_count"]);
   REQUIRE(r.Events("index.recall.completed").size() == 1);
   CHECK(r.Events("index.recall.completed")[0]["recall"] == 1.0);
 }
@@ -142,8 +142,8 @@ TEST_CASE("versions lists every version with the current one marked") {
   auto j = JsonOf(r);
   CHECK(j["current"] == "v000002");
   REQUIRE(j["versions"].size() == 2);
-  CHECK(j["versions"][0]["current"] == false);
-  CHECK(j["versions"][1]["current"] == true);
+  CHECK(j["versions"][0]["is_current"] == false);
+  CHECK(j["versions"][1]["is_current"] == true);
   CHECK(j["versions"][1]["parent"] == "v000001");
   CHECK(j["versions"][1]["operation"] == "build");
   CHECK(j["versions"][1]["docs"] == 200);

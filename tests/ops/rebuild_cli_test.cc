@@ -12,28 +12,26 @@
 
 #include "pidx/analysis/analyzer.h"
 #include "pidx/shard/ingest.h"
+#include "support/index_files.h"
 #include "support/products.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
+using pidx::testing::CurrentOf;
 using pidx::testing::Item;
 using pidx::testing::Pidx;
 using pidx::testing::ReadFile;
 using pidx::testing::RunResult;
 using pidx::testing::ShardOf;
 using pidx::testing::TempDir;
+using pidx::testing::TempFilesIn;
 using pidx::testing::ToJsonl;
 namespace fs = std::filesystem;
 
 namespace {
 
 std::vector<Item> MakeItems(int n) {
-  const char* cats[] = {"Books", "Toys", "Home & Kitchen"};
-  std::vector<Item> items;
-  for (int i = 0; i < n; ++i) {
-    items.push_back({"P" + std::to_string(i), cats[i % 3], "item number " + std::to_string(i)});
-  }
-  return items;
+  return pidx::testing::NumberedItems(n, {"Books", "Toys", "Home & Kitchen"});
 }
 
 // shard -> segment file, from the current (or given) version's stats.
@@ -53,25 +51,17 @@ std::map<std::string, std::string> Segments(const std::string& index,
   return out;
 }
 
-std::string CurrentOf(const std::string& index) { return ReadFile(index + "/CURRENT"); }
-
-bool NoTempFiles(const std::string& index) {
-  for (const auto& e : fs::recursive_directory_iterator(index)) {
-    if (e.path().filename().string().rfind(".tmp-", 0) == 0) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
-TEST_CASE("rebuilding an unchanged shard publishes a version with the very same segment") {
+TEST_CASE("rebuilding an unchanged shard with --force publishes a version with the same segment") {
   TempDir dir;
   auto items = MakeItems(90);
   auto c = dir.Write("c.jsonl", ToJsonl(items));
   auto index = dir.File("idx");
   REQUIRE(Pidx({"build", "--catalog", c, "--index", index}).exit_code == 0);
   std::string shard = ShardOf(items[0]);
-  RunResult r = Pidx({"rebuild-shard", shard, "--catalog", c, "--index", index, "--json"});
+  RunResult r =
+      Pidx({"rebuild-shard", shard, "--catalog", c, "--index", index, "--json", "--force"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
@@ -121,7 +111,7 @@ TEST_CASE("rebuild-shard with a held shard lock exits 75 and logs lock.timeout")
   // lock.timeout comes before index.rebuild.failed.
   CHECK(r.err.find("lock.timeout") < r.err.find("index.rebuild.failed"));
   CHECK(CurrentOf(index) == before);
-  CHECK(NoTempFiles(index));
+  CHECK(TempFilesIn(index).empty());
 
   SECTION("once the holder is killed the next rebuild takes the lock at once") {
     kill(holder, SIGKILL);
@@ -140,12 +130,15 @@ TEST_CASE("eight concurrent rebuilds of eight shards lose no update") {
   auto items = MakeItems(600);
   auto c1 = dir.Write("c1.jsonl", ToJsonl(items));
   auto index = dir.File("idx");
-  REQUIRE(Pidx({"build", "--catalog", c1, "--index", index}).exit_code == 0);
+  // Eight shards per category (3 categories of 200 products would otherwise have one each).
+  REQUIRE(
+      Pidx({"build", "--catalog", c1, "--index", index, "--shards-per-category", "8"}).exit_code ==
+      0);
   auto parent = Segments(index);
 
   std::set<std::string> shards;
   for (auto& item : items) {
-    std::string s = ShardOf(item);
+    std::string s = ShardOf(item, 8);
     if (shards.count(s) == 0 && shards.size() < 8) {
       shards.insert(s);
       item.title = "changed title for " + item.id;
@@ -169,7 +162,7 @@ TEST_CASE("eight concurrent rebuilds of eight shards lose no update") {
     INFO(ReadFile(dir.File("r" + std::to_string(i) + ".err")));
     CHECK(code == 0);
   }
-  CHECK(CurrentOf(index).rfind("v000009\n", 0) == 0);
+  CHECK(CurrentOf(index) == "v000009");
   auto final_segments = Segments(index);
   REQUIRE(final_segments.size() == parent.size());
   for (const auto& [shard, seg] : final_segments) {
@@ -180,7 +173,9 @@ TEST_CASE("eight concurrent rebuilds of eight shards lose no update") {
     }
   }
   // The result is exactly what a full build of the new catalog makes.
-  REQUIRE(Pidx({"build", "--catalog", c2, "--index", dir.File("full")}).exit_code == 0);
+  REQUIRE(
+      Pidx({"build", "--catalog", c2, "--index", dir.File("full"), "--shards-per-category", "8"})
+          .exit_code == 0);
   CHECK(Segments(dir.File("full")) == final_segments);
 }
 

@@ -32,6 +32,11 @@ bool Matches(const QueryNode& n, const Doc& doc) {
       return true;
     case QueryNode::Kind::kTerm:
       return doc.count(n.term) > 0;
+    case QueryNode::Kind::kPrefix:
+      for (const auto& t : doc) {
+        if (t.rfind(n.term, 0) == 0) return true;
+      }
+      return false;
     case QueryNode::Kind::kNot:
       return !Matches(n.children.at(0), doc);
     case QueryNode::Kind::kAnd:
@@ -167,7 +172,7 @@ TEST_CASE("a bare word matches any text field, a field:value only that field") {
   CHECK_FALSE(Matches(field.value(), {"description:lamp"}));
 }
 
-TEST_CASE("a keyword or category value is one folded term; a category term is marked") {
+TEST_CASE("a keyword or category value is one folded term, and a category term is marked") {
   const QueryParser parser = DefaultParser();
   auto brand = parser.Parse("brand:\"Apple Inc.\"");
   REQUIRE(brand.ok());
@@ -213,6 +218,52 @@ TEST_CASE("malformed queries are usage errors that name their column") {
     CHECK(r.status().kind() == StatusKind::kUsage);
     CHECK_THAT(r.status().message(), Catch::Contains(c.says));
     CHECK(column == c.column);
+  }
+}
+
+TEST_CASE("analyzer 2 syntax: NOT, prefixes, compounds, phrases and dropped words") {
+  const QueryParser parser = DefaultParser();
+  auto parsed = [&](const std::string& text, pidx::QueryNotes* notes = nullptr) {
+    auto r = parser.Parse(text, nullptr, notes);
+    INFO(text);
+    REQUIRE(r.ok());
+    return r.value();
+  };
+  CHECK(parsed("lamp NOT desk").ToString() ==
+        "(AND (OR title:lamp description:lamp) (NOT (OR title:desk description:desk)))");
+  CHECK(parsed("lamp not desk").children.size() == 3);  // lowercase: a word
+  CHECK(parsed("la*").ToString() == "(OR title:la* description:la*)");
+  CHECK(parsed("title:La*").ToString() == "title:la*");
+  CHECK(parsed("brand:Ac*").ToString() == "brand:ac*");
+  CHECK(parsed("Wi-Fi").ToString() == "(OR title:wifi description:wifi)");
+  CHECK(parsed("title:C++").ToString() == "title:c++");
+  CHECK(parsed("title:naïve").ToString() == "title:naive");
+  CHECK(Matches(parsed("lamp NOT desk"), {"title:lamp"}));
+  CHECK_FALSE(Matches(parsed("lamp NOT desk"), {"title:lamp", "description:desk"}));
+  CHECK(Matches(parsed("la*"), {"description:lamp"}));
+
+  pidx::QueryNotes notes;
+  parsed("\"red lamp\" & desk", &notes);
+  CHECK(notes.phrase);
+  CHECK(notes.dropped_words == std::vector<std::string>{"&"});
+  pidx::QueryNotes single;
+  parsed("\"lamp\"", &single);
+  CHECK_FALSE(single.phrase);  // one word: nothing was lost
+
+  // Version 1 keeps its meaning for the same text.
+  const QueryParser v1(pidx::catalog::Schema::Default(),
+                       pidx::analysis::AnalyzerSettings::Version1());
+  auto old = v1.Parse("title:Wi-Fi");
+  REQUIRE(old.ok());
+  CHECK(old.value().ToString() == "(AND title:fi title:wi)");
+
+  for (const auto& [text, column] : std::vector<std::pair<std::string, size_t>>{
+           {"la*mp", 3}, {"*", 1}, {"lamp~", 5}, {"lamp^2", 5}, {"NOT", 4}, {"& --", 1}}) {
+    INFO(text);
+    size_t col = 0;
+    auto r = parser.Parse(text, &col);
+    REQUIRE_FALSE(r.ok());
+    CHECK(col == column);
   }
 }
 

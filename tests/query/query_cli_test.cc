@@ -3,6 +3,8 @@
 // library's Analyzer, as the contract says query text and catalog share one analyzer), so a
 // mistake in parsing, shard pruning, set algebra or result merging shows up as a differing id.
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <random>
@@ -78,7 +80,7 @@ CatalogTerms ReadCatalog(const std::string& path) {
     return v;
   };
   // Bare words must not look like syntax: quotes, parentheses, a leading '-' or a colon.
-  out.title_words = keep(words, "\"():\\-");
+  out.title_words = keep(words, "\"():\\-*~^");
   out.brands = keep(brands, "\"\\");
   out.categories = keep(categories, "\"\\");
   out.tags = keep(tags, "\"\\");
@@ -99,9 +101,10 @@ class QueryGen {
   Expr Make(int depth) {
     const int kind = depth <= 0 ? 0 : Pick(6);
     if (kind <= 1) return Leaf();
-    if (kind == 2) {  // NOT
+    if (kind == 2) {  // NOT, spelled - or NOT
       Expr inner = Leaf();
-      return {"-" + inner.text, [m = inner.match](const auto& t) { return !m(t); }};
+      return {(Pick(2) == 0 ? "-" : "NOT ") + inner.text,
+              [m = inner.match](const auto& t) { return !m(t); }};
     }
     Expr a = Make(depth - 1), b = Make(depth - 1);
     if (kind == 3) {  // OR
@@ -128,7 +131,21 @@ class QueryGen {
       case 1: {  // a bare title word: each of its tokens in title or description
         const std::string w = From(c_.title_words);
         std::vector<std::string> tokens;
-        analyzer_.Tokenize(w, &tokens);
+        analyzer_.QueryTokens(w, &tokens);
+        if (tokens.empty()) return Leaf();  // a word of symbols only may be an error
+        const std::string prefix = tokens[0].substr(0, 1 + tokens[0].size() / 2);
+        const bool plain = std::all_of(prefix.begin(), prefix.end(), [](char ch) {
+          return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+        });
+        if (plain && Pick(4) == 0) {  // a prefix of its first token: pre*
+          return {prefix + "*", [prefix](const std::set<std::string>& t) {
+                    for (const char* field : {"title:", "description:"}) {
+                      auto it = t.lower_bound(field + prefix);
+                      if (it != t.end() && it->rfind(field + prefix, 0) == 0) return true;
+                    }
+                    return false;
+                  }};
+        }
         return {w, [tokens](const std::set<std::string>& t) {
                   return std::all_of(tokens.begin(), tokens.end(), [&](const std::string& x) {
                     return t.count("title:" + x) > 0 || t.count("description:" + x) > 0;
@@ -138,7 +155,8 @@ class QueryGen {
       case 2: {  // title:word, only in the title
         const std::string w = From(c_.title_words);
         std::vector<std::string> tokens;
-        analyzer_.Tokenize(w, &tokens);
+        analyzer_.QueryTokens(w, &tokens);
+        if (tokens.empty()) return Leaf();
         return {"title:" + Quote(w), [tokens](const std::set<std::string>& t) {
                   return std::all_of(tokens.begin(), tokens.end(), [&](const std::string& x) {
                     return t.count("title:" + x) > 0;
@@ -239,7 +257,7 @@ TEST_CASE("a category filter searches only that category's shards") {
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["shards_searched"].get<int>() <= 8);
-  CHECK(j["shards_searched"].get<int>() < j["shards"].get<int>());
+  CHECK(j["shards_searched"].get<int>() < j["shard_count"].get<int>());
   CHECK(j["total"].get<int>() > 0);
   for (const auto& h : j["hits"]) CHECK(h["shard"].get<std::string>().rfind("books_", 0) == 0);
 }
@@ -286,4 +304,211 @@ TEST_CASE("query on a missing segment fails loudly instead of answering from few
   CHECK(r.exit_code == 66);
   CHECK(r.Events("index.query.failed").size() == 1);
   CHECK(r.out.empty());
+}
+
+namespace {
+
+std::vector<std::string> SegmentNames(const std::string& index) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(index + "/segments")) {
+    names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+nlohmann::json QueryJson(const std::string& index, const std::string& q) {
+  RunResult r = Pidx(
+      {"query", "--index", index, "--json", "--limit", "1000", "--log-format", "json", "--", q});
+  INFO(q << "\n" << r.err);
+  REQUIRE(r.exit_code == 0);
+  return nlohmann::json::parse(r.out);
+}
+
+}  // namespace
+
+// tests/query/data/v1_index was built, and v1_answers.jsonl recorded, by pidx before analyzer
+// version 2 existed (tests/query/data/README.md says how).
+TEST_CASE("a version built with analyzer 1 answers every query exactly as before version 2") {
+  TempDir dir;
+  const std::string data = pidx::testing::SourceDir() + "/tests/query/data";
+  const std::string index = dir.File("v1");
+  std::filesystem::copy(data + "/v1_index", index, std::filesystem::copy_options::recursive);
+  std::ifstream answers(data + "/v1_answers.jsonl");
+  REQUIRE(answers);
+  std::string line;
+  int checked = 0;
+  std::vector<nlohmann::json> recorded;
+  while (std::getline(answers, line)) {
+    const auto a = nlohmann::json::parse(line);
+    recorded.push_back(a);
+    const auto j = QueryJson(index, a["query"].get<std::string>());
+    INFO(a["query"]);
+    CHECK(j["total"] == a["total"]);
+    std::vector<std::string> ids;
+    for (const auto& h : j["hits"]) ids.push_back(h["id"].get<std::string>());
+    CHECK(nlohmann::json(ids) == a["ids"]);
+    ++checked;
+  }
+  CHECK(checked >= 30);
+
+  // Today's binary still writes analyzer 1 when asked, byte for byte: the same segments (their
+  // names carry their checksums) and the same analyzer settings.
+  const std::string rebuilt = dir.File("rebuilt");
+  RunResult b = Pidx({"build", "--catalog", data + "/v1_catalog.jsonl", "--index", rebuilt,
+                      "--analyzer-version", "1", "--shards-per-category", "1"});
+  REQUIRE(b.exit_code == 0);
+  CHECK(SegmentNames(rebuilt) == SegmentNames(index));
+
+  // rebuild-shard keeps the version's analyzer.
+  RunResult rs = Pidx(
+      {"rebuild-shard", "books_000", "--catalog", data + "/v1_catalog.jsonl", "--index", index});
+  REQUIRE(rs.exit_code == 0);
+  RunResult v = Pidx({"versions", "--index", index, "--json"});
+  REQUIRE(v.exit_code == 0);
+  for (const auto& a : recorded) {
+    CHECK(QueryJson(index, a["query"].get<std::string>())["total"] == a["total"]);
+  }
+
+  // The same catalog under analyzer 2 answers some of these differently: the test can fail.
+  const std::string v2 = dir.File("v2");
+  REQUIRE(Pidx({"build", "--catalog", data + "/v1_catalog.jsonl", "--index", v2,
+                "--shards-per-category", "1"})
+              .exit_code == 0);
+  int differ = 0;
+  for (const auto& a : recorded) {
+    const auto j = QueryJson(v2, a["query"].get<std::string>());
+    std::vector<std::string> ids;
+    for (const auto& h : j["hits"]) ids.push_back(h["id"].get<std::string>());
+    if (nlohmann::json(ids) != a["ids"]) ++differ;
+  }
+  CHECK(differ >= 5);
+}
+
+TEST_CASE("analyzer 2: product codes, accents, prefixes, NOT, phrases and hints end to end") {
+  TempDir dir;
+  const std::string data = pidx::testing::SourceDir() + "/tests/query/data";
+  const std::string index = dir.File("v2");
+  REQUIRE(Pidx({"build", "--catalog", data + "/v1_catalog.jsonl", "--index", index,
+                "--shards-per-category", "1"})
+              .exit_code == 0);
+  auto ids = [&](const std::string& q) {
+    std::vector<std::string> out;
+    const auto j = QueryJson(index, q);  // not in the for: the temporary would die first
+    for (const auto& h : j["hits"]) out.push_back(h["id"].get<std::string>());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  CHECK(ids("c++") == V{"P01"});
+  CHECK(ids("C#") == V{"P02"});
+  CHECK(ids("c") == V{"P01", "P02", "P03", "P04"});  // P04: USB-C
+  CHECK(ids("x86_64") == V{"P01"});
+  CHECK(ids("x86-64") == V{"P01"});
+  CHECK(ids("wifi") == V{"P04", "P05"});
+  CHECK(ids("wi-fi") == V{"P04", "P05"});
+  CHECK(ids("Wi Fi") == V{"P04", "P06"});
+  CHECK(ids("gnome-shell") == V{"P09"});
+  CHECK(ids("naive") == V{"P07", "P08"});
+  CHECK(ids("naïve") == V{"P07", "P08"});
+  CHECK(ids("cafe") == V{"P07"});
+  CHECK(ids("oresund") == V{"P18"});
+  CHECK(ids("3.5mm") == V{"P04"});
+  CHECK(ids("35mm").empty());
+  CHECK(ids("usb-c") == V{"P04"});
+  CHECK(ids("sm-g991b") == V{"P12"});
+  CHECK(ids("pyth*") == V{"P10", "P11"});
+  CHECK(ids("title:pyth*") == V{"P11"});
+  CHECK(ids("brand:deb*") == V{"P16"});
+  CHECK(ids("gnome-sh*") == V{"P09"});
+  CHECK(ids("vim NOT emacs") == V{"P14"});
+  CHECK(ids("vim -emacs") == V{"P14"});
+  CHECK(ids("editor NOT (vim OR emacs)").empty());
+  CHECK(ids("vim not emacs") == V{"P15"});  // lowercase not is a word
+  CHECK(ids("\"usb wireless\"") == V{"P04", "P06"});
+
+  // A phrase is all its words, and the JSON says so.
+  auto phrase = QueryJson(index, "\"wireless router\"");
+  CHECK(phrase["phrase"] == "not supported: matched as all words");
+  CHECK_FALSE(QueryJson(index, "router")["phrase"].is_string());
+
+  // Hints: a category no shard holds, a term nothing has.
+  RunResult cat = Pidx({"query", "--index", index, "--json", "category:gmaes"});
+  REQUIRE(cat.exit_code == 0);
+  auto cj = nlohmann::json::parse(cat.out);
+  CHECK(cj["total"] == 0);
+  CHECK(cj["shards_searched"] == 0);
+  REQUIRE(cj["suggestions"].size() == 1);
+  CHECK(cj["suggestions"][0]["category"] == "gmaes");
+  CHECK(cj["suggestions"][0]["closest"][0] == "Games");
+  auto warn = cat.Events("index.query.no_such_category");
+  REQUIRE(warn.size() == 1);
+  CHECK(warn[0]["level"] == "warn");
+  CHECK(warn[0]["suggestions"][0] == "Games");
+
+  RunResult term = Pidx({"query", "--index", index, "--json", "brand:acmee"});
+  REQUIRE(term.exit_code == 0);
+  auto tj = nlohmann::json::parse(term.out);
+  REQUIRE(tj["suggestions"].size() == 1);
+  CHECK(tj["suggestions"][0]["term"] == "brand:acmee");
+  CHECK(tj["suggestions"][0]["closest"][0] == "brand:acme");
+  CHECK(term.Events("index.query.no_such_term").size() == 1);
+  // Something matched: no hints are looked for.
+  CHECK_FALSE(QueryJson(index, "vim OR brand:acmee").contains("suggestions"));
+
+  // Dropped words are said; a query of nothing else is an error.
+  RunResult dropped = Pidx({"query", "--index", index, "--json", "vim &"});
+  REQUIRE(dropped.exit_code == 0);
+  CHECK(nlohmann::json::parse(dropped.out)["dropped_words"] == nlohmann::json{"&"});
+  CHECK(dropped.Events("index.query.words_dropped").size() == 1);
+
+  // Errors name the column, and the prefix cap is named when it is hit.
+  const std::vector<std::pair<std::string, int>> errors = {
+      {"py*on", 3}, {"*thon", 1},   {"usb~2", 4}, {"\"usb cable\"~3", 12},
+      {"usb^2", 4}, {"vim NOT", 8}, {"& ++", 1},  {"title:*", 7},
+      {"-&", 2}};
+  for (const auto& [q, column] : errors) {
+    RunResult r = Pidx({"query", "--index", index, "--log-format", "json", "--", q});
+    INFO(q << "\n" << r.err);
+    CHECK(r.exit_code == 64);
+    auto failed = r.Events("index.query.failed");
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0]["column"] == column);
+  }
+  RunResult cap = Pidx(
+      {"query", "--index", index, "--max-prefix-terms", "2", "--log-format", "json", "--", "e*"});
+  CHECK(cap.exit_code == 64);
+  auto failed = cap.Events("index.query.failed");
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0]["max_prefix_terms"] == 2);
+  CHECK(failed[0]["error"].get<std::string>().find("more than 2 terms") != std::string::npos);
+  CHECK(Pidx({"query", "--index", index, "--max-prefix-terms", "0", "e*"}).exit_code == 64);
+}
+
+TEST_CASE("a stemmed field meets every form of a word, and analyzer 1 refuses stemming") {
+  TempDir dir;
+  const std::string data = pidx::testing::SourceDir() + "/tests/query/data";
+  const std::string schema = dir.File("schema.json");
+  std::ofstream(schema) << R"({"fields":[{"name":"id","role":"id"},
+      {"name":"category","role":"category"},{"name":"title","role":"text","stem":"english"},
+      {"name":"description","role":"text","stem":"english"},{"name":"brand","role":"keyword"},
+      {"name":"tags","role":"keyword","multi":true},{"name":"attrs","role":"attrs"}]})";
+  const std::string index = dir.File("idx");
+  REQUIRE(
+      Pidx({"build", "--catalog", data + "/v1_catalog.jsonl", "--index", index, "--schema", schema})
+          .exit_code == 0);
+  auto total = [&](const std::string& q) { return QueryJson(index, q)["total"]; };
+  CHECK(total("browser") == 1);
+  CHECK(total("browsers") == 1);
+  CHECK(total("game") == 2);  // "games", and the full-width "ＧＡＭＥ"
+  CHECK(total("games") == 2);
+  RunResult v1 = Pidx({"build", "--catalog", data + "/v1_catalog.jsonl", "--index", dir.File("v1"),
+                       "--schema", schema, "--analyzer-version", "1"});
+  CHECK(v1.exit_code == 78);
+  std::ofstream(dir.File("bad.json"))
+      << R"({"fields":[{"name":"id","role":"id"},{"name":"category","role":"category"},
+      {"name":"title","role":"text","stem":"klingon"}]})";
+  RunResult bad = Pidx({"build", "--catalog", data + "/v1_catalog.jsonl", "--index",
+                        dir.File("bad"), "--schema", dir.File("bad.json")});
+  CHECK(bad.exit_code == 78);
+  CHECK(bad.err.find("english") != std::string::npos);
 }

@@ -19,6 +19,7 @@
 #include "pidx/ops/rebuild.h"
 #include "pidx/ops/verify.h"
 #include "pidx/snapshot/snapshot_store.h"
+#include "support/index_files.h"
 #include "support/temp_dir.h"
 
 namespace pidx::testing::battery {
@@ -54,14 +55,6 @@ inline BuildOptions BuildOpts(const std::string& catalog, const std::string& ind
   return o;
 }
 
-inline std::vector<std::string> Temporaries(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (e.path().filename().string().rfind(".tmp-", 0) == 0) out.push_back(e.path().string());
-  }
-  return out;
-}
-
 // A pid that belonged to a process that has exited (and was reaped).
 inline pid_t DeadPid() {
   static pid_t dead = [] {
@@ -79,7 +72,7 @@ inline pid_t DeadPid() {
 inline void AdoptTemporariesAsDead(const std::string& dir) {
   const std::string mine = ".tmp-" + std::to_string(getpid()) + "-";
   const std::string dead = ".tmp-" + std::to_string(DeadPid()) + "-";
-  for (const auto& path : Temporaries(dir)) {
+  for (const auto& path : TempFilesIn(dir)) {
     fs::path p(path);
     std::string name = p.filename().string();
     if (name.rfind(mine, 0) == 0)

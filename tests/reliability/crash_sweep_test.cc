@@ -15,6 +15,7 @@ using namespace pidx::testing::battery;
 using pidx::Status;
 using pidx::testing::FaultEnv;
 using pidx::testing::TempDir;
+using pidx::testing::TempFilesIn;
 
 TEST_CASE("a crash before any operation of build, rebuild-shard or gc leaves a whole index") {
   TempDir dir;
@@ -52,7 +53,7 @@ TEST_CASE("a crash before any operation of build, rebuild-shard or gc leaves a w
       CHECK(again.ok());
       auto rebuilt = pidx::Build(BuildOpts(c4, index), pidx::Env::Default());
       CHECK(rebuilt.ok());
-      auto left = Temporaries(index);
+      auto left = TempFilesIn(index);
       CHECK(left.empty());
       findings = VerifyAll(index);
       CHECK(findings == "");

@@ -7,45 +7,22 @@
 
 #include <catch2/catch.hpp>
 
+#include "battery.h"
 #include "pidx/obs/log.h"
 #include "pidx/ops/build.h"
 #include "pidx/ops/verify.h"
 #include "support/fault_env.h"
+#include "support/index_files.h"
 #include "support/temp_dir.h"
 
 using pidx::testing::FaultEnv;
 using pidx::testing::ReadFile;
 using pidx::testing::TempDir;
+using pidx::testing::battery::BuildOpts;
+using pidx::testing::battery::Catalog;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string Catalog(const std::string& suffix) {
-  std::string s;
-  const char* cats[] = {"Books", "Toys"};
-  for (int i = 0; i < 40; ++i) {
-    s += "{\"id\":\"P" + std::to_string(i) + "\",\"category\":\"" + cats[i % 2] +
-         "\",\"title\":\"item " + std::to_string(i) + " " + suffix + "\"}\n";
-  }
-  return s;
-}
-
-pidx::BuildOptions Options(const std::string& catalog, const std::string& index) {
-  pidx::BuildOptions o;
-  o.catalogs = {catalog};
-  o.index_dir = index;
-  o.shards_per_category = 2;
-  o.threads = 1;
-  o.lock_timeout_ms = 0;
-  return o;
-}
-
-bool HasTemporaries(const std::string& dir) {
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (e.path().filename().string().rfind(".tmp-", 0) == 0) return true;
-  }
-  return false;
-}
 
 void ExpectVerifies(const std::string& index) {
   pidx::VerifyOptions v;
@@ -68,14 +45,14 @@ struct Fixture {
     base = dir.File("base");
     auto c1 = dir.Write("c1.jsonl", Catalog("one"));
     c2 = dir.Write("c2.jsonl", Catalog("two"));
-    REQUIRE(pidx::Build(Options(c1, base), pidx::Env::Default()).ok());
+    REQUIRE(pidx::Build(BuildOpts(c1, base), pidx::Env::Default()).ok());
     v1_current = ReadFile(base + "/CURRENT");
     // A clean run counts the operations of the build under test.
     std::string probe = dir.File("probe");
     fs::copy(base, probe, fs::copy_options::recursive);
     FaultEnv env;
     env.Arm(FaultEnv::Mode::kNone, 0, 0);
-    REQUIRE(pidx::Build(Options(c2, probe), &env).ok());
+    REQUIRE(pidx::Build(BuildOpts(c2, probe), &env).ok());
     operations = env.operations();
     REQUIRE(operations > 10);
   }
@@ -97,7 +74,7 @@ TEST_CASE("an I/O error at any operation of a build fails it with nothing publis
       std::string index = fx.Copy(k);
       FaultEnv env;
       env.Arm(FaultEnv::Mode::kFailOnce, k, err);
-      auto r = pidx::Build(Options(fx.c2, index), &env);
+      auto r = pidx::Build(BuildOpts(fx.c2, index), &env);
       INFO("errno " << err << ", failing operation " << k << " of " << fx.operations);
       REQUIRE(env.injected() == 1);
       REQUIRE(!r.ok());
@@ -106,7 +83,7 @@ TEST_CASE("an I/O error at any operation of a build fails it with nothing publis
         // Only a failure after CURRENT's rename (its directory fsync) may leave the new one.
         CHECK(k == fx.operations);
       }
-      CHECK(!HasTemporaries(index));
+      CHECK(pidx::testing::TempFilesIn(index).empty());
       ++swept;
     }
   }
@@ -120,7 +97,7 @@ TEST_CASE("a crash at any operation of a build leaves the old or the new version
     std::string index = fx.Copy(k);
     FaultEnv env;
     env.Arm(FaultEnv::Mode::kFailFrom, k, EIO);
-    auto r = pidx::Build(Options(fx.c2, index), &env);
+    auto r = pidx::Build(BuildOpts(fx.c2, index), &env);
     INFO("crash at operation " << k << " of " << fx.operations);
     REQUIRE(!r.ok());
     std::string current = ReadFile(index + "/CURRENT");
@@ -132,7 +109,7 @@ TEST_CASE("a crash at any operation of a build leaves the old or the new version
     }
     ExpectVerifies(index);
     // The next run (a new process in real life) builds and publishes normally.
-    auto again = pidx::Build(Options(fx.c2, index), pidx::Env::Default());
+    auto again = pidx::Build(BuildOpts(fx.c2, index), pidx::Env::Default());
     REQUIRE(again.ok());
     ExpectVerifies(index);
   }

@@ -17,6 +17,7 @@ using namespace pidx::testing::battery;
 using pidx::Status;
 using pidx::testing::FaultEnv;
 using pidx::testing::TempDir;
+using pidx::testing::TempFilesIn;
 
 TEST_CASE(
     "an I/O error at any operation of build, rebuild-shard or gc is reported, not published") {
@@ -65,14 +66,14 @@ TEST_CASE(
           const int64_t current = CurrentVersion(index);
           if (once) {
             expect(Slurp(index + "/CURRENT") == before, "CURRENT unchanged");
-            expect(Temporaries(index).empty(), "no temporaries left");
+            expect(TempFilesIn(index).empty(), "no temporaries left");
           } else {
             expect(current == s.old_version || current == s.new_version, "old or new CURRENT");
           }
           expect(VerifyAll(index).empty(), "the index verifies");
           AdoptTemporariesAsDead(index);
           expect(s.run(index, pidx::Env::Default()).ok(), "the next run succeeds");
-          expect(Temporaries(index).empty(), "no temporaries after the next run");
+          expect(TempFilesIn(index).empty(), "no temporaries after the next run");
           if (ok) ++good;
         }
       }

@@ -138,6 +138,33 @@ TEST_CASE("FindTerm finds every term and misses absent ones") {
   CHECK_FALSE(r->FindTerm("\xff").has_value());    // after the last
 }
 
+TEST_CASE("ForEachTermWithPrefix walks the sorted range of a prefix, up to its cap") {
+  const std::vector<TermSpec> spec = {{"title:py", {0}},     {"title:pyth", {1}},
+                                      {"title:python", {0}}, {"title:python3", {2}},
+                                      {"title:pz", {3}},     {"titlex:python", {4}}};
+  const std::string bytes = Build("books_001", 5, spec);
+  Result<SegmentReader> r = OpenBytes(bytes);
+  REQUIRE(r.ok());
+  auto walk = [&](std::string_view prefix, size_t cap, size_t* n) {
+    std::vector<std::string> out;
+    *n = r->ForEachTermWithPrefix(prefix, cap, [&](uint32_t i) { out.emplace_back(r->term(i)); });
+    return out;
+  };
+  using V = std::vector<std::string>;
+  size_t n = 0;
+  CHECK(walk("title:pyth", 10, &n) == V{"title:pyth", "title:python", "title:python3"});
+  CHECK(n == 3);
+  CHECK(walk("title:pyth", 3, &n).size() == 3);
+  CHECK(n == 3);  // exactly the cap is not past it
+  CHECK(walk("title:pyth", 2, &n) == V{"title:pyth", "title:python"});
+  CHECK(n == 3);  // cap + 1: more than the cap
+  CHECK(walk("title:pyx", 10, &n).empty());
+  CHECK(n == 0);
+  CHECK(walk("zzz", 10, &n).empty());
+  CHECK(walk("", 100, &n).size() == spec.size());
+  CHECK(walk("title:", 100, &n).size() == 5);  // not "titlex:"
+}
+
 TEST_CASE("a segment with no docs and no terms is valid") {
   const std::string bytes = Build("empty_000", 0, {});
   CHECK(bytes.size() == kSegmentHeaderSize + 4 + 9 + 4 + 8 + 8 + kSegmentFooterSize);

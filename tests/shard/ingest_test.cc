@@ -103,7 +103,8 @@ TEST_CASE("every good product reaches its shard's sink exactly once (generated c
         std::map<std::string, std::multiset<std::string>> expected;
         std::map<std::string, uint64_t> all;
         for (const auto& item : g.good) {
-          const std::string shard = pidx::testing::ShardOf(item);
+          // No target (IngestOptions' default): every category has S = 8 shards.
+          const std::string shard = pidx::testing::ShardOf(item, 8);
           ++all[shard];
           if (!filtered || !options.shard_filter || options.shard_filter(shard)) {
             expected[shard].insert(item.id);

@@ -7,6 +7,7 @@
 
 #include "pidx/base/env.h"
 #include "pidx/segment/segment_reader.h"
+#include "pidx/shard/shard_id.h"
 #include "pidx/shard/signature.h"
 #include "support/temp_dir.h"
 
@@ -144,4 +145,39 @@ TEST_CASE("the content hash ignores the order of attrs keys, not of a key's valu
   CHECK(with({"size" + us + "42", "color" + us + "red", "size" + us + "43"}) == ab);
   CHECK(with({"color" + us + "red", "size" + us + "43", "size" + us + "42"}) != ab);
   CHECK(with({"color" + us + "blue", "size" + us + "42", "size" + us + "43"}) != ab);
+}
+
+TEST_CASE("a builder split in K parts gives each part the segment it would have built alone") {
+  auto add = [](ShardBuilder& b, int from, int to, uint32_t k, int part) {
+    for (int i = from; i < to; ++i) {
+      const std::string id = "P" + std::to_string(i);
+      if (part >= 0 && pidx::shard::ShardNumber(id, k) != static_cast<uint32_t>(part)) continue;
+      b.Add(id, "t" + std::to_string(i), static_cast<uint64_t>(i),
+            {"title:common", "title:w" + std::to_string(i % 7)});
+    }
+  };
+  for (bool spilled : {false, true}) {
+    INFO("spilled " << spilled);
+    pidx::testing::TempDir dir;
+    auto spill = spilled
+                     ? std::make_shared<pidx::shard::SpillArea>(pidx::Env::Default(), dir.path(), 1)
+                     : nullptr;
+    ShardBuilder whole("toys_000", spill);
+    add(whole, 0, 90, 4, -1);
+    ShardBuilder p0("toys_000", spill), p1("toys_001", spill), p3("toys_003", spill);
+    REQUIRE(whole.SplitInto({&p0, &p1, nullptr, &p3}).ok());  // part 2 dropped
+    CHECK(whole.doc_count() == 0);
+    for (auto [part, b] :
+         std::vector<std::pair<ShardBuilder*, int>>{{&p0, 0}, {&p1, 1}, {&p3, 3}}) {
+      ShardBuilder direct("toys_00" + std::to_string(b));
+      add(direct, 0, 90, 4, b);
+      auto x = part->Finish();
+      auto y = direct.Finish();
+      REQUIRE(x.ok());
+      REQUIRE(y.ok());
+      CHECK(x->bytes == y->bytes);
+      CHECK(x->docs > 0);
+    }
+    if (spilled) CHECK(spill->spills() > 0);
+  }
 }

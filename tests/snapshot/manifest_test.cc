@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include "pidx/base/checksum.h"
 
 using pidx::snapshot::Manifest;
@@ -44,7 +46,7 @@ TEST_CASE("a manifest round-trips through its serialization") {
   CHECK(back->parent == 41);
   CHECK(back->shards.size() == 1);
   CHECK(back->shards[0].checksum == 0x0123456789abcdefULL);
-  CHECK(back->TotalDocs() == 2);
+  CHECK(pidx::snapshot::SumTotals(back->shards).docs == 2);
   CHECK(back->Categories().at("Books") == 2);
   CHECK(back->FindShard("books_003") != nullptr);
   CHECK(back->FindShard("books_004") == nullptr);
@@ -146,4 +148,92 @@ TEST_CASE("the stored totals are kept for verify to compare") {
   CHECK(back->stored_totals.bytes == 999);
   CHECK(back->stored_totals.terms == 7);
   CHECK(back->stored_totals.postings == 9);
+}
+
+namespace {
+// `m` serialized, with `edit` applied to its JSON and the checksum line written again.
+std::string Edited(const Manifest& m, const std::function<void(nlohmann::ordered_json&)>& edit) {
+  const std::string bytes = m.Serialize();
+  auto j = nlohmann::ordered_json::parse(bytes.substr(0, bytes.rfind("xxh3 ")));
+  edit(j);
+  const std::string body = j.dump(1) + "\n";
+  return body + "xxh3 " + pidx::Hex64(pidx::Xxh3(body)) + "\n";
+}
+}  // namespace
+
+TEST_CASE("format 2 records each category's shard count; format 1 reads as S for every one") {
+  Manifest m = Sample();
+  m.shards_per_category = 8;
+  m.target_shard_docs = 4096;
+  m.category_shards = {{"books", 4}};
+  auto back = Manifest::Parse(m.Serialize(), "v42.manifest");
+  REQUIRE(back.ok());
+  CHECK(back->format_version == 2);
+  CHECK(back->target_shard_docs == 4096);
+  CHECK(back->ShardsOf("books") == 4);
+  CHECK(back->ShardsOf("toys") == 8);  // not in the version: S
+
+  const std::string v1 = Edited(m, [](nlohmann::ordered_json& j) {
+    j["format_version"] = 1;
+    j.erase("target_shard_docs");
+    j.erase("category_shards");
+  });
+  auto old = Manifest::Parse(v1, "v42.manifest");
+  REQUIRE(old.ok());
+  CHECK(old->format_version == 1);
+  CHECK(old->category_shards.empty());
+  CHECK(old->ShardsOf("books") == 8);
+  CHECK(old->Serialize() == v1);  // a format-1 manifest serializes as format 1
+
+  for (const auto& [what, edit] :
+       std::vector<std::pair<std::string, std::function<void(nlohmann::ordered_json&)>>>{
+           {"a count that does not divide S", [](auto& j) { j["category_shards"]["books"] = 3; }},
+           {"a zero count", [](auto& j) { j["category_shards"]["books"] = 0; }},
+           {"a count above S", [](auto& j) { j["category_shards"]["books"] = 16; }},
+           {"a slug with a slash", [](auto& j) { j["category_shards"]["../x"] = 1; }},
+           {"no category_shards in format 2", [](auto& j) { j.erase("category_shards"); }},
+           {"an array", [](auto& j) { j["category_shards"] = nlohmann::json::array(); }},
+           {"S of 0", [](auto& j) { j["shards_per_category"] = 0; }},
+           {"S above 1000", [](auto& j) { j["shards_per_category"] = 1001; }},
+           {"format 3", [](auto& j) { j["format_version"] = 3; }},
+       }) {
+    INFO(what);
+    auto r = Manifest::Parse(Edited(m, edit), "v42.manifest");
+    CHECK(!r.ok());
+    if (!r.ok()) CHECK(r.status().kind() == pidx::StatusKind::kCorrupt);
+  }
+}
+
+TEST_CASE("SumTotals adds every entry's docs, terms, postings and size and counts the entries") {
+  CHECK(pidx::snapshot::SumTotals({}).shards == 0);
+  std::vector<ShardEntry> entries;
+  uint64_t docs = 0, terms = 0, postings = 0, bytes = 0;
+  for (uint32_t i = 0; i < 5; ++i) {
+    ShardEntry e;
+    e.docs = 4'000'000'000u - i;  // near uint32 max: the sums must not wrap at 32 bits
+    e.terms = 3'000'000'000u + i;
+    e.postings = (uint64_t{1} << 40) + i;
+    e.size = 1000 * i + 7;
+    docs += e.docs;
+    terms += e.terms;
+    postings += e.postings;
+    bytes += e.size;
+    entries.push_back(e);
+  }
+  const pidx::snapshot::Totals t = pidx::snapshot::SumTotals(entries);
+  CHECK(t.shards == 5);
+  CHECK(t.docs == docs);
+  CHECK(t.terms == terms);
+  CHECK(t.postings == postings);
+  CHECK(t.bytes == bytes);
+  Manifest m = Sample();
+  m.shards = entries;
+  for (size_t i = 0; i < m.shards.size(); ++i) {
+    m.shards[i].shard = "books_00" + std::to_string(i);
+    m.shards[i].segment = m.shards[i].shard + "-0123456789abcdef.seg";
+  }
+  auto back = Manifest::Parse(m.Serialize(), "v42.manifest");
+  REQUIRE(back.ok());
+  CHECK(back->stored_totals.docs == docs);
+  CHECK(back->stored_totals.postings == postings);
 }

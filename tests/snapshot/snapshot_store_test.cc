@@ -135,6 +135,27 @@ TEST_CASE("publish numbers versions from 1, moves CURRENT, and keeps old manifes
   CHECK(store.LoadManifest(3).status().kind() == pidx::StatusKind::kNotFound);
 }
 
+TEST_CASE("LoadVersionOrCurrent opens a given version, or CURRENT's for 0") {
+  TempDir dir;
+  auto writer = *SnapshotStore::Open(Env::Default(), dir.File("idx"), true);
+  // The directory as the caller named it, trailing slash kept, is what the message names.
+  auto store = *SnapshotStore::Open(Env::Default(), dir.File("idx") + "/", false);
+  auto none = store.LoadVersionOrCurrent(0);
+  REQUIRE(!none.ok());
+  CHECK(none.status().kind() == pidx::StatusKind::kNotFound);
+  CHECK(none.status().message() == dir.File("idx") + "/ has no published version");
+  Manifest m1 = MakeManifest({PutSegment(writer, "books_000", "A")});
+  REQUIRE(*writer.Publish(&m1) == 1);
+  Manifest m2 = MakeManifest({PutSegment(writer, "books_000", "B")});
+  REQUIRE(*writer.Publish(&m2) == 2);
+  CHECK(store.LoadVersionOrCurrent(0)->version == 2);
+  CHECK(store.LoadVersionOrCurrent(1)->version == 1);
+  auto missing = store.LoadVersionOrCurrent(7);
+  REQUIRE(!missing.ok());
+  CHECK(missing.status().kind() == pidx::StatusKind::kNotFound);
+  CHECK(missing.status().message() == store.LoadManifest(7).status().message());
+}
+
 TEST_CASE("an orphan manifest (killed before CURRENT moved) never gets its number reused") {
   TempDir dir;
   auto store = *SnapshotStore::Open(Env::Default(), dir.File("idx"), true);

@@ -76,6 +76,7 @@ class FaultEnv final : public Env {
   Status SyncDir(const std::string& dir) override;
   Status RemoveFile(const std::string& path) override;
   Status CreateDir(const std::string& dir) override;
+  Status RemoveDir(const std::string& dir) override { return base_->RemoveDir(dir); }
   Result<std::vector<std::string>> ListDir(const std::string& dir) override;
   bool FileExists(const std::string& path) override { return base_->FileExists(path); }
   Result<uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }

@@ -5,17 +5,22 @@
 #include <utility>
 
 #include "pidx/analysis/normalizer.h"
+#include "pidx/analysis/stemmer.h"
 #include "pidx/analysis/tokenizer.h"
 
 namespace pidx::analysis {
 namespace {
 
-// The only analyzer version this code produces. A snapshot built with another version would
-// get different terms for the same product, so it is refused rather than reinterpreted.
-constexpr int kAnalyzerVersion = 1;
+// The versions this code produces and reads. A snapshot built with another version would get
+// different terms for the same product, so it is refused rather than reinterpreted.
+constexpr int kOldestVersion = 1;
 
 TokenizerOptions ToTokenizerOptions(const AnalyzerSettings& settings) {
-  return TokenizerOptions{settings.cjk_bigrams, settings.max_token_bytes};
+  return TokenizerOptions{settings.cjk_bigrams, settings.max_token_bytes, settings.version >= 2};
+}
+
+bool FoldsAccents(const AnalyzerSettings& settings) {
+  return settings.version >= 2 && settings.fold_accents;
 }
 
 // Folds `text` onto the end of *buffer and trims the ASCII whitespace it produced (folding
@@ -50,25 +55,49 @@ void AddTerm(std::string_view field, char separator, std::string_view body,
 
 }  // namespace
 
+AnalyzerSettings AnalyzerSettings::Version1() {
+  AnalyzerSettings settings;
+  settings.version = 1;
+  settings.fold_accents = false;
+  return settings;
+}
+
 nlohmann::json AnalyzerSettings::ToJson() const {
-  return nlohmann::json{
+  nlohmann::json j{
       {"version", version}, {"cjk_bigrams", cjk_bigrams}, {"max_token_bytes", max_token_bytes}};
+  if (version >= 2) j["fold_accents"] = fold_accents;
+  return j;
+}
+
+Status AnalyzerSettings::CheckSchema(const catalog::Schema& schema) const {
+  for (const auto& f : schema.fields()) {
+    if (!f.stem.empty() && version < 2) {
+      return Status::Config("field \"" + f.name + "\" asks for stemming (\"stem\": \"" + f.stem +
+                            "\"), which analyzer version " + std::to_string(version) +
+                            " does not do (version 2 does)");
+    }
+  }
+  return Status::Ok();
 }
 
 Result<AnalyzerSettings> AnalyzerSettings::FromJson(const nlohmann::json& j) {
   if (!j.is_object()) return Status::Config("analyzer settings: not a JSON object");
-  for (const auto& [key, value] : j.items()) {
-    if (key != "version" && key != "cjk_bigrams" && key != "max_token_bytes") {
-      return Status::Config("analyzer settings: unknown key \"" + key + "\"");
-    }
-  }
   const auto version = j.find("version");
   if (version == j.end() || !version->is_number_integer()) {
     return Status::Config("analyzer settings: \"version\" must be an integer");
   }
-  if (version->get<int64_t>() != kAnalyzerVersion) {
+  const int64_t number = version->get<int64_t>();
+  if (number < kOldestVersion || number > kLatestVersion) {
     return Status::Config("analyzer settings: unsupported version " + version->dump() +
-                          " (this pidx supports " + std::to_string(kAnalyzerVersion) + ")");
+                          " (this pidx supports " + std::to_string(kOldestVersion) + " to " +
+                          std::to_string(kLatestVersion) + ")");
+  }
+  for (const auto& [key, value] : j.items()) {
+    if (key != "version" && key != "cjk_bigrams" && key != "max_token_bytes" &&
+        (key != "fold_accents" || number < 2)) {
+      return Status::Config("analyzer settings: unknown key \"" + key + "\" for version " +
+                            std::to_string(number));
+    }
   }
   const auto cjk_bigrams = j.find("cjk_bigrams");
   if (cjk_bigrams == j.end() || !cjk_bigrams->is_boolean()) {
@@ -80,9 +109,17 @@ Result<AnalyzerSettings> AnalyzerSettings::FromJson(const nlohmann::json& j) {
     return Status::Config("analyzer settings: \"max_token_bytes\" must be a positive integer");
   }
   AnalyzerSettings settings;
-  settings.version = kAnalyzerVersion;
+  settings.version = static_cast<int>(number);
   settings.cjk_bigrams = cjk_bigrams->get<bool>();
   settings.max_token_bytes = max_token_bytes->get<size_t>();
+  settings.fold_accents = false;
+  if (number >= 2) {
+    const auto fold_accents = j.find("fold_accents");
+    if (fold_accents == j.end() || !fold_accents->is_boolean()) {
+      return Status::Config("analyzer settings: \"fold_accents\" must be true or false");
+    }
+    settings.fold_accents = fold_accents->get<bool>();
+  }
   return settings;
 }
 
@@ -91,7 +128,22 @@ Analyzer::Analyzer(AnalyzerSettings settings) : settings_(std::move(settings)) {
 std::string Analyzer::Fold(std::string_view text) const { return analysis::Fold(text); }
 
 void Analyzer::Tokenize(std::string_view text, std::vector<std::string>* tokens) const {
-  analysis::Tokenize(text, ToTokenizerOptions(settings_), tokens);
+  std::string folded;
+  AppendFolded(text, FoldsAccents(settings_), &folded);
+  std::string arena;
+  std::vector<std::string_view> views;
+  SplitFolded(folded, ToTokenizerOptions(settings_), &views, &arena);
+  tokens->insert(tokens->end(), views.begin(), views.end());
+}
+
+void Analyzer::QueryTokens(std::string_view text, std::vector<std::string>* tokens) const {
+  std::string folded;
+  AppendFolded(text, FoldsAccents(settings_), &folded);
+  SplitFoldedForQuery(folded, ToTokenizerOptions(settings_), tokens);
+}
+
+void Analyzer::StemFor(const catalog::FieldSpec& field, std::string* token) const {
+  if (settings_.version >= 2 && !field.stem.empty()) Stem(field.stem, token);
 }
 
 void Analyzer::AnalyzeProduct(const catalog::Schema& schema, const catalog::Product& product,
@@ -114,6 +166,9 @@ void Analyzer::AnalyzeProduct(const catalog::Schema& schema, const catalog::Prod
   thread_local std::string buffer;  // the folded values of one field
   thread_local std::vector<size_t> value_starts;
   thread_local std::vector<std::string_view> bodies;
+  thread_local std::string arena;                 // catenated compounds of one field
+  thread_local std::vector<std::string> stemmed;  // the stems of one field's tokens
+  const bool fold_accents = FoldsAccents(settings_);
 
   for (const size_t i : order) {
     const catalog::FieldSpec& field = fields[i];
@@ -132,9 +187,14 @@ void Analyzer::AnalyzeProduct(const catalog::Schema& schema, const catalog::Prod
         // A space between values is a token boundary and folds to itself.
         for (const std::string& text : values) {
           if (!buffer.empty()) buffer.push_back(' ');
-          AppendFolded(text, &buffer);
+          AppendFolded(text, fold_accents, &buffer);
         }
-        SplitFolded(buffer, options, &bodies);
+        SplitFolded(buffer, options, &bodies, &arena);
+        if (settings_.version >= 2 && !field.stem.empty()) {
+          stemmed.assign(bodies.begin(), bodies.end());
+          for (std::string& token : stemmed) Stem(field.stem, &token);
+          bodies.assign(stemmed.begin(), stemmed.end());
+        }
         break;
       case catalog::FieldRole::kKeyword:
         for (const std::string& text : values) {

@@ -9,6 +9,8 @@
 
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/uscript.h>
 #include <unicode/utf8.h>
 
 namespace pidx::analysis {
@@ -35,6 +37,103 @@ const icu::Normalizer2& CasefoldNormalizer() {
     return n;
   }();
   return *instance;
+}
+
+const icu::Normalizer2& NfdNormalizer() {
+  static const icu::Normalizer2* const instance = [] {
+    UErrorCode error = U_ZERO_ERROR;
+    const icu::Normalizer2* n = icu::Normalizer2::getNFDInstance(error);
+    if (U_FAILURE(error) || n == nullptr) IcuFailure("getNFDInstance", error);
+    return n;
+  }();
+  return *instance;
+}
+
+const icu::Normalizer2& NfcNormalizer() {
+  static const icu::Normalizer2* const instance = [] {
+    UErrorCode error = U_ZERO_ERROR;
+    const icu::Normalizer2* n = icu::Normalizer2::getNFCInstance(error);
+    if (U_FAILURE(error) || n == nullptr) IcuFailure("getNFCInstance", error);
+    return n;
+  }();
+  return *instance;
+}
+
+// Latin letters that carry their accent inside (no decomposition), folded as Lucene's
+// ASCIIFoldingFilter and FTS5's remove_diacritics=2 fold them. Input is already case folded.
+const char* LatinBaseOf(UChar32 c) {
+  switch (c) {
+    case 0x00F8:
+      return "o";  // ø
+    case 0x0111:
+      return "d";  // đ
+    case 0x00F0:
+      return "d";  // ð
+    case 0x0142:
+      return "l";  // ł
+    case 0x0127:
+      return "h";  // ħ
+    case 0x0167:
+      return "t";  // ŧ
+    case 0x0131:
+      return "i";  // ı (dotless i)
+    case 0x00E6:
+      return "ae";  // æ
+    case 0x0153:
+      return "oe";  // œ
+    case 0x00FE:
+      return "th";  // þ
+    default:
+      return nullptr;
+  }
+}
+
+void Normalize(const icu::Normalizer2& normalizer, std::string_view text, std::string* out) {
+  icu::StringByteSink<std::string> sink(out, static_cast<int32_t>(text.size()));
+  UErrorCode error = U_ZERO_ERROR;
+  normalizer.normalizeUTF8(0, icu::StringPiece(text.data(), static_cast<int32_t>(text.size())),
+                           sink, nullptr, error);
+  if (U_FAILURE(error)) IcuFailure("normalizeUTF8", error);
+}
+
+// Removes the accents of Latin letters from folded, well-formed text (one whitespace-free
+// piece, so far below ICU's int32 limit in practice; longer pieces are left as they are).
+// Only marks that follow a Latin letter go: a mark on a kana (the dakuten of "ガ"), on an
+// Indic letter or on a Cyrillic one ("й") changes the letter, not its accent.
+void FoldAccentsOfPiece(std::string_view piece, std::string* out) {
+  if (piece.size() > kMaxIcuChunk / 4) {
+    out->append(piece);
+    return;
+  }
+  std::string decomposed;
+  Normalize(NfdNormalizer(), piece, &decomposed);
+  std::string stripped;
+  stripped.reserve(decomposed.size());
+  const auto* s = reinterpret_cast<const uint8_t*>(decomposed.data());
+  const int32_t length = static_cast<int32_t>(decomposed.size());
+  bool after_latin = false;
+  for (int32_t i = 0; i < length;) {
+    const int32_t start = i;
+    UChar32 c;
+    U8_NEXT(s, i, length, c);
+    if (c < 0) {
+      stripped.append(decomposed, start, i - start);
+      after_latin = false;
+      continue;
+    }
+    if ((U_GET_GC_MASK(c) & U_GC_MN_MASK) != 0) {
+      if (!after_latin) stripped.append(decomposed, start, i - start);
+      continue;
+    }
+    UErrorCode error = U_ZERO_ERROR;
+    after_latin = uscript_getScript(c, &error) == USCRIPT_LATIN;
+    if (const char* base = after_latin ? LatinBaseOf(c) : nullptr) {
+      stripped.append(base);
+    } else {
+      stripped.append(decomposed, start, i - start);
+    }
+  }
+  Normalize(NfcNormalizer(), stripped, out);
 }
 
 // The ASCII whitespace bytes; each is normalization-inert under NFKC_Casefold (no character
@@ -92,10 +191,20 @@ void NormalizeWellFormed(std::string_view text, std::string* out) {
   }
 }
 
-void FoldThroughIcu(std::string_view text, std::string* out) {
+void FoldThroughIcu(std::string_view text, std::string* out, bool fold_accents = false) {
   std::string replaced;
   if (ReplaceIllFormed(text, &replaced)) text = replaced;
-  NormalizeWellFormed(text, out);
+  if (!fold_accents) {
+    NormalizeWellFormed(text, out);
+    return;
+  }
+  std::string folded;
+  NormalizeWellFormed(text, &folded);
+  if (IsAscii(folded)) {
+    out->append(folded);  // "ＡＢＣ" folds to ASCII: nothing to strip
+  } else {
+    FoldAccentsOfPiece(folded, out);
+  }
 }
 
 }  // namespace
@@ -115,7 +224,9 @@ bool IsAscii(std::string_view text) {
   return true;
 }
 
-void AppendFolded(std::string_view text, std::string* out) {
+void AppendFolded(std::string_view text, std::string* out) { AppendFolded(text, false, out); }
+
+void AppendFolded(std::string_view text, bool fold_accents, std::string* out) {
   if (IsAscii(text)) {
     AppendAsciiLower(text, out);
     return;
@@ -137,7 +248,7 @@ void AppendFolded(std::string_view text, std::string* out) {
     size_t piece_end = non_ascii;
     while (piece_end < text.size() && !IsAsciiSpace(text[piece_end])) ++piece_end;
     AppendAsciiLower(text.substr(i, piece_begin - i), out);
-    FoldThroughIcu(text.substr(piece_begin, piece_end - piece_begin), out);
+    FoldThroughIcu(text.substr(piece_begin, piece_end - piece_begin), out, fold_accents);
     i = piece_end;
   }
 }
@@ -148,9 +259,9 @@ std::string Fold(std::string_view text) {
   return out;
 }
 
-std::string FoldWithIcu(std::string_view text) {
+std::string FoldWithIcu(std::string_view text, bool fold_accents) {
   std::string out;
-  FoldThroughIcu(text, &out);
+  FoldThroughIcu(text, &out, fold_accents);
   return out;
 }
 

@@ -25,11 +25,18 @@ bool IsAscii(std::string_view text);
 // Appends the NFKC case folding of `text` to *out.
 void AppendFolded(std::string_view text, std::string* out);
 
+// The same, and with `fold_accents` the accents of Latin letters are removed after folding
+// ("naïve" -> "naive", "crème brûlée" -> "creme brulee", "øresund" -> "oresund", "æ" -> "ae"):
+// NFD, drop the nonspacing marks (Mn) that follow a Latin letter, NFC. Marks on other scripts
+// stay (the dakuten of "ガ", the breve of Cyrillic "й", Indic vowel signs change the letter).
+// ASCII pieces still skip ICU entirely.
+void AppendFolded(std::string_view text, bool fold_accents, std::string* out);
+
 // The NFKC case folding of `text`.
 std::string Fold(std::string_view text);
 
 // Folds all of `text` through ICU, without any fast path. The reference the fast paths are
 // tested against; not for production use.
-std::string FoldWithIcu(std::string_view text);
+std::string FoldWithIcu(std::string_view text, bool fold_accents = false);
 
 }  // namespace pidx::analysis

@@ -13,6 +13,12 @@
 //  - Ill-formed UTF-8 sequences are separators.
 //  - ASCII bytes are classified by table; ICU property lookups happen only for non-ASCII
 //    code points. Thread-safe.
+//  - With word_parts (analyzer version 2, docs/QUERY.md "Product codes"): word runs joined by
+//    one inner joiner (`-`, `_`, `.`, `/`, `+`, `#`, or `++`), and a word ending in `+`, `++`
+//    or `#` ("c++", "c#"), form a compound. Its parts are tokens as before; the compound adds
+//    one more token, its query form: the parts catenated ("wi-fi" -> "wifi", "x86_64" ->
+//    "x8664") when every join is `-` or `_`, or `.` or `/` not between two digits; otherwise
+//    the compound as written ("3.5mm", "1/2", "c++", "c++11", "gpl-2+"). CJK runs never join.
 #pragma once
 
 #include <cstddef>
@@ -25,13 +31,22 @@ namespace pidx::analysis {
 struct TokenizerOptions {
   bool cjk_bigrams = true;
   size_t max_token_bytes = 64;
+  bool word_parts = false;  // compounds (above); analyzer version 2
 };
 
-// Appends to *tokens one view into `folded` per token, in order of their start.
+// Appends to *tokens one view per token: into `folded` for words and whole compounds, into
+// *arena for catenated compounds (with word_parts; *arena is cleared first and must not be
+// touched while the views are used; it may be null without word_parts).
 // REQUIRES: `folded` is the output of Fold/AppendFolded (splitting unfolded text works but
 // the tokens are then not case folded) and outlives the views.
 void SplitFolded(std::string_view folded, const TokenizerOptions& options,
-                 std::vector<std::string_view>* tokens);
+                 std::vector<std::string_view>* tokens, std::string* arena = nullptr);
+
+// The tokens a query word meets: like SplitFolded, but a compound gives only its query form
+// (not its parts), so "wi-fi" is the one token "wifi" and "c++" the one token "c++". A
+// compound whose query form is longer than max_token_bytes gives its parts instead.
+void SplitFoldedForQuery(std::string_view folded, const TokenizerOptions& options,
+                         std::vector<std::string>* tokens);
 
 // Folds `text` and appends its tokens to *tokens.
 void Tokenize(std::string_view text, const TokenizerOptions& options,

@@ -68,6 +68,11 @@ class Env {
   virtual Status RemoveFile(const std::string& path) = 0;
   // Creates `dir` if it does not exist (one level).
   virtual Status CreateDir(const std::string& dir) = 0;
+  // Removes the empty directory `dir` (rmdir). The default refuses (kIoError): an Env that
+  // cannot remove a directory leaves it.
+  virtual Status RemoveDir(const std::string& dir) {
+    return Status::IoError("cannot remove directory " + dir + " through this Env");
+  }
   // Names (not paths) of the entries of `dir`, sorted.
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
   virtual bool FileExists(const std::string& path) = 0;

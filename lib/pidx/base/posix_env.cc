@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "pidx/base/env.h"
 
@@ -59,11 +62,33 @@ bool SameFile(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+// Files mapped at this moment, and the test-only cap PIDX_TEST_MAP_LIMIT puts on them: the
+// kernel's own cap (vm.max_map_count, 65530 mappings per process) takes 65k segments to reach,
+// this one a few hundred, so a test can prove cheaply that no command keeps every segment of a
+// version mapped. Unset (or 0): no cap but the kernel's.
+std::atomic<uint64_t> g_live_mappings{0};
+
+uint64_t TestMapLimit() {
+  static const uint64_t limit = [] {
+    const char* v = std::getenv("PIDX_TEST_MAP_LIMIT");
+    if (v == nullptr) return uint64_t{0};
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(v, &end, 10);
+    return end != v && *end == '\0' ? static_cast<uint64_t>(n) : uint64_t{0};
+  }();
+  return limit;
+}
+
 class PosixMappedFile final : public MappedFile {
  public:
-  PosixMappedFile(void* addr, size_t size) : addr_(addr), size_(size) {}
+  PosixMappedFile(void* addr, size_t size) : addr_(addr), size_(size) {
+    if (addr_ != nullptr) ++g_live_mappings;
+  }
   ~PosixMappedFile() override {
-    if (addr_ != nullptr) ::munmap(addr_, size_);
+    if (addr_ != nullptr) {
+      ::munmap(addr_, size_);
+      --g_live_mappings;
+    }
   }
   std::string_view data() const override {
     return size_ == 0 ? std::string_view()
@@ -191,6 +216,12 @@ class PosixEnv final : public Env {
     }
     size_t size = static_cast<size_t>(st.st_size);
     void* addr = nullptr;
+    if (size > 0 && TestMapLimit() > 0 && g_live_mappings.load() >= TestMapLimit()) {
+      ::close(fd);
+      return Status::IoError("mmap " + path + ": " + std::strerror(ENOMEM) +
+                             " (PIDX_TEST_MAP_LIMIT=" + std::to_string(TestMapLimit()) +
+                             " files mapped at once)");
+    }
     if (size > 0) {
       addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
       if (addr == MAP_FAILED) {
@@ -229,6 +260,11 @@ class PosixEnv final : public Env {
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
       return Status::IoError("mkdir " + dir + ": " + std::strerror(errno));
     }
+    return Status::Ok();
+  }
+
+  Status RemoveDir(const std::string& dir) override {
+    if (::rmdir(dir.c_str()) != 0) return ErrnoStatus("remove directory", dir);
     return Status::Ok();
   }
 

@@ -2,6 +2,7 @@
 
 #include "pidx/base/json_read.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -66,6 +67,16 @@ Schema Schema::Default() {
   return std::move(s).value();
 }
 
+const std::vector<std::string>& StemLanguages() {
+  static const std::vector<std::string> kLanguages = {
+      "arabic",    "armenian",   "basque",     "catalan",  "danish",     "dutch",
+      "english",   "finnish",    "french",     "german",   "greek",      "hindi",
+      "hungarian", "indonesian", "irish",      "italian",  "lithuanian", "nepali",
+      "norwegian", "porter",     "portuguese", "romanian", "russian",    "serbian",
+      "spanish",   "swedish",    "tamil",      "turkish",  "yiddish"};
+  return kLanguages;
+}
+
 Result<Schema> Schema::FromJson(const nlohmann::json& j) {
   if (!j.is_object()) return Status::Config("schema must be a JSON object");
   for (const auto& [key, value] : j.items()) {
@@ -82,7 +93,7 @@ Result<Schema> Schema::FromJson(const nlohmann::json& j) {
     const std::string where = "schema: fields[" + std::to_string(i) + "]";
     if (!f.is_object()) return Status::Config(where + " must be an object");
     for (const auto& [key, value] : f.items()) {
-      if (key != "name" && key != "source" && key != "role" && key != "multi") {
+      if (key != "name" && key != "source" && key != "role" && key != "multi" && key != "stem") {
         return Status::Config(where + ": unknown key \"" + key + "\"");
       }
     }
@@ -125,6 +136,23 @@ Result<Schema> Schema::FromJson(const nlohmann::json& j) {
                               "\"): \"multi\" is only allowed on keyword fields, not " +
                               FieldRoleName(spec.role));
       }
+    }
+    auto stem = f.find("stem");
+    if (stem != f.end()) {
+      const auto& languages = StemLanguages();
+      if (!stem->is_string() || std::find(languages.begin(), languages.end(),
+                                          stem->get<std::string>()) == languages.end()) {
+        std::string names_list;
+        for (const auto& l : languages) names_list += (names_list.empty() ? "" : ", ") + l;
+        return Status::Config(where + " (\"" + spec.name + "\"): \"stem\" must be one of " +
+                              names_list);
+      }
+      if (spec.role != FieldRole::kText) {
+        return Status::Config(where + " (\"" + spec.name +
+                              "\"): \"stem\" is only allowed on text fields, not " +
+                              FieldRoleName(spec.role));
+      }
+      spec.stem = stem->get<std::string>();
     }
     if (!names.insert(spec.name).second) {
       return Status::Config("schema: duplicate name \"" + spec.name + "\"");
@@ -176,6 +204,7 @@ nlohmann::json Schema::ToJson() const {
   for (const auto& f : fields_) {
     nlohmann::json e = {{"name", f.name}, {"source", f.source}, {"role", FieldRoleName(f.role)}};
     if (f.multi) e["multi"] = true;
+    if (!f.stem.empty()) e["stem"] = f.stem;
     fields.push_back(std::move(e));
   }
   return {{"fields", std::move(fields)}};

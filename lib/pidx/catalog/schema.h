@@ -7,6 +7,7 @@
 //   {"fields": [{"name": "id", "source": "sku", "role": "id"},
 //               {"name": "title", "source": "name", "role": "text"},
 //               {"name": "tags", "role": "keyword", "multi": true}, ...]}
+// A text field may have "stem": "<language>" (analyzer version 2 stems its tokens).
 // `source` defaults to `name`. Exactly one field has role id and one role category.
 #pragma once
 
@@ -29,7 +30,11 @@ struct FieldSpec {
   std::string source;  // the key in the input record (JSON key / CSV header)
   FieldRole role = FieldRole::kText;
   bool multi = false;  // keyword only: '|'-separated list in CSV/TSV
+  std::string stem;    // text only: a Snowball language ("english"), empty for no stemming
 };
+
+// The Snowball languages a "stem" may name: libstemmer's list (a test keeps them equal).
+const std::vector<std::string>& StemLanguages();
 
 class Schema {
  public:

@@ -1,6 +1,7 @@
 #include "pidx/obs/log.h"
 
 #include "pidx/base/duration.h"
+#include "pidx/obs/trace.h"
 
 #include <unistd.h>
 
@@ -23,49 +24,14 @@ struct LogState {
   LogConfig config;
   LogFormat format = LogFormat::kJson;  // resolved (never kAuto)
   bool color = false;
-  std::string trace_id;
-  std::string span_id;
   std::shared_ptr<spdlog::logger> sink;
   std::mutex guard_mu;  // one event line at a time through the guard
   Log::StderrGuard guard;
 };
 
-std::string RandomHex(size_t bytes) {
-  std::random_device rd;
-  std::string out;
-  static const char* kHex = "0123456789abcdef";
-  for (size_t i = 0; i < bytes; ++i) {
-    unsigned v = rd() & 0xff;
-    out.push_back(kHex[v >> 4]);
-    out.push_back(kHex[v & 0xf]);
-  }
-  return out;
-}
-
-bool IsLowerHex(std::string_view s, size_t n) {
-  if (s.size() != n) return false;
-  bool nonzero = false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    if (c != '0') nonzero = true;
-  }
-  return nonzero;
-}
-
-// W3C traceparent: "00-<32 hex trace id>-<16 hex parent span id>-<2 hex flags>".
-bool ParseTraceparent(std::string_view tp, std::string* trace_id) {
-  if (tp.size() < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return false;
-  if (tp.substr(0, 2) == "ff") return false;
-  if (!IsLowerHex(tp.substr(3, 32), 32) || !IsLowerHex(tp.substr(36, 16), 16)) return false;
-  *trace_id = std::string(tp.substr(3, 32));
-  return true;
-}
-
 LogState& State() {
   static LogState* state = [] {
     auto* s = new LogState();
-    s->trace_id = RandomHex(16);
-    s->span_id = RandomHex(8);
     s->sink =
         std::make_shared<spdlog::logger>("pidx", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     s->sink->set_pattern("%v");
@@ -131,16 +97,13 @@ void Log::Init(const LogConfig& config) {
   if (s.format == LogFormat::kAuto)
     s.format = StderrIsTerminal() ? LogFormat::kText : LogFormat::kJson;
   s.color = s.format == LogFormat::kText && config.color;
-  std::string trace;
-  if (!config.traceparent.empty() && ParseTraceparent(config.traceparent, &trace)) {
-    s.trace_id = trace;
-  }
+  // The trace (and TRACEPARENT) belong to obs/trace.h; main starts it before this.
 }
 
 LogFormat Log::format() { return State().format; }
 
-const std::string& Log::trace_id() { return State().trace_id; }
-const std::string& Log::span_id() { return State().span_id; }
+const std::string& Log::trace_id() { return Trace::trace_id(); }
+std::string Log::span_id() { return Trace::CurrentSpanId(); }
 
 bool Log::Enabled(LogLevel level) {
   const LogState& s = State();
@@ -160,8 +123,9 @@ void Log::Event(LogLevel level, std::string_view event, std::string_view msg,
   j["msg"] = msg;
   j["service"] = "pidx";
   j["operation"] = s.config.operation;
-  j["trace_id"] = s.trace_id;
-  j["span_id"] = s.span_id;
+  j["trace_id"] = Trace::trace_id();
+  j["span_id"] = Trace::CurrentSpanId();
+  j["trace_flags"] = Trace::trace_flags();
   for (const auto& [k, v] : fields.items()) j[k] = v;
 
   std::string line;

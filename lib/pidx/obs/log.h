@@ -1,7 +1,8 @@
 // Structured events, one per line on stderr (docs/CONTRACT.md section 8).
 // Formats: json (one object per line), logfmt, text (for people); auto = text on a terminal,
-// JSON otherwise. Every event of a run carries the same trace_id: the one of a W3C
-// TRACEPARENT when set, a fresh random one otherwise. Lines are built with nlohmann::json
+// JSON otherwise. Every event of a run carries the same trace_id (the one of a W3C
+// TRACEPARENT when set, a fresh random one otherwise), the span_id of the span it was written
+// in and the trace_flags (obs/trace.h). Lines are built with nlohmann::json
 // (proper escaping) and handed to spdlog as finished text (PITFALLS.md: spdlog 1.10 neither
 // escapes nor knows fields).
 //
@@ -27,10 +28,9 @@ Result<LogFormat> ParseLogFormat(std::string_view s);  // auto|json|logfmt|text
 struct LogConfig {
   LogFormat format = LogFormat::kAuto;
   LogLevel level = LogLevel::kInfo;
-  bool quiet = false;       // only warnings and errors
-  bool color = false;       // colour the level of text events (apps decide: --color)
-  std::string operation;    // the command, e.g. "build"
-  std::string traceparent;  // W3C trace context, usually from $TRACEPARENT
+  bool quiet = false;     // only warnings and errors
+  bool color = false;     // colour the level of text events (apps decide: --color)
+  std::string operation;  // the command, e.g. "build"
 };
 
 using LogFields = nlohmann::ordered_json;
@@ -40,7 +40,8 @@ class Log {
   // Configures the process-wide logger. Before Init, events go out as JSON at info level.
   static void Init(const LogConfig& config);
   static const std::string& trace_id();
-  static const std::string& span_id();
+  // The span current on the calling thread.
+  static std::string span_id();
 
   static void Event(LogLevel level, std::string_view event, std::string_view msg,
                     const LogFields& fields = LogFields::object());

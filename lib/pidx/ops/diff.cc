@@ -8,12 +8,11 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <thread>
 #include <unordered_map>
 
-#include "pidx/base/cancel.h"
 #include "pidx/base/checksum.h"
 #include "pidx/base/duration.h"
+#include "pidx/base/worker_pool.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/snapshot/index_reader.h"
 #include "pidx/snapshot/snapshot_store.h"
@@ -64,12 +63,7 @@ struct Side {
 
 Result<Side> LoadSide(const DiffSide& side, Env* env) {
   PIDX_ASSIGN_OR_RETURN(auto store, SnapshotStore::Open(env, side.index_dir, false));
-  uint64_t version = side.version;
-  if (version == 0) {
-    PIDX_ASSIGN_OR_RETURN(version, store.ReadCurrent());
-    if (version == 0) return Status::NotFound(side.index_dir + " has no published version");
-  }
-  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadManifest(version));
+  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadVersionOrCurrent(side.version));
   return Side{std::move(store), std::move(manifest)};
 }
 
@@ -77,8 +71,9 @@ DiffSideInfo InfoOf(const DiffSide& side, const Manifest& m) {
   DiffSideInfo info;
   info.index_dir = side.index_dir;
   info.version = snapshot::VersionName(m.version);
-  info.shards = m.shards.size();
-  info.docs = m.TotalDocs();
+  const snapshot::Totals totals = snapshot::SumTotals(m.shards);
+  info.shards = totals.shards;
+  info.docs = totals.docs;
   info.shards_per_category = m.shards_per_category;
   return info;
 }
@@ -214,31 +209,6 @@ Status CompareShard(const SegmentReader& a, const SegmentReader& b, size_t limit
   return Status::Ok();
 }
 
-template <typename Fn>
-Status ParallelFor(size_t n, int threads, Fn fn) {
-  int workers =
-      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  workers = std::max(1, std::min<int>(workers, static_cast<int>(n)));
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  Status first_error;
-  auto run = [&] {
-    for (size_t i; (i = next++) < n;) {
-      Status s = Cancelled() ? Status::Interrupted("diff interrupted") : fn(i);
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok()) first_error = s;
-        next = n;  // the first error decides; the rest need not run
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < workers; ++t) pool.emplace_back(run);
-  run();
-  for (auto& t : pool) t.join();
-  return first_error;
-}
-
 std::vector<const ShardEntry*> Selected(const Manifest& m, const std::string& shard) {
   std::vector<const ShardEntry*> out;
   for (const auto& e : m.shards) {
@@ -287,16 +257,19 @@ Status CompareProducts(const Side& a, const Side& b, const DiffOptions& options,
   for (const Side* s : {&a, &b}) {
     for (const ShardEntry* e : Selected(s->manifest, options.shard)) jobs.push_back({s, e, {}});
   }
-  PIDX_RETURN_IF_ERROR(ParallelFor(jobs.size(), options.threads, [&](size_t i) -> Status {
-    Job& job = jobs[i];
-    PIDX_ASSIGN_OR_RETURN(auto reader, OpenCounted(job.side->store, *job.entry, opened));
-    job.docs.reserve(reader.doc_count());
-    for (uint32_t d = 0; d < reader.doc_count(); ++d) {
-      auto doc = reader.doc(d);
-      job.docs.emplace_back(std::string(doc.external_id), doc.content_hash);
-    }
-    return Status::Ok();
-  }));
+  PIDX_RETURN_IF_ERROR(RunJobs(
+      jobs.size(), options.threads,
+      [&](size_t i) -> Status {
+        Job& job = jobs[i];
+        PIDX_ASSIGN_OR_RETURN(auto reader, OpenCounted(job.side->store, *job.entry, opened));
+        job.docs.reserve(reader.doc_count());
+        for (uint32_t d = 0; d < reader.doc_count(); ++d) {
+          auto doc = reader.doc(d);
+          job.docs.emplace_back(std::string(doc.external_id), doc.content_hash);
+        }
+        return Status::Ok();
+      },
+      "diff interrupted"));
   std::unordered_map<std::string, uint64_t> in_a;
   for (auto& job : jobs) {
     if (job.side != &a) continue;
@@ -339,39 +312,42 @@ Status CompareShards(const Side& a, const Side& b, const DiffOptions& options,
       open.push_back(&w);
     }
   }
-  PIDX_RETURN_IF_ERROR(ParallelFor(open.size(), options.threads, [&](size_t i) -> Status {
-    ShardWork& w = *open[i];
-    ShardDiff& d = w.diff;
-    d.shard = w.shard;
-    if (w.a) {
-      d.segment_v1 = w.a->segment;
-      d.docs_v1 = w.a->docs;
-      d.terms_v1 = w.a->terms;
-    }
-    if (w.b) {
-      d.segment_v2 = w.b->segment;
-      d.docs_v2 = w.b->docs;
-      d.terms_v2 = w.b->terms;
-    }
-    if (!w.b) {
-      d.kind = ShardDiffKind::kRemoved;
-      w.differs = true;
-      PIDX_ASSIGN_OR_RETURN(auto ra, OpenCounted(a.store, *w.a, opened));
-      AllIds(ra, &w.removed_ids);
-      return Status::Ok();
-    }
-    if (!w.a) {
-      d.kind = ShardDiffKind::kAdded;
-      w.differs = true;
-      PIDX_ASSIGN_OR_RETURN(auto rb, OpenCounted(b.store, *w.b, opened));
-      AllIds(rb, &w.added_ids);
-      return Status::Ok();
-    }
-    d.kind = ShardDiffKind::kChanged;
-    PIDX_ASSIGN_OR_RETURN(auto ra, OpenCounted(a.store, *w.a, opened));
-    PIDX_ASSIGN_OR_RETURN(auto rb, OpenCounted(b.store, *w.b, opened));
-    return CompareShard(ra, rb, options.limit, &w);
-  }));
+  PIDX_RETURN_IF_ERROR(RunJobs(
+      open.size(), options.threads,
+      [&](size_t i) -> Status {
+        ShardWork& w = *open[i];
+        ShardDiff& d = w.diff;
+        d.shard = w.shard;
+        if (w.a) {
+          d.segment_v1 = w.a->segment;
+          d.docs_v1 = w.a->docs;
+          d.terms_v1 = w.a->terms;
+        }
+        if (w.b) {
+          d.segment_v2 = w.b->segment;
+          d.docs_v2 = w.b->docs;
+          d.terms_v2 = w.b->terms;
+        }
+        if (!w.b) {
+          d.kind = ShardDiffKind::kRemoved;
+          w.differs = true;
+          PIDX_ASSIGN_OR_RETURN(auto ra, OpenCounted(a.store, *w.a, opened));
+          AllIds(ra, &w.removed_ids);
+          return Status::Ok();
+        }
+        if (!w.a) {
+          d.kind = ShardDiffKind::kAdded;
+          w.differs = true;
+          PIDX_ASSIGN_OR_RETURN(auto rb, OpenCounted(b.store, *w.b, opened));
+          AllIds(rb, &w.added_ids);
+          return Status::Ok();
+        }
+        d.kind = ShardDiffKind::kChanged;
+        PIDX_ASSIGN_OR_RETURN(auto ra, OpenCounted(a.store, *w.a, opened));
+        PIDX_ASSIGN_OR_RETURN(auto rb, OpenCounted(b.store, *w.b, opened));
+        return CompareShard(ra, rb, options.limit, &w);
+      },
+      "diff interrupted"));
 
   std::vector<std::string> added, removed, changed;
   for (ShardWork* w : open) {

@@ -6,6 +6,7 @@
 
 #include "pidx/base/cancel.h"
 #include "pidx/base/duration.h"
+#include "pidx/obs/trace.h"
 #include "pidx/ops/publish.h"
 #include "pidx/snapshot/snapshot_store.h"
 
@@ -53,7 +54,9 @@ Result<GcResult> Gc(const GcOptions& options, Env* env) {
   }
   std::set<std::string> referenced;
   for (uint64_t v : keep) {
+    Span span("gc.manifest", {{"index.version", snapshot::VersionName(v)}});
     auto m = store.LoadManifest(v);
+    span.End(m.status());
     if (!m.ok()) {
       return m.status().Annotate("gc removes nothing: cannot tell what " +
                                  snapshot::VersionName(v) + " references");

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "pidx/obs/log.h"
+#include "pidx/obs/trace.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/snapshot/index_reader.h"
 
@@ -14,6 +15,8 @@ namespace {
 
 Status Refuse(const std::string& reason, LogFields fields) {
   fields["reason"] = reason;
+  Trace::SetCurrentAndRootAttribute("index.status", "refused");
+  Trace::SetCurrentAndRootAttribute("index.publish.refused_reason", reason);
   Log::Error("index.publish.refused", "publish refused: " + reason, fields);
   return Status::BadData("publish refused: " + reason);
 }
@@ -27,10 +30,10 @@ Status CheckCatalogNotEmpty(uint64_t catalog_products) {
 
 Status CheckPublishGuard(const PublishGuard& guard, const snapshot::Manifest* baseline,
                          const snapshot::Manifest& next) {
-  const uint64_t new_docs = next.TotalDocs();
+  const uint64_t new_docs = snapshot::SumTotals(next.shards).docs;
   if (new_docs == 0) return Refuse("the new version has no products", {{"docs", 0}});
   if (baseline == nullptr || guard.allow_shrink) return Status::Ok();
-  const uint64_t old_docs = baseline->TotalDocs();
+  const uint64_t old_docs = snapshot::SumTotals(baseline->shards).docs;
   // NaN or a value outside [0, 1] never switches the check off: it counts as 0.
   const double max_shrink =
       guard.max_shrink >= 0.0 && guard.max_shrink <= 1.0 ? guard.max_shrink : 0.0;

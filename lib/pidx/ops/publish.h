@@ -82,7 +82,14 @@ struct PublishRequest {
   uint64_t catalog_products = 0;  // kCatalog, kShard: products read; 0 is refused
   std::string shard;              // kShard: the shard rebuilt (lock events, shard guard)
   int64_t lock_timeout_ms = 5000;
-  // kCatalog: when the manifest has exactly CURRENT's segments and settings, publish nothing.
+  // kCatalog, kShard: when the manifest `make` returns is unchanged, publish nothing (the
+  // outcome says `unchanged`, its version is CURRENT's). Unchanged means: CURRENT names a
+  // version whose manifest loads, and the new one has the same schema, analyzer and shards per
+  // category, and the same shards with the same segment files (a segment's name carries the
+  // checksum of its bytes). Catalog identity, bad lines skipped and the operation are
+  // provenance, not content: they do not count (docs/CONTRACT.md section 4). Checked before the
+  // guard: an unchanged version passes any guard the current one passed. build and
+  // rebuild-shard set it unless --force; publish --stage always.
   bool skip_unchanged = false;
   uint64_t rollback_to = 0;  // kRollback: the version to make current
   // kCatalog, kShard: called under the lock; the version to publish (version and parent are

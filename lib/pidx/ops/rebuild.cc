@@ -8,10 +8,12 @@
 #include "pidx/base/cancel.h"
 #include "pidx/base/duration.h"
 #include "pidx/obs/log.h"
+#include "pidx/obs/trace.h"
 #include "pidx/ops/guard.h"
 #include "pidx/ops/publish.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/shard/shard_id.h"
+#include "pidx/snapshot/index_settings.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -43,6 +45,25 @@ snapshot::Manifest Apply(const snapshot::Manifest& base, const RebuildOptions& o
   m.catalogs.clear();
   for (const auto& f : ingest.files) m.catalogs.push_back({f.path, f.size, f.xxh3, f.products});
   m.bad_lines_skipped = ingest.bad_records;
+  if (m.format_version < 2) {
+    // A format-1 base: every category has S shards; written down, as format 2 does.
+    m.format_version = snapshot::kManifestFormatVersion;
+    for (const auto& e : m.shards) {
+      std::string slug;
+      uint32_t number = 0;
+      if (shard::ParseShardId(e.shard, &slug, &number)) {
+        m.category_shards[slug] = m.shards_per_category;
+      }
+    }
+  }
+  // A category new to the index gets the count the scan decided for it.
+  std::string slug;
+  uint32_t number = 0;
+  if (rebuilt != nullptr && shard::ParseShardId(options.shard, &slug, &number) &&
+      !m.category_shards.count(slug)) {
+    auto it = ingest.category_shards.find(slug);
+    if (it != ingest.category_shards.end()) m.category_shards[slug] = it->second;
+  }
   m.shards.erase(
       std::remove_if(m.shards.begin(), m.shards.end(),
                      [&](const snapshot::ShardEntry& e) { return e.shard == options.shard; }),
@@ -60,12 +81,156 @@ snapshot::Manifest Apply(const snapshot::Manifest& base, const RebuildOptions& o
 std::vector<std::string> ClosestNames(const std::string& name,
                                       const std::vector<std::string>& candidates, size_t n) {
   std::vector<std::pair<size_t, std::string>> scored;
+  scored.reserve(candidates.size());
   for (const auto& c : candidates) scored.emplace_back(EditDistance(name, c), c);
   std::sort(scored.begin(), scored.end());
   std::vector<std::string> out;
   for (size_t i = 0; i < scored.size() && i < n; ++i) out.push_back(scored[i].second);
   return out;
 }
+
+namespace {
+
+// The version the rebuild starts from: the current one, which must exist.
+Result<snapshot::Manifest> LoadCurrentVersion(const snapshot::SnapshotStore& store,
+                                              const RebuildOptions& options) {
+  PIDX_ASSIGN_OR_RETURN(uint64_t current_version, store.ReadCurrent());
+  if (current_version == 0) {
+    return Status::NotFound(options.index_dir + " has no published version: run pidx build first");
+  }
+  return store.LoadManifest(current_version);
+}
+
+// The scan of a rebuild: the current version's settings, and only the products of the shard.
+Result<shard::IngestOptions> RebuildScanOptions(const snapshot::Manifest& current, uint32_t number,
+                                                const RebuildOptions& options, Env* env) {
+  shard::IngestOptions ingest_opts;
+  std::string failed_part;
+  auto settings = snapshot::IndexSettings::FromManifest(current, &failed_part);
+  if (!settings.ok()) {
+    return settings.status().Annotate(failed_part + " stored in " +
+                                      snapshot::VersionName(current.version));
+  }
+  ingest_opts.schema = std::move(settings->schema);
+  ingest_opts.analyzer = settings->analyzer;
+  ingest_opts.shards_per_category = settings->shards_per_category;
+  // The shard of a product comes from its category's recorded count: a category keeps its
+  // count across rebuilds, however it grew; only a full build decides it again. A category the
+  // index does not have gets the count a build would give it in this catalog.
+  ingest_opts.target_shard_docs = current.target_shard_docs;
+  std::string slug;
+  uint32_t parsed_number = 0;
+  (void)shard::ParseShardId(options.shard, &slug, &parsed_number);  // checked by the caller
+  for (const auto& e : current.shards) {
+    std::string s;
+    uint32_t n = 0;
+    if (shard::ParseShardId(e.shard, &s, &n)) ingest_opts.category_shards[s] = current.ShardsOf(s);
+  }
+  for (const auto& [s, k] : current.category_shards) ingest_opts.category_shards[s] = k;
+  const uint32_t slug_shards = ingest_opts.category_shards.count(slug)
+                                   ? ingest_opts.category_shards[slug]
+                                   : current.shards_per_category;
+  if (number >= slug_shards) {
+    return Status::NotFound(
+        "shard " + options.shard + " cannot exist: " +
+        (ingest_opts.category_shards.count(slug)
+             ? "category " + slug + " has " + std::to_string(slug_shards) + " shards"
+             : "the index has at most " + std::to_string(slug_shards) + " shards per category"));
+  }
+  ingest_opts.reader.format = options.format;
+  ingest_opts.reader.max_line_bytes = options.max_line_bytes;
+  ingest_opts.max_bad_lines = options.max_bad_lines;
+  ingest_opts.threads = options.threads;
+  ingest_opts.memory_budget = options.memory_budget;
+  ingest_opts.spill_dir = options.index_dir;
+  ingest_opts.env = env;
+  const std::string shard = options.shard;
+  ingest_opts.shard_filter = [shard](const std::string& s) { return s == shard; };
+  ingest_opts.on_bad_record = [shard](const Status& bad) {
+    Log::Warn("catalog.record.skipped", bad.message(),
+              {{"reason", bad.message()}, {"shard", shard}});
+  };
+  return ingest_opts;
+}
+
+void LogSpilled(const shard::IngestResult& ingest, const std::string& shard) {
+  if (!ingest.spill || ingest.spill->spills() == 0) return;
+  Log::Info("index.build.spilled", "the shard builder spilled to stay within the memory budget",
+            {{"shard", shard},
+             {"memory_budget", ingest.spill->budget()},
+             {"spills", ingest.spill->spills()},
+             {"spilled_bytes", ingest.spill->spilled_bytes()}});
+}
+
+// kNotFound naming the closest existing shards when neither the index nor the catalog has it.
+Status CheckShardExists(const std::string& shard, const snapshot::Manifest& current,
+                        const shard::IngestResult& ingest) {
+  if (ingest.sinks.count(shard) > 0 || current.FindShard(shard) != nullptr) return Status::Ok();
+  std::set<std::string> names;
+  for (const auto& e : current.shards) names.insert(e.shard);
+  for (const auto& [s, n] : ingest.all_shards) names.insert(s);
+  auto closest = ClosestNames(shard, {names.begin(), names.end()}, 3);
+  std::string list;
+  for (const auto& c : closest) list += (list.empty() ? "" : ", ") + c;
+  return Status::NotFound("shard " + shard + " is neither in the index nor in the catalog" +
+                          (list.empty() ? "" : "; closest: " + list));
+}
+
+struct ShardPublished {
+  uint64_t version = 0;
+  uint64_t parent = 0;
+  bool unchanged = false;  // nothing published: the version would equal CURRENT's
+  int64_t lock_wait_ms = 0;
+  std::optional<snapshot::ShardEntry> old_entry;  // the shard in the version it was applied to
+};
+
+// Publishes the rebuilt shard (or its removal, `rebuilt` null) through the one publish
+// transaction. Under the publish lock the shard is applied to the newest version: another
+// rebuild may have published since we started, and its shard must survive ours.
+Result<ShardPublished> PublishShard(snapshot::SnapshotStore& store, const RebuildOptions& options,
+                                    const snapshot::Manifest& current,
+                                    const shard::IngestResult& ingest,
+                                    const snapshot::ShardEntry* rebuilt) {
+  PublishRequest request;
+  request.kind = PublishKind::kShard;
+  request.guard = {options.max_shrink, options.allow_shrink};
+  request.catalog_products = ingest.products_seen;
+  request.shard = options.shard;
+  request.lock_timeout_ms = options.lock_timeout_ms;
+  request.skip_unchanged = !options.force;
+  ShardPublished out;
+  request.make = [&](const PublishBase& base) -> Result<snapshot::Manifest> {
+    if (base.baseline == nullptr) {
+      return Status::NotFound(options.index_dir + " has no readable published version any more");
+    }
+    const snapshot::Manifest& newest = *base.baseline;
+    // A full build since may also have given the shard's category another shard count.
+    std::string slug;
+    uint32_t number = 0;
+    const bool parsed = shard::ParseShardId(options.shard, &slug, &number);
+    if (newest.schema != current.schema || newest.analyzer != current.analyzer ||
+        newest.shards_per_category != current.shards_per_category ||
+        (parsed && current.FindShard(options.shard) != nullptr &&
+         newest.ShardsOf(slug) != current.ShardsOf(slug))) {
+      return Status::Config("the index settings changed while " + options.shard +
+                            " was rebuilt (a full build published " +
+                            snapshot::VersionName(newest.version) + "); run the rebuild again");
+    }
+    const snapshot::ShardEntry* old_entry = newest.FindShard(options.shard);
+    out.old_entry.reset();
+    if (old_entry != nullptr) out.old_entry = *old_entry;
+    return Apply(newest, options, ingest, rebuilt);
+  };
+  PIDX_ASSIGN_OR_RETURN(auto published, RunPublishTransaction(store, request));
+  out.version = published.version;
+  out.unchanged = published.unchanged;
+  // Unchanged: CURRENT is the version, and its parent is the parent.
+  out.parent = published.unchanged ? published.manifest.parent : published.baseline;
+  out.lock_wait_ms = published.lock_wait_ms;
+  return out;
+}
+
+}  // namespace
 
 Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   const int64_t start = MonotonicMs();
@@ -77,39 +242,8 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
         "\" is not a shard id (expected <category-slug>_<NNN>, e.g. electronics_007)");
   }
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
-  PIDX_ASSIGN_OR_RETURN(uint64_t current_version, store.ReadCurrent());
-  if (current_version == 0) {
-    return Status::NotFound(options.index_dir + " has no published version: run pidx build first");
-  }
-  PIDX_ASSIGN_OR_RETURN(auto current, store.LoadManifest(current_version));
-
-  shard::IngestOptions ingest_opts;
-  auto schema = catalog::Schema::FromJson(current.schema);
-  if (!schema.ok())
-    return schema.status().Annotate("schema stored in " + snapshot::VersionName(current_version));
-  auto analyzer = analysis::AnalyzerSettings::FromJson(current.analyzer);
-  if (!analyzer.ok())
-    return analyzer.status().Annotate("analyzer stored in " +
-                                      snapshot::VersionName(current_version));
-  ingest_opts.schema = std::move(schema).value();
-  ingest_opts.analyzer = *analyzer;
-  ingest_opts.shards_per_category = current.shards_per_category;
-  if (number >= current.shards_per_category) {
-    return Status::NotFound("shard " + options.shard + " cannot exist: the index has " +
-                            std::to_string(current.shards_per_category) + " shards per category");
-  }
-  ingest_opts.reader.format = options.format;
-  ingest_opts.reader.max_line_bytes = options.max_line_bytes;
-  ingest_opts.max_bad_lines = options.max_bad_lines;
-  ingest_opts.threads = options.threads;
-  ingest_opts.memory_budget = options.memory_budget;
-  ingest_opts.spill_dir = options.index_dir;
-  ingest_opts.env = env;
-  ingest_opts.shard_filter = [&](const std::string& s) { return s == options.shard; };
-  ingest_opts.on_bad_record = [&](const Status& bad) {
-    Log::Warn("catalog.record.skipped", bad.message(),
-              {{"reason", bad.message()}, {"shard", options.shard}});
-  };
+  PIDX_ASSIGN_OR_RETURN(auto current, LoadCurrentVersion(store, options));
+  PIDX_ASSIGN_OR_RETURN(auto ingest_opts, RebuildScanOptions(current, number, options, env));
   ProgressMeter meter(options.progress,
                       {ProgressPhase::kRead, ProgressPhase::kShards, ProgressPhase::kPublish});
   // One shard of the index is built: about its share of what is read.
@@ -119,10 +253,11 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
     meter.Read(p.products, p.bytes, p.total_bytes, p.shards);
   };
 
+  Trace::SetRootAttribute("index.shard", options.shard);
   Log::Info("index.rebuild.started", "rebuild of " + options.shard + " started",
             {{"shard", options.shard},
              {"index", options.index_dir},
-             {"base_version", snapshot::VersionName(current_version)}});
+             {"base_version", snapshot::VersionName(current.version)}});
 
   // The shard lock covers the whole rebuild: a second rebuild of the same shard waits, and
   // a timeout is loud (the seed's bug was a silent return here).
@@ -133,26 +268,8 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   store.SweepStaleTemporaries();
 
   PIDX_ASSIGN_OR_RETURN(auto ingest, shard::Ingest(options.catalogs, ingest_opts));
-  if (ingest.spill && ingest.spill->spills() > 0) {
-    Log::Info("index.build.spilled", "the shard builder spilled to stay within the memory budget",
-              {{"shard", options.shard},
-               {"memory_budget", ingest.spill->budget()},
-               {"spills", ingest.spill->spills()},
-               {"spilled_bytes", ingest.spill->spilled_bytes()}});
-  }
-  const bool in_catalog = ingest.sinks.count(options.shard) > 0;
-  const bool in_index = current.FindShard(options.shard) != nullptr;
-  if (!in_catalog && !in_index) {
-    std::set<std::string> names;
-    for (const auto& e : current.shards) names.insert(e.shard);
-    for (const auto& [s, n] : ingest.all_shards) names.insert(s);
-    auto closest = ClosestNames(options.shard, {names.begin(), names.end()}, 3);
-    std::string list;
-    for (const auto& c : closest) list += (list.empty() ? "" : ", ") + c;
-    return Status::NotFound("shard " + options.shard +
-                            " is neither in the index nor in the catalog" +
-                            (list.empty() ? "" : "; closest: " + list));
-  }
+  LogSpilled(ingest, options.shard);
+  PIDX_RETURN_IF_ERROR(CheckShardExists(options.shard, current, ingest));
 
   RebuildResult result;
   result.shard = options.shard;
@@ -161,52 +278,29 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   // written: it would otherwise read as "the shard has no products any more" and remove it.
   PIDX_RETURN_IF_ERROR(CheckCatalogNotEmpty(ingest.products_seen));
   std::optional<snapshot::ShardEntry> rebuilt;
-  if (in_catalog) {
+  if (ingest.sinks.count(options.shard) > 0) {
     PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(store, ingest, options.threads, &meter));
     rebuilt = finished.entries.at(0);
   }
   if (Cancelled()) return Status::Interrupted("interrupted before publishing");
 
   meter.StartPublish();
-  PublishRequest request;
-  request.kind = PublishKind::kShard;
-  request.guard = {options.max_shrink, options.allow_shrink};
-  request.catalog_products = ingest.products_seen;
-  request.shard = options.shard;
-  request.lock_timeout_ms = options.lock_timeout_ms;
-  const snapshot::ShardEntry* old_entry = nullptr;
-  std::optional<snapshot::Manifest> newest;
-  // Under the publish lock the shard is applied to the newest version: another rebuild may
-  // have published since we started, and its shard must survive ours.
-  request.make = [&](const PublishBase& base) -> Result<snapshot::Manifest> {
-    if (base.baseline == nullptr) {
-      return Status::NotFound(options.index_dir + " has no readable published version any more");
-    }
-    newest = *base.baseline;
-    if (newest->schema != current.schema || newest->analyzer != current.analyzer ||
-        newest->shards_per_category != current.shards_per_category) {
-      return Status::Config("the index settings changed while " + options.shard +
-                            " was rebuilt (a full build published " +
-                            snapshot::VersionName(newest->version) + "); run the rebuild again");
-    }
-    old_entry = newest->FindShard(options.shard);
-    return Apply(*newest, options, ingest, rebuilt ? &*rebuilt : nullptr);
-  };
-  auto published = RunPublishTransaction(store, request);
-  lock_wait_ms += published.ok() ? published->lock_wait_ms : 0;
-  if (!published.ok()) return published.status();
+  PIDX_ASSIGN_OR_RETURN(
+      auto published, PublishShard(store, options, current, ingest, rebuilt ? &*rebuilt : nullptr));
   shard_lock.Release();
 
-  result.version = published->version;
-  result.parent = published->baseline;
-  result.lock_wait_ms = lock_wait_ms;
-  result.action = !rebuilt ? "removed" : old_entry ? "rebuilt" : "added";
+  result.version = published.version;
+  result.unchanged = published.unchanged;
+  result.parent = published.parent;
+  result.lock_wait_ms = lock_wait_ms + published.lock_wait_ms;
+  result.action = !rebuilt ? "removed" : published.old_entry ? "rebuilt" : "added";
   if (rebuilt) {
     result.docs = rebuilt->docs;
     result.terms = rebuilt->terms;
     result.bytes = rebuilt->size;
     result.segment = rebuilt->segment;
-    result.segment_unchanged = old_entry && old_entry->segment == rebuilt->segment;
+    result.segment_unchanged =
+        published.old_entry && published.old_entry->segment == rebuilt->segment;
   }
   meter.Done();
   result.phases = meter.times();

@@ -41,13 +41,15 @@ struct RebuildOptions {
   double max_shrink = 0.2;     // the publishing guard, for the version and for the shard
   bool allow_shrink = false;
   ProgressOptions progress;  // phases read, shards, publish (progress.h)
+  bool force = false;        // publish even when unchanged (as BuildOptions::force)
 };
 
 struct RebuildResult {
   std::string shard;
   std::string action;  // "rebuilt", "added" (new in the index) or "removed" (gone from the catalog)
-  uint64_t version = 0;
+  uint64_t version = 0;  // published, or CURRENT's when unchanged
   uint64_t parent = 0;
+  bool unchanged = false;  // the version would equal CURRENT: nothing was published
   uint32_t docs = 0;
   uint32_t terms = 0;
   uint64_t bytes = 0;

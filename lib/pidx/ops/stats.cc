@@ -1,16 +1,17 @@
 #include "pidx/ops/stats.h"
 
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 #include "pidx/analysis/analyzer.h"
+#include "pidx/base/worker_pool.h"
 #include "pidx/catalog/schema.h"
 #include "pidx/segment/segment_reader.h"
+#include "pidx/shard/shard_id.h"
 #include "pidx/snapshot/index_reader.h"
+#include "pidx/snapshot/index_settings.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -33,6 +34,10 @@ Status ShardStatsOf(const snapshot::SnapshotStore& store, const snapshot::ShardE
   auto lies = snapshot::CheckCategoryCounts(reader, entry, schema, analyzer);
   if (!lies.empty()) return lies.front().status;
   out->shard = entry.shard;
+  uint32_t number = 0;
+  if (!shard::ParseShardId(entry.shard, &out->category_slug, &number)) {
+    out->category_slug = entry.shard;
+  }
   out->segment = entry.segment;
   out->docs = reader.doc_count();
   out->terms = reader.term_count();
@@ -64,20 +69,15 @@ Status ShardStatsOf(const snapshot::SnapshotStore& store, const snapshot::ShardE
 
 Result<StatsResult> Stats(const StatsOptions& options, Env* env) {
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
-  uint64_t version = options.version;
-  if (version == 0) {
-    PIDX_ASSIGN_OR_RETURN(version, store.ReadCurrent());
-    if (version == 0) return Status::NotFound(options.index_dir + " has no published version");
-  }
-  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadManifest(version));
+  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadVersionOrCurrent(options.version));
+  const uint64_t version = manifest.version;
   const std::string vname = snapshot::VersionName(version);
-  auto schema = catalog::Schema::FromJson(manifest.schema);
-  if (!schema.ok()) return Status::Corrupt(vname + ": stored schema: " + schema.status().message());
-  auto settings = analysis::AnalyzerSettings::FromJson(manifest.analyzer);
+  std::string failed_part;
+  auto settings = snapshot::IndexSettings::FromManifest(manifest, &failed_part);
   if (!settings.ok()) {
-    return Status::Corrupt(vname + ": stored analyzer: " + settings.status().message());
+    return Status::Corrupt(vname + ": stored " + failed_part + ": " + settings.status().message());
   }
-  const analysis::Analyzer analyzer(*settings);
+  const analysis::Analyzer analyzer(settings->analyzer);
   std::vector<const snapshot::ShardEntry*> entries;
   for (const auto& e : manifest.shards) {
     if (options.shard.empty() || e.shard == options.shard) entries.push_back(&e);
@@ -94,26 +94,15 @@ Result<StatsResult> Stats(const StatsOptions& options, Env* env) {
   result.shards.resize(entries.size());
   std::unordered_map<std::string, uint64_t> merged;
   std::mutex mu;
-  Status first_error;
-  std::atomic<size_t> next{0};
-  auto run = [&] {
-    for (size_t i; (i = next++) < entries.size();) {
-      Status s = ShardStatsOf(store, *entries[i], *schema, analyzer, options.top_terms,
-                              &result.shards[i], &merged, &mu);
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok()) first_error = s;
-      }
-    }
-  };
-  int n = options.threads > 0 ? options.threads
-                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n; ++t) pool.emplace_back(run);
-  run();
-  for (auto& t : pool) t.join();
-  if (!first_error.ok()) return first_error;
+  PIDX_RETURN_IF_ERROR(RunJobs(entries.size(), options.threads, [&](size_t i) {
+    return ShardStatsOf(store, *entries[i], settings->schema, analyzer, options.top_terms,
+                        &result.shards[i], &merged, &mu);
+  }));
 
+  for (size_t i = 0; i < entries.size(); ++i) {
+    result.shards[i].categories.assign(entries[i]->categories.begin(),
+                                       entries[i]->categories.end());
+  }
   ShardStats& total = result.total;
   total.shard = "total";
   for (const auto& s : result.shards) {

@@ -27,6 +27,7 @@ struct TermCount {
 
 struct ShardStats {
   std::string shard;
+  std::string category_slug;  // the shard id's category part (electronics of electronics_007)
   std::string segment;
   uint64_t docs = 0;
   uint64_t terms = 0;
@@ -38,6 +39,8 @@ struct ShardStats {
   uint64_t containers_bitmap = 0;
   uint64_t containers_run = 0;
   std::vector<TermCount> top_terms;
+  // Raw category -> docs in this shard (the manifest's, proven by the segment); empty in total.
+  std::vector<std::pair<std::string, uint64_t>> categories;
 };
 
 struct StatsResult {

@@ -1,5 +1,6 @@
 #include "pidx/ops/values.h"
 
+#include "pidx/analysis/analyzer.h"
 #include "pidx/base/duration.h"
 #include "pidx/base/number.h"
 #include "pidx/shard/shard_id.h"
@@ -23,7 +24,12 @@ Result<catalog::Format> ParseCatalogFormat(std::string_view text) {
   return catalog::ParseFormat(text);
 }
 
-uint32_t MaxShardsPerCategory() { return shard::kMaxShardsPerCategory; }
+ShardCountLimits ShardCounts() {
+  return {shard::kDefaultShardsPerCategory, shard::kMaxShardsPerCategory,
+          shard::kDefaultTargetShardDocs, shard::kMaxTargetShardDocs};
+}
+
+int LatestAnalyzerVersion() { return analysis::AnalyzerSettings::kLatestVersion; }
 
 Result<uint64_t> ParseVersion(std::string_view text) {
   uint64_t v = 0;

@@ -24,8 +24,17 @@ Result<uint64_t> ParseSize(std::string_view text);
 // auto|jsonl|csv|tsv.
 Result<catalog::Format> ParseCatalogFormat(std::string_view text);
 
-// The most shards a category may have (--shards-per-category).
-uint32_t MaxShardsPerCategory();
+// The defaults and limits of the shard count of a category (--shards-per-category S,
+// --target-shard-docs T; docs/CLI.md "Shards per category").
+struct ShardCountLimits {
+  uint32_t default_shards_per_category;
+  uint32_t max_shards_per_category;
+  uint64_t default_target_shard_docs;
+  uint64_t max_target_shard_docs;
+};
+ShardCountLimits ShardCounts();
+// The newest analyzer version (--analyzer-version; the default of a new index).
+int LatestAnalyzerVersion();
 
 // "v000042", "v42" or "42", from 1 to the highest version pidx numbers; kUsage otherwise with
 // the message `not a version: "<text>" (e.g. v000042 or 42)`.

@@ -8,7 +8,6 @@
 #include <optional>
 #include <random>
 #include <set>
-#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -18,13 +17,16 @@
 #include "pidx/analysis/analyzer.h"
 #include "pidx/base/checksum.h"
 #include "pidx/base/duration.h"
+#include "pidx/base/worker_pool.h"
 #include "pidx/obs/log.h"
+#include "pidx/obs/trace.h"
 #include "pidx/ops/reader_retry.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/shard/shard_id.h"
 #include "pidx/shard/signature.h"
 #include "pidx/snapshot/index_reader.h"
+#include "pidx/snapshot/index_settings.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -34,7 +36,9 @@ using segment::SegmentReader;
 using snapshot::Manifest;
 using snapshot::ShardEntry;
 
-// Collects findings, summing up beyond max_examples per (shard, kind).
+// Collects findings: the first max_examples per (version, shard, kind) are listed, every one
+// is counted. What is not listed is a count beside the findings, never a finding of its own
+// (a "5 more not listed" line used to be counted as a 6th problem).
 class Findings {
  public:
   explicit Findings(size_t max_examples) : max_(max_examples) {}
@@ -43,20 +47,33 @@ class Findings {
     size_t& n = counts_[f.version + "\x1f" + f.shard + "\x1f" + f.kind];
     if (++n <= max_) findings_.push_back(std::move(f));
   }
-  std::vector<Finding> Take() {
+  // Findings so far of one shard of one version (every kind).
+  size_t CountFor(const std::string& version, const std::string& shard) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string prefix = version + "\x1f" + shard + "\x1f";
+    size_t n = 0;
+    for (auto it = counts_.lower_bound(prefix);
+         it != counts_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      n += it->second;
+    }
+    return n;
+  }
+  // Moves the listed findings into `listed` and the groups past max_examples into `unlisted`.
+  void Take(std::vector<Finding>* listed, std::vector<UnlistedFindings>* unlisted) {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [key, n] : counts_) {
       if (n <= max_) continue;
       auto a = key.find('\x1f'), b = key.find('\x1f', a + 1);
-      Finding f;
-      f.version = key.substr(0, a);
-      f.shard = key.substr(a + 1, b - a - 1);
-      f.kind = key.substr(b + 1);
-      f.detail = fmt::format("{} more findings of this kind not listed", n - max_);
-      findings_.push_back(std::move(f));
+      UnlistedFindings u;
+      u.version = key.substr(0, a);
+      u.shard = key.substr(a + 1, b - a - 1);
+      u.kind = key.substr(b + 1);
+      u.total = n;
+      u.listed = max_;
+      unlisted->push_back(std::move(u));
     }
     counts_.clear();
-    return std::move(findings_);
+    *listed = std::move(findings_);
   }
 
  private:
@@ -66,10 +83,16 @@ class Findings {
   std::vector<Finding> findings_;
 };
 
+// What the integrity pass keeps of one shard once its segment is released again: a version
+// may have 100k shards, and keeping each mapped ran out of the kernel's mappings (65530 per
+// process), which turned sound segments into false segment_unreadable findings. Every later
+// pass opens the segment again, one at a time per thread.
 struct OpenShard {
   const ShardEntry* entry = nullptr;
-  std::shared_ptr<const MappedFile> mapped;
-  std::optional<SegmentReader> reader;  // set only when the segment is intact
+  bool intact = false;              // every integrity check passed
+  uint32_t docs = 0;                // when intact
+  std::vector<uint64_t> id_hashes;  // when intact: XXH3 of each doc's external id, by doc
+  std::set<std::string> sampled;    // when intact and asked for: the terms to compare
 };
 
 Finding Make(const std::string& kind, const std::string& version, const std::string& shard,
@@ -85,9 +108,27 @@ Finding Make(const std::string& kind, const std::string& version, const std::str
 // Integrity of one shard's segment against its manifest entry: the readers' one way to open
 // a segment (snapshot::InspectSegment), each problem it finds a finding, then the deep checks
 // and the facts the manifest states about the segment (categories, signatures).
+std::set<std::string> SampleTerms(const SegmentReader& r, uint32_t k, uint64_t seed);
+
+// Opens the segment of an intact shard again for a later pass. Segments are immutable, so a
+// problem now is damage since the first pass, and reported like any other.
+std::optional<SegmentReader> Reopen(const snapshot::SnapshotStore& store, const std::string& vname,
+                                    const ShardEntry& e, Findings* findings) {
+  snapshot::SegmentInspection inspection = snapshot::InspectSegment(store, e);
+  for (const auto& p : inspection.problems) {
+    Finding f = Make(p.kind, vname, e.shard, p.status.message());
+    f.expected = p.expected;
+    f.found = p.found;
+    findings->Add(std::move(f));
+  }
+  return std::move(inspection.reader);
+}
+
+// `sample_terms` >= 0: also keep the terms to compare with a catalog (SampleTerms).
 void CheckShard(const snapshot::SnapshotStore& store, const std::string& vname,
                 const catalog::Schema* schema, const analysis::Analyzer* analyzer, OpenShard* shard,
-                Findings* findings, std::atomic<uint64_t>* bytes) {
+                Findings* findings, std::atomic<uint64_t>* bytes, int64_t sample_terms,
+                uint64_t seed) {
   const ShardEntry& e = *shard->entry;
   snapshot::SegmentInspection inspection = snapshot::InspectSegment(store, e);
   *bytes += inspection.bytes_mapped;
@@ -137,7 +178,16 @@ void CheckShard(const snapshot::SnapshotStore& store, const std::string& vname,
       bad = true;
     }
   }
-  if (!bad) shard->reader = std::move(reader).value();
+  if (bad) return;
+  shard->intact = true;
+  shard->docs = reader->doc_count();
+  shard->id_hashes.reserve(reader->doc_count());
+  for (uint32_t d = 0; d < reader->doc_count(); ++d) {
+    shard->id_hashes.push_back(Xxh3(reader->doc(d).external_id));
+  }
+  if (sample_terms >= 0) {
+    shard->sampled = SampleTerms(*reader, static_cast<uint32_t>(sample_terms), seed);
+  }
 }
 
 // The totals a manifest stores are derived from its entries (which CheckShard proves
@@ -152,11 +202,12 @@ void CheckStoredTotals(const std::string& vname, const Manifest& m, Findings* fi
     f.found = std::to_string(stored);
     findings->Add(std::move(f));
   };
-  check("shards", m.stored_totals.shards, m.shards.size());
-  check("docs", m.stored_totals.docs, m.TotalDocs());
-  check("terms", m.stored_totals.terms, m.TotalTerms());
-  check("postings", m.stored_totals.postings, m.TotalPostings());
-  check("bytes", m.stored_totals.bytes, m.TotalBytes());
+  const snapshot::Totals derived = snapshot::SumTotals(m.shards);
+  check("shards", m.stored_totals.shards, derived.shards);
+  check("docs", m.stored_totals.docs, derived.docs);
+  check("terms", m.stored_totals.terms, derived.terms);
+  check("postings", m.stored_totals.postings, derived.postings);
+  check("bytes", m.stored_totals.bytes, derived.bytes);
 }
 
 // What a catalog scan keeps of one shard (VerifyOptions::deep: every term's postings).
@@ -238,11 +289,11 @@ void CompareTerm(const std::string& vname, const std::string& shard, const Segme
   findings->Add(std::move(f));
 }
 
-void CompareShardWithCatalog(const std::string& vname, const OpenShard& s, CatalogShard& cat,
+void CompareShardWithCatalog(const std::string& vname, const SegmentReader& r,
+                             const ShardEntry& entry, CatalogShard& cat,
                              const std::set<std::string>& sampled, bool deep, Findings* findings,
                              std::atomic<uint64_t>* terms_compared) {
-  const SegmentReader& r = *s.reader;
-  const std::string& shard = s.entry->shard;
+  const std::string& shard = entry.shard;
   std::unordered_set<std::string> in_index;
   for (uint32_t d = 0; d < r.doc_count(); ++d) {
     auto doc = r.doc(d);
@@ -273,7 +324,7 @@ void CompareShardWithCatalog(const std::string& vname, const OpenShard& s, Catal
     f.doc = id;
     findings->Add(std::move(f));
   }
-  auto index_bloom = shard::TermBloom::FromHex(s.entry->term_bloom);
+  auto index_bloom = shard::TermBloom::FromHex(entry.term_bloom);
   if (index_bloom.ok() && !(cat.bloom == *index_bloom)) {
     Finding f = Make("term_bloom_mismatch", vname, shard,
                      fmt::format("the shard's term set differs from the catalog's ({} of {} "
@@ -294,21 +345,6 @@ void CompareShardWithCatalog(const std::string& vname, const OpenShard& s, Catal
   }
 }
 
-template <typename Fn>
-void ParallelFor(size_t n, int threads, Fn fn) {
-  int workers =
-      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  workers = std::max(1, std::min<int>(workers, static_cast<int>(n)));
-  std::atomic<size_t> next{0};
-  auto run = [&] {
-    for (size_t i; (i = next++) < n;) fn(i);
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < workers; ++t) pool.emplace_back(run);
-  run();
-  for (auto& t : pool) t.join();
-}
-
 Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env);
 
 // True when `vname` no longer exists and is not what CURRENT names: a concurrent `pidx gc`
@@ -323,6 +359,19 @@ bool RemovedMeanwhile(const snapshot::SnapshotStore& store, const std::string& v
 }
 
 }  // namespace
+
+uint64_t FindingsTotal(const VerifyResult& r) {
+  uint64_t n = r.findings.size();
+  for (const auto& u : r.unlisted) n += u.total - u.listed;
+  return n;
+}
+
+std::map<std::string, uint64_t> FindingsByKind(const VerifyResult& r) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& f : r.findings) ++out[f.kind];
+  for (const auto& u : r.unlisted) out[u.kind] += u.total - u.listed;
+  return out;
+}
 
 // Readers take no lock, so gc may remove the version being verified under it. Findings about
 // a version that is gone by the end of the run are not reported as damage: verifying CURRENT
@@ -341,6 +390,11 @@ Result<VerifyResult> Verify(const VerifyOptions& options, Env* env) {
             gone.insert(f.version);
           }
         }
+        for (const auto& u : result.unlisted) {
+          if (!u.version.empty() && !gone.count(u.version) && RemovedMeanwhile(store, u.version)) {
+            gone.insert(u.version);
+          }
+        }
         if (gone.empty()) return result;
         const std::string what = *gone.begin();
         if (!attempt.last) {
@@ -355,6 +409,10 @@ Result<VerifyResult> Verify(const VerifyOptions& options, Env* env) {
             std::remove_if(result.findings.begin(), result.findings.end(),
                            [&](const Finding& f) { return gone.count(f.version); }),
             result.findings.end());
+        result.unlisted.erase(
+            std::remove_if(result.unlisted.begin(), result.unlisted.end(),
+                           [&](const UnlistedFindings& u) { return gone.count(u.version); }),
+            result.unlisted.end());
         result.versions.erase(std::remove_if(result.versions.begin(), result.versions.end(),
                                              [&](const std::string& v) { return gone.count(v); }),
                               result.versions.end());
@@ -364,26 +422,31 @@ Result<VerifyResult> Verify(const VerifyOptions& options, Env* env) {
 
 namespace {
 
-Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
-  const int64_t start = MonotonicMs();
-  PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
-  Findings findings(options.max_examples);
-  VerifyResult result;
+// Which versions one run checks, and which of them is compared with the catalog.
+struct VersionSelection {
+  std::vector<uint64_t> versions;
+  uint64_t catalog_version = 0;  // 0: none
+};
 
+// Reads CURRENT (a damaged or dangling one is a finding) and selects --all-versions, --version
+// or the current version; kNotFound for a version that does not exist or an index without one.
+Result<VersionSelection> SelectVersions(const snapshot::SnapshotStore& store,
+                                        const VerifyOptions& options, Findings* findings) {
   uint64_t current = 0;
   auto cur = store.ReadCurrent();
   if (!cur.ok()) {
-    findings.Add(Make("current_damaged", "", "", cur.status().message()));
+    findings->Add(Make("current_damaged", "", "", cur.status().message()));
   } else {
     current = *cur;
   }
   PIDX_ASSIGN_OR_RETURN(auto all, store.ListVersions());
   if (current > 0 && !std::binary_search(all.begin(), all.end(), current)) {
-    findings.Add(
+    findings->Add(
         Make("current_dangling", snapshot::VersionName(current), "",
              "CURRENT names " + snapshot::VersionName(current) + ", which has no manifest"));
   }
-  std::vector<uint64_t> versions;
+  VersionSelection selection;
+  std::vector<uint64_t>& versions = selection.versions;
   if (options.all_versions) {
     versions = all;
   } else if (options.version > 0) {
@@ -401,22 +464,234 @@ Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
   // The catalog gate asks "is what is served faithful to this catalog?": with --all-versions
   // every version's integrity is checked, but the catalog is compared with CURRENT only (the
   // highest-numbered version is not the served one after a rollback).
-  uint64_t catalog_version = 0;
   if (!options.catalogs.empty()) {
     if (!options.all_versions) {
-      catalog_version = versions.empty() ? 0 : versions.back();
+      selection.catalog_version = versions.empty() ? 0 : versions.back();
     } else if (current > 0) {
-      catalog_version = current;
+      selection.catalog_version = current;
     } else if (cur.ok()) {
       return Status::NotFound(options.index_dir +
                               " has no CURRENT: --catalog with --all-versions compares the "
                               "catalog with the current version");
     }  // else CURRENT is damaged: the current_damaged finding already fails the gate
   }
-  if (catalog_version > 0) result.catalog_version = snapshot::VersionName(catalog_version);
+  return selection;
+}
+
+// Self-consistency of the manifest: well-formed, unique shard ids within shards_per_category,
+// and stored totals that the entries add up to.
+void CheckManifestEntries(const std::string& vname, const Manifest& manifest, Findings* findings) {
+  std::set<std::string> seen;
+  for (const auto& e : manifest.shards) {
+    std::string slug;
+    uint32_t n = 0;
+    if (!shard::ParseShardId(e.shard, &slug, &n) || n >= manifest.ShardsOf(slug) ||
+        !seen.insert(e.shard).second) {
+      findings->Add(Make(
+          "manifest_inconsistent", vname, e.shard,
+          "shard entry " + e.shard + " (segment " + e.segment + ") is malformed or duplicated"));
+    } else if (manifest.format_version >= 2 && !manifest.category_shards.count(slug)) {
+      findings->Add(
+          Make("manifest_inconsistent", vname, e.shard,
+               "category_shards has no count for " + slug + ", the category of shard " + e.shard));
+    }
+  }
+  CheckStoredTotals(vname, manifest, findings);
+}
+
+// Every shard of the version through CheckShard, in parallel. The category counts are checked
+// with the version's own schema and analyzer (`settings`), the way its build computed them.
+Result<std::vector<OpenShard>> CheckShards(const snapshot::SnapshotStore& store,
+                                           const std::string& vname, const Manifest& manifest,
+                                           const Result<snapshot::IndexSettings>& settings,
+                                           int threads, Findings* findings,
+                                           std::atomic<uint64_t>* bytes, int64_t sample_terms,
+                                           uint64_t seed) {
+  std::optional<analysis::Analyzer> version_analyzer;
+  if (settings.ok()) version_analyzer.emplace(settings->analyzer);
+  const catalog::Schema* schema_ptr = version_analyzer ? &settings->schema : nullptr;
+  const analysis::Analyzer* analyzer_ptr = version_analyzer ? &*version_analyzer : nullptr;
+  std::vector<OpenShard> shards(manifest.shards.size());
+  for (size_t i = 0; i < shards.size(); ++i) shards[i].entry = &manifest.shards[i];
+  // Checks report findings, never errors: the pool cannot fail. A shard with findings is
+  // an ERROR span (docs/OBSERVABILITY.md).
+  const std::string parent_span = Trace::CurrentSpanId();
+  PIDX_RETURN_IF_ERROR(RunJobs(shards.size(), threads, [&](size_t i) {
+    const std::string& shard_id = shards[i].entry->shard;
+    Span span("shard.verify", parent_span, {{"index.shard", shard_id}, {"index.version", vname}});
+    const size_t before = findings->CountFor(vname, shard_id);
+    CheckShard(store, vname, schema_ptr, analyzer_ptr, &shards[i], findings, bytes, sample_terms,
+               seed);
+    const size_t found = findings->CountFor(vname, shard_id) - before;
+    span.Set("verify.findings", found);
+    span.End(found == 0 ? Status::Ok()
+                        : Status::Corrupt(std::to_string(found) + " findings in " + shard_id));
+    return Status::Ok();
+  }));
+  return shards;
+}
+
+// External ids are unique across the version. Sorting 16-byte (id hash, shard, doc) entries
+// costs a fraction of a hash map of a million strings; ids with equal hashes are compared byte
+// by byte, so a hash collision is never mistaken for a duplicate. Returns the docs checked.
+uint64_t CheckUniqueIds(const snapshot::SnapshotStore& store, const std::string& vname,
+                        std::vector<OpenShard>& shards, Findings* findings) {
+  struct IdEntry {
+    uint64_t hash;
+    uint32_t shard;
+    uint32_t doc;
+  };
+  uint64_t docs = 0;
+  std::vector<IdEntry> ids;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    auto& s = shards[i];
+    if (!s.intact) continue;
+    docs += s.docs;
+    for (uint32_t d = 0; d < s.id_hashes.size(); ++d) {
+      ids.push_back({s.id_hashes[d], static_cast<uint32_t>(i), d});
+    }
+    std::vector<uint64_t>().swap(s.id_hashes);
+  }
+  std::sort(ids.begin(), ids.end(), [](const IdEntry& a, const IdEntry& b) {
+    return std::tie(a.hash, a.shard, a.doc) < std::tie(b.hash, b.shard, b.doc);
+  });
+  // Equal hashes are rare (a duplicate, or a collision): only their shards are opened again,
+  // a few at a time. A shard that cannot be opened again is a finding (Reopen), and its ids
+  // compare as unequal.
+  std::map<uint32_t, std::optional<SegmentReader>> reopened;
+  auto id_of = [&](const IdEntry& e) -> std::string {
+    auto it = reopened.find(e.shard);
+    if (it == reopened.end()) {
+      if (reopened.size() >= 64) reopened.erase(reopened.begin());
+      it = reopened.emplace(e.shard, Reopen(store, vname, *shards[e.shard].entry, findings)).first;
+    }
+    if (!it->second || e.doc >= it->second->doc_count()) {
+      return "\x1f" + std::to_string(e.shard) + "/" + std::to_string(e.doc);
+    }
+    return std::string(it->second->doc(e.doc).external_id);
+  };
+  std::vector<std::pair<IdEntry, uint32_t>> duplicates;  // (later copy, shard of the first)
+  for (size_t i = 0; i < ids.size();) {
+    size_t end = i + 1;
+    while (end < ids.size() && ids[end].hash == ids[i].hash) ++end;
+    for (size_t j = i + 1; j < end; ++j) {
+      for (size_t k = i; k < j; ++k) {
+        if (id_of(ids[k]) == id_of(ids[j])) {
+          duplicates.emplace_back(ids[j], ids[k].shard);
+          break;
+        }
+      }
+    }
+    i = end;
+  }
+  // Reported in shard and doc order, each copy against the first shard holding the id.
+  std::sort(duplicates.begin(), duplicates.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first.shard, a.first.doc) < std::tie(b.first.shard, b.first.doc);
+  });
+  for (const auto& [copy, first] : duplicates) {
+    const std::string id = id_of(copy);
+    const std::string& shard_id = shards[copy.shard].entry->shard;
+    Finding f = Make("duplicate_external_id", vname, shard_id,
+                     "product " + id + " is also in shard " + shards[first].entry->shard);
+    f.doc = id;
+    findings->Add(std::move(f));
+  }
+  return docs;
+}
+
+// Consistency with the catalog, using the version's own settings: shards missing or extra,
+// then each common shard's products and (sampled or, with deep, all) terms. Errors are the
+// catalog scan's (shard::Ingest); the rest are findings.
+Status CompareWithCatalog(const snapshot::SnapshotStore& store, const std::string& vname,
+                          const Manifest& manifest, const Result<snapshot::IndexSettings>& settings,
+                          std::vector<OpenShard>& shards, const VerifyOptions& options,
+                          Findings* findings, std::atomic<uint64_t>* terms_compared,
+                          uint64_t* catalog_products) {
+  shard::IngestOptions io;
+  if (!settings.ok()) {
+    findings->Add(Make("manifest_corrupt", vname, "",
+                       "the stored schema or analyzer settings cannot be read"));
+    return Status::Ok();
+  }
+  io.schema = settings->schema;
+  io.analyzer = settings->analyzer;
+  // The catalog's products go to the shards the version's recorded counts give them; a
+  // category the version does not have gets the count a build would give it.
+  io.shards_per_category = settings->shards_per_category;
+  io.target_shard_docs = manifest.target_shard_docs;
+  for (const auto& e : manifest.shards) {
+    std::string slug;
+    uint32_t n = 0;
+    if (shard::ParseShardId(e.shard, &slug, &n)) io.category_shards[slug] = manifest.ShardsOf(slug);
+  }
+  io.reader.format = options.format;
+  io.reader.max_line_bytes = options.max_line_bytes;
+  io.threads = options.threads;
+  std::map<std::string, std::set<std::string>> sampled;
+  std::map<std::string, const OpenShard*> by_shard;
+  for (auto& s : shards) {
+    by_shard[s.entry->shard] = &s;
+    if (s.intact && !options.deep) sampled[s.entry->shard] = std::move(s.sampled);
+  }
+  // Only the shards the version has are compared product by product; the others are
+  // counted (shard_missing).
+  io.shard_filter = [&](const std::string& shard_id) { return by_shard.count(shard_id) > 0; };
+  io.make_sink = [&](const std::string& shard_id) {
+    auto it = sampled.find(shard_id);
+    return std::make_unique<CatalogShard>(it == sampled.end() ? nullptr : &it->second,
+                                          options.deep);
+  };
+  PIDX_ASSIGN_OR_RETURN(auto scan, shard::Ingest(options.catalogs, io));
+  *catalog_products = scan.products;
+
+  std::vector<std::string> missing;
+  for (const auto& [s, n] : scan.all_shards) {
+    if (!by_shard.count(s)) missing.push_back(s);
+  }
+  for (const auto& s : missing) {
+    Finding f = Make("shard_missing", vname, s,
+                     fmt::format("the catalog has {} products in shard {}, the index has no such "
+                                 "shard",
+                                 scan.all_shards[s], s));
+    f.expected = std::to_string(scan.all_shards[s]) + " products";
+    f.found = "no shard";
+    findings->Add(std::move(f));
+  }
+  for (const auto& [s, open] : by_shard) {
+    if (!scan.all_shards.count(s)) {
+      findings->Add(Make("shard_extra", vname, s,
+                         "the index has shard " + s + " but the catalog has no product in it"));
+    }
+  }
+  std::vector<const OpenShard*> common;
+  for (const auto& [s, open] : by_shard) {
+    if (open->intact && scan.sinks.count(s)) common.push_back(open);
+  }
+  return RunJobs(common.size(), options.threads, [&](size_t i) {
+    const OpenShard& s = *common[i];
+    auto reader = Reopen(store, vname, *s.entry, findings);
+    if (!reader) return Status::Ok();
+    auto& cat = static_cast<CatalogShard&>(*scan.sinks.at(s.entry->shard));
+    static const std::set<std::string> kNone;
+    auto it = sampled.find(s.entry->shard);
+    CompareShardWithCatalog(vname, *reader, *s.entry, cat, it == sampled.end() ? kNone : it->second,
+                            options.deep, findings, terms_compared);
+    return Status::Ok();
+  });
+}
+
+Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
+  const int64_t start = MonotonicMs();
+  PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
+  Findings findings(options.max_examples);
+  VerifyResult result;
+  PIDX_ASSIGN_OR_RETURN(auto selection, SelectVersions(store, options, &findings));
+  if (selection.catalog_version > 0) {
+    result.catalog_version = snapshot::VersionName(selection.catalog_version);
+  }
 
   std::atomic<uint64_t> bytes{0}, terms_compared{0};
-  for (uint64_t v : versions) {
+  for (uint64_t v : selection.versions) {
     const std::string vname = snapshot::VersionName(v);
     result.versions.push_back(vname);
     auto manifest = store.LoadManifest(v);
@@ -424,153 +699,27 @@ Result<VerifyResult> VerifyOnce(const VerifyOptions& options, Env* env) {
       findings.Add(Make("manifest_corrupt", vname, "", manifest.status().message()));
       continue;
     }
-    // Self-consistency of the manifest.
-    std::set<std::string> seen;
-    for (const auto& e : manifest->shards) {
-      std::string slug;
-      uint32_t n = 0;
-      if (!shard::ParseShardId(e.shard, &slug, &n) || n >= manifest->shards_per_category ||
-          !seen.insert(e.shard).second) {
-        findings.Add(Make(
-            "manifest_inconsistent", vname, e.shard,
-            "shard entry " + e.shard + " (segment " + e.segment + ") is malformed or duplicated"));
-      }
-    }
-    CheckStoredTotals(vname, *manifest, &findings);
-    // The category counts are checked with the version's own schema and analyzer, the way
-    // its build computed them.
-    auto stored_schema = catalog::Schema::FromJson(manifest->schema);
-    auto stored_analyzer = analysis::AnalyzerSettings::FromJson(manifest->analyzer);
-    std::optional<analysis::Analyzer> version_analyzer;
-    if (stored_schema.ok() && stored_analyzer.ok()) {
-      version_analyzer.emplace(*stored_analyzer);
-    } else {
+    CheckManifestEntries(vname, *manifest, &findings);
+    auto settings = snapshot::IndexSettings::FromManifest(*manifest);
+    if (!settings.ok()) {
       findings.Add(Make("manifest_corrupt", vname, "",
                         "the stored schema or analyzer settings cannot be read"));
     }
-    const catalog::Schema* schema_ptr = version_analyzer ? &*stored_schema : nullptr;
-    const analysis::Analyzer* analyzer_ptr = version_analyzer ? &*version_analyzer : nullptr;
-    std::vector<OpenShard> shards(manifest->shards.size());
-    for (size_t i = 0; i < shards.size(); ++i) shards[i].entry = &manifest->shards[i];
-    ParallelFor(shards.size(), options.threads, [&](size_t i) {
-      CheckShard(store, vname, schema_ptr, analyzer_ptr, &shards[i], &findings, &bytes);
-    });
+    // Terms to compare with the catalog are chosen while each segment is open anyway.
+    const int64_t sample_terms = v == selection.catalog_version && !options.deep
+                                     ? static_cast<int64_t>(options.sample_terms)
+                                     : -1;
+    PIDX_ASSIGN_OR_RETURN(auto shards,
+                          CheckShards(store, vname, *manifest, settings, options.threads, &findings,
+                                      &bytes, sample_terms, options.seed));
     result.shards_checked += shards.size();
-
-    // External ids are unique across the version. Sorting 16-byte (id hash, shard, doc)
-    // entries costs a fraction of a hash map of a million strings; ids with equal hashes are
-    // compared byte by byte, so a hash collision is never mistaken for a duplicate.
-    struct IdEntry {
-      uint64_t hash;
-      uint32_t shard;
-      uint32_t doc;
-    };
-    std::vector<IdEntry> ids;
-    for (size_t i = 0; i < shards.size(); ++i) {
-      const auto& s = shards[i];
-      if (!s.reader) continue;
-      result.docs_checked += s.reader->doc_count();
-      for (uint32_t d = 0; d < s.reader->doc_count(); ++d) {
-        ids.push_back({Xxh3(s.reader->doc(d).external_id), static_cast<uint32_t>(i), d});
-      }
-    }
-    std::sort(ids.begin(), ids.end(), [](const IdEntry& a, const IdEntry& b) {
-      return std::tie(a.hash, a.shard, a.doc) < std::tie(b.hash, b.shard, b.doc);
-    });
-    auto id_of = [&](const IdEntry& e) { return shards[e.shard].reader->doc(e.doc).external_id; };
-    std::vector<std::pair<IdEntry, uint32_t>> duplicates;  // (later copy, shard of the first)
-    for (size_t i = 0; i < ids.size();) {
-      size_t end = i + 1;
-      while (end < ids.size() && ids[end].hash == ids[i].hash) ++end;
-      for (size_t j = i + 1; j < end; ++j) {
-        for (size_t k = i; k < j; ++k) {
-          if (id_of(ids[k]) == id_of(ids[j])) {
-            duplicates.emplace_back(ids[j], ids[k].shard);
-            break;
-          }
-        }
-      }
-      i = end;
-    }
-    // Reported in shard and doc order, each copy against the first shard holding the id.
-    std::sort(duplicates.begin(), duplicates.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.first.shard, a.first.doc) < std::tie(b.first.shard, b.first.doc);
-    });
-    for (const auto& [copy, first] : duplicates) {
-      const std::string id(id_of(copy));
-      const std::string& shard_id = shards[copy.shard].entry->shard;
-      Finding f = Make("duplicate_external_id", vname, shard_id,
-                       "product " + id + " is also in shard " + shards[first].entry->shard);
-      f.doc = id;
-      findings.Add(std::move(f));
-    }
-
-    if (catalog_version == 0 || v != catalog_version) continue;
-    // Consistency with the catalog, using the version's own settings.
-    shard::IngestOptions io;
-    auto schema = catalog::Schema::FromJson(manifest->schema);
-    auto analyzer = analysis::AnalyzerSettings::FromJson(manifest->analyzer);
-    if (!schema.ok() || !analyzer.ok()) {
-      findings.Add(Make("manifest_corrupt", vname, "",
-                        "the stored schema or analyzer settings cannot be read"));
-      continue;
-    }
-    io.schema = std::move(schema).value();
-    io.analyzer = *analyzer;
-    io.shards_per_category = manifest->shards_per_category;
-    io.reader.format = options.format;
-    io.reader.max_line_bytes = options.max_line_bytes;
-    io.threads = options.threads;
-    std::map<std::string, std::set<std::string>> sampled;
-    std::map<std::string, const OpenShard*> by_shard;
-    for (const auto& s : shards) {
-      by_shard[s.entry->shard] = &s;
-      if (s.reader && !options.deep) {
-        sampled[s.entry->shard] = SampleTerms(*s.reader, options.sample_terms, options.seed);
-      }
-    }
-    io.make_sink = [&](const std::string& shard_id) {
-      auto it = sampled.find(shard_id);
-      return std::make_unique<CatalogShard>(it == sampled.end() ? nullptr : &it->second,
-                                            options.deep);
-    };
-    PIDX_ASSIGN_OR_RETURN(auto scan, shard::Ingest(options.catalogs, io));
-    result.catalog_products = scan.products;
-
-    std::vector<std::string> missing;
-    for (const auto& [s, n] : scan.all_shards) {
-      if (!by_shard.count(s)) missing.push_back(s);
-    }
-    for (const auto& s : missing) {
-      Finding f = Make("shard_missing", vname, s,
-                       fmt::format("the catalog has {} products in shard {}, the index has no such "
-                                   "shard",
-                                   scan.all_shards[s], s));
-      f.expected = std::to_string(scan.all_shards[s]) + " products";
-      f.found = "no shard";
-      findings.Add(std::move(f));
-    }
-    for (const auto& [s, open] : by_shard) {
-      if (!scan.all_shards.count(s)) {
-        findings.Add(Make("shard_extra", vname, s,
-                          "the index has shard " + s + " but the catalog has no product in it"));
-      }
-    }
-    std::vector<const OpenShard*> common;
-    for (const auto& [s, open] : by_shard) {
-      if (open->reader && scan.sinks.count(s)) common.push_back(open);
-    }
-    ParallelFor(common.size(), options.threads, [&](size_t i) {
-      const OpenShard& s = *common[i];
-      auto& cat = static_cast<CatalogShard&>(*scan.sinks[s.entry->shard]);
-      static const std::set<std::string> kNone;
-      auto it = sampled.find(s.entry->shard);
-      CompareShardWithCatalog(vname, s, cat, it == sampled.end() ? kNone : it->second, options.deep,
-                              &findings, &terms_compared);
-    });
+    result.docs_checked += CheckUniqueIds(store, vname, shards, &findings);
+    if (v != selection.catalog_version) continue;
+    PIDX_RETURN_IF_ERROR(CompareWithCatalog(store, vname, *manifest, settings, shards, options,
+                                            &findings, &terms_compared, &result.catalog_products));
   }
 
-  result.findings = findings.Take();
+  findings.Take(&result.findings, &result.unlisted);
   std::stable_sort(
       result.findings.begin(), result.findings.end(), [](const Finding& a, const Finding& b) {
         return std::tie(a.version, a.shard, a.kind) < std::tie(b.version, b.shard, b.kind);

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,16 @@ struct Finding {
   std::string detail;  // one human sentence
 };
 
+// Findings of one (version, shard, kind) beyond VerifyOptions::max_examples: counted exactly,
+// not listed one by one.
+struct UnlistedFindings {
+  std::string version;
+  std::string shard;
+  std::string kind;
+  uint64_t total = 0;   // findings of this group, listed ones included
+  uint64_t listed = 0;  // of which VerifyResult::findings holds the first `listed`
+};
+
 struct VerifyOptions {
   std::string index_dir;
   uint64_t version = 0;  // 0: current
@@ -56,9 +67,10 @@ struct VerifyOptions {
 };
 
 struct VerifyResult {
-  std::vector<std::string> versions;  // integrity checked
-  std::string catalog_version;        // compared with the catalog; empty without --catalog
-  std::vector<Finding> findings;
+  std::vector<std::string> versions;       // integrity checked
+  std::string catalog_version;             // compared with the catalog; empty without --catalog
+  std::vector<Finding> findings;           // listed findings: every one a real problem
+  std::vector<UnlistedFindings> unlisted;  // groups past max_examples (a truncation, no finding)
   uint64_t shards_checked = 0;
   uint64_t docs_checked = 0;
   uint64_t bytes_checked = 0;
@@ -66,6 +78,11 @@ struct VerifyResult {
   uint64_t catalog_products = 0;
   int64_t duration_ms = 0;
 };
+
+// Every finding, listed or not (the exact count).
+uint64_t FindingsTotal(const VerifyResult& r);
+// Every finding by kind, listed or not.
+std::map<std::string, uint64_t> FindingsByKind(const VerifyResult& r);
 
 // Findings are results, not errors: the Result is ok with findings listed. Errors: kNotFound
 // when the index or the requested version does not exist; catalog errors as in build.

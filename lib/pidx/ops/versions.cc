@@ -29,9 +29,10 @@ Result<VersionList> ListVersionInfos(const std::string& index_dir, Env* env) {
       info.parent = m->parent;
       info.operation = m->operation;
       info.operation_shard = m->operation_shard;
-      info.docs = m->TotalDocs();
-      info.shards = m->shards.size();
-      info.bytes = m->TotalBytes();
+      const snapshot::Totals totals = snapshot::SumTotals(m->shards);
+      info.docs = totals.docs;
+      info.shards = totals.shards;
+      info.bytes = totals.bytes;
     }
     list.versions.push_back(std::move(info));
   }
@@ -53,6 +54,9 @@ Result<RollbackResult> Rollback(const RollbackOptions& options, Env* env) {
     if (f.version != vname || f.kind == "current_dangling") continue;
     if (first == nullptr) first = &f;
     ++damage;
+  }
+  for (const auto& u : verified.unlisted) {
+    if (u.version == vname && u.kind != "current_dangling") damage += u.total - u.listed;
   }
   if (damage > 0) {
     return Status::Corrupt(vname + " is damaged (" + std::to_string(damage) + " problems; first: " +

@@ -1,6 +1,8 @@
 #include "pidx/query/engine.h"
 
 #include <algorithm>
+#include <deque>
+#include <list>
 #include <optional>
 #include <set>
 #include <utility>
@@ -11,6 +13,7 @@
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/shard_id.h"
 #include "pidx/snapshot/index_reader.h"
+#include "pidx/snapshot/index_settings.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -54,15 +57,90 @@ std::optional<std::set<std::string>> RequiredCategories(const QueryNode& n) {
     }
     case QueryNode::Kind::kNot:
     case QueryNode::Kind::kAll:
+    case QueryNode::Kind::kPrefix:
       return std::nullopt;
   }
   return std::nullopt;
 }
 
+// Optimal string alignment distance (a swap of neighbours counts 1: "gmaes" -> "games"),
+// over bytes; stops early and returns limit + 1 once the distance must exceed `limit`.
+size_t EditDistance(std::string_view a, std::string_view b, size_t limit) {
+  if (a.size() > b.size() + limit || b.size() > a.size() + limit) return limit + 1;
+  std::vector<size_t> prev2(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    size_t row_min = cur[0];
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+      }
+      row_min = std::min(row_min, cur[j]);
+    }
+    if (row_min > limit) return limit + 1;
+    std::swap(prev2, prev);
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// How far a suggestion may be from what was typed: one edit for short words, two otherwise.
+size_t SuggestionLimit(std::string_view asked) { return asked.size() <= 4 ? 1 : 2; }
+
+// Keeps the 3 best (distance, then more documents, then name) of the candidates offered.
+class Closest {
+ public:
+  void Offer(size_t distance, uint64_t docs, std::string name) {
+    entries_.push_back({distance, docs, std::move(name)});
+  }
+  std::vector<std::string> Take() {
+    std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) {
+      if (a.distance != b.distance) return a.distance < b.distance;
+      if (a.docs != b.docs) return a.docs > b.docs;
+      return a.name < b.name;
+    });
+    std::vector<std::string> out;
+    for (const auto& e : entries_) {
+      if (std::find(out.begin(), out.end(), e.name) != out.end()) continue;
+      out.push_back(e.name);
+      if (out.size() == 3) break;
+    }
+    return out;
+  }
+
+ private:
+  struct Entry {
+    size_t distance;
+    uint64_t docs;
+    std::string name;
+  };
+  std::vector<Entry> entries_;
+};
+
+void CollectTerms(const QueryNode& n, std::vector<const QueryNode*>* out) {
+  if (n.kind == QueryNode::Kind::kTerm && !n.is_category) out->push_back(&n);
+  for (const auto& c : n.children) CollectTerms(c, out);
+}
+
 // Evaluates a query tree on one segment.
 class ShardEvaluator {
  public:
-  explicit ShardEvaluator(const SegmentReader& reader) : r_(reader) {}
+  ShardEvaluator(const SegmentReader& reader, size_t max_prefix_terms)
+      : r_(reader), max_prefix_terms_(max_prefix_terms) {}
+
+  // Expands every prefix of the query first: one that expands too far fails the query before
+  // any posting list is read, whatever the evaluation order would have skipped.
+  Status ExpandPrefixes(const QueryNode& n) {
+    if (n.kind == QueryNode::Kind::kPrefix) {
+      PIDX_ASSIGN_OR_RETURN(const std::vector<uint32_t>* terms, Expand(n));
+      (void)terms;
+    }
+    for (const auto& c : n.children) PIDX_RETURN_IF_ERROR(ExpandPrefixes(c));
+    return Status::Ok();
+  }
 
   Result<Postings> Eval(const QueryNode& n) {
     switch (n.kind) {
@@ -72,6 +150,15 @@ class ShardEvaluator {
         auto i = FindTerm(n);
         if (!i) return Postings();
         return r_.postings(*i);
+      }
+      case QueryNode::Kind::kPrefix: {
+        PIDX_ASSIGN_OR_RETURN(const std::vector<uint32_t>* terms, Expand(n));
+        Postings acc;
+        for (const uint32_t i : *terms) {
+          PIDX_ASSIGN_OR_RETURN(Postings p, r_.postings(i));
+          acc = acc.Or(p);
+        }
+        return acc;
       }
       case QueryNode::Kind::kNot: {
         PIDX_ASSIGN_OR_RETURN(Postings inner, Eval(n.children[0]));
@@ -127,6 +214,15 @@ class ShardEvaluator {
       case QueryNode::Kind::kTerm: {
         auto i = FindTerm(n);
         return i ? r_.doc_freq(*i) : 0;
+      }
+      case QueryNode::Kind::kPrefix: {
+        // ExpandPrefixes ran first, so this cannot fail here.
+        auto terms = Expand(n);
+        uint64_t sum = 0;
+        if (terms.ok()) {
+          for (const uint32_t i : **terms) sum += r_.doc_freq(i);
+        }
+        return std::min<uint64_t>(sum, r_.doc_count());
       }
       case QueryNode::Kind::kOr: {
         uint64_t sum = 0;
@@ -192,8 +288,28 @@ class ShardEvaluator {
     return index;
   }
 
+  // The dictionary terms of a prefix node, found once per node and shard.
+  Result<const std::vector<uint32_t>*> Expand(const QueryNode& n) {
+    for (const auto& [node, terms] : expanded_) {
+      if (node == &n) return &terms;
+    }
+    std::vector<uint32_t> terms;
+    const size_t found = r_.ForEachTermWithPrefix(n.term, max_prefix_terms_,
+                                                  [&](uint32_t i) { terms.push_back(i); });
+    if (found > max_prefix_terms_) {
+      return Status::Usage("prefix \"" + n.term + "*\" matches more than " +
+                           std::to_string(max_prefix_terms_) + " terms in shard " + r_.shard() +
+                           " (the cap, --max-prefix-terms " + std::to_string(max_prefix_terms_) +
+                           "); make the prefix longer or raise the cap");
+    }
+    expanded_.emplace_back(&n, std::move(terms));
+    return &expanded_.back().second;
+  }
+
   const SegmentReader& r_;
+  size_t max_prefix_terms_;
   std::vector<std::pair<const QueryNode*, std::optional<uint32_t>>> found_;
+  std::deque<std::pair<const QueryNode*, std::vector<uint32_t>>> expanded_;  // stable addresses
 };
 
 }  // namespace
@@ -203,12 +319,47 @@ struct QueryEngine::State {
   snapshot::SnapshotStore store;
   uint64_t version = 0;
   std::vector<snapshot::ShardEntry> shards;
-  std::vector<std::string> slugs;  // per shard: the category slug of its shard id
+  std::vector<std::string> slugs;              // per shard: the category slug of its shard id
+  std::map<std::string, uint64_t> categories;  // raw category -> docs, for hints only
   std::unique_ptr<QueryParser> parser;
-  // Per shard, opened on first use: the reader, or why it could not be opened.
+  // Per shard, opened on first use: the reader, or why it could not be opened. At most
+  // max_open readers stay open (each is a mapping, and the kernel allows about 65k per
+  // process): the least recently used one is released first, and opened again (checksum
+  // verified again) when a later query needs it.
   std::vector<std::unique_ptr<SegmentReader>> readers;
   std::vector<Status> open_errors;
   std::vector<bool> opened;
+  std::list<size_t> open_order;  // shards with a reader, most recently used first
+  std::vector<std::list<size_t>::iterator> open_pos;
+  size_t max_open = kDefaultMaxOpenSegments;
+  snapshot::Manifest manifest;  // as loaded; manifest() for the reader library
+  // OpenAllShards succeeded: every reader stays open, and Reader() changes nothing, so
+  // concurrent searches of the reader library share the engine without a lock.
+  bool all_open = false;
+
+  // The reader of shard i, opened when needed; null when it cannot be opened (open_errors[i]).
+  const SegmentReader* Reader(size_t i) {
+    if (readers[i]) {
+      if (all_open) return readers[i].get();
+      open_order.splice(open_order.begin(), open_order, open_pos[i]);
+      return readers[i].get();
+    }
+    if (opened[i]) return nullptr;  // failed before: the same error, without retrying
+    auto reader = snapshot::OpenSegment(store, shards[i]);
+    if (!reader.ok()) {
+      opened[i] = true;
+      open_errors[i] = reader.status();
+      return nullptr;
+    }
+    while (open_order.size() >= std::max<size_t>(1, max_open)) {
+      readers[open_order.back()].reset();
+      open_order.pop_back();
+    }
+    readers[i] = std::make_unique<SegmentReader>(std::move(*reader));
+    open_order.push_front(i);
+    open_pos[i] = open_order.begin();
+    return readers[i].get();
+  }
 };
 
 QueryEngine::QueryEngine(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -220,22 +371,25 @@ uint64_t QueryEngine::version() const { return state_->version; }
 const QueryParser& QueryEngine::parser() const { return *state_->parser; }
 
 Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, uint64_t version) {
+  return Open(env, index_dir, version, EngineOptions());
+}
+
+Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, uint64_t version,
+                                      const EngineOptions& options) {
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, index_dir, false));
-  if (version == 0) {
-    PIDX_ASSIGN_OR_RETURN(version, store.ReadCurrent());
-    if (version == 0) return Status::NotFound(index_dir + " has no published version");
-  }
-  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadManifest(version));
+  PIDX_ASSIGN_OR_RETURN(auto manifest, store.LoadVersionOrCurrent(version));
+  version = manifest.version;
   const std::string vname = snapshot::VersionName(version);
-  auto schema = catalog::Schema::FromJson(manifest.schema);
-  if (!schema.ok()) return schema.status().Annotate(vname + ": stored schema");
-  auto settings = analysis::AnalyzerSettings::FromJson(manifest.analyzer);
-  if (!settings.ok()) return settings.status().Annotate(vname + ": stored analyzer");
+  std::string failed_part;
+  auto settings = snapshot::IndexSettings::FromManifest(manifest, &failed_part);
+  if (!settings.ok()) return settings.status().Annotate(vname + ": stored " + failed_part);
 
   auto state = std::make_unique<State>(std::move(store));
   state->version = version;
-  state->parser = std::make_unique<QueryParser>(std::move(*schema), std::move(*settings));
-  state->shards = std::move(manifest.shards);
+  state->parser = std::make_unique<QueryParser>(std::move(settings->schema), settings->analyzer);
+  state->categories = manifest.Categories();
+  state->shards = manifest.shards;
+  state->manifest = std::move(manifest);
   // Shards are skipped by the slug of their id, which the segment's own shard name proves
   // (OpenSegment), not by the categories the manifest lists: a manifest that lies about
   // them must not make a query silently skip the shard holding the matches.
@@ -248,6 +402,8 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
   state->readers.resize(state->shards.size());
   state->open_errors.resize(state->shards.size());
   state->opened.assign(state->shards.size(), false);
+  state->open_pos.resize(state->shards.size());
+  state->max_open = options.max_open_segments;
   return QueryEngine(std::move(state));
 }
 
@@ -274,26 +430,24 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
     }
   }
   std::vector<QueryHit> candidates;
+  std::vector<size_t> searched;
   for (size_t i = 0; i < s.shards.size(); ++i) {
     const snapshot::ShardEntry& entry = s.shards[i];
     if (required_slugs && required_slugs->count(s.slugs[i]) == 0) continue;
-    if (!s.opened[i]) {
-      s.opened[i] = true;
-      auto reader = snapshot::OpenSegment(s.store, entry);
-      if (reader.ok()) {
-        s.readers[i] = std::make_unique<SegmentReader>(std::move(*reader));
-      } else {
-        s.open_errors[i] = reader.status();
-      }
-    }
-    if (!s.readers[i]) {
+    const SegmentReader* open = s.Reader(i);
+    if (open == nullptr) {
       if (!options.allow_partial) return s.open_errors[i];
       result.unavailable.push_back(entry.shard + ": " + s.open_errors[i].message());
       continue;
     }
     ++result.shards_searched;
-    const SegmentReader& reader = *s.readers[i];
-    ShardEvaluator evaluator(reader);
+    searched.push_back(i);
+    const SegmentReader& reader = *open;
+    ShardEvaluator evaluator(reader, options.max_prefix_terms);
+    {
+      const Status expanded = evaluator.ExpandPrefixes(query);
+      if (!expanded.ok()) return expanded;  // the query's fault, not the shard's
+    }
     // A posting list that fails validation is damage: never a silently smaller answer.
     auto damaged = [&](const Status& st) -> Status {
       if (!options.allow_partial) return st.Annotate("shard " + entry.shard);
@@ -329,11 +483,123 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
             [](const QueryHit& a, const QueryHit& b) { return a.id < b.id; });
   if (candidates.size() > options.limit) candidates.resize(options.limit);
   result.hits = std::move(candidates);
+  if (options.hints) AddHints(query, required, searched, &result);
   return result;
 }
 
+void QueryEngine::AddHints(const QueryNode& query,
+                           const std::optional<std::set<std::string>>& required,
+                           const std::vector<size_t>& searched, QueryResult* result) {
+  State& s = *state_;
+  const QueryParser& parser = *s.parser;
+  // A required category that the version does not list. The manifest's category lists only
+  // name the closest ones here; which shards are searched never depends on them.
+  if (required) {
+    std::map<std::string, uint64_t> folded;  // folded -> docs
+    std::map<std::string, std::string> raw_of;
+    for (const auto& [raw, docs] : s.categories) {
+      const std::string f = parser.FoldValue(raw);
+      folded[f] += docs;
+      raw_of.emplace(f, raw);
+    }
+    for (const auto& c : *required) {
+      if (folded.count(c) != 0) continue;
+      // The categories within a few edits; when none is, the nearest one all the same (a
+      // version has few categories, and naming one beats naming none).
+      const size_t near = std::max<size_t>(2, c.size() / 3);
+      Closest within, nearest;
+      for (const auto& [f, docs] : folded) {
+        const size_t d = EditDistance(c, f, std::max(c.size(), f.size()));
+        if (d <= near) within.Offer(d, docs, raw_of[f]);
+        nearest.Offer(d, docs, raw_of[f]);
+      }
+      std::vector<std::string> names = within.Take();
+      if (names.empty()) {
+        names = nearest.Take();
+        names.resize(std::min<size_t>(names.size(), 1));
+      }
+      result->hints.push_back({QueryHint::Kind::kCategory, c, std::move(names)});
+    }
+  }
+  if (result->total != 0 || searched.empty()) return;
+  // Nothing matched: name the terms that no searched shard holds, and the closest ones in the
+  // same field.
+  std::vector<const QueryNode*> terms;
+  CollectTerms(query, &terms);
+  // Each hint walks a field's dictionary in every searched shard: a long query of misspelt
+  // words is hinted for its first few terms, so a hint never costs more than a few walks.
+  constexpr size_t kMaxTermHints = 8;
+  std::set<std::string> seen;
+  for (const QueryNode* t : terms) {
+    if (result->hints.size() >= kMaxTermHints) break;
+    if (!seen.insert(t->term).second) continue;
+    const bool present = std::any_of(searched.begin(), searched.end(), [&](size_t i) {
+      const SegmentReader* r = s.Reader(i);  // reopened if released since (max_open)
+      return r != nullptr && r->FindTerm(t->term).has_value();
+    });
+    if (present) continue;
+    const size_t colon = t->term.find(':');
+    const std::string field = t->term.substr(0, colon + 1);
+    const std::string_view body = std::string_view(t->term).substr(colon + 1);
+    const size_t limit = SuggestionLimit(body);
+    std::map<std::string, uint64_t> docs;  // candidate term -> docs over the searched shards
+    for (const size_t i : searched) {
+      const SegmentReader* open = s.Reader(i);
+      if (open == nullptr) continue;
+      const SegmentReader& r = *open;
+      (void)r.ForEachTermWithPrefix(field, r.term_count(), [&](uint32_t k) {
+        const std::string_view candidate = r.term(k).substr(field.size());
+        if (EditDistance(body, candidate, limit) <= limit) {
+          docs[std::string(r.term(k))] += r.doc_freq(k);
+        }
+      });
+    }
+    Closest closest;
+    for (const auto& [name, n] : docs) {
+      closest.Offer(EditDistance(body, std::string_view(name).substr(field.size()), limit), n,
+                    name);
+    }
+    result->hints.push_back({QueryHint::Kind::kTerm, t->term, closest.Take()});
+  }
+}
+
+Status QueryEngine::OpenAllShards() {
+  State& s = *state_;
+  s.max_open = std::max(s.max_open, s.shards.size());
+  for (size_t i = 0; i < s.shards.size(); ++i) {
+    if (s.Reader(i) == nullptr) return s.open_errors[i];
+  }
+  s.all_open = true;
+  return Status::Ok();
+}
+
+const snapshot::Manifest& QueryEngine::manifest() const { return state_->manifest; }
+
+std::optional<QueryHit> QueryEngine::FindProduct(std::string_view id) const {
+  const State& s = *state_;
+  for (size_t i = 0; i < s.shards.size(); ++i) {
+    if (!s.readers[i]) continue;
+    const SegmentReader& reader = *s.readers[i];
+    uint32_t lo = 0, hi = reader.doc_count();
+    while (lo < hi) {
+      const uint32_t mid = lo + (hi - lo) / 2;
+      const segment::DocView doc = reader.doc(mid);
+      if (doc.external_id == id) {
+        return QueryHit{std::string(doc.external_id), std::string(doc.title), s.shards[i].shard};
+      }
+      if (doc.external_id < id) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 Result<QueryRun> RunQuery(Env* env, const std::string& index_dir, uint64_t version,
-                          const std::string& text, const SearchOptions& options, size_t* column) {
+                          const std::string& text, const SearchOptions& options,
+                          QueryRunNotes* notes) {
   const int64_t start = MonotonicMs();
   auto run = ReadRestartingOnGc<QueryRun>(
       version == 0, "index.query.restarted", LogLevel::kDebug,
@@ -344,8 +610,12 @@ Result<QueryRun> RunQuery(Env* env, const std::string& index_dir, uint64_t versi
         if (opened.ok()) {
           QueryEngine engine = std::move(*opened);
           out.version = engine.version();
-          auto parsed = engine.parser().Parse(text, column);
-          if (!parsed.ok()) return parsed.status();  // the same on every version: not retried
+          *notes = QueryRunNotes{};
+          auto parsed = engine.parser().Parse(text, &notes->column, &notes->query);
+          if (!parsed.ok()) {  // the same on every version: not retried
+            notes->syntax_error = true;
+            return parsed.status();
+          }
           out.parsed = parsed->ToString();
           auto searched = engine.Search(*parsed, options);
           if (searched.ok()) {

@@ -27,13 +27,14 @@ bool LooksLikeFieldName(std::string_view name) {
 }
 
 struct Token {
-  enum class Type { kEnd, kLParen, kRParen, kMinus, kOr, kAnd, kWord, kQuoted, kField };
+  enum class Type { kEnd, kLParen, kRParen, kMinus, kNot, kOr, kAnd, kWord, kQuoted, kField };
   Type type = Type::kEnd;
   size_t pos = 0;  // byte offset in the query
   std::string field;
   std::string text;  // word, quoted text, or field value
   size_t value_pos = 0;
   bool quoted_value = false;
+  bool prefix = false;  // an unquoted word or value that ended in '*' (not in text)
 };
 
 class SyntaxError {
@@ -85,18 +86,28 @@ class Lexer {
       } else {
         size_t q = p;
         while (q < s_.size() && !IsWordEnd(s_[q])) ++q;
-        const std::string_view word = s_.substr(p, q - p);
+        std::string_view word = s_.substr(p, q - p);
+        PIDX_RETURN_IF_ERROR(CheckSupported(word, p));
+        if (word.size() > 1 && word.back() == '*') {
+          t.prefix = true;
+          word.remove_suffix(1);
+        }
         const size_t colon = word.find(':');
-        if (word == "OR") {
+        if (word == "OR" && !t.prefix) {
           t.type = Token::Type::kOr;
-        } else if (word == "AND") {
+        } else if (word == "AND" && !t.prefix) {
           t.type = Token::Type::kAnd;
+        } else if (word == "NOT" && !t.prefix) {
+          t.type = Token::Type::kNot;
         } else if (colon != std::string_view::npos && LooksLikeFieldName(word.substr(0, colon))) {
           t.type = Token::Type::kField;
           t.field = std::string(word.substr(0, colon));
           t.value_pos = p + colon + 1;
           t.text = std::string(word.substr(colon + 1));
           if (t.text.empty()) {
+            if (t.prefix) {
+              return err_.At(q - 1, "'*' needs letters or digits before it", column_);
+            }
             if (q >= s_.size() || s_[q] != '"') {
               return err_.At(p, "missing value after \"" + t.field + ":\"", column_);
             }
@@ -132,6 +143,34 @@ class Lexer {
       }
     }
     return err_.At(open, "unterminated quote", column_);
+  }
+
+  // Syntax that other engines have and this one does not is an error, never a silent drop:
+  // '~' (fuzzy, proximity), '^' (boosts) and '*' anywhere but at the end of a word.
+  Status CheckSupported(std::string_view word, size_t pos) const {
+    for (size_t i = 0; i < word.size(); ++i) {
+      const char c = word[i];
+      if (c == '~') {
+        return err_.At(pos + i,
+                       "'~' is not supported (no fuzzy or proximity search); quote the word to "
+                       "search it as text",
+                       column_);
+      }
+      if (c == '^') {
+        return err_.At(pos + i,
+                       "'^' is not supported (no boosts); quote the word to search it "
+                       "as text",
+                       column_);
+      }
+      if (c == '*' && (i + 1 != word.size() || i == 0)) {
+        return err_.At(pos + i,
+                       i == 0 ? "'*' needs letters or digits before it (prefix search: pyth*)"
+                              : "'*' is only supported at the end of a word (prefix search: "
+                                "pyth*); quote the word to search it as text",
+                       column_);
+      }
+    }
+    return Status::Ok();
   }
 
   std::string_view s_;
@@ -183,15 +222,36 @@ QueryNode MakeOr(std::vector<QueryNode> children) {
   return n;
 }
 
+QueryNode MakePrefix(std::string prefix) {
+  QueryNode n;
+  n.kind = QueryNode::Kind::kPrefix;
+  n.term = std::move(prefix);
+  return n;
+}
+
+// True when the tree has a term or prefix anywhere: a tree without one was made of words that
+// all analyzed to nothing.
+bool HasTerm(const QueryNode& n) {
+  if (n.kind == QueryNode::Kind::kTerm || n.kind == QueryNode::Kind::kPrefix) return true;
+  return std::any_of(n.children.begin(), n.children.end(), HasTerm);
+}
+
 class Parser {
  public:
-  Parser(const QueryParser& qp, std::vector<Token> tokens, const SyntaxError& err, size_t* column)
-      : qp_(qp), tokens_(std::move(tokens)), err_(err), column_(column) {}
+  Parser(const QueryParser& qp, std::vector<Token> tokens, const SyntaxError& err, size_t* column,
+         QueryNotes* notes)
+      : qp_(qp), tokens_(std::move(tokens)), err_(err), column_(column), notes_(notes) {}
 
   Result<QueryNode> Run() {
     if (Peek().type == Token::Type::kEnd) return err_.At(0, "empty query", column_);
     PIDX_ASSIGN_OR_RETURN(QueryNode root, ParseOr(0));
     if (Peek().type != Token::Type::kEnd) return err_.At(Peek().pos, "unexpected ')'", column_);
+    if (!notes_->dropped_words.empty() && !HasTerm(root)) {
+      return err_.At(first_dropped_pos_,
+                     "nothing to search: \"" + notes_->dropped_words.front() +
+                         "\" has no letter or digit (the analyzer drops such words)",
+                     column_);
+    }
     return root;
   }
 
@@ -250,11 +310,13 @@ class Parser {
   Result<QueryNode> ParseUnary(size_t depth) {
     if (depth > kMaxDepth) return err_.At(Peek().pos, "nested too deeply", column_);
     const Token& t = Peek();
-    if (t.type == Token::Type::kMinus) {
+    if (t.type == Token::Type::kMinus || t.type == Token::Type::kNot) {
+      const char* op = t.type == Token::Type::kMinus ? "'-'" : "NOT";
       Take();
       const Token& after = Peek();
-      if (after.type == Token::Type::kOr || after.type == Token::Type::kAnd) {
-        return err_.At(after.pos, "expected a term after '-'", column_);
+      if (after.type == Token::Type::kOr || after.type == Token::Type::kAnd ||
+          after.type == Token::Type::kEnd || after.type == Token::Type::kRParen) {
+        return err_.At(after.pos, std::string("expected a term after ") + op, column_);
       }
       PIDX_ASSIGN_OR_RETURN(QueryNode child, ParseUnary(depth + 1));
       QueryNode n;
@@ -288,26 +350,64 @@ class Parser {
     }
   }
 
-  Result<QueryNode> BareWord(const Token& t) {
-    std::vector<std::string> text_fields;
-    for (const auto& f : qp_.schema().fields()) {
-      if (f.role == catalog::FieldRole::kText) text_fields.push_back(f.name);
-    }
-    if (text_fields.empty()) {
-      return err_.At(t.pos, "the schema has no text field for a bare word; use field:value",
-                     column_);
-    }
+  // The tokens of a word or quoted text in a text field, with what the caller should hear
+  // about it: a quoted text of several tokens is matched as all of them (no positions), a
+  // word of no token at all restricts nothing.
+  std::vector<std::string> TextTokens(const Token& t, const std::string& text) {
     std::vector<std::string> tokens;
-    qp_.analyzer().Tokenize(t.text, &tokens);
+    qp_.analyzer().QueryTokens(text, &tokens);
+    const bool quoted = t.type == Token::Type::kQuoted || t.quoted_value;
+    if (quoted && tokens.size() >= 2) notes_->phrase = true;
+    if (tokens.empty() && !t.prefix) {
+      if (notes_->dropped_words.empty()) first_dropped_pos_ = t.pos;
+      notes_->dropped_words.push_back(quoted ? "\"" + text + "\"" : text);
+    }
+    return tokens;
+  }
+
+  // The tree of `tokens` in the text fields `fields`: every token, each in any of the fields
+  // (stemmed as that field is); with a prefix, the last token is a prefix.
+  Result<QueryNode> TextQuery(const Token& t, std::vector<std::string> tokens,
+                              const std::vector<const catalog::FieldSpec*>& fields) {
+    if (t.prefix && tokens.empty()) {
+      return err_.At(t.pos, "'*' needs letters or digits before it", column_);
+    }
+    std::string prefix;
+    if (t.prefix) {
+      prefix = std::move(tokens.back());
+      tokens.pop_back();
+    }
     std::sort(tokens.begin(), tokens.end());
     tokens.erase(std::unique(tokens.begin(), tokens.end()), tokens.end());
     std::vector<QueryNode> all_tokens;
     for (const auto& token : tokens) {
       std::vector<QueryNode> any_field;
-      for (const auto& f : text_fields) any_field.push_back(MakeTerm(f + ":" + token));
+      for (const catalog::FieldSpec* f : fields) {
+        std::string stemmed = token;
+        qp_.analyzer().StemFor(*f, &stemmed);
+        any_field.push_back(MakeTerm(f->name + ":" + stemmed));
+      }
+      all_tokens.push_back(MakeOr(std::move(any_field)));
+    }
+    if (t.prefix) {
+      std::vector<QueryNode> any_field;
+      for (const catalog::FieldSpec* f : fields)
+        any_field.push_back(MakePrefix(f->name + ":" + prefix));
       all_tokens.push_back(MakeOr(std::move(any_field)));
     }
     return MakeAnd(std::move(all_tokens));
+  }
+
+  Result<QueryNode> BareWord(const Token& t) {
+    std::vector<const catalog::FieldSpec*> text_fields;
+    for (const auto& f : qp_.schema().fields()) {
+      if (f.role == catalog::FieldRole::kText) text_fields.push_back(&f);
+    }
+    if (text_fields.empty()) {
+      return err_.At(t.pos, "the schema has no text field for a bare word; use field:value",
+                     column_);
+    }
+    return TextQuery(t, TextTokens(t, t.text), text_fields);
   }
 
   Result<QueryNode> FieldTerm(const Token& t) {
@@ -336,17 +436,13 @@ class Parser {
     }
     const catalog::FieldSpec& field = schema.fields()[index];
     switch (field.role) {
-      case catalog::FieldRole::kText: {
-        std::vector<std::string> tokens;
-        qp_.analyzer().Tokenize(t.text, &tokens);
-        std::vector<QueryNode> terms;
-        for (const auto& token : tokens) terms.push_back(MakeTerm(field.name + ":" + token));
-        return MakeAnd(std::move(terms));
-      }
+      case catalog::FieldRole::kText:
+        return TextQuery(t, TextTokens(t, t.text), {&field});
       case catalog::FieldRole::kKeyword:
       case catalog::FieldRole::kCategory: {
         std::string value = qp_.FoldValue(t.text);
         if (value.empty()) return err_.At(t.value_pos, "empty value for " + field.name, column_);
+        if (t.prefix) return MakePrefix(field.name + ":" + value);
         QueryNode n = MakeTerm(field.name + ":" + value);
         if (field.role == catalog::FieldRole::kCategory) {
           n.is_category = true;
@@ -364,6 +460,7 @@ class Parser {
         if (folded_key.empty() || value.empty()) {
           return err_.At(t.value_pos, "empty key or value for " + field.name, column_);
         }
+        if (t.prefix) return MakePrefix(field.name + "." + folded_key + ":" + value);
         return MakeTerm(field.name + "." + folded_key + ":" + value);
       }
       case catalog::FieldRole::kId:
@@ -379,6 +476,8 @@ class Parser {
   size_t depth_open_ = 0;
   const SyntaxError& err_;
   size_t* column_;
+  QueryNotes* notes_;
+  size_t first_dropped_pos_ = 0;
 };
 
 }  // namespace
@@ -387,6 +486,8 @@ std::string QueryNode::ToString() const {
   switch (kind) {
     case Kind::kTerm:
       return term;
+    case Kind::kPrefix:
+      return term + "*";
     case Kind::kAll:
       return "(ALL)";
     case Kind::kNot:
@@ -414,11 +515,13 @@ std::string QueryParser::FoldValue(std::string_view value) const {
   return folded.substr(begin, end - begin + 1);
 }
 
-Result<QueryNode> QueryParser::Parse(std::string_view text, size_t* error_column) const {
+Result<QueryNode> QueryParser::Parse(std::string_view text, size_t* error_column,
+                                     QueryNotes* notes) const {
   const SyntaxError err(text);
   Lexer lexer(text, err, error_column);
   PIDX_ASSIGN_OR_RETURN(std::vector<Token> tokens, lexer.Run());
-  Parser parser(*this, std::move(tokens), err, error_column);
+  QueryNotes own;
+  Parser parser(*this, std::move(tokens), err, error_column, notes != nullptr ? notes : &own);
   return parser.Run();
 }
 

@@ -7,6 +7,7 @@
 
 #include "pidx/base/duration.h"
 #include "pidx/base/json_read.h"
+#include "pidx/obs/trace.h"
 #include "pidx/query/engine.h"
 
 namespace pidx {
@@ -72,6 +73,7 @@ Result<RecallResult> Recall(const RecallOptions& options, Env* env) {
                        "recall");
     }
 
+    Span span("recall.query", {{"recall.line", line_no}});
     QueryRecall qr;
     qr.line = line_no;
     qr.query = q->get<std::string>();
@@ -80,7 +82,9 @@ Result<RecallResult> Recall(const RecallOptions& options, Env* env) {
     SearchOptions search;
     search.limit = kNoLimit;
     search.allow_partial = true;
-    PIDX_ASSIGN_OR_RETURN(QueryResult r, engine.Search(*parsed, search));
+    auto searched = engine.Search(*parsed, search);
+    span.End(searched.status());
+    PIDX_ASSIGN_OR_RETURN(QueryResult r, std::move(searched));
     unavailable.insert(r.unavailable.begin(), r.unavailable.end());
     std::unordered_set<std::string> found;
     for (auto& h : r.hits) found.insert(std::move(h.id));
@@ -95,6 +99,10 @@ Result<RecallResult> Recall(const RecallOptions& options, Env* env) {
       }
     }
     qr.recall = static_cast<double>(qr.found) / static_cast<double>(qr.expected);
+    span.Set("recall.expected", qr.expected);
+    span.Set("recall.found", qr.found);
+    span.Set("recall.recall", qr.recall);
+    if (!r.unavailable.empty()) span.Set("index.unavailable_shards", r.unavailable);
     result.expected += qr.expected;
     result.found += qr.found;
     recall_sum += qr.recall;

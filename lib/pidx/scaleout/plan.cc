@@ -73,6 +73,17 @@ snapshot::Manifest Plan::NewManifest(const std::string& operation) const {
   m.schema = schema;
   m.analyzer = analyzer;
   m.shards_per_category = shards_per_category;
+  m.target_shard_docs = target_shard_docs;
+  m.category_shards = category_shards;
+  if (format_version < 2) {
+    // A format-1 plan: every category has S shards, which is what a format-1 manifest says.
+    for (const auto& s : shards) {
+      std::string slug;
+      uint32_t number = 0;
+      if (shard::ParseShardId(s.shard, &slug, &number))
+        m.category_shards[slug] = shards_per_category;
+    }
+  }
   m.bad_lines_skipped = bad_lines_skipped;
   return m;
 }
@@ -95,6 +106,10 @@ std::string Plan::Serialize() const {
   j["schema"] = schema;
   j["analyzer"] = analyzer;
   j["shards_per_category"] = shards_per_category;
+  if (format_version >= 2) {
+    j["target_shard_docs"] = target_shard_docs;
+    j["category_shards"] = category_shards;
+  }
   j["products"] = products;
   j["bad_lines_skipped"] = bad_lines_skipped;
   j["workers"] = workers;
@@ -128,7 +143,7 @@ Result<Plan> Plan::Parse(std::string_view bytes, const std::string& name) {
   try {
     if (j.at("format").get<std::string>() != "pidx-plan") return corrupt("not a pidx plan");
     p.format_version = JsonUnsigned<uint32_t>(j.at("format_version"));
-    if (p.format_version != kPlanFormatVersion) {
+    if (p.format_version != 1 && p.format_version != 2) {
       return corrupt("unsupported plan format version " + std::to_string(p.format_version));
     }
     p.created = j.at("created").get<std::string>();
@@ -145,6 +160,22 @@ Result<Plan> Plan::Parse(std::string_view bytes, const std::string& name) {
     p.schema = j.at("schema");
     p.analyzer = j.at("analyzer");
     p.shards_per_category = JsonUnsigned<uint32_t>(j.at("shards_per_category"));
+    if (p.shards_per_category == 0 || p.shards_per_category > shard::kMaxShardsPerCategory) {
+      return corrupt("shards_per_category is outside 1..1000");
+    }
+    if (p.format_version >= 2) {
+      p.target_shard_docs = JsonUnsigned<uint64_t>(j.at("target_shard_docs"));
+      const json& counts = j.at("category_shards");
+      if (!counts.is_object()) return corrupt("\"category_shards\" is not an object");
+      for (const auto& [slug, k] : counts.items()) {
+        const uint32_t n = JsonUnsigned<uint32_t>(k);
+        if (!shard::IsShardCountOf(n, p.shards_per_category)) {
+          return corrupt("category_shards[\"" + slug +
+                         "\"] is not a divisor of shards_per_category");
+        }
+        p.category_shards.emplace(slug, n);
+      }
+    }
     p.products = JsonUnsigned<uint64_t>(j.at("products"));
     p.bad_lines_skipped = JsonUnsigned<uint64_t>(j.at("bad_lines_skipped"));
     p.workers = JsonUnsigned<uint32_t>(j.at("workers"));
@@ -160,8 +191,13 @@ Result<Plan> Plan::Parse(std::string_view bytes, const std::string& name) {
     // Shard ids become segment file names of the stage: only the exact form is accepted.
     std::string slug;
     uint32_t number = 0;
-    if (!shard::ParseShardId(p.shards[i].shard, &slug, &number) ||
-        number >= p.shards_per_category) {
+    uint32_t count = p.shards_per_category;
+    const bool parsed = shard::ParseShardId(p.shards[i].shard, &slug, &number);
+    if (parsed && p.format_version >= 2) {
+      auto it = p.category_shards.find(slug);
+      count = it == p.category_shards.end() ? 0 : it->second;
+    }
+    if (!parsed || number >= count) {
       return corrupt(fmt::format("shards[{}].shard \"{}\" is not a shard id of this plan", i,
                                  p.shards[i].shard));
     }
@@ -198,6 +234,9 @@ Result<MadePlan> MakePlan(const PlanOptions& options, Env* env) {
       options.shards_per_category > shard::kMaxShardsPerCategory) {
     return Status::Usage("--shards-per-category must be between 1 and 1000");
   }
+  if (options.target_shard_docs > shard::kMaxTargetShardDocs) {
+    return Status::Usage("--target-shard-docs must be at most 1000000000");
+  }
   if (options.out_path.empty()) return Status::Usage("missing --out FILE");
   shard::IngestOptions ingest_opts;
   if (!options.schema_file.empty()) {
@@ -207,6 +246,7 @@ Result<MadePlan> MakePlan(const PlanOptions& options, Env* env) {
   ingest_opts.reader.max_line_bytes = options.max_line_bytes;
   ingest_opts.max_bad_lines = options.max_bad_lines;
   ingest_opts.shards_per_category = options.shards_per_category;
+  ingest_opts.target_shard_docs = options.target_shard_docs;
   ingest_opts.threads = options.threads;
   // Count only: no shard is built, every product is dropped after its shard is known.
   ingest_opts.shard_filter = [](const std::string&) { return false; };
@@ -242,6 +282,8 @@ Result<MadePlan> MakePlan(const PlanOptions& options, Env* env) {
   plan.schema = ingest_opts.schema.ToJson();
   plan.analyzer = ingest_opts.analyzer.ToJson();
   plan.shards_per_category = options.shards_per_category;
+  plan.target_shard_docs = options.target_shard_docs;
+  plan.category_shards = ingest.category_shards;
   plan.products = ingest.products_seen;
   plan.bad_lines_skipped = ingest.bad_records;
   plan.workers = options.workers;

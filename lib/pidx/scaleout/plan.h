@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,7 +22,8 @@
 
 namespace pidx {
 
-inline constexpr uint32_t kPlanFormatVersion = 1;
+// 2: per-category shard counts (category_shards, target_shard_docs); 1 still reads.
+inline constexpr uint32_t kPlanFormatVersion = 2;
 inline constexpr uint32_t kMaxPlanWorkers = 100000;
 
 struct PlannedShard {
@@ -42,6 +44,8 @@ struct Plan {
   nlohmann::json schema;
   nlohmann::json analyzer;
   uint32_t shards_per_category = 8;
+  uint64_t target_shard_docs = 0;
+  std::map<std::string, uint32_t> category_shards;  // slug -> K, as in a manifest
   uint64_t products = 0;
   uint64_t bad_lines_skipped = 0;
   uint32_t workers = 1;
@@ -68,6 +72,7 @@ struct PlanOptions {
   std::string catalog_format = "auto";
   std::string schema_file;  // empty: the default schema
   uint32_t shards_per_category = 8;
+  uint64_t target_shard_docs = 0;  // as BuildOptions
   uint64_t max_bad_lines = 0;
   uint64_t max_line_bytes = 1024 * 1024;
   uint32_t workers = 1;

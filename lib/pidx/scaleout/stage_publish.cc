@@ -12,6 +12,7 @@
 #include "pidx/base/duration.h"
 #include "pidx/base/json_read.h"
 #include "pidx/obs/log.h"
+#include "pidx/obs/trace.h"
 #include "pidx/ops/guard.h"
 #include "pidx/ops/publish.h"
 #include "pidx/scaleout/plan.h"
@@ -58,7 +59,8 @@ void CheckWorker(const Plan& plan, uint32_t worker, const snapshot::SnapshotStor
   if (!fragment.ok()) return all(true, fragment.status().message());
   if (fragment->operation != "stage" || !SameIdentity(fragment->catalogs, plan.catalogs) ||
       fragment->schema != plan.schema || fragment->analyzer != plan.analyzer ||
-      fragment->shards_per_category != plan.shards_per_category) {
+      fragment->shards_per_category != plan.shards_per_category ||
+      fragment->category_shards != plan.NewManifest("stage").category_shards) {
     return all(false,
                fmt::format("{} was staged for another plan (catalog or settings differ)", path));
   }
@@ -123,6 +125,10 @@ Status Refuse(const std::string& stage_dir, const std::vector<ShardProblem>& pro
   std::string rerun;
   for (uint32_t w : workers) rerun += (rerun.empty() ? "" : ", ") + std::to_string(w);
   reason += " (re-run worker" + std::string(workers.size() > 1 ? "s " : " ") + rerun + ")";
+  Trace::SetCurrentAndRootAttribute("index.status", "refused");
+  Trace::SetCurrentAndRootAttribute("index.publish.refused_reason", reason);
+  Trace::SetCurrentAndRootAttribute("index.publish.missing_shards", missing);
+  Trace::SetCurrentAndRootAttribute("index.publish.damaged_shards", damaged);
   Log::Error("index.publish.refused", "publish refused: " + reason,
              {{"reason", reason},
               {"stage", stage_dir},
@@ -204,11 +210,7 @@ Result<PublishStageResult> PublishStage(const PublishStageOptions& options, Env*
   result.parent = published.unchanged ? published.manifest.parent : published.baseline;
   manifest = std::move(published.manifest);
 
-  result.shards = manifest.shards.size();
-  result.docs = manifest.TotalDocs();
-  result.terms = manifest.TotalTerms();
-  result.postings = manifest.TotalPostings();
-  result.bytes = manifest.TotalBytes();
+  result.totals = snapshot::SumTotals(manifest.shards);
   result.duration_ms = MonotonicMs() - start;
   return result;
 }

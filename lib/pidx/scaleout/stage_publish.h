@@ -25,6 +25,7 @@
 
 #include "pidx/base/env.h"
 #include "pidx/base/status.h"
+#include "pidx/snapshot/totals.h"
 
 namespace pidx {
 
@@ -40,12 +41,8 @@ struct PublishStageOptions {
 struct PublishStageResult {
   uint64_t version = 0;  // the published version, or the current one when unchanged
   uint64_t parent = 0;
-  bool unchanged = false;  // CURRENT already had this content; nothing was published
-  uint64_t shards = 0;
-  uint64_t docs = 0;
-  uint64_t terms = 0;
-  uint64_t postings = 0;
-  uint64_t bytes = 0;
+  bool unchanged = false;        // CURRENT already had this content; nothing was published
+  snapshot::Totals totals;       // of the published (or unchanged current) version
   uint64_t segments_copied = 0;  // new files in INDEX/segments
   uint32_t workers = 0;
   int64_t lock_wait_ms = 0;

@@ -15,6 +15,7 @@
 #include "pidx/scaleout/plan.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/snapshot/index_reader.h"
+#include "pidx/snapshot/index_settings.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -72,13 +73,16 @@ Status CheckScanAgainstPlan(const Plan& plan, const shard::IngestResult& ingest)
 
 Result<shard::IngestOptions> IngestOptionsOf(const Plan& plan) {
   shard::IngestOptions o;
-  auto schema = catalog::Schema::FromJson(plan.schema);
-  if (!schema.ok()) return schema.status().Annotate("schema stored in the plan");
-  o.schema = std::move(schema).value();
-  auto analyzer = analysis::AnalyzerSettings::FromJson(plan.analyzer);
-  if (!analyzer.ok()) return analyzer.status().Annotate("analyzer stored in the plan");
-  o.analyzer = *analyzer;
-  o.shards_per_category = plan.shards_per_category;
+  std::string failed_part;
+  auto settings = snapshot::IndexSettings::FromJson(plan.schema, plan.analyzer,
+                                                    plan.shards_per_category, &failed_part);
+  if (!settings.ok()) return settings.status().Annotate(failed_part + " stored in the plan");
+  o.schema = std::move(settings->schema);
+  o.analyzer = settings->analyzer;
+  o.shards_per_category = settings->shards_per_category;
+  // Every slug of the catalog has its count in the plan (a format-1 plan: S for each).
+  o.category_shards = plan.NewManifest("stage").category_shards;
+  o.target_shard_docs = plan.target_shard_docs;
   auto format = catalog::ParseFormat(plan.catalog_format);
   if (!format.ok()) return format.status().Annotate("catalog format stored in the plan");
   o.reader.format = *format;
@@ -181,8 +185,9 @@ Result<StageResult> BuildStage(const StageOptions& options, Env* env) {
   meter.Done();
   result.phases = meter.times();
 
-  result.docs = fragment.TotalDocs();
-  result.bytes = fragment.TotalBytes();
+  const snapshot::Totals totals = snapshot::SumTotals(fragment.shards);
+  result.docs = totals.docs;
+  result.bytes = totals.bytes;
   result.duration_ms = MonotonicMs() - start;
   return result;
 }

@@ -218,6 +218,27 @@ std::optional<uint32_t> SegmentReader::FindTerm(std::string_view t) const {
   return std::nullopt;
 }
 
+size_t SegmentReader::ForEachTermWithPrefix(std::string_view prefix, size_t cap,
+                                            const std::function<void(uint32_t)>& fn) const {
+  uint32_t lo = 0;
+  uint32_t hi = term_count_;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (term(mid) < prefix) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  size_t visited = 0;
+  for (uint32_t i = lo; i < term_count_ && term(i).substr(0, prefix.size()) == prefix; ++i) {
+    if (visited == cap) return cap + 1;
+    fn(i);
+    ++visited;
+  }
+  return visited;
+}
+
 DocView SegmentReader::doc(uint32_t i) const {
   const uint64_t begin = DecodeFixed64(doc_offsets_ + 8 * uint64_t{i});
   const uint64_t end = DecodeFixed64(doc_offsets_ + 8 * (uint64_t{i} + 1));

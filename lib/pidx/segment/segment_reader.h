@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,12 @@ class SegmentReader {
   Result<Postings> postings(uint32_t i) const;
   // Binary search in the sorted dictionary.
   std::optional<uint32_t> FindTerm(std::string_view term) const;
+  // Calls fn(i) for the terms that start with `prefix`, in dictionary order (one binary search,
+  // then a walk), for at most `cap` of them. Returns how many it visited, or cap + 1 when more
+  // than `cap` terms have the prefix (fn has then been called `cap` times).
+  // Like FindTerm, exact only on a dictionary Validate() proved sorted; never out of bounds.
+  size_t ForEachTermWithPrefix(std::string_view prefix, size_t cap,
+                               const std::function<void(uint32_t)>& fn) const;
 
   // REQUIRES: i < doc_count()
   DocView doc(uint32_t i) const;

@@ -36,13 +36,21 @@ struct IngestProgress {
 struct IngestOptions {
   catalog::Schema schema = catalog::Schema::Default();
   analysis::AnalyzerSettings analyzer;
+  // S: the most shards a category may have (its shard count is a divisor of S).
   uint32_t shards_per_category = 8;
+  // Shard counts fixed in advance, by category slug (a manifest's or a plan's). A slug not
+  // listed gets ShardCountFor(its products in this catalog, S, target_shard_docs), decided
+  // after the scan: its products are routed to S partitions while reading, and partition b
+  // becomes shard b mod K (shard_id.h).
+  std::map<std::string, uint32_t> category_shards;
+  uint64_t target_shard_docs = 0;  // 0: every slug not listed gets S shards
   catalog::ReaderOptions reader;
   uint64_t max_bad_lines = 0;
   int threads = 0;  // workers; 0 = one per core
   // Makes the sink of a shard; empty = a ShardBuilder (what build and rebuild-shard use).
   std::function<std::unique_ptr<ShardSink>(const std::string& shard)> make_sink;
-  // Only shards for which this returns true are built; empty = all.
+  // Only shards for which this returns true are built; empty = all. Called with final shard
+  // ids (for a slug whose count is decided after the scan, with every id it may end up with).
   std::function<bool(const std::string& shard)> shard_filter;
   // Called for every bad record that is skipped (within max_bad_lines).
   std::function<void(const Status& bad)> on_bad_record;
@@ -74,6 +82,8 @@ struct IngestResult {
   uint64_t products_seen = 0;  // all good records
   uint64_t bad_records = 0;
   std::map<std::string, uint64_t> all_shards;  // every shard the catalog implies -> docs
+  // The shard count of every slug the catalog has: as given, or as decided (IngestOptions).
+  std::map<std::string, uint32_t> category_shards;
   // Spill files of the builders (shared by them, removed when the last builder goes); null
   // without a memory budget.
   std::shared_ptr<SpillArea> spill;
@@ -84,8 +94,9 @@ struct IngestResult {
 // kInterrupted when a signal arrived.
 Result<IngestResult> Ingest(const std::vector<std::string>& catalogs, const IngestOptions& options);
 
-// The shard a product belongs to (folds the category with `analyzer`).
+// The shard a product belongs to (folds the category with `analyzer`), in a category of
+// `category_shards` shards.
 std::string ShardOf(const analysis::Analyzer& analyzer, std::string_view category,
-                    std::string_view id, uint32_t shards_per_category);
+                    std::string_view id, uint32_t category_shards);
 
 }  // namespace pidx::shard

@@ -8,7 +8,9 @@
 
 #include "pidx/base/checksum.h"
 #include "pidx/base/coding.h"
+#include "pidx/catalog/number_text.h"
 #include "pidx/segment/segment_writer.h"
+#include "pidx/shard/shard_id.h"
 #include "pidx/shard/signature.h"
 
 namespace pidx::shard {
@@ -22,7 +24,13 @@ uint64_t ProductContentHash(const catalog::Schema& schema, const catalog::Produc
   for (size_t i = 0; i < schema.fields().size() && i < product.fields.size(); ++i) {
     const auto& values = product.fields[i];
     PutFixed32(&buf, static_cast<uint32_t>(values.size()));
-    if (schema.fields()[i].role != catalog::FieldRole::kAttrs) {
+    const catalog::FieldRole role = schema.fields()[i].role;
+    if (role == catalog::FieldRole::kNumber) {
+      // By value, not as written: 7, 7.0 and 7e0 are one price, in JSONL and CSV alike.
+      for (const auto& v : values) PutLengthPrefixed(&buf, catalog::CanonicalNumberText(v));
+      continue;
+    }
+    if (role != catalog::FieldRole::kAttrs) {
       for (const auto& v : values) PutLengthPrefixed(&buf, v);
       continue;
     }
@@ -217,7 +225,8 @@ int64_t ShardBuilder::HeldBytes() const {
 void ShardBuilder::GrowTable() {
   std::vector<Slot> old;
   old.swap(table_);
-  table_.assign(old.empty() ? 1024 : old.size() * 2, Slot{0, 0, 0, 0});
+  // Small at first: a catalog of 50k categories has 50k builders, most of a handful of docs.
+  table_.assign(old.empty() ? 64 : old.size() * 2, Slot{0, 0, 0, 0});
   const size_t mask = table_.size() - 1;
   for (const Slot& slot : old) {
     if (slot.id_plus_one == 0) continue;
@@ -293,6 +302,66 @@ void ShardBuilder::Add(std::string external_id, std::string title, uint64_t cont
       if (status_.ok()) status_ = s;
     }
   }
+}
+
+Status ShardBuilder::SplitInto(const std::vector<ShardBuilder*>& parts) {
+  if (parts.empty()) return Status::Internal("shard " + shard_ + ": split into no parts");
+  std::vector<SpillArea::RunRef> runs;
+  std::string memory;
+  int64_t delta = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!status_.ok()) return status_;
+    runs = std::move(runs_);
+    runs_.clear();
+    if (doc_offsets_.size() > 1) SerializeRun(&memory);
+    spilled_docs_ = 0;
+    Clear();
+    if (spill_) {
+      const int64_t now = HeldBytes();
+      delta = now - charged_;
+      charged_ = now;
+    }
+  }
+  if (spill_) spill_->held_.fetch_add(delta);
+  // One run at a time: a spilled category is never all in memory twice.
+  for (const auto& run : runs) {
+    PIDX_ASSIGN_OR_RETURN(std::string data, spill_->ReadRun(run));
+    PIDX_RETURN_IF_ERROR(DistributeRun(data, parts));
+  }
+  return DistributeRun(memory, parts);
+}
+
+Status ShardBuilder::DistributeRun(std::string_view data, const std::vector<ShardBuilder*>& parts) {
+  if (data.empty()) return Status();
+  RunReader in(data);
+  const Status bad = Status::IoError("shard " + shard_ + ": a run to split does not parse");
+  uint32_t terms;
+  if (!in.U32(&terms)) return bad;
+  std::vector<std::string_view> term(terms);
+  for (uint32_t t = 0; t < terms; ++t) {
+    if (!in.Bytes(&term[t])) return bad;
+  }
+  uint32_t docs;
+  if (!in.U32(&docs)) return bad;
+  std::vector<std::string> doc_terms;
+  const auto k = static_cast<uint32_t>(parts.size());
+  for (uint32_t d = 0; d < docs; ++d) {
+    std::string_view id, title;
+    uint64_t hash;
+    uint32_t n;
+    if (!in.Bytes(&id) || !in.Bytes(&title) || !in.U64(&hash) || !in.U32(&n)) return bad;
+    doc_terms.clear();
+    for (uint32_t i = 0; i < n; ++i) {
+      uint32_t t;
+      if (!in.U32(&t) || t >= terms) return bad;
+      doc_terms.emplace_back(term[t]);
+    }
+    ShardBuilder* part = parts[ShardNumber(id, k)];
+    if (part != nullptr) part->Add(std::string(id), std::string(title), hash, doc_terms);
+  }
+  if (!in.done()) return bad;
+  return Status();
 }
 
 size_t ShardBuilder::doc_count() const {

@@ -116,6 +116,12 @@ class ShardBuilder final : public ShardSink {
   void Add(std::string external_id, std::string title, uint64_t content_hash,
            const std::vector<std::string>& terms) override;
 
+  // Moves every product to parts[ShardNumber(id, parts.size())] (a null part drops them),
+  // leaving this builder empty: Ingest collects a category whose shard count is not known yet
+  // in one builder, and splits it once it is. Each part's segment is the one it would write
+  // had it been given its products directly. REQUIRES: no Add runs meanwhile on this builder.
+  Status SplitInto(const std::vector<ShardBuilder*>& parts);
+
   size_t doc_count() const;
   // Sorts, inverts and serializes. Call once, after all Adds.
   Result<BuiltShard> Finish();
@@ -132,6 +138,8 @@ class ShardBuilder final : public ShardSink {
   // Appends the held docs as one run (docs in external id order) and clears them.
   void SerializeRun(std::string* out);
   Status LoadRun(std::string_view run);
+  // Adds each doc of a run to parts[ShardNumber(id, parts.size())] (null: dropped).
+  Status DistributeRun(std::string_view run, const std::vector<ShardBuilder*>& parts);
   void Clear();
 
   std::string shard_;

@@ -29,6 +29,18 @@ uint32_t ShardNumber(std::string_view external_id, uint32_t shards_per_category)
   return static_cast<uint32_t>(Xxh3(external_id) % shards_per_category);
 }
 
+uint32_t ShardCountFor(uint64_t docs, uint32_t max_shards, uint64_t target_shard_docs) {
+  if (target_shard_docs == 0 || max_shards <= 1) return max_shards;
+  for (uint32_t k = 1; k < max_shards; ++k) {
+    if (max_shards % k == 0 && docs <= uint64_t{k} * target_shard_docs) return k;
+  }
+  return max_shards;
+}
+
+bool IsShardCountOf(uint32_t count, uint32_t max_shards) {
+  return count >= 1 && count <= max_shards && max_shards % count == 0;
+}
+
 std::string MakeShardId(std::string_view slug, uint32_t shard_number) {
   return fmt::format("{}_{:03}", slug, shard_number);
 }

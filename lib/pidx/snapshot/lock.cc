@@ -105,6 +105,8 @@ Result<FileLock> FileLock::Acquire(const std::string& path, int64_t timeout_ms, 
       ::close(fd);
       return s;
     }
+    // Who held it up, read once when the wait starts (a lock.wait span carries it).
+    if (wait && backoff == 1) wait->holder_pid = FlockHolderPid(fd);
     const int64_t waited = MonotonicMs() - start;
     // A signal while waiting stops the wait: the caller has changed nothing yet, so the
     // command ends on its error path (exit 128+N) instead of acting once the lock frees.
@@ -115,6 +117,7 @@ Result<FileLock> FileLock::Acquire(const std::string& path, int64_t timeout_ms, 
     }
     if (waited >= timeout_ms) {
       long holder = FlockHolderPid(fd);
+      if (holder == 0 && wait) holder = wait->holder_pid;
       if (wait) {
         wait->waited_ms = waited;
         wait->holder_pid = holder;

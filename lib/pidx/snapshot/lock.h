@@ -24,7 +24,7 @@ namespace pidx::snapshot {
 
 struct LockWait {
   int64_t waited_ms = 0;
-  long holder_pid = 0;  // from /proc/locks when it can be known, else 0
+  long holder_pid = 0;  // from /proc/locks when the wait began or timed out, when known, else 0
 };
 
 class FileLock {

@@ -11,25 +11,16 @@ namespace pidx::snapshot {
 
 using nlohmann::json;
 
-uint64_t Manifest::TotalDocs() const {
-  uint64_t n = 0;
-  for (const auto& s : shards) n += s.docs;
-  return n;
-}
-uint64_t Manifest::TotalTerms() const {
-  uint64_t n = 0;
-  for (const auto& s : shards) n += s.terms;
-  return n;
-}
-uint64_t Manifest::TotalPostings() const {
-  uint64_t n = 0;
-  for (const auto& s : shards) n += s.postings;
-  return n;
-}
-uint64_t Manifest::TotalBytes() const {
-  uint64_t n = 0;
-  for (const auto& s : shards) n += s.size;
-  return n;
+Totals SumTotals(const std::vector<ShardEntry>& shards) {
+  Totals t;
+  t.shards = shards.size();
+  for (const auto& s : shards) {
+    t.docs += s.docs;
+    t.terms += s.terms;
+    t.postings += s.postings;
+    t.bytes += s.size;
+  }
+  return t;
 }
 std::map<std::string, uint64_t> Manifest::Categories() const {
   std::map<std::string, uint64_t> out;
@@ -43,6 +34,11 @@ const ShardEntry* Manifest::FindShard(std::string_view shard) const {
     if (s.shard == shard) return &s;
   }
   return nullptr;
+}
+
+uint32_t Manifest::ShardsOf(const std::string& slug) const {
+  auto it = category_shards.find(slug);
+  return it == category_shards.end() ? shards_per_category : it->second;
 }
 
 std::string Manifest::Serialize() const {
@@ -64,12 +60,17 @@ std::string Manifest::Serialize() const {
   j["schema"] = schema;
   j["analyzer"] = analyzer;
   j["shards_per_category"] = shards_per_category;
+  if (format_version >= 2) {
+    j["target_shard_docs"] = target_shard_docs;
+    j["category_shards"] = category_shards;
+  }
   j["bad_lines_skipped"] = bad_lines_skipped;
-  j["totals"] = {{"shards", shards.size()},
-                 {"docs", TotalDocs()},
-                 {"terms", TotalTerms()},
-                 {"postings", TotalPostings()},
-                 {"bytes", TotalBytes()}};
+  const Totals totals = SumTotals(shards);
+  j["totals"] = {{"shards", totals.shards},
+                 {"docs", totals.docs},
+                 {"terms", totals.terms},
+                 {"postings", totals.postings},
+                 {"bytes", totals.bytes}};
   j["shards"] = json::array();
   for (const auto& s : shards) {
     nlohmann::ordered_json e;
@@ -111,7 +112,7 @@ Result<Manifest> Manifest::Parse(std::string_view bytes, const std::string& name
   try {
     if (j.at("format").get<std::string>() != "pidx-manifest") return corrupt("not a pidx manifest");
     m.format_version = JsonUnsigned<uint32_t>(j.at("format_version"));
-    if (m.format_version != kManifestFormatVersion) {
+    if (m.format_version != 1 && m.format_version != 2) {
       return corrupt("unsupported manifest format version " + std::to_string(m.format_version));
     }
     m.version = JsonUnsigned<uint64_t>(j.at("version"));
@@ -128,6 +129,28 @@ Result<Manifest> Manifest::Parse(std::string_view bytes, const std::string& name
     m.schema = j.at("schema");
     m.analyzer = j.at("analyzer");
     m.shards_per_category = JsonUnsigned<uint32_t>(j.at("shards_per_category"));
+    if (m.shards_per_category == 0 || m.shards_per_category > shard::kMaxShardsPerCategory) {
+      return corrupt("shards_per_category " + std::to_string(m.shards_per_category) +
+                     " is outside 1..1000");
+    }
+    if (m.format_version >= 2) {
+      m.target_shard_docs = JsonUnsigned<uint64_t>(j.at("target_shard_docs"));
+      const json& counts = j.at("category_shards");
+      if (!counts.is_object()) return corrupt("\"category_shards\" is not an object");
+      for (const auto& [slug, k] : counts.items()) {
+        const uint32_t n = JsonUnsigned<uint32_t>(k);
+        uint32_t number = 0;
+        std::string parsed;
+        if (!shard::ParseShardId(slug + "_000", &parsed, &number) || parsed != slug ||
+            !shard::IsShardCountOf(n, m.shards_per_category)) {
+          return corrupt(
+              fmt::format("category_shards[\"{}\"] = {}: not a category slug with a "
+                          "divisor of shards_per_category {}",
+                          slug, n, m.shards_per_category));
+        }
+        m.category_shards.emplace(slug, n);
+      }
+    }
     m.bad_lines_skipped = JsonUnsigned<uint64_t>(j.at("bad_lines_skipped"));
     const json& totals = j.at("totals");
     m.stored_totals.shards = JsonUnsigned<uint64_t>(totals.at("shards"));

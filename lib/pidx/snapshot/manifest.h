@@ -15,10 +15,13 @@
 #include <nlohmann/json.hpp>
 
 #include "pidx/base/status.h"
+#include "pidx/snapshot/totals.h"
 
 namespace pidx::snapshot {
 
-inline constexpr uint32_t kManifestFormatVersion = 1;
+// 2: per-category shard counts (category_shards, target_shard_docs). Version 1 still reads:
+// every category of it has shards_per_category shards.
+inline constexpr uint32_t kManifestFormatVersion = 2;
 
 struct CatalogIdentity {
   std::string path;
@@ -40,16 +43,10 @@ struct ShardEntry {
   std::map<std::string, uint64_t> categories;  // raw category -> docs in this shard
 };
 
-// The `totals` object as stored. Readers derive totals from the shard entries (which are
-// checked against the segments); these are kept only so that verify can report a manifest
-// whose stored totals lie (manifest_totals_mismatch).
-struct StoredTotals {
-  uint64_t shards = 0;
-  uint64_t docs = 0;
-  uint64_t terms = 0;
-  uint64_t postings = 0;
-  uint64_t bytes = 0;
-};
+// The one sum over shard entries: shards counted, docs, terms, postings and segment sizes
+// added up. Readers derive totals this way from the entries (which are checked against the
+// segments), never from a manifest's stored `totals`.
+Totals SumTotals(const std::vector<ShardEntry>& shards);
 
 struct Manifest {
   uint32_t format_version = kManifestFormatVersion;
@@ -62,17 +59,24 @@ struct Manifest {
   std::vector<CatalogIdentity> catalogs;
   nlohmann::json schema;
   nlohmann::json analyzer;
-  uint32_t shards_per_category = 8;
+  uint32_t shards_per_category = 8;  // S: the most shards a category has
+  // The target a build chose category shard counts with (0: none, every category has S).
+  uint64_t target_shard_docs = 0;
+  // Category slug -> its shard count K (a divisor of S): product p of the category lives in
+  // shard "<slug>_<XXH3(p.id) mod K>". Every slug of `shards` is listed (empty for format 1).
+  std::map<std::string, uint32_t> category_shards;
   uint64_t bad_lines_skipped = 0;
   std::vector<ShardEntry> shards;  // sorted by shard id
-  StoredTotals stored_totals;      // set by Parse; Serialize writes the derived ones
+  // The `totals` object as stored, set by Parse; Serialize writes SumTotals(shards) instead.
+  // Kept only so that verify can report a manifest whose stored totals lie
+  // (manifest_totals_mismatch).
+  Totals stored_totals;
 
-  uint64_t TotalDocs() const;
-  uint64_t TotalTerms() const;
-  uint64_t TotalPostings() const;
-  uint64_t TotalBytes() const;
   std::map<std::string, uint64_t> Categories() const;  // union over shards
   const ShardEntry* FindShard(std::string_view shard) const;
+  // The shard count of `slug`: category_shards' entry, else S (a format-1 manifest, or a slug
+  // the version does not have).
+  uint32_t ShardsOf(const std::string& slug) const;
 
   std::string Serialize() const;
   // kCorrupt naming `name` when the checksum line is missing or wrong, the JSON does not parse

@@ -1,0 +1,3 @@
+module pidx
+
+go 1.19
