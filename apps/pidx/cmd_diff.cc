@@ -105,6 +105,20 @@ nlohmann::ordered_json ShardJson(const ShardDiff& s) {
   return j;
 }
 
+// The counts of a diff: the JSON result's `totals` and the fields of index.diff.completed.
+nlohmann::ordered_json CountsJson(const DiffResult& r) {
+  return {{"shards_equal", r.shards_equal},
+          {"shards_changed", r.shards_changed},
+          {"shards_added", r.shards_added},
+          {"shards_removed", r.shards_removed},
+          {"products_added", r.products.added.count},
+          {"products_removed", r.products.removed.count},
+          {"products_changed", r.products.changed.count},
+          {"terms_only_v1", r.terms_only_v1},
+          {"terms_only_v2", r.terms_only_v2},
+          {"terms_postings_differ", r.terms_changed}};
+}
+
 nlohmann::ordered_json ResultJson(const DiffResult& r, size_t limit) {
   nlohmann::ordered_json j;
   j["command"] = "diff";
@@ -116,16 +130,7 @@ nlohmann::ordered_json ResultJson(const DiffResult& r, size_t limit) {
   j["level"] = r.settings_differ ? "products" : "shards";
   j["limit"] = limit;
   j["segments_opened"] = r.segments_opened;
-  j["totals"] = {{"shards_equal", r.shards_equal},
-                 {"shards_changed", r.shards_changed},
-                 {"shards_added", r.shards_added},
-                 {"shards_removed", r.shards_removed},
-                 {"products_added", r.products.added.count},
-                 {"products_removed", r.products.removed.count},
-                 {"products_changed", r.products.changed.count},
-                 {"terms_only_v1", r.terms_only_v1},
-                 {"terms_only_v2", r.terms_only_v2},
-                 {"terms_postings_differ", r.terms_changed}};
+  j["totals"] = CountsJson(r);
   j["product_changes"] = ProductsJson(r.products);
   j["shards"] = nlohmann::ordered_json::array();
   for (const auto& s : r.shards) j["shards"].push_back(ShardJson(s));
@@ -244,24 +249,18 @@ Status RunDiff(const DiffFlags& f, const GlobalOptions& g) {
   const bool equal = r.equal();
   g.Completed(equal ? fmt::format("{} and {} are equal", r.v1.version, r.v2.version)
                     : fmt::format("{} and {} differ", r.v1.version, r.v2.version),
-              {{"v1", r.v1.version},
-               {"v2", r.v2.version},
-               {"index_v1", r.v1.index_dir},
-               {"index_v2", r.v2.index_dir},
-               {"equal", equal},
-               {"settings_differ", r.settings_differ},
-               {"shards_equal", r.shards_equal},
-               {"shards_changed", r.shards_changed},
-               {"shards_added", r.shards_added},
-               {"shards_removed", r.shards_removed},
-               {"products_added", r.products.added.count},
-               {"products_removed", r.products.removed.count},
-               {"products_changed", r.products.changed.count},
-               {"terms_only_v1", r.terms_only_v1},
-               {"terms_only_v2", r.terms_only_v2},
-               {"terms_postings_differ", r.terms_changed},
-               {"segments_opened", r.segments_opened},
-               {"duration_ms", r.duration_ms}});
+              [&] {
+                LogFields fields = {{"v1", r.v1.version},
+                                    {"v2", r.v2.version},
+                                    {"index_v1", r.v1.index_dir},
+                                    {"index_v2", r.v2.index_dir},
+                                    {"equal", equal},
+                                    {"settings_differ", r.settings_differ}};
+                fields.update(CountsJson(r));
+                fields["segments_opened"] = r.segments_opened;
+                fields["duration_ms"] = r.duration_ms;
+                return fields;
+              }());
 
   if (g.json) {
     PrintJson(ResultJson(r, o.limit));
