@@ -604,9 +604,10 @@ void QueryEngine::AddHints(const QueryNode& query,
       if (open == nullptr) continue;
       const SegmentReader& r = *open;
       // A damaged block only loses suggestions; the query's answer did not read it.
-      (void)r.ForEachEntryWithPrefix(field, r.term_count(), [&](const TermEntry& e) {
-        const std::string_view candidate = std::string_view(e.term).substr(field.size());
-        if (EditDistance(body, candidate, limit) <= limit) docs[e.term] += e.df;
+      (void)r.ForEachTermView(field, [&](std::string_view term, uint32_t df) {
+        if (EditDistance(body, term.substr(field.size()), limit) <= limit) {
+          docs[std::string(term)] += df;
+        }
       });
     }
     Closest closest;

@@ -59,8 +59,9 @@ struct BlockEntry {
 void EncodeBlock(uint64_t postings_start, const std::vector<BlockEntry>& entries,
                  uint32_t inline_max_df, std::string* out);
 
-// Walks a block's entries in order. Every field is checked against the block's bytes; doc ids
-// of inline lists against doc_limit; Roaring ranges against postings_size.
+// Walks a block's entries in order. Every field is checked against the block's bytes, dfs
+// against doc_limit, Roaring ranges against postings_size; inline lists are skipped as varints
+// (their ids are checked by DecodeDeltaList where they are read).
 class BlockCursor {
  public:
   BlockCursor(std::string_view block, uint32_t entries, uint32_t inline_max_df, uint32_t doc_limit,

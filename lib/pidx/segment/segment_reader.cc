@@ -352,18 +352,87 @@ TermEntry SegmentReader::EntryAt(uint32_t i) const {
   return e;
 }
 
+size_t SegmentReader::FirstBlockFor(std::string_view t) const {
+  // The last block whose first term is < t may still hold terms >= t; blocks before it hold
+  // only smaller ones.
+  size_t b = static_cast<size_t>(
+      std::lower_bound(blocks_.begin(), blocks_.end(), t,
+                       [](const Block& blk, std::string_view p) { return blk.first_term < p; }) -
+      blocks_.begin());
+  return b > 0 ? b - 1 : 0;
+}
+
+Status SegmentReader::CheckedBlock(size_t b, std::string_view* bytes, uint32_t* entries) const {
+  const Block& blk = blocks_[b];
+  *bytes = terms_blob_.substr(blk.offset, blk.size);
+  PIDX_RETURN_IF_ERROR(VerifyBlock("term block", b, *bytes, blk.checksum, &checked_[b]));
+  *entries = static_cast<uint32_t>(
+      std::min<uint64_t>(term_block_size_, term_count_ - b * uint64_t{term_block_size_}));
+  return Status::Ok();
+}
+
 Result<std::optional<TermEntry>> SegmentReader::Lookup(std::string_view t) const {
   if (full_) {
     auto i = FindTerm(t);
     if (!i) return std::optional<TermEntry>();
     return std::optional<TermEntry>(EntryAt(*i));
   }
-  std::optional<TermEntry> found;
-  PIDX_ASSIGN_OR_RETURN(size_t n, ForEachEntryWithPrefix(t, 1, [&](const TermEntry& e) {
-                          if (e.term == t) found = e;
-                        }));
-  (void)n;
-  return found;
+  if (blocks_.empty()) return std::optional<TermEntry>();
+  // One block holds t if any does: the last one whose first term is <= t.
+  size_t b = static_cast<size_t>(
+      std::upper_bound(blocks_.begin(), blocks_.end(), t,
+                       [](std::string_view p, const Block& blk) { return p < blk.first_term; }) -
+      blocks_.begin());
+  if (b == 0) return std::optional<TermEntry>();
+  --b;
+  std::string_view bytes;
+  uint32_t entries = 0;
+  PIDX_RETURN_IF_ERROR(CheckedBlock(b, &bytes, &entries));
+  BlockCursor cursor(bytes, entries, inline_max_df_, doc_count_, postings_blob_.size());
+  if (!cursor.Start()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+  while (cursor.Next()) {
+    if (cursor.index() == 0 && cursor.term() != blocks_[b].first_term) {
+      return Corrupt(fmt::format("term block {} starts with \"{}\", its index says \"{}\"", b,
+                                 cursor.term(), blocks_[b].first_term));
+    }
+    const int c = std::string_view(cursor.term()).compare(t);
+    if (c < 0) continue;
+    if (c > 0) return std::optional<TermEntry>();
+    TermEntry e;
+    e.term = cursor.term();
+    e.ordinal = static_cast<uint32_t>(b * term_block_size_ + cursor.index());
+    e.df = cursor.df();
+    e.inline_list = cursor.is_inline();
+    e.list = cursor.is_inline()
+                 ? cursor.inline_bytes()
+                 : postings_blob_.substr(cursor.roaring_offset(), cursor.roaring_size());
+    return std::optional<TermEntry>(std::move(e));
+  }
+  if (!cursor.why().empty()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+  return std::optional<TermEntry>();
+}
+
+Status SegmentReader::ForEachTermView(
+    std::string_view prefix, const std::function<void(std::string_view, uint32_t)>& fn) const {
+  if (full_) {
+    (void)ForEachTermWithPrefix(prefix, term_count_, [&](uint32_t i) { fn(term(i), doc_freq(i)); });
+    return Status::Ok();
+  }
+  for (size_t b = FirstBlockFor(prefix); b < blocks_.size(); ++b) {
+    std::string_view bytes;
+    uint32_t entries = 0;
+    PIDX_RETURN_IF_ERROR(CheckedBlock(b, &bytes, &entries));
+    BlockCursor cursor(bytes, entries, inline_max_df_, doc_count_, postings_blob_.size());
+    if (!cursor.Start()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+    while (cursor.Next()) {
+      const std::string_view t = cursor.term();
+      if (t < prefix) continue;
+      if (t.substr(0, prefix.size()) != prefix) return Status::Ok();
+      fn(t, cursor.df());
+    }
+    if (!cursor.why().empty()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+  }
+  return Status::Ok();
 }
 
 Result<size_t> SegmentReader::ForEachEntryWithPrefix(

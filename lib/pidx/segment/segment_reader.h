@@ -73,6 +73,10 @@ class SegmentReader {
   // `cap` of them; returns how many it visited, or cap + 1 when more have the prefix.
   Result<size_t> ForEachEntryWithPrefix(std::string_view prefix, size_t cap,
                                         const std::function<void(const TermEntry&)>& fn) const;
+  // Calls fn(term, df) for every term that starts with `prefix`, in dictionary order, without
+  // building entries (query hints walk whole fields with it). The view lives during the call.
+  Status ForEachTermView(std::string_view prefix,
+                         const std::function<void(std::string_view, uint32_t)>& fn) const;
   // The posting list of an entry of this reader (validated; its chunks' checksums checked).
   Result<Postings> ReadPostings(const TermEntry& entry) const;
   // Doc record i (its block's checksum checked). REQUIRES: i < doc_count()
@@ -126,6 +130,9 @@ class SegmentReader {
   Status Validate2() const;
   Status Materialize();                 // format 2, full: decode the dictionary and the doc offsets
   TermEntry EntryAt(uint32_t i) const;  // full readers
+  // Lazy readers: the first dictionary block that may hold terms >= `t`, its bytes checked.
+  size_t FirstBlockFor(std::string_view t) const;
+  Status CheckedBlock(size_t b, std::string_view* bytes, uint32_t* entries) const;
   Status Corrupt(const std::string& what) const;
 
   uint32_t version_ = 1;
