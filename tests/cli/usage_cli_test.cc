@@ -613,3 +613,18 @@ TEST_CASE("the variable of an on/off flag is read strictly: junk is exit 78, nev
       Pidx({"build", "--catalog", one, "--index", index}, {.env = {{"PIDX_ALLOW_SHRINK", "True"}}});
   CHECK(r.exit_code == 0);
 }
+
+TEST_CASE("build refuses --no-accent-folding with --analyzer-version 1 instead of ignoring it") {
+  TempDir dir;
+  const std::string index = dir.File("idx");
+  const std::string catalog = Catalog(dir, 3);
+  RunResult r = Pidx({"build", "--catalog", catalog, "--index", index, "--analyzer-version", "1",
+                      "--no-accent-folding"});
+  CHECK(r.exit_code == 64);
+  CHECK(FailureEvent(r, "index.build.failed")["option"] == "--no-accent-folding");
+  RunResult e = Pidx({"build", "--catalog", catalog, "--index", index, "--analyzer-version", "1"},
+                     {.env = {{"PIDX_NO_ACCENT_FOLDING", "1"}}});
+  CHECK(e.exit_code == 78);
+  CHECK(FailureEvent(e, "index.build.failed")["variable"] == "PIDX_NO_ACCENT_FOLDING");
+  CHECK(!HasCurrent(index));
+}
