@@ -1,7 +1,5 @@
 // pidx build --catalog FILE... --index DIR
 // pidx build --plan plan.json [--worker I] --stage DIR   (one worker of a scale-out build)
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include "command_metrics.h"
@@ -9,8 +7,9 @@
 #include "output.h"
 #include "pidx/obs/log.h"
 #include "pidx/ops/build.h"
+#include "pidx/ops/values.h"
 #include "pidx/scaleout/worker.h"
-#include "pidx/snapshot/manifest.h"
+#include "progress_view.h"
 
 namespace pidx::cli {
 namespace {
@@ -54,7 +53,22 @@ Status RunStage(const BuildFlags& f, const GlobalOptions& g) {
   o.stage_dir = f.stage;
   o.worker = f.worker;
   o.threads = f.threads;
-  PIDX_ASSIGN_OR_RETURN(StageResult r, BuildStage(o, Env::Default()));
+  ProgressView progress(g, "staging",
+                        f.worker >= 0 ? LogFields{{"worker", f.worker}} : LogFields());
+  o.progress = progress.options();
+  auto staged = BuildStage(o, Env::Default());
+  progress.Close();
+  PIDX_ASSIGN_OR_RETURN(StageResult r, std::move(staged));
+  g.Completed(fmt::format("worker {} of {} staged {} shards", r.worker, r.workers, r.shards.size()),
+              {{"worker", r.worker},
+               {"workers", r.workers},
+               {"shards", r.shards.size()},
+               {"docs", r.docs},
+               {"bytes", r.bytes},
+               {"segments_written", r.segments_written},
+               {"fragment", r.fragment},
+               {"duration_ms", r.duration_ms}},
+              LogLevel::kInfo, "index.stage.completed");
   if (g.json) {
     PrintJson({{"command", "build"},
                {"mode", "stage"},
@@ -105,17 +119,31 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   o.force = f.force;
   o.threads = f.threads;
   PIDX_ASSIGN_OR_RETURN(o.memory_budget, ParseMemoryBudget(f.memory_budget, g));
-  o.progress_bar = Log::StderrIsTerminal() && !g.quiet;
-
+  ProgressView progress(g, "reading");
+  o.progress = progress.options();
   auto built = Build(o, Env::Default());
+  progress.Close();
   if (!built.ok()) return WithBadRecordHint(built.status(), f.read, f.catalogs, g);
   BuildResult r = std::move(built).value();
   metrics->SetLockWait(r.lock_wait_ms);
   for (const auto& s : r.shard_sizes) metrics->AddShard(s.shard, s.docs, s.bytes);
   metrics->SetPublished(true);
+  const std::string version = VersionName(r.version);
+  g.Completed(r.unchanged ? "unchanged: the current version " + version + " has this content"
+                          : "published " + version,
+              {{"version", version},
+               {"parent", r.parent ? VersionName(r.parent) : ""},
+               {"unchanged", r.unchanged},
+               {"shards", r.totals.shards},
+               {"docs", r.totals.docs},
+               {"terms", r.totals.terms},
+               {"bytes", r.totals.bytes},
+               {"bad_lines_skipped", r.bad_records},
+               {"duration_ms", r.duration_ms}});
+  const Throughput t = ThroughputOf(r.totals.docs, r.catalog_bytes, r.duration_ms);
   if (g.json) {
     PrintJson({{"command", "build"},
-               {"version", snapshot::VersionName(r.version)},
+               {"version", version},
                {"parent", VersionOrNull(r.parent)},
                {"unchanged", r.unchanged},
                {"shard_count", r.totals.shards},
@@ -125,20 +153,23 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
                {"bytes", r.totals.bytes},
                {"segments_written", r.segments_written},
                {"bad_lines_skipped", r.bad_records},
-               {"duration_ms", r.duration_ms}});
+               {"duration_ms", r.duration_ms},
+               {"catalog_bytes", r.catalog_bytes},
+               {"products_per_second", t.products_per_second},
+               {"catalog_mb_per_second", t.mb_per_second},
+               {"phases_ms", PhasesJson(r.phases, r.duration_ms)}});
   } else {
-    const std::string vname = snapshot::VersionName(r.version);
     std::string out = r.unchanged ? fmt::format(
                                         "unchanged: {} in {} already has this content "
                                         "(nothing published; --force publishes anyway)\n",
-                                        vname, f.index)
-                                  : fmt::format("published {} in {}\n", vname, f.index);
+                                        version, f.index)
+                                  : fmt::format("published {} in {}\n", version, f.index);
     out +=
         fmt::format("  shards {}  docs {}  terms {}  postings {}  size {}\n", r.totals.shards,
                     r.totals.docs, r.totals.terms, r.totals.postings, HumanBytes(r.totals.bytes));
     out +=
-        fmt::format("  new segments {}  bad lines skipped {}  took {:.2f}s\n", r.segments_written,
-                    r.bad_records, static_cast<double>(r.duration_ms) / 1000);
+        fmt::format("  new segments {}  bad lines skipped {}\n", r.segments_written, r.bad_records);
+    out += TimingText(r.duration_ms, r.totals.docs, r.catalog_bytes, r.phases);
     PrintText(out);
   }
   return Status::Ok();
@@ -154,14 +185,13 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
   AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
-  AddCountOption(app, "analyzer-version", &f->analyzer_version, 1,
-                 analysis::AnalyzerSettings::kLatestVersion,
+  AddCountOption(app, "analyzer-version", &f->analyzer_version, 1, LatestAnalyzerVersion(),
                  "Analyzer version, 1-2 (default 2; docs/QUERY.md), stored in the version");
   app->add_flag("--no-accent-folding", f->no_accent_folding,
                 "Analyzer 2: keep accents in text fields (naive and naïve differ)");
   AddShardCountOptions(app, &f->shard_counts);
   AddShrinkGuardOptions(app, &f->guard);
-  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
+  AddThreadsOption(app, &f->threads);
   AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);
   app->add_flag("--force", f->force,

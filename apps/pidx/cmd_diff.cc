@@ -8,7 +8,7 @@
 #include "output.h"
 #include "pidx/obs/log.h"
 #include "pidx/ops/diff.h"
-#include "pidx/snapshot/manifest.h"
+#include "pidx/ops/values.h"
 
 namespace pidx::cli {
 namespace {
@@ -30,9 +30,10 @@ Status ParseOperands(const DiffFlags& f, const GlobalOptions& g, DiffOptions* o)
     return Status::Usage(fmt::format(
         "expected two operands (--index DIR V1 V2, or DIR1 DIR2), got {}", f.operands.size()));
   }
-  uint64_t v1 = 0, v2 = 0;
-  const bool versions = snapshot::ParseVersionName(f.operands[0], &v1) &&
-                        snapshot::ParseVersionName(f.operands[1], &v2);
+  auto p1 = ParseVersion(f.operands[0]);
+  auto p2 = ParseVersion(f.operands[1]);
+  const bool versions = p1.ok() && p2.ok();
+  const uint64_t v1 = p1.ok() ? *p1 : 0, v2 = p2.ok() ? *p2 : 0;
   if (!f.index.empty() && (versions || !g.from_env.count("index"))) {
     if (!versions) {
       return Status::Usage(
@@ -104,6 +105,20 @@ nlohmann::ordered_json ShardJson(const ShardDiff& s) {
   return j;
 }
 
+// The counts of a diff: the JSON result's `totals` and the fields of index.diff.completed.
+nlohmann::ordered_json CountsJson(const DiffResult& r) {
+  return {{"shards_equal", r.shards_equal},
+          {"shards_changed", r.shards_changed},
+          {"shards_added", r.shards_added},
+          {"shards_removed", r.shards_removed},
+          {"products_added", r.products.added.count},
+          {"products_removed", r.products.removed.count},
+          {"products_changed", r.products.changed.count},
+          {"terms_only_v1", r.terms_only_v1},
+          {"terms_only_v2", r.terms_only_v2},
+          {"terms_postings_differ", r.terms_changed}};
+}
+
 nlohmann::ordered_json ResultJson(const DiffResult& r, size_t limit) {
   nlohmann::ordered_json j;
   j["command"] = "diff";
@@ -115,16 +130,7 @@ nlohmann::ordered_json ResultJson(const DiffResult& r, size_t limit) {
   j["level"] = r.settings_differ ? "products" : "shards";
   j["limit"] = limit;
   j["segments_opened"] = r.segments_opened;
-  j["totals"] = {{"shards_equal", r.shards_equal},
-                 {"shards_changed", r.shards_changed},
-                 {"shards_added", r.shards_added},
-                 {"shards_removed", r.shards_removed},
-                 {"products_added", r.products.added.count},
-                 {"products_removed", r.products.removed.count},
-                 {"products_changed", r.products.changed.count},
-                 {"terms_only_v1", r.terms_only_v1},
-                 {"terms_only_v2", r.terms_only_v2},
-                 {"terms_postings_differ", r.terms_changed}};
+  j["totals"] = CountsJson(r);
   j["product_changes"] = ProductsJson(r.products);
   j["shards"] = nlohmann::ordered_json::array();
   for (const auto& s : r.shards) j["shards"].push_back(ShardJson(s));
@@ -241,27 +247,20 @@ Status RunDiff(const DiffFlags& f, const GlobalOptions& g) {
   PIDX_ASSIGN_OR_RETURN(DiffResult r, Diff(o, Env::Default()));
 
   const bool equal = r.equal();
-  Log::Info("index.diff.completed",
-            equal ? fmt::format("{} and {} are equal", r.v1.version, r.v2.version)
-                  : fmt::format("{} and {} differ", r.v1.version, r.v2.version),
-            {{"v1", r.v1.version},
-             {"v2", r.v2.version},
-             {"index_v1", r.v1.index_dir},
-             {"index_v2", r.v2.index_dir},
-             {"equal", equal},
-             {"settings_differ", r.settings_differ},
-             {"shards_equal", r.shards_equal},
-             {"shards_changed", r.shards_changed},
-             {"shards_added", r.shards_added},
-             {"shards_removed", r.shards_removed},
-             {"products_added", r.products.added.count},
-             {"products_removed", r.products.removed.count},
-             {"products_changed", r.products.changed.count},
-             {"terms_only_v1", r.terms_only_v1},
-             {"terms_only_v2", r.terms_only_v2},
-             {"terms_postings_differ", r.terms_changed},
-             {"segments_opened", r.segments_opened},
-             {"duration_ms", r.duration_ms}});
+  g.Completed(equal ? fmt::format("{} and {} are equal", r.v1.version, r.v2.version)
+                    : fmt::format("{} and {} differ", r.v1.version, r.v2.version),
+              [&] {
+                LogFields fields = {{"v1", r.v1.version},
+                                    {"v2", r.v2.version},
+                                    {"index_v1", r.v1.index_dir},
+                                    {"index_v2", r.v2.index_dir},
+                                    {"equal", equal},
+                                    {"settings_differ", r.settings_differ}};
+                fields.update(CountsJson(r));
+                fields["segments_opened"] = r.segments_opened;
+                fields["duration_ms"] = r.duration_ms;
+                return fields;
+              }());
 
   if (g.json) {
     PrintJson(ResultJson(r, o.limit));
@@ -286,7 +285,7 @@ CommandRun SetupDiff(CLI::App* app, GlobalOptions* global) {
   app->add_option("--shard", f->shard, "Compare only this shard")->type_name("SHARD");
   AddCountOption(app, "limit", &f->limit, 0, kMaxLimit, "Examples listed per section");
   app->add_flag("--summary", f->summary, "Counts only: no examples");
-  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
+  AddThreadsOption(app, &f->threads);
   return [f, global] { return RunDiff(*f, *global); };
 }
 

@@ -5,10 +5,8 @@
 #include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
-#include "pidx/base/duration.h"
-#include "pidx/obs/log.h"
 #include "pidx/ops/gc.h"
-#include "pidx/snapshot/manifest.h"
+#include "pidx/ops/values.h"
 
 namespace pidx::cli {
 namespace {
@@ -16,7 +14,7 @@ namespace {
 struct GcFlags {
   std::string index;
   uint32_t keep = 0;
-  std::vector<std::string> protect;
+  std::vector<uint64_t> protect;
   std::string grace = "1h";
   bool dry_run = false;
   std::string lock_timeout = "5s";
@@ -29,14 +27,8 @@ Status RunGc(const GcFlags& f, const GlobalOptions& g, CommandMetrics* metrics) 
   o.index_dir = f.index;
   if (f.keep == 0) return g.BadValue("keep", "--keep N is required and must be at least 1");
   o.keep = f.keep;
-  for (const auto& p : f.protect) {
-    uint64_t v = 0;
-    if (!snapshot::ParseVersionName(p, &v) || v == 0) {
-      return g.BadValue("protect", "not a version: \"" + p + "\" (e.g. v000042 or 42)");
-    }
-    o.protect.push_back(v);
-  }
-  auto grace = ParseDurationMs(f.grace);
+  o.protect = f.protect;
+  auto grace = ParseDuration(f.grace);
   if (!grace.ok()) return g.BadValue("grace", grace.status().message());
   o.grace_ms = *grace;
   PIDX_ASSIGN_OR_RETURN(o.lock_timeout_ms, ParseLockTimeout(f.lock_timeout, g));
@@ -46,31 +38,30 @@ Status RunGc(const GcFlags& f, const GlobalOptions& g, CommandMetrics* metrics) 
   metrics->SetLockWait(r.lock_wait_ms);
 
   std::vector<std::string> kept;
-  for (uint64_t v : r.kept) kept.push_back(snapshot::VersionName(v));
+  for (uint64_t v : r.kept) kept.push_back(VersionName(v));
   size_t versions = 0, segments = 0, temporaries = 0;
   for (const auto& x : r.removed) {
     if (x.kind == "version") ++versions;
     if (x.kind == "segment") ++segments;
     if (x.kind == "temporary") ++temporaries;
   }
-  Log::Info("index.gc.completed",
-            fmt::format("{}{} versions, {} segments, {} temporaries, {} bytes",
-                        r.dry_run ? "would remove " : "removed ", versions, segments, temporaries,
-                        r.bytes_freed),
-            {{"dry_run", r.dry_run},
-             {"kept", kept},
-             {"versions_removed", versions},
-             {"segments_removed", segments},
-             {"temporaries_removed", temporaries},
-             {"young_segments_kept", r.young_segments.size()},
-             {"bytes_freed", r.bytes_freed},
-             {"duration_ms", r.duration_ms}});
+  g.Completed(fmt::format("{}{} versions, {} segments, {} temporaries, {} bytes",
+                          r.dry_run ? "would remove " : "removed ", versions, segments, temporaries,
+                          r.bytes_freed),
+              {{"dry_run", r.dry_run},
+               {"kept", kept},
+               {"versions_removed", versions},
+               {"segments_removed", segments},
+               {"temporaries_removed", temporaries},
+               {"young_segments_kept", r.young_segments.size()},
+               {"bytes_freed", r.bytes_freed},
+               {"duration_ms", r.duration_ms}});
   if (g.json) {
     nlohmann::ordered_json j;
     j["command"] = "gc";
     j["dry_run"] = r.dry_run;
-    j["current"] = r.current > 0 ? nlohmann::ordered_json(snapshot::VersionName(r.current))
-                                 : nlohmann::ordered_json();
+    j["current"] =
+        r.current > 0 ? nlohmann::ordered_json(VersionName(r.current)) : nlohmann::ordered_json();
     j["kept"] = kept;
     j["removed"] = nlohmann::ordered_json::array();
     for (const auto& x : r.removed) {
@@ -107,8 +98,7 @@ CommandRun SetupGc(CLI::App* app, GlobalOptions* global) {
   AddLockTimeoutOption(app, &f->lock_timeout);
   AddCountOption(app, "keep", &f->keep, 1, 1000000,
                  "Keep the N newest versions (and the current one), 1 or more");
-  app->add_option("--protect", f->protect, "Never remove this version (repeatable)")
-      ->type_name("V");
+  AddVersionListOption(app, "protect", &f->protect, "Never remove this version (repeatable)");
   app->add_option("--grace", f->grace,
                   "Leave unreferenced segments younger than this (a build in progress)")
       ->type_name("DUR");

@@ -7,6 +7,7 @@
 #include "command_table.h"
 #include "output.h"
 #include "pidx/scaleout/plan.h"
+#include "progress_view.h"
 
 namespace pidx::cli {
 namespace {
@@ -39,10 +40,22 @@ Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
   o.workers = f.workers;
   o.threads = f.threads;
   o.out_path = f.out;
-  auto planned = MakePlan(o, Env::Default());
-  if (!planned.ok()) return WithBadRecordHint(planned.status(), f.read, f.catalogs, g);
-  Plan p = std::move(planned).value();
+  ProgressView progress(g, "planning");
+  o.progress = progress.options();
+  auto made = MakePlan(o, Env::Default());
+  progress.Close();
+  if (!made.ok()) return WithBadRecordHint(made.status(), f.read, f.catalogs, g);
+  MadePlan m = std::move(made).value();
+  const Plan& p = m.plan;
   const std::vector<uint64_t> docs = p.WorkerDocs();
+  g.Completed("plan written to " + f.out,
+              {{"plan", f.out},
+               {"workers", p.workers},
+               {"shards", p.shards.size()},
+               {"products", p.products},
+               {"worker_docs", docs},
+               {"max_worker_docs", *std::max_element(docs.begin(), docs.end())},
+               {"duration_ms", m.duration_ms}});
   if (g.json) {
     nlohmann::json workers = nlohmann::json::array();
     for (uint32_t w = 0; w < p.workers; ++w) {
@@ -83,7 +96,7 @@ CommandRun SetupPlan(CLI::App* app, GlobalOptions* global) {
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
   AddShardCountOptions(app, &f->shard_counts);
-  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
+  AddThreadsOption(app, &f->threads);
   return [f, global] { return RunPlan(*f, *global); };
 }
 

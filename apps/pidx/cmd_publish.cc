@@ -4,8 +4,8 @@
 #include "command_metrics.h"
 #include "command_table.h"
 #include "output.h"
+#include "pidx/ops/values.h"
 #include "pidx/scaleout/stage_publish.h"
-#include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {
 namespace {
@@ -35,7 +35,19 @@ Status RunPublish(const PublishFlags& f, const GlobalOptions& g, CommandMetrics*
 
   PIDX_ASSIGN_OR_RETURN(PublishStageResult r, PublishStage(o, Env::Default()));
   metrics->SetLockWait(r.lock_wait_ms);
-  const std::string version = snapshot::VersionName(r.version);
+  const std::string version = VersionName(r.version);
+  g.Completed(r.unchanged ? "the current version " + version +
+                                " already has this content; nothing published"
+                          : "published " + version,
+              {{"version", version},
+               {"parent", r.parent ? VersionName(r.parent) : ""},
+               {"unchanged", r.unchanged},
+               {"workers", r.workers},
+               {"shards", r.totals.shards},
+               {"docs", r.totals.docs},
+               {"bytes", r.totals.bytes},
+               {"segments_copied", r.segments_copied},
+               {"duration_ms", r.duration_ms}});
   if (g.json) {
     PrintJson({{"command", "publish"},
                {"version", version},

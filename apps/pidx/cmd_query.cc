@@ -1,17 +1,13 @@
 // pidx query --index DIR [--version V] [--limit N] [--count] QUERY...
 // The language is in docs/QUERY.md (and, in brief, in kQueryLanguageHelp below, which
 // `pidx query --help` and the man page print); results are ordered by external id.
-#include <optional>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "command_table.h"
 #include "output.h"
-#include "pidx/base/duration.h"
-#include "pidx/obs/log.h"
+#include "pidx/ops/values.h"
 #include "pidx/query/engine.h"
-#include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {
 
@@ -40,7 +36,7 @@ namespace {
 
 struct QueryFlags {
   std::string index;
-  std::string version;
+  uint64_t version = 0;  // 0: the current one
   std::vector<std::string> words;
   size_t limit = 10;
   size_t max_prefix_terms = kDefaultMaxPrefixTerms;
@@ -77,12 +73,7 @@ void LogNotes(const std::string& text, const QueryNotes& notes, const QueryResul
 }
 
 Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
-  const int64_t start = MonotonicMs();
   PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
-  uint64_t version = 0;
-  if (!f.version.empty() && !snapshot::ParseVersionName(f.version, &version)) {
-    return g->BadValue("version", "not a version: \"" + f.version + "\" (e.g. v000042 or 42)");
-  }
   // Several arguments form one query, so `pidx query wireless charger` needs no quotes.
   std::string text;
   for (const auto& w : f.words) text += (text.empty() ? "" : " ") + w;
@@ -90,52 +81,28 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
   SearchOptions options;
   options.limit = f.count ? 0 : f.limit;
   options.max_prefix_terms = f.max_prefix_terms;
-  QueryNotes notes;
-  // Readers take no lock: a concurrent gc may remove the version CURRENT named when the search
-  // started (its manifest or a segment not opened yet). Searching the current version then
-  // starts again on the new CURRENT; a --version that was removed fails as not found.
-  constexpr int kAttempts = 5;
-  std::optional<QueryEngine> engine;
-  std::string parsed_text;
-  QueryResult r;
-  for (int attempt = 1;; ++attempt) {
-    auto opened = QueryEngine::Open(Env::Default(), f.index, version);
-    Status s = opened.status();
-    if (opened.ok()) {
-      engine.emplace(std::move(*opened));
-      size_t column = 0;
-      notes = QueryNotes{};
-      auto parsed = engine->parser().Parse(text, &column, &notes);
-      if (!parsed.ok()) {
-        g->failure_fields["query"] = text;
-        if (column > 0) g->failure_fields["column"] = column;
-        return parsed.status();
-      }
-      parsed_text = parsed->ToString();
-      auto searched = engine->Search(*parsed, options);
-      if (searched.ok()) {
-        r = std::move(*searched);
-        break;
-      }
-      s = searched.status();
-      if (s.kind() == StatusKind::kUsage) {  // a prefix past the cap
-        g->failure_fields["query"] = text;
+  QueryRunNotes run_notes;
+  auto run = pidx::RunQuery(Env::Default(), f.index, f.version, text, options, &run_notes);
+  if (!run.ok()) {
+    if (run.status().kind() == StatusKind::kUsage) {
+      g->failure_fields["query"] = text;
+      if (run_notes.syntax_error) {
+        if (run_notes.column > 0) g->failure_fields["column"] = run_notes.column;
+      } else {  // a prefix past the cap
         g->failure_fields["max_prefix_terms"] = f.max_prefix_terms;
-        return s;
       }
     }
-    if (version != 0 || attempt >= kAttempts || s.kind() != StatusKind::kNotFound) return s;
-    Log::Debug("index.query.restarted", "the version being searched was removed; searching again",
-               {{"attempt", attempt}, {"error", s.message()}});
+    return run.status();
   }
-  const std::string vname = snapshot::VersionName(engine->version());
-  Log::Info("index.query.completed", fmt::format("{} matches", r.total),
-            {{"version", vname},
-             {"query", text},
-             {"total", r.total},
-             {"shards_searched", r.shards_searched},
-             {"shards", r.shards_total},
-             {"duration_ms", MonotonicMs() - start}});
+  const QueryResult& r = run->result;
+  const std::string vname = VersionName(run->version);
+  g->Completed(fmt::format("{} matches", r.total), {{"version", vname},
+                                                    {"query", text},
+                                                    {"total", r.total},
+                                                    {"shards_searched", r.shards_searched},
+                                                    {"shards", r.shards_total},
+                                                    {"duration_ms", run->duration_ms}});
+  const QueryNotes& notes = run_notes.query;
   LogNotes(text, notes, r);
 
   if (g->json) {
@@ -143,7 +110,7 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
     j["command"] = "query";
     j["version"] = vname;
     j["query"] = text;
-    j["parsed"] = parsed_text;
+    j["parsed"] = run->parsed;
     j["total"] = r.total;
     j["limit"] = options.limit;
     j["order"] = "external_id";
@@ -190,7 +157,7 @@ Status RunQuery(const QueryFlags& f, GlobalOptions* g) {
 CommandRun SetupQuery(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<QueryFlags>();
   AddIndexOption(app, &f->index);
-  app->add_option("--version", f->version, "Version to search (default: the current one)");
+  AddVersionOption(app, &f->version, "search");
   AddCountOption(app, "limit", &f->limit, 0, kMaxLimit, "Products to list, by external id");
   app->add_flag("--count", f->count, "Print only the number of matching products");
   AddCountOption(app, "max-prefix-terms", &f->max_prefix_terms, 1, kMaxLimit,

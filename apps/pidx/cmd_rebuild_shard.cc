@@ -5,7 +5,8 @@
 #include "command_table.h"
 #include "output.h"
 #include "pidx/ops/rebuild.h"
-#include "pidx/snapshot/manifest.h"
+#include "pidx/ops/values.h"
+#include "progress_view.h"
 
 namespace pidx::cli {
 namespace {
@@ -44,17 +45,32 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
   o.allow_shrink = f.guard.allow_shrink;
   o.force = f.force;
 
+  ProgressView progress(g, "reading", {{"shard", f.shard}});
+  o.progress = progress.options();
   auto rebuilt = RebuildShard(o, Env::Default());
+  progress.Close();
   if (!rebuilt.ok()) return WithBadRecordHint(rebuilt.status(), f.read, f.catalogs, g);
   RebuildResult r = std::move(rebuilt).value();
   metrics->SetLockWait(r.lock_wait_ms);
   metrics->AddShard(r.shard, r.docs, r.bytes);  // 0 and 0 when the shard was removed
   metrics->SetPublished(false);
+  const std::string version = VersionName(r.version);
+  g.Completed(r.unchanged
+                  ? r.shard + " unchanged: the current version " + version + " has this content"
+                  : r.shard + " " + r.action + " in " + version,
+              {{"shard", r.shard},
+               {"action", r.action},
+               {"unchanged", r.unchanged},
+               {"docs", r.docs},
+               {"version", version},
+               {"parent", VersionName(r.parent)},
+               {"segment_unchanged", r.segment_unchanged},
+               {"duration_ms", r.duration_ms}});
   if (g.json) {
     PrintJson({{"command", "rebuild-shard"},
                {"shard", r.shard},
                {"action", r.action},
-               {"version", snapshot::VersionName(r.version)},
+               {"version", version},
                {"parent", VersionOrNull(r.parent)},
                {"unchanged", r.unchanged},
                {"docs", r.docs},
@@ -63,20 +79,25 @@ Status RunRebuild(const RebuildFlags& f, GlobalOptions& g, CommandMetrics* metri
                {"segment", r.segment},
                {"segment_unchanged", r.segment_unchanged},
                {"bad_lines_skipped", r.bad_records},
-               {"duration_ms", r.duration_ms}});
+               {"duration_ms", r.duration_ms},
+               {"phases_ms", PhasesJson(r.phases, r.duration_ms)}});
   } else {
-    const std::string vname = snapshot::VersionName(r.version);
     std::string out = r.unchanged
                           ? fmt::format(
                                 "{} unchanged: {} already has this content (nothing published; "
                                 "--force publishes anyway)\n",
-                                r.shard, vname)
+                                r.shard, version)
                           : fmt::format("{} {}: published {} (parent {})\n", r.shard, r.action,
-                                        vname, r.parent ? snapshot::VersionName(r.parent) : "none");
+                                        version, r.parent ? VersionName(r.parent) : "none");
     if (r.action != "removed") {
       out += fmt::format("  docs {}  terms {}  size {}{}\n", r.docs, r.terms, HumanBytes(r.bytes),
                          r.segment_unchanged && !r.unchanged ? "  (segment unchanged)" : "");
     }
+    out += fmt::format("  took {:.2f}s: read+analyze {:.2f}s, shard {:.2f}s, publish {:.2f}s\n",
+                       static_cast<double>(r.duration_ms) / 1000,
+                       static_cast<double>(r.phases.read_ms) / 1000,
+                       static_cast<double>(r.phases.shards_ms) / 1000,
+                       static_cast<double>(r.phases.publish_ms) / 1000);
     PrintText(out);
   }
   return Status::Ok();
@@ -93,7 +114,7 @@ CommandRun SetupRebuildShard(CLI::App* app, GlobalOptions* global) {
   AddLockTimeoutOption(app, &f->lock_timeout);
   AddCatalogReadOptions(app, &f->read);
   AddShrinkGuardOptions(app, &f->guard);
-  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
+  AddThreadsOption(app, &f->threads);
   AddMemoryBudgetOption(app, &f->memory_budget);
   AddMetricsFileOption(app, &f->metrics_file);
   app->add_flag("--force", f->force,

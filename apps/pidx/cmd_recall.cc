@@ -7,15 +7,15 @@
 #include "command_table.h"
 #include "output.h"
 #include "pidx/obs/log.h"
+#include "pidx/ops/values.h"
 #include "pidx/query/recall.h"
-#include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {
 namespace {
 
 struct RecallFlags {
   std::string index;
-  std::string version;
+  uint64_t version = 0;  // 0: the current one
   std::string queries;
   double min = 0.0;
   std::string metrics_file;
@@ -30,11 +30,9 @@ Status RunRecall(const RecallFlags& f, const GlobalOptions& g, CommandMetrics* m
   RecallOptions o;
   o.index_dir = f.index;
   o.queries_file = f.queries;
-  if (!f.version.empty() && !snapshot::ParseVersionName(f.version, &o.version)) {
-    return g.BadValue("version", "not a version: \"" + f.version + "\" (e.g. v000042 or 42)");
-  }
+  o.version = f.version;
   PIDX_ASSIGN_OR_RETURN(RecallResult r, Recall(o, Env::Default()));
-  const std::string vname = snapshot::VersionName(r.version);
+  const std::string vname = VersionName(r.version);
   const bool below = r.recall < f.min;
   const bool pass = !below && r.unavailable.empty();
   metrics->SetRecall(r.recall, f.min);
@@ -43,18 +41,18 @@ Status RunRecall(const RecallFlags& f, const GlobalOptions& g, CommandMetrics* m
     Log::Error("index.query.shard_unavailable", "a shard could not be searched: " + u,
                {{"version", vname}, {"shard", u.substr(0, u.find(':'))}, {"error", u}});
   }
-  Log::Event(pass ? LogLevel::kInfo : LogLevel::kError, "index.recall.completed",
-             fmt::format("recall {:.4f} over {} queries{}", r.recall, r.queries.size(),
-                         below ? fmt::format(" is below --min {}", f.min) : ""),
-             {{"version", vname},
-              {"recall", r.recall},
-              {"mean_query_recall", r.mean_query_recall},
-              {"min", f.min},
-              {"queries", r.queries.size()},
-              {"expected", r.expected},
-              {"found", r.found},
-              {"unavailable_shards", r.unavailable.size()},
-              {"duration_ms", r.duration_ms}});
+  g.Completed(fmt::format("recall {:.4f} over {} queries{}", r.recall, r.queries.size(),
+                          below ? fmt::format(" is below --min {}", f.min) : ""),
+              {{"version", vname},
+               {"recall", r.recall},
+               {"mean_query_recall", r.mean_query_recall},
+               {"min", f.min},
+               {"queries", r.queries.size()},
+               {"expected", r.expected},
+               {"found", r.found},
+               {"unavailable_shards", r.unavailable.size()},
+               {"duration_ms", r.duration_ms}},
+              pass ? LogLevel::kInfo : LogLevel::kError);
 
   if (g.json) {
     nlohmann::ordered_json j;
@@ -130,7 +128,7 @@ CommandRun SetupRecall(CLI::App* app, GlobalOptions* global) {
   app->add_option("--queries", f->queries,
                   "Query set: JSONL of {\"query\": ..., \"expected\": [ids]}")
       ->type_name("FILE");
-  app->add_option("--version", f->version, "Version to measure (default: the current one)");
+  AddVersionOption(app, &f->version, "measure");
   AddFractionOption(app, "min", &f->min, 0, 1, "Exit 1 when overall recall is below this (0 to 1)");
   AddMetricsFileOption(app, &f->metrics_file);
   return [f, global] {

@@ -4,44 +4,38 @@
 
 #include "command_table.h"
 #include "output.h"
-#include "pidx/base/duration.h"
-#include "pidx/obs/log.h"
+#include "pidx/ops/values.h"
 #include "pidx/ops/versions.h"
-#include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {
 namespace {
 
 struct RollbackFlags {
   std::string index;
-  std::string version;
+  uint64_t version = 0;
   std::string lock_timeout = "5s";
   int threads = 0;
 };
 
 Status RunRollback(const RollbackFlags& f, GlobalOptions* g) {
-  const int64_t start = MonotonicMs();
   PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
   RollbackOptions o;
   o.index_dir = f.index;
-  if (!snapshot::ParseVersionName(f.version, &o.version) || o.version == 0) {
-    return Status::Usage("not a version: \"" + f.version + "\" (e.g. v000042 or 42)");
-  }
+  o.version = f.version;
   PIDX_ASSIGN_OR_RETURN(o.lock_timeout_ms, ParseLockTimeout(f.lock_timeout, *g));
   o.threads = f.threads;
-  g->failure_fields["version"] = snapshot::VersionName(o.version);
+  g->failure_fields["version"] = VersionName(o.version);
   PIDX_ASSIGN_OR_RETURN(RollbackResult r, Rollback(o, Env::Default()));
 
-  const std::string vname = snapshot::VersionName(r.version);
-  const std::string previous = r.previous > 0 ? snapshot::VersionName(r.previous) : "";
-  const int64_t duration = MonotonicMs() - start;
-  Log::Info("index.rollback.completed",
-            r.changed ? "CURRENT is now " + vname : vname + " was current already",
-            {{"version", vname},
-             {"previous", previous},
-             {"changed", r.changed},
-             {"shards", r.shards_checked},
-             {"duration_ms", duration}});
+  const std::string vname = VersionName(r.version);
+  const std::string previous = r.previous > 0 ? VersionName(r.previous) : "";
+  const int64_t duration = r.duration_ms;
+  g->Completed(r.changed ? "CURRENT is now " + vname : vname + " was current already",
+               {{"version", vname},
+                {"previous", previous},
+                {"changed", r.changed},
+                {"shards", r.shards_checked},
+                {"duration_ms", duration}});
   if (g->json) {
     nlohmann::ordered_json j;
     j["command"] = "rollback";
@@ -66,10 +60,8 @@ CommandRun SetupRollback(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<RollbackFlags>();
   AddIndexOption(app, &f->index);
   AddLockTimeoutOption(app, &f->lock_timeout);
-  AddThreadsOption(app, &f->threads, "Worker threads for the verification (0: one per core)");
-  app->add_option("version", f->version, "The version to make current (v000042 or 42)")
-      ->type_name("VERSION")
-      ->required();
+  AddThreadsOption(app, &f->threads);
+  AddVersionOperand(app, &f->version, "The version to make current (v000042 or 42)");
   return [f, global] { return RunRollback(*f, global); };
 }
 

@@ -8,15 +8,14 @@
 #include "command_table.h"
 #include "output.h"
 #include "pidx/ops/stats.h"
-#include "pidx/shard/shard_id.h"
-#include "pidx/snapshot/manifest.h"
+#include "pidx/ops/values.h"
 
 namespace pidx::cli {
 namespace {
 
 struct StatsFlags {
   std::string index;
-  std::string version;
+  uint64_t version = 0;  // 0: the current one
   std::string shard;
   uint32_t top_terms = 0;
   bool show_shards = false;
@@ -67,9 +66,7 @@ std::vector<CategoryRollup> RollUp(const StatsResult& r) {
   std::map<std::string, CategoryRollup> by_slug;
   std::map<std::string, std::set<std::string>> names;
   for (const auto& s : r.shards) {
-    std::string slug;
-    uint32_t number = 0;
-    if (!shard::ParseShardId(s.shard, &slug, &number)) slug = s.shard;
+    const std::string& slug = s.category_slug;
     CategoryRollup& c = by_slug[slug];
     c.slug = slug;
     ++c.shards;
@@ -141,18 +138,22 @@ Status RunStats(const StatsFlags& f, const GlobalOptions& g) {
   PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
   StatsOptions o;
   o.index_dir = f.index;
-  if (!f.version.empty() && !snapshot::ParseVersionName(f.version, &o.version)) {
-    return g.BadValue("version", "not a version: \"" + f.version + "\" (e.g. v000042 or 42)");
-  }
+  o.version = f.version;
   o.shard = f.shard;
   o.top_terms = f.top_terms;
   PIDX_ASSIGN_OR_RETURN(StatsResult r, Stats(o, Env::Default()));
+  g.Completed(fmt::format("{} shards, {} docs", r.shards.size(), r.total.docs),
+              {{"version", VersionName(r.version)},
+               {"shards", r.shards.size()},
+               {"docs", r.total.docs},
+               {"terms", r.total.terms},
+               {"bytes", r.total.bytes}});
   const std::vector<CategoryRollup> rollup = RollUp(r);
 
   if (g.json) {
     nlohmann::ordered_json j;
     j["command"] = "stats";
-    j["version"] = snapshot::VersionName(r.version);
+    j["version"] = VersionName(r.version);
     j["created"] = r.created;
     j["shards_per_category"] = r.shards_per_category;
     j["totals"] = ShardJson(r.total);
@@ -167,9 +168,9 @@ Status RunStats(const StatsFlags& f, const GlobalOptions& g) {
     return Status::Ok();
   }
   const ShardStats& t = r.total;
-  std::string out = fmt::format("{} ({}), {} shards, {} per category{}\n",
-                                snapshot::VersionName(r.version), r.created, r.shards.size(),
-                                r.shards_per_category, f.shard.empty() ? "" : ", shard " + f.shard);
+  std::string out = fmt::format("{} ({}), {} shards, {} per category{}\n", VersionName(r.version),
+                                r.created, r.shards.size(), r.shards_per_category,
+                                f.shard.empty() ? "" : ", shard " + f.shard);
   out += fmt::format("total: {} docs, {} terms, {} postings, {} on disk\n", t.docs, t.terms,
                      t.postings, HumanBytes(t.bytes));
   out += fmt::format(
@@ -197,7 +198,7 @@ Status RunStats(const StatsFlags& f, const GlobalOptions& g) {
 CommandRun SetupStats(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<StatsFlags>();
   AddIndexOption(app, &f->index);
-  app->add_option("--version", f->version, "Version to show (default: the current one)");
+  AddVersionOption(app, &f->version, "show");
   app->add_option("--shard", f->shard, "Show only this shard (and its row)")->type_name("SHARD");
   app->add_flag("--shards", f->show_shards,
                 "Also list every shard (default: the total and one line per category)");

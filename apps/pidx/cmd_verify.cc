@@ -6,15 +6,15 @@
 #include "command_table.h"
 #include "output.h"
 #include "pidx/obs/log.h"
+#include "pidx/ops/values.h"
 #include "pidx/ops/verify.h"
-#include "pidx/snapshot/manifest.h"
 
 namespace pidx::cli {
 namespace {
 
 struct VerifyFlags {
   std::string index;
-  std::string version;
+  uint64_t version = 0;  // 0: the current one
   bool all_versions = false;
   std::vector<std::string> catalogs;
   std::string format = "auto";
@@ -42,15 +42,13 @@ Status RunVerify(const VerifyFlags& f, const GlobalOptions& g, CommandMetrics* m
   PIDX_RETURN_IF_ERROR(Require(f.index, "index"));
   VerifyOptions o;
   o.index_dir = f.index;
-  if (!f.version.empty() && !snapshot::ParseVersionName(f.version, &o.version)) {
-    return g.BadValue("version", "not a version: \"" + f.version + "\" (e.g. v000042 or 42)");
-  }
+  o.version = f.version;
   if (o.version > 0 && f.all_versions) {
     return Status::Usage("--version and --all-versions exclude each other");
   }
   o.all_versions = f.all_versions;
   o.catalogs = f.catalogs;
-  auto format = catalog::ParseFormat(f.format);
+  auto format = ParseCatalogFormat(f.format);
   if (!format.ok()) return g.BadValue("format", format.status().message());
   o.format = *format;
   o.sample_terms = f.sample_terms;
@@ -71,17 +69,17 @@ Status RunVerify(const VerifyFlags& f, const GlobalOptions& g, CommandMetrics* m
     if (!x.found.empty()) fields["found"] = x.found;
     Log::Warn("verify.finding", x.detail, fields);
   }
-  Log::Event(total == 0 ? LogLevel::kInfo : LogLevel::kError, "index.verify.completed",
-             total == 0 ? "no problems found" : fmt::format("{} problems found", total),
-             {{"versions", r.versions},
-              {"catalog_version", r.catalog_version},
-              {"findings", total},
-              {"shards", r.shards_checked},
-              {"docs", r.docs_checked},
-              {"bytes", r.bytes_checked},
-              {"terms_compared", r.terms_compared},
-              {"catalog_products", r.catalog_products},
-              {"duration_ms", r.duration_ms}});
+  g.Completed(total == 0 ? "no problems found" : fmt::format("{} problems found", total),
+              {{"versions", r.versions},
+               {"catalog_version", r.catalog_version},
+               {"findings", total},
+               {"shards", r.shards_checked},
+               {"docs", r.docs_checked},
+               {"bytes", r.bytes_checked},
+               {"terms_compared", r.terms_compared},
+               {"catalog_products", r.catalog_products},
+               {"duration_ms", r.duration_ms}},
+              total == 0 ? LogLevel::kInfo : LogLevel::kError);
 
   if (g.json) {
     nlohmann::ordered_json j;
@@ -156,7 +154,7 @@ CommandRun SetupVerify(CLI::App* app, GlobalOptions* global) {
   auto f = std::make_shared<VerifyFlags>();
   AddIndexOption(app, &f->index);
   AddCatalogOption(app, &f->catalogs);
-  app->add_option("--version", f->version, "Version to verify (default: the current one)");
+  AddVersionOption(app, &f->version, "verify");
   app->add_flag("--all-versions", f->all_versions, "Verify every published version");
   app->add_option("--format", f->format, "Catalog format (auto: by extension)")
       ->type_name("auto|jsonl|csv|tsv");
@@ -164,7 +162,7 @@ CommandRun SetupVerify(CLI::App* app, GlobalOptions* global) {
                  "Per shard, compare the K most frequent and K random terms (df >= 5)");
   AddCountOption(app, "seed", &f->seed, 0, UINT64_MAX, "Seed of the random term sample");
   app->add_flag("--deep", f->deep, "Compare every term with the catalog");
-  AddThreadsOption(app, &f->threads, "Worker threads (0: one per core)");
+  AddThreadsOption(app, &f->threads);
   AddMetricsFileOption(app, &f->metrics_file);
   return [f, global] {
     CommandMetrics metrics("verify");

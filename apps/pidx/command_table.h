@@ -27,10 +27,14 @@ struct RequiredArg {
   const char* unless = nullptr;  // "--plan": not required when that flag is given
 };
 
+// Every command's outcome is logged by the dispatcher (main), under these names: the
+// `.completed` event when the command did its work (fields from GlobalOptions::Completed),
+// the `.failed` event (reason, error, exit_code) when it failed.
 struct Command {
   const char* name;
   const char* summary;
-  const char* failed_event;  // logged with the error when the command fails
+  const char* completed_event;
+  const char* failed_event;
   CommandSetup setup;
   // What the help, the man page and the completions say about the command (help.h).
   const char* synopsis = "";               // after "pidx ": "build --catalog FILE... --index DIR"

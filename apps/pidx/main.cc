@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@
 #include "pidx/obs/log.h"
 #include "pidx/obs/otlp_export.h"
 #include "pidx/obs/trace.h"
+#include "terminal.h"
 #include "version.h"
 
 namespace {
@@ -46,25 +48,27 @@ void InstallSignalHandlers() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-// --log-format as the command line gives it (the last one before "--"), else PIDX_LOG_FORMAT,
-// else auto. Used when parsing failed, so the failure is logged in the format asked for even
-// when --log-format comes after the bad flag.
-std::string LogFormatFromArgs(int argc, char** argv) {
-  std::string format;
+// A flag as the command line gives it (the last one before "--"), else its PIDX_* variable,
+// else `fallback`. Used when parsing failed, so the failure is logged in the format (and
+// colour) asked for even when the flag comes after the bad one.
+std::string FlagFromArgs(int argc, char** argv, std::string_view flag, const char* variable,
+                         const char* fallback) {
+  std::string value;
+  const std::string with_equals = std::string(flag) + "=";
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--") break;
-    if (a == "--log-format" && i + 1 < argc) {
-      format = argv[++i];
-    } else if (a.rfind("--log-format=", 0) == 0) {
-      format = std::string(a.substr(13));
+    if (a == flag && i + 1 < argc) {
+      value = argv[++i];
+    } else if (a.rfind(with_equals, 0) == 0) {
+      value = std::string(a.substr(with_equals.size()));
     }
   }
-  if (format.empty()) {
-    const char* env = std::getenv("PIDX_LOG_FORMAT");
-    if (env != nullptr) format = env;
+  if (value.empty()) {
+    const char* env = std::getenv(variable);
+    if (env != nullptr) value = env;
   }
-  return format.empty() ? "auto" : format;
+  return value.empty() ? fallback : value;
 }
 
 // The command the arguments name, when parsing did not get far enough to say: the first
@@ -105,9 +109,9 @@ Status FromParseError(const CLI::ParseError& e, const CLI::App& app, int argc, c
   using pidx::cli::CommandNames;
   using pidx::cli::DidYouMean;
   if (const auto* bad = dynamic_cast<const pidx::cli::BadOptionValue*>(&e)) {
-    global->failure_fields["option"] = "--" + bad->long_name();
+    global->failure_fields["option"] = bad->flag();
     global->failure_fields["value"] = bad->value();
-    return Status::Usage("--" + bad->long_name() + ": " + bad->why());
+    return Status::Usage(bad->flag() + ": " + bad->why());
   }
   const std::string names = fmt::format("{}", fmt::join(CommandNames(), ", "));
   if (argc < 2) {
@@ -168,10 +172,24 @@ void PrintJsonFailure(const Status& status, const pidx::cli::Command* cmd,
                       global.failure_fields);
 }
 
-// Closes the result sink and reports the outcome; returns the exit code.
+// The one place where a command's outcome becomes events and an exit code: its `.completed`
+// event when it did its work (what it reported through GlobalOptions::Completed, with
+// `duration_ms` measured here unless it gave its own), then, on failure, its `.failed` event.
+// A result that could not be written after the work was done gives both: the work happened.
+// Closes the result sink; returns the exit code.
 int Finish(Status status, const pidx::cli::Command* cmd, const pidx::cli::GlobalOptions& global,
-           bool json) {
+           std::chrono::steady_clock::time_point started, bool json) {
   using namespace pidx;
+  if (cmd != nullptr && global.completion) {
+    cli::GlobalOptions::Completion c = std::move(*global.completion);
+    if (!c.fields.is_object()) c.fields = LogFields::object();
+    if (!c.fields.contains("duration_ms")) {
+      c.fields["duration_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - started)
+                                    .count();
+    }
+    Log::Event(c.level, c.event.empty() ? cmd->completed_event : c.event, c.msg, c.fields);
+  }
   PrintJsonFailure(status, cmd, global, json);
   // A report that was not written must not pass for a clean result or for findings.
   const Status written = cli::Stdout().Close();
@@ -266,7 +284,15 @@ int main(int argc, char** argv) {
   // The format and level as given; when parsing or the environment failed, the format as the
   // arguments or PIDX_LOG_FORMAT say, so the failure is in the format asked for.
   const bool options_ok = parsed && status.ok();
-  auto fmt = ParseLogFormat(options_ok ? global.log_format : LogFormatFromArgs(argc, argv));
+  auto fmt = ParseLogFormat(
+      options_ok ? global.log_format
+                 : FlagFromArgs(argc, argv, "--log-format", "PIDX_LOG_FORMAT", "auto"));
+  // --color was checked while parsing; after a parse error, as the arguments say (a value
+  // that is no choice is auto).
+  std::string color =
+      options_ok ? global.color : FlagFromArgs(argc, argv, "--color", "PIDX_COLOR", "auto");
+  if (color != "always" && color != "never") color = "auto";
+  log_config.color = cli::UseColor(color, cli::ProbeTerminal());
   auto lvl = ParseLogLevel(global.log_level);
   if (fmt.ok()) log_config.format = *fmt;
   if (lvl.ok()) log_config.level = *lvl;
@@ -280,8 +306,9 @@ int main(int argc, char** argv) {
   Trace::SetRootAttribute("pidx.command", log_config.operation);
   Log::Init(log_config);
 
+  const auto started = std::chrono::steady_clock::now();
   if (parsed && status.ok()) status = cli::Stdout().Ready();
   if (parsed && status.ok()) status = runs[chosen]();
   const bool json = global.json || JsonFromArgs(argc, argv);
-  return Finish(std::move(status), cmd, global, json);
+  return Finish(std::move(status), cmd, global, started, json);
 }

@@ -5,8 +5,6 @@
 
 #include <fmt/format.h>
 
-#include "pidx/base/duration.h"
-
 namespace pidx::cli {
 
 Status GlobalOptions::BadValue(const std::string& long_name, const std::string& why) const {
@@ -40,15 +38,55 @@ void AddFractionOption(CLI::App* app, const std::string& name, double* target, d
   CLI::Option* opt = AddNumberOption(
       app, name, "F",
       [target, min, max](const std::string& text) -> Status {
-        PIDX_ASSIGN_OR_RETURN(*target, ParseDecimal(text, min, max));
+        PIDX_ASSIGN_OR_RETURN(*target, ParseFraction(text, min, max));
         return Status::Ok();
       },
       description);
   if (*target >= min && *target <= max) opt->default_str(fmt::format("{}", *target));
 }
 
-void AddThreadsOption(CLI::App* app, int* threads, const std::string& description) {
-  AddCountOption(app, "threads", threads, 0, kMaxThreads, description);
+void AddThreadsOption(CLI::App* app, int* threads) {
+  AddCountOption(app, "threads", threads, 0, kMaxThreads,
+                 "Worker threads, 0 to 1024 (0: one per core)");
+}
+
+void AddVersionOption(CLI::App* app, uint64_t* version, const std::string& what) {
+  AddNumberOption(
+      app, "version", "V",
+      [version](const std::string& text) -> Status {
+        PIDX_ASSIGN_OR_RETURN(*version, ParseVersion(text));
+        return Status::Ok();
+      },
+      "Version to " + what + " (v000042 or 42; default: the current one)");
+}
+
+void AddVersionOperand(CLI::App* app, uint64_t* version, const std::string& description) {
+  app->add_option_function<std::string>(
+         "version",
+         [version](const std::string& text) {
+           auto v = ParseVersion(text);
+           if (!v.ok()) throw BadOptionValue("version", text, v.status().message(), "V");
+           *version = *v;
+         },
+         description)
+      ->type_name("V")
+      ->required();
+}
+
+void AddVersionListOption(CLI::App* app, const std::string& name, std::vector<uint64_t>* versions,
+                          const std::string& description) {
+  app->add_option_function<std::vector<std::string>>(
+         "--" + name,
+         [name, versions](const std::vector<std::string>& texts) {
+           versions->clear();
+           for (const auto& text : texts) {
+             auto v = ParseVersion(text);
+             if (!v.ok()) throw BadOptionValue(name, text, v.status().message());
+             versions->push_back(*v);
+           }
+         },
+         description)
+      ->type_name("V");
 }
 
 void AddOutputOptions(CLI::App* app, GlobalOptions* g) {
@@ -58,6 +96,16 @@ void AddOutputOptions(CLI::App* app, GlobalOptions* g) {
   app->add_option("--log-level", g->log_level, "Lowest level logged")
       ->type_name("debug|info|warn|error");
   app->add_flag("-q,--quiet", g->quiet, "Log only warnings and errors");
+  AddNumberOption(
+      app, "color", "WHEN",
+      [g](const std::string& text) -> Status {
+        if (text != "auto" && text != "always" && text != "never") {
+          return Status::Usage("invalid colour choice \"" + text + "\" (auto|always|never)");
+        }
+        g->color = text;
+        return Status::Ok();
+      },
+      "Colour in text logs: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never");
   app->add_option("--trace-file", g->trace_file,
                   "Append this run's spans to FILE as one OTLP/JSON line (docs/OBSERVABILITY.md)")
       ->type_name("FILE");
@@ -80,7 +128,7 @@ void AddLockTimeoutOption(CLI::App* app, std::string* lock_timeout) {
 }
 
 Result<int64_t> ParseLockTimeout(const std::string& lock_timeout, const GlobalOptions& g) {
-  auto ms = ParseDurationMs(lock_timeout);
+  auto ms = ParseDuration(lock_timeout);
   if (!ms.ok()) return g.BadValue("lock-timeout", ms.status().message());
   return *ms;
 }
@@ -95,7 +143,7 @@ void AddCatalogReadOptions(CLI::App* app, CatalogReadFlags* f) {
 }
 
 Result<catalog::Format> ParseFormat(const CatalogReadFlags& f, const GlobalOptions& g) {
-  auto format = catalog::ParseFormat(f.format);
+  auto format = ParseCatalogFormat(f.format);
   if (!format.ok()) return g.BadValue("format", format.status().message());
   return *format;
 }
@@ -122,7 +170,7 @@ void AddMemoryBudgetOption(CLI::App* app, std::string* memory_budget) {
 }
 
 Result<uint64_t> ParseMemoryBudget(const std::string& memory_budget, const GlobalOptions& g) {
-  auto bytes = ParseByteSize(memory_budget);
+  auto bytes = ParseSize(memory_budget);
   if (!bytes.ok()) return g.BadValue("memory-budget", bytes.status().message());
   return *bytes;
 }
@@ -186,20 +234,21 @@ Status Require(const std::string& value, const std::string& long_name) {
 }
 
 uint32_t ShardCountFlags::shards() const {
-  return shards_per_category > 0 ? shards_per_category : shard::kDefaultShardsPerCategory;
+  return shards_per_category > 0 ? shards_per_category : ShardCounts().default_shards_per_category;
 }
 
 uint64_t ShardCountFlags::target() const {
   if (target_shard_docs != UINT64_MAX) return target_shard_docs;
-  return shards_per_category > 0 ? 0 : shard::kDefaultTargetShardDocs;
+  return shards_per_category > 0 ? 0 : ShardCounts().default_target_shard_docs;
 }
 
 void AddShardCountOptions(CLI::App* app, ShardCountFlags* f) {
   AddCountOption(app, "shards-per-category", &f->shards_per_category, 1,
-                 shard::kMaxShardsPerCategory,
+                 ShardCounts().max_shards_per_category,
                  "Most shards a category gets, 1-1000 (default 8); given alone, every category "
                  "gets exactly this many");
-  AddCountOption(app, "target-shard-docs", &f->target_shard_docs, 0, shard::kMaxTargetShardDocs,
+  AddCountOption(app, "target-shard-docs", &f->target_shard_docs, 0,
+                 ShardCounts().max_target_shard_docs,
                  "Products per shard a category's shard count aims at (default 4096); 0: every "
                  "category gets --shards-per-category");
 }

@@ -1,14 +1,16 @@
 // Flag groups shared by the subcommands, defined once: --index, --catalog, --json,
-// --log-format/--log-level/--quiet/--trace-file, --lock-timeout, how catalogs are read, the
-// publishing guard, --memory-budget. Every option can also come from a PIDX_<OPTION> environment
-// variable (--lock-timeout -> PIDX_LOCK_TIMEOUT); a flag wins over the environment, the environment
+// --log-format/--log-level/--quiet/--color/--trace-file, --lock-timeout, --threads, --version V
+// (and the V of rollback, gc's --protect V), how catalogs are read, the publishing guard,
+// --memory-budget. Every option can also come from a PIDX_<OPTION> environment variable
+// (--lock-timeout -> PIDX_LOCK_TIMEOUT); a flag wins over the environment, the environment
 // over the default (applied here, not by CLI11: PITFALLS.md).
 //
 // Every numeric option is registered through AddCountOption or AddFractionOption and parsed
-// by pidx/base/number.h, from a flag and from its variable alike: NaN, inf, a sign, trailing
-// junk or a value out of range is refused (exit 64 for the flag, 78 for the variable) with an
-// event naming the flag or variable and the value. CLI11's own conversions (strtoull: "-1" is
-// 18446744073709551615, overflow saturates; strtod: "nan") are never used for a number.
+// by the strict parsers of pidx/ops/values.h, from a flag and from its variable alike: NaN, inf, a
+// sign, trailing junk or a value out of range is refused (exit 64 for the flag, 78 for the
+// variable) with an event naming the flag or variable and the value. CLI11's own conversions
+// (strtoull: "-1" is 18446744073709551615, overflow saturates; strtod: "nan") are never used for a
+// number.
 #pragma once
 
 #include <cstdint>
@@ -24,11 +26,11 @@
 
 #include <CLI/CLI.hpp>
 
-#include "pidx/base/number.h"
+#include <optional>
+
 #include "pidx/base/status.h"
-#include "pidx/catalog/catalog_reader.h"
 #include "pidx/obs/log.h"
-#include "pidx/shard/shard_id.h"
+#include "pidx/ops/values.h"
 
 namespace pidx::cli {
 
@@ -37,11 +39,27 @@ struct GlobalOptions {
   std::string log_format = "auto";
   std::string log_level = "info";
   bool quiet = false;
+  std::string color = "auto";      // auto|always|never (checked while parsing)
   std::string trace_file;          // --trace-file: the run's spans as OTLP/JSON lines
   std::set<std::string> from_env;  // long names whose value came from the environment
   // Added to the command's failure event (e.g. the shard of rebuild-shard).
   // BadValue adds the flag or variable it names (mutable: a check on const options may add it).
   mutable LogFields failure_fields = LogFields::object();
+
+  // The command's `.completed` event, which main logs under the command table's name once the
+  // command returns (also when writing its result fails afterwards: the work was done).
+  // Commands call Completed when they did their work (a verify with findings too).
+  struct Completion {
+    LogLevel level = LogLevel::kInfo;
+    std::string msg;
+    LogFields fields;
+    std::string event;  // empty: the command table's; a mode with its own (index.stage.completed)
+  };
+  mutable std::optional<Completion> completion;
+  void Completed(std::string msg, LogFields fields, LogLevel level = LogLevel::kInfo,
+                 std::string event = "") const {
+    completion = Completion{level, std::move(msg), std::move(fields), std::move(event)};
+  }
 
   // kConfig when the bad value came from PIDX_*, kUsage when it came from a flag.
   Status BadValue(const std::string& long_name, const std::string& why) const;
@@ -49,19 +67,24 @@ struct GlobalOptions {
 
 // Thrown by a numeric option's callback (while CLI11 parses, or while ApplyEnvironment applies
 // a variable): the option's long name, the value as given, and why it was refused.
+// An operand (rollback's V) has no long name: `flag` is how the error names it.
 class BadOptionValue : public CLI::ValidationError {
  public:
-  BadOptionValue(const std::string& long_name, std::string value, const std::string& why)
-      : CLI::ValidationError("--" + long_name, why),
+  BadOptionValue(const std::string& long_name, std::string value, const std::string& why,
+                 std::string flag = "")
+      : CLI::ValidationError(flag.empty() ? "--" + long_name : flag, why),
         long_name_(long_name),
+        flag_(flag.empty() ? "--" + long_name : std::move(flag)),
         value_(std::move(value)),
         why_(why) {}
   const std::string& long_name() const { return long_name_; }
+  const std::string& flag() const { return flag_; }  // "--threads", or "V" for an operand
   const std::string& value() const { return value_; }
   const std::string& why() const { return why_; }
 
  private:
   std::string long_name_;
+  std::string flag_;
   std::string value_;
   std::string why_;
 };
@@ -74,7 +97,8 @@ void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t 
 void AddFractionOption(CLI::App* app, const std::string& name, double* target, double min,
                        double max, const std::string& description);
 
-void AddOutputOptions(CLI::App* app, GlobalOptions* g);  // --json, --log-*, --quiet, --trace-file
+void AddOutputOptions(CLI::App* app, GlobalOptions* g);  // --json, --log-*, --quiet, --color,
+                                                         // --trace-file
 void AddIndexOption(CLI::App* app, std::string* index);
 void AddCatalogOption(CLI::App* app, std::vector<std::string>* catalogs);
 void AddLockTimeoutOption(CLI::App* app, std::string* lock_timeout);
@@ -83,7 +107,21 @@ void AddLockTimeoutOption(CLI::App* app, std::string* lock_timeout);
 inline constexpr uint64_t kMaxThreads = 1024;      // --threads; 0 is one per core
 inline constexpr uint64_t kMaxLimit = 1000000000;  // query --limit, diff --limit
 inline constexpr uint64_t kMaxWorkers = 100000;    // plan --workers, build --worker
-void AddThreadsOption(CLI::App* app, int* threads, const std::string& description);
+// --threads N, 0 to kMaxThreads (0: one per core): the one definition of every command's.
+void AddThreadsOption(CLI::App* app, int* threads);
+
+// --version V of verify, stats, query, recall (`what` completes "Version to ..."): stored in
+// `*version`, 0 when not given (the current one). One parser (pidx/ops/values.h) for the flag,
+// PIDX_VERSION, rollback's V and gc's --protect: `not a version: "x" (e.g. v000042 or 42)`,
+// exit 64 for a flag or operand, 78 for the variable, the failure event naming it and the value.
+void AddVersionOption(CLI::App* app, uint64_t* version, const std::string& what);
+// The version operand V (rollback): required; the error names "V".
+void AddVersionOperand(CLI::App* app, uint64_t* version, const std::string& description);
+// A repeatable version flag (gc --protect V).
+void AddVersionListOption(CLI::App* app, const std::string& name, std::vector<uint64_t>* versions,
+                          const std::string& description);
+
+// --shards-per-category N, 1 to 1000 (build, plan).
 
 // The milliseconds of a --lock-timeout value; BadValue naming it when it does not parse.
 Result<int64_t> ParseLockTimeout(const std::string& lock_timeout, const GlobalOptions& g);
@@ -131,7 +169,8 @@ Status ApplyEnvironment(CLI::App* command, GlobalOptions* g);
 // kUsage "missing --index (or PIDX_INDEX)" when `value` is empty.
 Status Require(const std::string& value, const std::string& long_name);
 
-// The one registration path of AddCountOption: `set` parses the text and stores it.
+// The one registration path of checked options (counts, fractions, versions, --color): `set`
+// parses the text and stores it; a refusal is a BadOptionValue naming the flag and the value.
 // Returns the option, so a caller can set what the help shows as its default.
 CLI::Option* AddNumberOption(CLI::App* app, const std::string& name, const char* type_name,
                              std::function<Status(const std::string&)> set,
@@ -147,7 +186,7 @@ void AddCountOption(CLI::App* app, const std::string& name, T* target, uint64_t 
   CLI::Option* opt = AddNumberOption(
       app, name, "N",
       [target, min, max](const std::string& text) -> Status {
-        PIDX_ASSIGN_OR_RETURN(uint64_t v, ParseUnsigned(text, min, max));
+        PIDX_ASSIGN_OR_RETURN(uint64_t v, ParseCount(text, min, max));
         *target = static_cast<T>(v);
         return Status::Ok();
       },

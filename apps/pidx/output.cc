@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <utility>
 
@@ -12,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "pidx/obs/trace.h"
-#include "pidx/snapshot/manifest.h"
+#include "pidx/ops/values.h"
 
 namespace pidx::cli {
 
@@ -92,7 +93,7 @@ void PrintJson(const nlohmann::ordered_json& j) {
 
 nlohmann::ordered_json VersionOrNull(uint64_t version) {
   if (version == 0) return nullptr;
-  return snapshot::VersionName(version);
+  return VersionName(version);
 }
 
 nlohmann::ordered_json ShardListJson(const std::vector<std::string>& shards) {
@@ -214,6 +215,45 @@ std::string HumanBytes(uint64_t bytes) {
     ++u;
   }
   return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+Throughput ThroughputOf(uint64_t docs, uint64_t catalog_bytes, int64_t duration_ms) {
+  const double seconds = static_cast<double>(std::max<int64_t>(1, duration_ms)) / 1000;
+  Throughput t;
+  // Rounded (to products, to 0.01 MB/s): more digits would only be noise.
+  t.products_per_second = std::round(static_cast<double>(docs) / seconds);
+  t.mb_per_second = std::round(static_cast<double>(catalog_bytes) / 1e6 / seconds * 100) / 100;
+  return t;
+}
+
+nlohmann::ordered_json PhasesJson(const PhaseTimes& t, int64_t duration_ms) {
+  return {{"read", t.read_ms},
+          {"finish_shards", t.shards_ms},
+          {"publish", t.publish_ms},
+          {"other", std::max<int64_t>(0, duration_ms - t.read_ms - t.shards_ms - t.publish_ms)},
+          {"shard_work", {{"encode", t.encode_ms}, {"write", t.write_ms}, {"check", t.check_ms}}}};
+}
+
+std::string TimingText(int64_t duration_ms, uint64_t docs, uint64_t catalog_bytes,
+                       const PhaseTimes& t) {
+  const Throughput pace = ThroughputOf(docs, catalog_bytes, duration_ms);
+  auto sec = [](int64_t ms) { return fmt::format("{:.2f}s", static_cast<double>(ms) / 1000); };
+  auto part = [&](const char* name, int64_t ms) {
+    const double pct =
+        duration_ms > 0 ? 100.0 * static_cast<double>(ms) / static_cast<double>(duration_ms) : 0;
+    return fmt::format("{} {} ({:.0f}%)", name, sec(ms), pct);
+  };
+  const int64_t other = std::max<int64_t>(0, duration_ms - t.read_ms - t.shards_ms - t.publish_ms);
+  std::string out = fmt::format("  took {}: {:.0f} products/s, {:.1f} MB/s of catalog\n",
+                                sec(duration_ms), pace.products_per_second, pace.mb_per_second);
+  out +=
+      fmt::format("  time: {}, {}, {}, {}\n", part("read+analyze", t.read_ms),
+                  part("shards", t.shards_ms), part("publish", t.publish_ms), part("other", other));
+  if (t.shards_ms > 0) {
+    out += fmt::format("  shard work (thread time): encode {}, write {}, check {}\n",
+                       sec(t.encode_ms), sec(t.write_ms), sec(t.check_ms));
+  }
+  return out;
 }
 
 }  // namespace pidx::cli

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pidx/base/status.h"
+#include "pidx/ops/progress.h"
 
 namespace pidx::cli {
 
@@ -98,5 +99,20 @@ std::string Bar(uint64_t value, uint64_t max, int width, bool unicode);
 
 // 1234567 -> "1.2 MB"
 std::string HumanBytes(uint64_t bytes);
+
+// A build's pace over its whole duration (at least 1 ms): products and catalog megabytes
+// (10^6 bytes, as read: compressed for .gz) per second.
+struct Throughput {
+  double products_per_second = 0;
+  double mb_per_second = 0;
+};
+Throughput ThroughputOf(uint64_t docs, uint64_t catalog_bytes, int64_t duration_ms);
+// {"read", "shards", "publish", "other"}: wall-clock ms by phase; "other" is the rest of
+// duration_ms (opening the index, checks). Then "shard_work": thread time of the shard phase
+// {"encode", "write", "check"} (summed over threads: it can exceed "shards").
+nlohmann::ordered_json PhasesJson(const PhaseTimes& t, int64_t duration_ms);
+// "  took 3.40s: 2941 products/s, 12.3 MB/s\n  time: read 1.10s (32%) ..." for the summary.
+std::string TimingText(int64_t duration_ms, uint64_t docs, uint64_t catalog_bytes,
+                       const PhaseTimes& t);
 
 }  // namespace pidx::cli

@@ -5,8 +5,11 @@ Every figure is the median of --runs runs (at least 3), the two engines alternat
 run a child process measured with os.wait4 (wall time, user+system CPU, peak RSS). Only
 ratios within one run mean anything: the machine is shared and noisy.
 
-Output: one Markdown table on stdout (figures, pidx/FTS5 ratios, the targets of issue 7,
-met or not) and the same as JSON (--json, default out/bench/results.json).
+Output: one Markdown table on stdout (figures, pidx/FTS5 ratios, the targets of issue 16
+for the largest catalog, the Debian catalog and the many-category catalog, and the bounds of
+issue 7 that must stay met; each "met", "beyond" (the issue's stretch goal too) or "NOT met"),
+the scaling plot (tests/bench/plot.py), and the same as JSON (--json, default
+out/bench/results.json).
 """
 
 import argparse
@@ -21,6 +24,9 @@ import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plot  # noqa: E402  (tests/bench/plot.py)
 
 SETS = ["and2", "cat", "rare"]
 SET_NAMES = {"and2": "2-term AND", "cat": "term AND category", "rare": "rare term"}
@@ -202,29 +208,13 @@ class Bench:
             R["categories"][str(cats)] = {
                 "catalog": path, "index": index, "wall_s": wall,
                 "cpu_s": med([x["cpu"] for x in runs]),
-                "products_per_s": n / wall, "shards": built.get("shards"),
+                "products_per_s": n / wall, "shards": built.get("shard_count"),
                 "peak_rss_mib": med([x["rss_mib"] for x in runs])}
         many = R["categories"][str(a.many_categories)]
         index, catalog = many["index"], many["catalog"]
-        qdir = os.path.join(self.work, f"queries-{n}-manycat")
-        os.makedirs(qdir, exist_ok=True)
-        run([self.qbench, "gen-queries", "--catalog", catalog, "--out-dir", qdir, "--count",
-             str(a.queries), "--seed", "42"])
-        R["queries"] = {}
-        for s in SETS:
-            qfile = os.path.join(qdir, f"{s}.tsv")
-            for mode, flag in (("count", ["--count"]), ("top10", ["--top", "10"])):
-                qs = []
-                for _ in range(a.runs):
-                    r1 = run([self.qbench, "query", "--index", index, "--queries", qfile, *flag,
-                              "--out", os.path.join(self.work, "out-manycat")])
-                    qs.append(last_json_line(r1["stderr"])["qps"])
-                R["queries"][f"{s}_{mode}"] = med(qs)
-        with open(os.path.join(qdir, "and2.tsv")) as f:
-            first = f.readline().rstrip("\n").split("\t")
-        pw = [run([self.pidx, "query", "--log-level", "warn", "--count", "--index", index, "--",
-                   first[1], first[2]])["wall"] for _ in range(a.oneshot_runs)]
-        R["one_query_process_ms"] = med(pw) * 1000
+        # The whole comparison with FTS5 (builds, sizes, queries, verify), as for the other
+        # catalogs; its index is rebuilt there.
+        R["measure"] = self.measure(f"manycat-{a.many_categories}", catalog, n)
         vr = [run([self.pidx, "verify", "--log-level", "warn", "--json", "--index", index])
               for _ in range(a.runs)]
         vc = run([self.pidx, "verify", "--log-level", "warn", "--json", "--index", index,
@@ -418,7 +408,12 @@ def fmt_num(x, digits=1):
 
 
 def table(res, target_size):
-    """Rows: (figure, catalog, pidx, FTS5, pidx/FTS5, target, met)."""
+    """Rows: (figure, catalog, pidx, FTS5, pidx/FTS5, target, met).
+
+    The targets are issue 16's, judged on the largest catalog (1M when measured), the Debian
+    catalog and the many-category catalog: "met", "beyond" when its stretch goal is met too,
+    "NOT met". Issue 7's bounds that must stay met (peak RSS, --memory-budget, rebuild-shard,
+    products/s scaling) are judged on the largest catalog."""
     rows = []
     sizes = sorted(res["sizes"].keys(), key=int)
 
@@ -428,25 +423,46 @@ def table(res, target_size):
     def met(ok):
         return "met" if ok else "NOT met"
 
+    def judged(r, target, beyond, at_most=True):
+        """Issue 16: a ratio against a target and its stretch goal."""
+        if r is None:
+            return "NOT met"
+        ok = r <= target if at_most else r >= target
+        far = beyond is not None and (r <= beyond if at_most else r >= beyond)
+        return "beyond" if ok and far else met(ok)
+
+    def goal(target, beyond, at_most=True, unit="x FTS5"):
+        op = "<=" if at_most else ">="
+        return f"{op} {target:g}{unit}" + (f" ({op} {beyond:g})" if beyond is not None else "")
+
     cases = [(res["sizes"][n], int(n) == target_size, f"{int(n):,}") for n in sizes]
     if res.get("debian"):
-        cases.append((res["debian"], False, f"Debian {res['debian']['products']:,}"))
+        cases.append((res["debian"], True, f"Debian {res['debian']['products']:,}"))
+    mc = res.get("many_categories")
+    if mc and mc.get("measure"):
+        many_n = max(int(k) for k in mc["categories"])
+        cases.append((mc["measure"], True, f"{many_n:,} categories, {mc['products']:,}"))
     for R, tgt, label in cases:
+        largest = label == f"{target_size:,}"
+
+        def add(figure, p, f, r, target, beyond, at_most=True, unit="x FTS5"):
+            rows.append((figure, label, p, f, r, goal(target, beyond, at_most, unit) if tgt else "",
+                         judged(r, target, beyond, at_most) if tgt else ""))
+
         bp, bf = R["build"]["pidx"], R["build"]["fts5"]
-        r = ratio(bp["wall_s"], bf["wall_s"])
-        rows.append(("build wall time (s)", label, bp["wall_s"], bf["wall_s"], r,
-                     "pidx <= 1/5 FTS5" if tgt else "", met(r <= 0.2) if tgt else ""))
-        rows.append(("build CPU time (s)", label, bp["cpu_s"], bf["cpu_s"],
-                     ratio(bp["cpu_s"], bf["cpu_s"]), "", ""))
+        add("build wall time (s)", bp["wall_s"], bf["wall_s"], ratio(bp["wall_s"], bf["wall_s"]),
+            0.5, 0.2)
+        add("build CPU time (s)", bp["cpu_s"], bf["cpu_s"], ratio(bp["cpu_s"], bf["cpu_s"]), 1.0,
+            None)
         ib = R["index_bytes"]["pidx"]
         rss_ratio = bp["peak_rss_mib"] * 1048576 / ib["total"]
         rows.append(("build peak RSS (MiB)", label, bp["peak_rss_mib"], bf["peak_rss_mib"],
                      ratio(bp["peak_rss_mib"], bf["peak_rss_mib"]),
-                     f"<= 3x index ({rss_ratio:.1f}x)" if tgt else "",
-                     met(rss_ratio <= 3) if tgt else ""))
+                     f"<= 3x index ({rss_ratio:.1f}x)" if largest else "",
+                     met(rss_ratio <= 3) if largest else ""))
         rows.append(("build products/s", label, bp["products_per_s"], bf["products_per_s"],
                      ratio(bp["products_per_s"], bf["products_per_s"]), "", ""))
-        rows.append(("build MB/s of JSONL", label, bp["mb_per_s"], bf["mb_per_s"],
+        rows.append(("build MB/s of catalog", label, bp["mb_per_s"], bf["mb_per_s"],
                      ratio(bp["mb_per_s"], bf["mb_per_s"]), "", ""))
         bud = R["build"].get("pidx_budget_64m")
         if bud:
@@ -454,32 +470,24 @@ def table(res, target_size):
             ok = bud["peak_rss_mib"] <= 96 and slow <= 1.3
             rows.append(("build --memory-budget 64M: RSS MiB / wall s", label,
                          f"{bud['peak_rss_mib']:.0f} / {bud['wall_s']:.1f}", "-", None,
-                         f"<= 96 MiB, <= 1.3x slower ({slow:.2f}x)" if tgt else "",
-                         met(ok) if tgt else ""))
-        elif tgt:
-            rows.append(("build --memory-budget 64M", label, "no such option", "-", None,
-                         "<= 96 MiB, <= 1.3x slower", "NOT met (not implemented)"))
+                         f"<= 96 MiB, <= 1.3x slower ({slow:.2f}x)" if largest else "",
+                         met(ok) if largest else ""))
         fts_total = R["index_bytes"]["fts5"]["total"]
-        r = ratio(ib["postings_and_terms"], fts_total)
-        rows.append(("index MB: postings + term dict (FTS5: whole index)", label,
-                     ib["postings_and_terms"] / 1e6, fts_total / 1e6, r,
-                     "pidx <= FTS5" if tgt else "", met(r <= 1) if tgt else ""))
+        ids_map = R["index_bytes"]["fts5"]["ids_map"]
+        add("index MB: postings + term dict (FTS5: whole index)", ib["postings_and_terms"] / 1e6,
+            fts_total / 1e6, ratio(ib["postings_and_terms"], fts_total), 1.0, 0.7)
         rows.append(("index MB: stored fields (FTS5: id map)", label, ib["stored"] / 1e6,
-                     R["index_bytes"]["fts5"]["ids_map"] / 1e6,
-                     ratio(ib["stored"], R["index_bytes"]["fts5"]["ids_map"]), "", ""))
-        rows.append(("index MB: total on disk", label, ib["total"] / 1e6,
-                     (fts_total + R["index_bytes"]["fts5"]["ids_map"]) / 1e6,
-                     ratio(ib["total"], fts_total + R["index_bytes"]["fts5"]["ids_map"]), "",
-                     ""))
+                     ids_map / 1e6, ratio(ib["stored"], ids_map), "", ""))
+        add("index MB: total on disk (FTS5: index + id map)", ib["total"] / 1e6,
+            (fts_total + ids_map) / 1e6, ratio(ib["total"], fts_total + ids_map), 1.5, 1.0)
         for s in SETS:
             for mode in ("count", "top10"):
                 q = R["queries"][f"{s}_{mode}"]
                 r = ratio(q["pidx_qps"], q["fts5_qps"])
-                is_t = tgt and s == "and2" and mode == "count"
-                rows.append((f"{SET_NAMES[s]}, {'counts' if mode == 'count' else 'first 10'} "
-                             f"(q/s; agree {q['agree']}/{q['queries']})", label, q["pidx_qps"],
-                             q["fts5_qps"], r, "pidx >= 5x FTS5" if is_t else "",
-                             met(r >= 5) if is_t else ""))
+                t, b = (5, 10) if (s, mode) == ("and2", "count") else (2, 5)
+                add(f"{SET_NAMES[s]}, {'counts' if mode == 'count' else 'first 10'} "
+                    f"(q/s; agree {q['agree']}/{q['queries']})", q["pidx_qps"], q["fts5_qps"], r,
+                    t, b, at_most=False)
                 if "go_qps" in q:
                     # The Go package (cgo over libpidx's C API) against pidx in C++: the
                     # binding's cost; "agree" compares its answers with pidx's.
@@ -488,25 +496,26 @@ def table(res, target_size):
                                  q["go_qps"], "-", None,
                                  f"Go/C++ {q['go_qps'] / q['pidx_qps']:.2f}", ""))
         o = R["one_query_process_ms"]
-        r = ratio(o["pidx"], o["fts5"])
-        rows.append(("one query as a whole process (ms)", label, o["pidx"], o["fts5"], r,
-                     "pidx <= FTS5" if tgt else "", met(r <= 1) if tgt else ""))
+        add("one query as a whole process (ms)", o["pidx"], o["fts5"], ratio(o["pidx"], o["fts5"]),
+            1.0, 0.5)
         if "rebuild_shard" in R:
             rs = R["rebuild_shard"]
             frac = rs["wall_s"] / bp["wall_s"]
             rows.append((f"rebuild-shard, largest of {rs['shards']} shards (s)", label,
                          rs["wall_s"], "-", None,
-                         f"<= 1/4 full build ({frac:.2f})" if tgt else "",
-                         met(frac <= 0.25) if tgt else ""))
+                         f"<= 1/4 full build ({frac:.2f})" if largest else "",
+                         met(frac <= 0.25) if largest else ""))
         v = R["verify"]
         rows.append(("verify, no catalog (s; GB/s of index)", label,
                      f"{v['wall_s']:.2f} ({v['gb_per_s']:.3f} GB/s)", "-", None,
-                     ">= 1 GB/s" if tgt else "", met(v["gb_per_s"] >= 1) if tgt else ""))
-        rows.append(("verify --catalog (s; GB/s of index)", label,
-                     f"{v['catalog_wall_s']:.2f} ({v['catalog_gb_per_s']:.3f} GB/s)", "-", None,
-                     "", ""))
+                     ">= 1 GB/s (>= 3)" if tgt else "",
+                     judged(v["gb_per_s"], 1, 3, at_most=False) if tgt else ""))
+        vc_ratio = v["catalog_wall_s"] / bp["wall_s"]
+        rows.append(("verify --catalog (s; x a build of the catalog)", label,
+                     f"{v['catalog_wall_s']:.2f} ({vc_ratio:.2f}x)", "-", None,
+                     "<= 1.5x build (<= 1.0)" if tgt else "",
+                     judged(vc_ratio, 1.5, 1.0) if tgt else ""))
         rows.append(("stats (s)", label, R["stats_s"], "-", None, "", ""))
-    mc = res.get("many_categories")
     if mc:
         few, many = mc["categories"]["50"], None
         for k, v in mc["categories"].items():
@@ -519,15 +528,6 @@ def table(res, target_size):
         rows.append((f"build products/s, {many_n:,} categories ({many['shards']:,} shards)",
                      label, many["products_per_s"], "-", None,
                      f">= 1/2 of 50 categories ({ratio_pps:.2f})", met(ratio_pps >= 0.5)))
-        rows.append((f"build wall / CPU s, {many_n:,} categories", label,
-                     f"{many['wall_s']:.2f} / {many['cpu_s']:.2f}", "-", None, "", ""))
-        for s in SETS:
-            for mode in ("count", "top10"):
-                rows.append((f"{many_n:,} categories: {SET_NAMES[s]}, "
-                             f"{'counts' if mode == 'count' else 'first 10'} (q/s)", label,
-                             mc["queries"][f"{s}_{mode}"], "-", None, "", ""))
-        rows.append((f"{many_n:,} categories: one query as a whole process (ms)", label,
-                     mc["one_query_process_ms"], "-", None, "", ""))
         v = mc["verify"]
         rows.append((f"{many_n:,} categories: verify (s; findings)", label,
                      f"{v['wall_s']:.2f} ({v['findings']})", "-", None, "0 findings",
@@ -632,6 +632,7 @@ def main():
     res["table"] = [dict(zip(("figure", "catalog", "pidx", "fts5", "ratio", "target", "met"),
                              r)) for r in rows]
     res["table_markdown"] = render(rows)
+    res["scaling_plot"] = plot.scaling_plot(res)
     res["finished"] = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
     with open(a.json, "w") as f:
@@ -641,6 +642,10 @@ def main():
           f"median of {a.runs} runs")
     print()
     print(res["table_markdown"])
+    if len(res["sizes"]) > 1:
+        print()
+        print("scaling (tests/bench/plot.py):")
+        print(res["scaling_plot"], end="")
     if res.get("workers"):
         print()
         print("scale-out (tests/bench/workers.sh):")

@@ -47,7 +47,7 @@ Plan PlanOf(const TempDir& dir, const std::vector<Item>& items, uint32_t workers
   options.out_path = dir.File("plan.json");
   auto plan = MakePlan(options, pidx::Env::Default());
   REQUIRE(plan.ok());
-  return plan.value();
+  return plan.value().plan;
 }
 
 }  // namespace

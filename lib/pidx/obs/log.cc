@@ -25,6 +25,8 @@ struct LogState {
   LogFormat format = LogFormat::kJson;  // resolved (never kAuto)
   bool color = false;
   std::shared_ptr<spdlog::logger> sink;
+  std::mutex guard_mu;  // one event line at a time through the guard
+  Log::StderrGuard guard;
 };
 
 LogState& State() {
@@ -94,8 +96,7 @@ void Log::Init(const LogConfig& config) {
   s.format = config.format;
   if (s.format == LogFormat::kAuto)
     s.format = StderrIsTerminal() ? LogFormat::kText : LogFormat::kJson;
-  const char* no_color = std::getenv("NO_COLOR");
-  s.color = s.format == LogFormat::kText && StderrIsTerminal() && !(no_color && *no_color);
+  s.color = s.format == LogFormat::kText && config.color;
   // The trace (and TRACEPARENT) belong to obs/trace.h; main starts it before this.
 }
 
@@ -149,7 +150,18 @@ void Log::Event(LogLevel level, std::string_view event, std::string_view msg,
                        msg);
     for (const auto& [k, v] : fields.items()) line += " " + k + "=" + LogfmtValue(v);
   }
-  s.sink->info(line);
+  std::lock_guard<std::mutex> lock(s.guard_mu);
+  if (s.guard) {
+    s.guard([&] { s.sink->info(line); });
+  } else {
+    s.sink->info(line);
+  }
+}
+
+void Log::SetStderrGuard(StderrGuard guard) {
+  LogState& s = State();
+  std::lock_guard<std::mutex> lock(s.guard_mu);
+  s.guard = std::move(guard);
 }
 
 }  // namespace pidx

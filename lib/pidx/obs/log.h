@@ -9,6 +9,7 @@
 // Thread-safe: events may be logged from worker threads.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,7 @@ struct LogConfig {
   LogFormat format = LogFormat::kAuto;
   LogLevel level = LogLevel::kInfo;
   bool quiet = false;     // only warnings and errors
+  bool color = false;     // colour the level of text events (apps decide: --color)
   std::string operation;  // the command, e.g. "build"
 };
 
@@ -59,10 +61,22 @@ class Log {
                     const LogFields& fields = LogFields::object()) {
     Event(LogLevel::kError, event, msg, fields);
   }
+  // A detail event: one of many per run (shard.build.completed, one per shard). Info in the
+  // json and logfmt formats, where a machine keeps them; debug in the text format, where a
+  // person at a terminal would get hundreds of lines (docs/CLI.md "Events").
+  static void Detail(std::string_view event, std::string_view msg,
+                     const LogFields& fields = LogFields::object()) {
+    Event(format() == LogFormat::kText ? LogLevel::kDebug : LogLevel::kInfo, event, msg, fields);
+  }
   static bool Enabled(LogLevel level);
+  // Something else draws on stderr (a progress bar): every event line is written through
+  // `guard(write)`, which may clear its line before calling `write` and redraw after, so an
+  // event never lands in the middle of the bar. One line at a time; empty: none.
+  using StderrGuard = std::function<void(const std::function<void()>& write)>;
+  static void SetStderrGuard(StderrGuard guard);
   // The format events are written in (never kAuto: resolved by Init).
   static LogFormat format();
-  // True when stderr is a terminal (progress bars, colour).
+  // True when stderr is a terminal (what auto means for the format).
   static bool StderrIsTerminal();
 };
 

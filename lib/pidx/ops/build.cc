@@ -1,8 +1,6 @@
 #include "pidx/ops/build.h"
 
-#include <cstdio>
-
-#include <fmt/format.h>
+#include <algorithm>
 
 #include "pidx/analysis/analyzer.h"
 #include "pidx/base/cancel.h"
@@ -16,32 +14,6 @@
 
 namespace pidx {
 namespace {
-
-void ReportProgress(const shard::IngestProgress& p, bool bar) {
-  double pct = p.total_bytes > 0
-                   ? 100.0 * static_cast<double>(p.bytes) / static_cast<double>(p.total_bytes)
-                   : -1.0;
-  int64_t eta_ms = -1;
-  if (pct > 0.5 && pct < 100.0) {
-    eta_ms = static_cast<int64_t>(static_cast<double>(p.elapsed_ms) * (100.0 - pct) / pct);
-  }
-  if (bar) {
-    const int width = 30;
-    int filled = pct < 0 ? 0 : static_cast<int>(pct * width / 100.0);
-    std::string line =
-        fmt::format("\r[{}{}] {:>6.1f}% {} products {:.1f} MB", std::string(filled, '#'),
-                    std::string(width - filled, ' '), pct < 0 ? 0.0 : pct, p.products,
-                    static_cast<double>(p.bytes) / 1e6);
-    if (eta_ms >= 0) line += fmt::format(" ETA {}s ", eta_ms / 1000);
-    std::fputs(line.c_str(), stderr);
-    std::fflush(stderr);
-    return;
-  }
-  LogFields f = {{"products", p.products}, {"bytes", p.bytes}, {"elapsed_ms", p.elapsed_ms}};
-  if (pct >= 0) f["percent"] = static_cast<int64_t>(pct * 10) / 10.0;
-  if (eta_ms >= 0) f["eta_ms"] = eta_ms;
-  Log::Info("index.build.progress", "building", f);
-}
 
 Result<BuildResult> BuildInto(snapshot::SnapshotStore& store, const BuildOptions& options,
                               shard::IngestOptions ingest_opts, int64_t start);
@@ -102,12 +74,14 @@ Result<BuildResult> BuildInto(snapshot::SnapshotStore& store, const BuildOptions
   ingest_opts.on_bad_record = [](const Status& bad) {
     Log::Warn("catalog.record.skipped", bad.message(), {{"reason", bad.message()}});
   };
-  const bool bar = options.progress_bar;
-  ingest_opts.progress_interval_ms = bar ? 200 : 5000;
-  ingest_opts.on_progress = [bar](const shard::IngestProgress& p) { ReportProgress(p, bar); };
+  ProgressMeter meter(options.progress,
+                      {ProgressPhase::kRead, ProgressPhase::kShards, ProgressPhase::kPublish});
+  ingest_opts.progress_interval_ms = std::min<int64_t>(options.progress.interval_ms, 200);
+  ingest_opts.on_progress = [&meter](const shard::IngestProgress& p) {
+    meter.Read(p.products, p.bytes, p.total_bytes, p.shards);
+  };
 
   auto ingest = shard::Ingest(options.catalogs, ingest_opts);
-  if (bar) std::fputs("\n", stderr);
   if (!ingest.ok()) return ingest.status();
 
   if (ingest->spill && ingest->spill->spills() > 0) {
@@ -121,7 +95,7 @@ Result<BuildResult> BuildInto(snapshot::SnapshotStore& store, const BuildOptions
   // An empty catalog is refused before any file is written (and again by the transaction).
   PIDX_RETURN_IF_ERROR(CheckCatalogNotEmpty(ingest->products));
 
-  PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(store, *ingest, options.threads));
+  PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(store, *ingest, options.threads, &meter));
   result.segments_written = finished.segments_written;
   if (Cancelled()) return Status::Interrupted("interrupted before publishing");
 
@@ -140,6 +114,7 @@ Result<BuildResult> BuildInto(snapshot::SnapshotStore& store, const BuildOptions
   next.bad_lines_skipped = ingest->bad_records;
   next.shards = std::move(finished.entries);
 
+  meter.StartPublish();
   PublishRequest request;
   request.kind = PublishKind::kCatalog;
   request.guard = {options.max_shrink, options.allow_shrink};
@@ -156,20 +131,10 @@ Result<BuildResult> BuildInto(snapshot::SnapshotStore& store, const BuildOptions
   result.parent = manifest.parent;
   result.totals = snapshot::SumTotals(manifest.shards);
   for (const auto& e : manifest.shards) result.shard_sizes.push_back({e.shard, e.docs, e.size});
+  for (const auto& f : ingest->files) result.catalog_bytes += f.size;
+  meter.Done();
+  result.phases = meter.times();
   result.duration_ms = MonotonicMs() - start;
-  const std::string vname = snapshot::VersionName(result.version);
-  Log::Info("index.build.completed",
-            result.unchanged ? "unchanged: the current version " + vname + " has this content"
-                             : "published " + vname,
-            {{"version", vname},
-             {"parent", result.parent ? snapshot::VersionName(result.parent) : ""},
-             {"unchanged", result.unchanged},
-             {"shards", result.totals.shards},
-             {"docs", result.totals.docs},
-             {"terms", result.totals.terms},
-             {"bytes", result.totals.bytes},
-             {"bad_lines_skipped", result.bad_records},
-             {"duration_ms", result.duration_ms}});
   return result;
 }
 

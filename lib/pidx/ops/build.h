@@ -12,6 +12,7 @@
 #include "pidx/base/env.h"
 #include "pidx/base/status.h"
 #include "pidx/catalog/catalog_reader.h"
+#include "pidx/ops/progress.h"
 #include "pidx/snapshot/totals.h"
 
 namespace pidx {
@@ -33,7 +34,7 @@ struct BuildOptions {
   bool allow_shrink = false;
   int threads = 0;             // 0: one per core
   uint64_t memory_budget = 0;  // bytes the shard builders may hold before spilling; 0 = no limit
-  bool progress_bar = false;   // draw a bar on stderr (terminal); otherwise progress events
+  ProgressOptions progress;    // phases read, shards, publish (progress.h)
   // Publish even when the result is unchanged (publish.h: the same settings and segments as
   // CURRENT); by default nothing is published then and the result says `unchanged`.
   bool force = false;
@@ -55,6 +56,8 @@ struct BuildResult {
   uint64_t bad_records = 0;
   int64_t lock_wait_ms = 0;  // waiting for the publish lock
   int64_t duration_ms = 0;
+  uint64_t catalog_bytes = 0;  // read from the catalogs (as stored: compressed bytes for .gz)
+  PhaseTimes phases;           // where the time went
   std::vector<ShardSize> shard_sizes;  // every shard of the published version, by shard id
 };
 

@@ -27,7 +27,7 @@ void LogSegmentReplaced(const snapshot::SnapshotStore& store, const snapshot::Sh
 }
 
 Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::IngestResult& ingest,
-                                    int threads) {
+                                    int threads, ProgressMeter* meter) {
   std::vector<std::pair<const std::string*, shard::ShardBuilder*>> work;
   for (auto& [id, sink] : ingest.sinks) {
     auto* builder = dynamic_cast<shard::ShardBuilder*>(sink.get());
@@ -36,6 +36,13 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
     work.emplace_back(&id, builder);
   }
 
+  if (meter != nullptr) {
+    uint64_t docs = 0;
+    for (const auto& [id, cats] : ingest.categories) {
+      for (const auto& [c, n] : cats) docs += n;
+    }
+    meter->StartShards(work.size(), docs);
+  }
   FinishedShards out;
   out.entries.resize(work.size());
   std::atomic<uint64_t> written{0};
@@ -58,6 +65,8 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
     snapshot::SnapshotStore::PendingSegment pending;
     size_t index;
     int64_t t0;
+    int64_t encode_ms;  // Finish: the segment's bytes
+    int64_t write_ms;   // its temporary written and fsynced
     std::unique_ptr<Span> span;
   };
   auto end_spans = [](std::vector<Staged>* batch, const Status& outcome) {
@@ -80,7 +89,11 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
   auto commit = [&](std::vector<Staged>* batch) -> bool {
     std::vector<snapshot::SnapshotStore::PendingSegment> pending;
     for (auto& b : *batch) pending.push_back(std::move(b.pending));
+    const int64_t t_commit = MonotonicMs();
     Status s = store.CommitSegments(&pending);
+    // The batch's directory fsyncs and renames, shared out among its segments.
+    const int64_t commit_share =
+        (MonotonicMs() - t_commit) / static_cast<int64_t>(std::max<size_t>(1, batch->size()));
     if (!s.ok()) {
       fail(s, out.entries[batch->front().index].shard);
       end_spans(batch, s);
@@ -91,11 +104,13 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
       const snapshot::ShardEntry& e = out.entries[(*batch)[j].index];
       const auto how = pending[j].how;
       if (how == snapshot::SnapshotStore::SegmentWrite::kReplaced) LogSegmentReplaced(store, e);
+      const int64_t t_check = MonotonicMs();
       {
         Span readback("segment.readback", (*batch)[j].span->id(), {{"index.segment", e.segment}});
         s = store.CheckSegment(e);
         readback.End(s);
       }
+      const int64_t t_checked = MonotonicMs();
       if (!s.ok()) {
         fail(s, e.shard);
         end_spans(batch, s);
@@ -104,13 +119,17 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
       }
       if (how != snapshot::SnapshotStore::SegmentWrite::kReused) ++written;
       const ScopedCurrentSpan in_shard((*batch)[j].span->id());
-      Log::Info("shard.build.completed", "shard built",
-                {{"shard", e.shard},
-                 {"docs", e.docs},
-                 {"terms", e.terms},
-                 {"bytes", e.size},
-                 {"segment", e.segment},
-                 {"duration_ms", MonotonicMs() - (*batch)[j].t0}});
+      Log::Detail("shard.build.completed", "shard built",
+                  {{"shard", e.shard},
+                   {"docs", e.docs},
+                   {"terms", e.terms},
+                   {"bytes", e.size},
+                   {"segment", e.segment},
+                   {"duration_ms", t_checked - (*batch)[j].t0}});
+      if (meter != nullptr) {
+        meter->ShardDone(e.docs, (*batch)[j].encode_ms, (*batch)[j].write_ms + commit_share,
+                         t_checked - t_check);
+      }
     }
     end_spans(batch, Status::Ok());
     batch->clear();
@@ -143,6 +162,7 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
                                          SpanAttributes{{"index.shard", *work[i].first}});
       if (Cancelled()) s = Status::Interrupted("interrupted while building shards");
       auto built = s.ok() ? work[i].second->Finish() : Result<shard::BuiltShard>(s);
+      const int64_t t_encoded = MonotonicMs();
       if (!built.ok()) {
         span->End(built.status());
         fail(built.status(), *work[i].first);
@@ -171,12 +191,14 @@ Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::Inges
       auto pending = store.StageSegment(e.segment, built->bytes);
       built->bytes = std::string();
       write_span.End(pending.status());
+      const int64_t t_written = MonotonicMs();
       if (!pending.ok()) {
         span->End(pending.status());
         fail(pending.status(), e.shard);
         continue;
       }
-      batch.push_back({std::move(pending).value(), i, t0, std::move(span)});
+      batch.push_back({std::move(pending).value(), i, t0, t_encoded - t0, t_written - t_encoded,
+                       std::move(span)});
       if (batch.size() >= batch_size && !commit(&batch)) continue;
     }
   };

@@ -9,6 +9,7 @@
 
 #include "pidx/base/status.h"
 #include "pidx/ops/guard.h"
+#include "pidx/ops/progress.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/snapshot/lock.h"
 #include "pidx/snapshot/snapshot_store.h"
@@ -21,9 +22,11 @@ struct FinishedShards {
 };
 
 // Finishes every builder (in parallel), writes each segment durably, reads it back and
-// deep-checks it. Logs shard.build.completed per shard. Releases the builders' memory.
+// deep-checks it. Logs shard.build.completed per shard (a detail event: Log::Detail) and,
+// with a `meter`, starts its shard phase and reports every shard done with the time it took
+// to encode, write and check. Releases the builders' memory.
 Result<FinishedShards> FinishShards(snapshot::SnapshotStore& store, shard::IngestResult& ingest,
-                                    int threads);
+                                    int threads, ProgressMeter* meter = nullptr);
 
 // The warn event `segment.replaced`: a segment file that did not hold its bytes was rewritten.
 void LogSegmentReplaced(const snapshot::SnapshotStore& store, const snapshot::ShardEntry& e);

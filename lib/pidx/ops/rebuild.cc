@@ -150,13 +150,6 @@ Result<shard::IngestOptions> RebuildScanOptions(const snapshot::Manifest& curren
     Log::Warn("catalog.record.skipped", bad.message(),
               {{"reason", bad.message()}, {"shard", shard}});
   };
-  ingest_opts.on_progress = [shard](const shard::IngestProgress& p) {
-    Log::Info("index.build.progress", "rebuilding",
-              {{"shard", shard},
-               {"products", p.products},
-               {"bytes", p.bytes},
-               {"elapsed_ms", p.elapsed_ms}});
-  };
   return ingest_opts;
 }
 
@@ -237,22 +230,6 @@ Result<ShardPublished> PublishShard(snapshot::SnapshotStore& store, const Rebuil
   return out;
 }
 
-void LogCompleted(const RebuildResult& result) {
-  Log::Info("index.rebuild.completed",
-            result.unchanged ? result.shard + " unchanged: the current version " +
-                                   snapshot::VersionName(result.version) + " has this content"
-                             : result.shard + " " + result.action + " in " +
-                                   snapshot::VersionName(result.version),
-            {{"shard", result.shard},
-             {"action", result.action},
-             {"unchanged", result.unchanged},
-             {"docs", result.docs},
-             {"version", snapshot::VersionName(result.version)},
-             {"parent", snapshot::VersionName(result.parent)},
-             {"segment_unchanged", result.segment_unchanged},
-             {"duration_ms", result.duration_ms}});
-}
-
 }  // namespace
 
 Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
@@ -267,6 +244,14 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
   PIDX_ASSIGN_OR_RETURN(auto current, LoadCurrentVersion(store, options));
   PIDX_ASSIGN_OR_RETURN(auto ingest_opts, RebuildScanOptions(current, number, options, env));
+  ProgressMeter meter(options.progress,
+                      {ProgressPhase::kRead, ProgressPhase::kShards, ProgressPhase::kPublish});
+  // One shard of the index is built: about its share of what is read.
+  meter.SetBuiltShare(1.0 / static_cast<double>(std::max<size_t>(1, current.shards.size())));
+  ingest_opts.progress_interval_ms = std::min<int64_t>(options.progress.interval_ms, 200);
+  ingest_opts.on_progress = [&meter](const shard::IngestProgress& p) {
+    meter.Read(p.products, p.bytes, p.total_bytes, p.shards);
+  };
 
   Trace::SetRootAttribute("index.shard", options.shard);
   Log::Info("index.rebuild.started", "rebuild of " + options.shard + " started",
@@ -294,11 +279,12 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
   PIDX_RETURN_IF_ERROR(CheckCatalogNotEmpty(ingest.products_seen));
   std::optional<snapshot::ShardEntry> rebuilt;
   if (ingest.sinks.count(options.shard) > 0) {
-    PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(store, ingest, options.threads));
+    PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(store, ingest, options.threads, &meter));
     rebuilt = finished.entries.at(0);
   }
   if (Cancelled()) return Status::Interrupted("interrupted before publishing");
 
+  meter.StartPublish();
   PIDX_ASSIGN_OR_RETURN(
       auto published, PublishShard(store, options, current, ingest, rebuilt ? &*rebuilt : nullptr));
   shard_lock.Release();
@@ -316,8 +302,9 @@ Result<RebuildResult> RebuildShard(const RebuildOptions& options, Env* env) {
     result.segment_unchanged =
         published.old_entry && published.old_entry->segment == rebuilt->segment;
   }
+  meter.Done();
+  result.phases = meter.times();
   result.duration_ms = MonotonicMs() - start;
-  LogCompleted(result);
   return result;
 }
 

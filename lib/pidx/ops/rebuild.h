@@ -24,6 +24,7 @@
 #include "pidx/base/env.h"
 #include "pidx/base/status.h"
 #include "pidx/catalog/catalog_reader.h"
+#include "pidx/ops/progress.h"
 
 namespace pidx {
 
@@ -39,7 +40,8 @@ struct RebuildOptions {
   uint64_t memory_budget = 0;  // as BuildOptions::memory_budget
   double max_shrink = 0.2;     // the publishing guard, for the version and for the shard
   bool allow_shrink = false;
-  bool force = false;  // publish even when unchanged (as BuildOptions::force)
+  ProgressOptions progress;  // phases read, shards, publish (progress.h)
+  bool force = false;        // publish even when unchanged (as BuildOptions::force)
 };
 
 struct RebuildResult {
@@ -56,6 +58,7 @@ struct RebuildResult {
   uint64_t bad_records = 0;
   int64_t lock_wait_ms = 0;  // waiting for the shard lock and the publish lock
   int64_t duration_ms = 0;
+  PhaseTimes phases;  // where the time went
 };
 
 // Errors: kNotFound for a missing index or a shard neither the index nor the catalog has

@@ -9,6 +9,7 @@
 #include "pidx/base/worker_pool.h"
 #include "pidx/catalog/schema.h"
 #include "pidx/segment/segment_reader.h"
+#include "pidx/shard/shard_id.h"
 #include "pidx/snapshot/index_reader.h"
 #include "pidx/snapshot/index_settings.h"
 #include "pidx/snapshot/snapshot_store.h"
@@ -33,6 +34,10 @@ Status ShardStatsOf(const snapshot::SnapshotStore& store, const snapshot::ShardE
   auto lies = snapshot::CheckCategoryCounts(reader, entry, schema, analyzer);
   if (!lies.empty()) return lies.front().status;
   out->shard = entry.shard;
+  uint32_t number = 0;
+  if (!shard::ParseShardId(entry.shard, &out->category_slug, &number)) {
+    out->category_slug = entry.shard;
+  }
   out->segment = entry.segment;
   out->docs = reader.doc_count();
   out->terms = reader.term_count();

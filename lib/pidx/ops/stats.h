@@ -27,6 +27,7 @@ struct TermCount {
 
 struct ShardStats {
   std::string shard;
+  std::string category_slug;  // the shard id's category part (electronics of electronics_007)
   std::string segment;
   uint64_t docs = 0;
   uint64_t terms = 0;

@@ -20,6 +20,7 @@
 #include "pidx/base/worker_pool.h"
 #include "pidx/obs/log.h"
 #include "pidx/obs/trace.h"
+#include "pidx/ops/reader_retry.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/shard/shard_id.h"
@@ -378,46 +379,45 @@ std::map<std::string, uint64_t> FindingsByKind(const VerifyResult& r) {
 // not-found error; with --all the vanished versions are left out.
 Result<VerifyResult> Verify(const VerifyOptions& options, Env* env) {
   PIDX_ASSIGN_OR_RETURN(auto store, snapshot::SnapshotStore::Open(env, options.index_dir, false));
-  constexpr int kAttempts = 5;
-  for (int attempt = 1;; ++attempt) {
-    PIDX_ASSIGN_OR_RETURN(VerifyResult result, VerifyOnce(options, env));
-    std::set<std::string> gone;
-    for (const auto& f : result.findings) {
-      if (!f.version.empty() && !gone.count(f.version) && RemovedMeanwhile(store, f.version)) {
-        gone.insert(f.version);
-      }
-    }
-    for (const auto& u : result.unlisted) {
-      if (!u.version.empty() && !gone.count(u.version) && RemovedMeanwhile(store, u.version)) {
-        gone.insert(u.version);
-      }
-    }
-    if (gone.empty()) return result;
-    const std::string what = *gone.begin();
-    if (options.version == 0 && !options.all_versions && attempt < kAttempts) {
-      Log::Info("index.verify.restarted",
-                what +
-                    " was removed by a concurrent gc while it was verified; verifying the "
-                    "new current version",
-                {{"version", what}, {"attempt", attempt}});
-      continue;
-    }
-    if (!options.all_versions) {
-      return Status::NotFound("version " + what +
-                              " was removed (by a concurrent pidx gc) while it was verified");
-    }
-    result.findings.erase(std::remove_if(result.findings.begin(), result.findings.end(),
-                                         [&](const Finding& f) { return gone.count(f.version); }),
-                          result.findings.end());
-    result.unlisted.erase(
-        std::remove_if(result.unlisted.begin(), result.unlisted.end(),
-                       [&](const UnlistedFindings& u) { return gone.count(u.version); }),
-        result.unlisted.end());
-    result.versions.erase(std::remove_if(result.versions.begin(), result.versions.end(),
-                                         [&](const std::string& v) { return gone.count(v); }),
-                          result.versions.end());
-    return result;
-  }
+  const bool current = options.version == 0 && !options.all_versions;
+  return ReadRestartingOnGc<VerifyResult>(
+      current, "index.verify.restarted", LogLevel::kInfo,
+      [&](const ReaderAttempt& attempt, LogFields* removed) -> Result<VerifyResult> {
+        PIDX_ASSIGN_OR_RETURN(VerifyResult result, VerifyOnce(options, env));
+        std::set<std::string> gone;
+        for (const auto& f : result.findings) {
+          if (!f.version.empty() && !gone.count(f.version) && RemovedMeanwhile(store, f.version)) {
+            gone.insert(f.version);
+          }
+        }
+        for (const auto& u : result.unlisted) {
+          if (!u.version.empty() && !gone.count(u.version) && RemovedMeanwhile(store, u.version)) {
+            gone.insert(u.version);
+          }
+        }
+        if (gone.empty()) return result;
+        const std::string what = *gone.begin();
+        if (!attempt.last) {
+          (*removed)["version"] = what;
+          return result;
+        }
+        if (!options.all_versions) {
+          return Status::NotFound("version " + what +
+                                  " was removed (by a concurrent pidx gc) while it was verified");
+        }
+        result.findings.erase(
+            std::remove_if(result.findings.begin(), result.findings.end(),
+                           [&](const Finding& f) { return gone.count(f.version); }),
+            result.findings.end());
+        result.unlisted.erase(
+            std::remove_if(result.unlisted.begin(), result.unlisted.end(),
+                           [&](const UnlistedFindings& u) { return gone.count(u.version); }),
+            result.unlisted.end());
+        result.versions.erase(std::remove_if(result.versions.begin(), result.versions.end(),
+                                             [&](const std::string& v) { return gone.count(v); }),
+                              result.versions.end());
+        return result;
+      });
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #include "pidx/ops/versions.h"
 
+#include "pidx/base/duration.h"
 #include "pidx/ops/publish.h"
 #include "pidx/ops/verify.h"
 #include "pidx/snapshot/snapshot_store.h"
@@ -39,6 +40,7 @@ Result<VersionList> ListVersionInfos(const std::string& index_dir, Env* env) {
 }
 
 Result<RollbackResult> Rollback(const RollbackOptions& options, Env* env) {
+  const int64_t start = MonotonicMs();
   const std::string vname = snapshot::VersionName(options.version);
   // Step 1: the expensive check, outside the lock so builds are not held up by it.
   VerifyOptions vo;
@@ -75,6 +77,7 @@ Result<RollbackResult> Rollback(const RollbackOptions& options, Env* env) {
   result.shards_checked = verified.shards_checked;
   result.previous = published.previous;
   result.changed = !published.unchanged;
+  result.duration_ms = MonotonicMs() - start;
   return result;
 }
 

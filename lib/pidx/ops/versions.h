@@ -57,6 +57,7 @@ struct RollbackResult {
   uint64_t version = 0;
   bool changed = false;  // false when V was current already
   uint64_t shards_checked = 0;
+  int64_t duration_ms = 0;
 };
 
 // kNotFound for a missing version, kCorrupt when V is damaged, kLockTimeout (logged as

@@ -7,6 +7,9 @@
 #include <set>
 #include <utility>
 
+#include "pidx/base/duration.h"
+#include "pidx/obs/log.h"
+#include "pidx/ops/reader_retry.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/shard_id.h"
 #include "pidx/snapshot/index_reader.h"
@@ -592,6 +595,40 @@ std::optional<QueryHit> QueryEngine::FindProduct(std::string_view id) const {
     }
   }
   return std::nullopt;
+}
+
+Result<QueryRun> RunQuery(Env* env, const std::string& index_dir, uint64_t version,
+                          const std::string& text, const SearchOptions& options,
+                          QueryRunNotes* notes) {
+  const int64_t start = MonotonicMs();
+  auto run = ReadRestartingOnGc<QueryRun>(
+      version == 0, "index.query.restarted", LogLevel::kDebug,
+      [&](const ReaderAttempt&, LogFields* removed) -> Result<QueryRun> {
+        auto opened = QueryEngine::Open(env, index_dir, version);
+        Status s = opened.status();
+        QueryRun out;
+        if (opened.ok()) {
+          QueryEngine engine = std::move(*opened);
+          out.version = engine.version();
+          *notes = QueryRunNotes{};
+          auto parsed = engine.parser().Parse(text, &notes->column, &notes->query);
+          if (!parsed.ok()) {  // the same on every version: not retried
+            notes->syntax_error = true;
+            return parsed.status();
+          }
+          out.parsed = parsed->ToString();
+          auto searched = engine.Search(*parsed, options);
+          if (searched.ok()) {
+            out.result = std::move(*searched);
+            return out;
+          }
+          s = searched.status();
+        }
+        if (s.kind() == StatusKind::kNotFound) (*removed)["error"] = s.message();
+        return s;
+      });
+  if (run.ok()) run->duration_ms = MonotonicMs() - start;
+  return run;
 }
 
 }  // namespace pidx

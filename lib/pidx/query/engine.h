@@ -132,4 +132,25 @@ class QueryEngine {
   std::unique_ptr<State> state_;
 };
 
+// One query as `pidx query` runs it: opens `version` (0: the current one) of the index, parses
+// `text` with its settings and searches. Reading the current version, a concurrent gc that
+// removes it starts the search again on the new CURRENT (ops/reader_retry.h, event
+// index.query.restarted at debug level). A syntax error is kUsage with `notes->syntax_error`
+// and `notes->column` (1-based) set; a prefix that expands past SearchOptions::max_prefix_terms
+// is kUsage too, without them.
+struct QueryRun {
+  uint64_t version = 0;  // the version searched
+  std::string parsed;    // the query as terms, e.g. (AND title:usb brand:anker)
+  QueryResult result;
+  int64_t duration_ms = 0;
+};
+struct QueryRunNotes {
+  QueryNotes query;           // what the parser noted (dropped words, a phrase)
+  bool syntax_error = false;  // the failure was the query's syntax
+  size_t column = 0;          // where, 1-based
+};
+Result<QueryRun> RunQuery(Env* env, const std::string& index_dir, uint64_t version,
+                          const std::string& text, const SearchOptions& options,
+                          QueryRunNotes* notes);
+
 }  // namespace pidx

@@ -193,7 +193,7 @@ Result<Plan> Plan::Load(Env* env, const std::string& path) {
   return Parse(bytes, path);
 }
 
-Result<Plan> MakePlan(const PlanOptions& options, Env* env) {
+Result<MadePlan> MakePlan(const PlanOptions& options, Env* env) {
   const int64_t start = MonotonicMs();
   if (options.catalogs.empty()) return Status::Usage("no catalog given (--catalog FILE)");
   for (const auto& c : options.catalogs) {
@@ -228,9 +228,10 @@ Result<Plan> MakePlan(const PlanOptions& options, Env* env) {
   ingest_opts.on_bad_record = [](const Status& bad) {
     Log::Warn("catalog.record.skipped", bad.message(), {{"reason", bad.message()}});
   };
-  ingest_opts.on_progress = [](const shard::IngestProgress& p) {
-    Log::Info("index.build.progress", "planning",
-              {{"products", p.products}, {"bytes", p.bytes}, {"elapsed_ms", p.elapsed_ms}});
+  ProgressMeter meter(options.progress, {ProgressPhase::kRead, ProgressPhase::kPublish});
+  ingest_opts.progress_interval_ms = std::min<int64_t>(options.progress.interval_ms, 200);
+  ingest_opts.on_progress = [&meter](const shard::IngestProgress& p) {
+    meter.Read(p.products, p.bytes, p.total_bytes, p.shards);
   };
   // Workers may run in another directory: they get absolute paths.
   std::vector<std::string> paths;
@@ -264,17 +265,13 @@ Result<Plan> MakePlan(const PlanOptions& options, Env* env) {
   for (const auto& [id, docs] : ingest.all_shards) plan.shards.push_back({id, docs, 0});
   Assign(&plan.shards, plan.workers);
 
+  meter.StartPublish();
   PIDX_RETURN_IF_ERROR(WriteFileDurably(env, options.out_path, plan.Serialize()));
-  std::vector<uint64_t> docs = plan.WorkerDocs();
-  Log::Info("index.plan.completed", "plan written to " + options.out_path,
-            {{"plan", options.out_path},
-             {"workers", plan.workers},
-             {"shards", plan.shards.size()},
-             {"products", plan.products},
-             {"worker_docs", docs},
-             {"max_worker_docs", *std::max_element(docs.begin(), docs.end())},
-             {"duration_ms", MonotonicMs() - start}});
-  return plan;
+  meter.Done();
+  MadePlan made;
+  made.plan = std::move(plan);
+  made.duration_ms = MonotonicMs() - start;
+  return made;
 }
 
 Result<uint32_t> ResolveWorkerIndex(int64_t flag, uint32_t workers, std::string* source) {

@@ -17,6 +17,7 @@
 
 #include "pidx/base/env.h"
 #include "pidx/base/status.h"
+#include "pidx/ops/progress.h"
 #include "pidx/snapshot/manifest.h"
 
 namespace pidx {
@@ -76,13 +77,19 @@ struct PlanOptions {
   uint64_t max_line_bytes = 1024 * 1024;
   uint32_t workers = 1;
   int threads = 0;
-  std::string out_path;  // written durably (temporary name, fsync, rename)
+  std::string out_path;      // written durably (temporary name, fsync, rename)
+  ProgressOptions progress;  // phases read, publish (writing the plan)
 };
 
-// Scans the catalogs and writes the plan to out_path. Logs index.plan.completed.
+struct MadePlan {
+  Plan plan;
+  int64_t duration_ms = 0;
+};
+
+// Scans the catalogs and writes the plan to out_path.
 // Errors: kUsage (no catalog, stdin as a catalog, workers out of range), the catalog's own
 // errors (kBadData, kNotFound), kIoError writing the plan.
-Result<Plan> MakePlan(const PlanOptions& options, Env* env);
+Result<MadePlan> MakePlan(const PlanOptions& options, Env* env);
 
 // The worker index of this task: `flag` when >= 0, else the first of SLURM_ARRAY_TASK_ID,
 // JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX that is set. kUsage when none is, or the

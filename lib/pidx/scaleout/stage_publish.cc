@@ -212,21 +212,6 @@ Result<PublishStageResult> PublishStage(const PublishStageOptions& options, Env*
 
   result.totals = snapshot::SumTotals(manifest.shards);
   result.duration_ms = MonotonicMs() - start;
-  const std::string name = snapshot::VersionName(result.version);
-  Log::Info("index.publish.completed",
-            result.unchanged ? "the current version " + name +
-                                   " already has this content; "
-                                   "nothing published"
-                             : "published " + name,
-            {{"version", name},
-             {"parent", result.parent ? snapshot::VersionName(result.parent) : ""},
-             {"unchanged", result.unchanged},
-             {"workers", result.workers},
-             {"shards", result.totals.shards},
-             {"docs", result.totals.docs},
-             {"bytes", result.totals.bytes},
-             {"segments_copied", result.segments_copied},
-             {"duration_ms", result.duration_ms}});
   return result;
 }
 

@@ -150,6 +150,8 @@ Result<StageResult> BuildStage(const StageOptions& options, Env* env) {
              {"plan", options.plan_path}});
 
   snapshot::Manifest fragment = plan.NewManifest("stage");
+  ProgressMeter meter(options.progress,
+                      {ProgressPhase::kRead, ProgressPhase::kShards, ProgressPhase::kPublish});
 
   if (!mine.empty()) {  // a worker without shards (more workers than shards) only says so
     ingest_opts.threads = options.threads;
@@ -157,42 +159,36 @@ Result<StageResult> BuildStage(const StageOptions& options, Env* env) {
     ingest_opts.on_bad_record = [](const Status& bad) {
       Log::Warn("catalog.record.skipped", bad.message(), {{"reason", bad.message()}});
     };
-    ingest_opts.on_progress = [&result](const shard::IngestProgress& p) {
-      Log::Info("index.build.progress", "building",
-                {{"worker", result.worker},
-                 {"products", p.products},
-                 {"bytes", p.bytes},
-                 {"elapsed_ms", p.elapsed_ms}});
+    uint64_t my_docs = 0;
+    for (const auto& s : plan.shards) my_docs += mine.count(s.shard) ? s.docs : 0;
+    meter.SetBuiltShare(plan.products > 0
+                            ? static_cast<double>(my_docs) / static_cast<double>(plan.products)
+                            : 1.0);
+    ingest_opts.progress_interval_ms = std::min<int64_t>(options.progress.interval_ms, 200);
+    ingest_opts.on_progress = [&meter](const shard::IngestProgress& p) {
+      meter.Read(p.products, p.bytes, p.total_bytes, p.shards);
     };
     std::vector<std::string> paths;
     for (const auto& c : plan.catalogs) paths.push_back(c.path);
     PIDX_ASSIGN_OR_RETURN(auto ingest, shard::Ingest(paths, ingest_opts));
     PIDX_RETURN_IF_ERROR(CheckScanAgainstPlan(plan, ingest));
     if (Cancelled()) return Status::Interrupted("interrupted before staging");
-    PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(stage, ingest, options.threads));
+    PIDX_ASSIGN_OR_RETURN(auto finished, FinishShards(stage, ingest, options.threads, &meter));
     result.segments_written = finished.segments_written;
     fragment.shards = std::move(finished.entries);
   }
   if (Cancelled()) return Status::Interrupted("interrupted before the fragment was written");
   // Last, after every segment is durable: a fragment names only segments that exist.
   result.fragment = StageFragmentPath(options.stage_dir, result.worker);
+  meter.StartPublish();
   PIDX_RETURN_IF_ERROR(WriteFileDurably(env, result.fragment, fragment.Serialize()));
+  meter.Done();
+  result.phases = meter.times();
 
   const snapshot::Totals totals = snapshot::SumTotals(fragment.shards);
   result.docs = totals.docs;
   result.bytes = totals.bytes;
   result.duration_ms = MonotonicMs() - start;
-  Log::Info("index.stage.completed",
-            fmt::format("worker {} of {} staged {} shards", result.worker, plan.workers,
-                        result.shards.size()),
-            {{"worker", result.worker},
-             {"workers", plan.workers},
-             {"shards", result.shards.size()},
-             {"docs", result.docs},
-             {"bytes", result.bytes},
-             {"segments_written", result.segments_written},
-             {"fragment", result.fragment},
-             {"duration_ms", result.duration_ms}});
   return result;
 }
 

@@ -21,6 +21,7 @@
 
 #include "pidx/base/env.h"
 #include "pidx/base/status.h"
+#include "pidx/ops/progress.h"
 
 namespace pidx {
 
@@ -29,6 +30,7 @@ struct StageOptions {
   std::string stage_dir;
   int64_t worker = -1;  // < 0: from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, ...
   int threads = 0;
+  ProgressOptions progress;  // phases read, shards, publish (writing the fragment)
 };
 
 struct StageResult {
@@ -41,6 +43,7 @@ struct StageResult {
   uint64_t segments_written = 0;  // new files (a re-run finds them there already)
   std::string fragment;           // path of the fragment written
   int64_t duration_ms = 0;
+  PhaseTimes phases;  // where the time went
 };
 
 Result<StageResult> BuildStage(const StageOptions& options, Env* env);

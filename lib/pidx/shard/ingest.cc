@@ -236,8 +236,8 @@ class Scan {
 
   void ReportDone() const {
     if (options_.on_progress) {
-      options_.on_progress(
-          {result_->products_seen, bytes_done_, total_bytes_, MonotonicMs() - start_});
+      options_.on_progress({result_->products_seen, bytes_done_, total_bytes_,
+                            MonotonicMs() - start_, result_->sinks.size()});
     }
   }
 
@@ -381,7 +381,7 @@ class Scan {
     if (now - last_progress_ < options_.progress_interval_ms) return;
     last_progress_ = now;
     options_.on_progress({result_->products_seen, bytes_done_ + reader.bytes_consumed(),
-                          total_bytes_, now - start_});
+                          total_bytes_, now - start_, result_->sinks.size()});
   }
 
   const std::vector<std::string>& catalogs_;

@@ -30,6 +30,7 @@ struct IngestProgress {
   uint64_t bytes = 0;        // consumed so far, over all files
   uint64_t total_bytes = 0;  // sum of known file sizes (0 when unknown, e.g. stdin)
   int64_t elapsed_ms = 0;
+  uint64_t shards = 0;  // shards accepted so far (each one becomes a segment)
 };
 
 struct IngestOptions {
