@@ -120,21 +120,15 @@ std::string Plan::Serialize() const {
     e["worker"] = s.worker;
     j["shards"].push_back(std::move(e));
   }
-  std::string body = j.dump(1) + "\n";
-  return body + "xxh3 " + Hex64(Xxh3(body)) + "\n";
+  return snapshot::WithChecksumLine(j.dump(1) + "\n");
 }
 
 Result<Plan> Plan::Parse(std::string_view bytes, const std::string& name) {
   auto corrupt = [&](const std::string& why) { return Status::Corrupt(name + ": " + why); };
-  constexpr size_t kTrailer = 5 + 16 + 1;  // "xxh3 <16 hex>\n"
-  if (bytes.size() < kTrailer + 2 || bytes.back() != '\n') return corrupt("truncated plan");
-  std::string_view trailer = bytes.substr(bytes.size() - kTrailer);
-  std::string_view body = bytes.substr(0, bytes.size() - kTrailer);
-  uint64_t stored = 0;
-  if (trailer.substr(0, 5) != "xxh3 " || !ParseHex64(trailer.substr(5, 16), &stored)) {
-    return corrupt("missing checksum line");
+  std::string_view body;
+  if (std::string why = snapshot::ChecksummedBody(bytes, "plan", &body); !why.empty()) {
+    return corrupt(why);
   }
-  if (stored != Xxh3(body)) return corrupt("checksum mismatch (the plan was changed or damaged)");
   PIDX_ASSIGN_OR_RETURN(json j, ParseJson(body, name, kPlanJsonLimits));
   if (!j.is_object()) return corrupt("plan is not a JSON object");
   Plan p;

@@ -4,10 +4,35 @@
 
 #include <fmt/format.h>
 
+#include "pidx/base/checksum.h"
 #include "pidx/base/json_number.h"
 #include "pidx/shard/shard_id.h"
 
 namespace pidx::snapshot {
+
+std::string WithChecksumLine(std::string body) {
+  const std::string line = "xxh3 " + Hex64(Xxh3(body)) + "\n";
+  return body += line;
+}
+
+std::string ChecksummedBody(std::string_view bytes, std::string_view kind, std::string_view* body) {
+  *body = {};
+  constexpr size_t kTrailer = 5 + 16 + 1;  // "xxh3 <16 hex>\n"
+  if (bytes.size() < kTrailer + 2 || bytes.back() != '\n') return fmt::format("truncated {}", kind);
+  const std::string_view trailer = bytes.substr(bytes.size() - kTrailer);
+  const std::string_view text = bytes.substr(0, bytes.size() - kTrailer);
+  uint64_t stored = 0;
+  if (trailer.substr(0, 5) != "xxh3 " || !ParseHex64(trailer.substr(5, 16), &stored)) {
+    return "missing checksum line";
+  }
+  const uint64_t computed = Xxh3(text);
+  if (stored != computed) {
+    return fmt::format("checksum mismatch (stored {}, computed {}: the {} was changed or damaged)",
+                       Hex64(stored), Hex64(computed), kind);
+  }
+  *body = text;
+  return "";
+}
 
 nlohmann::ordered_json CatalogsToJson(const std::vector<CatalogIdentity>& catalogs) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();

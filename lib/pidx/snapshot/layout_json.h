@@ -24,6 +24,13 @@ struct ShardLayoutRef {
   std::map<std::string, uint32_t>* category_shards = nullptr;
 };
 
+// `body` followed by its checksum line, "xxh3 <16 hex of XXH3(body)>\n", the way a manifest
+// and a plan end.
+std::string WithChecksumLine(std::string body);
+// The body of `bytes` when it ends with its right checksum line; otherwise "" in *body and
+// the problem ("truncated <kind>", "missing checksum line", "checksum mismatch ...").
+std::string ChecksummedBody(std::string_view bytes, std::string_view kind, std::string_view* body);
+
 // "catalogs": [{"path", "size", "xxh3", "products"}, ...]
 nlohmann::ordered_json CatalogsToJson(const std::vector<CatalogIdentity>& catalogs);
 // Throws nlohmann::json::exception on a missing or mistyped field (the callers turn it into

@@ -85,25 +85,14 @@ std::string Manifest::Serialize() const {
     e["categories"] = s.categories;
     j["shards"].push_back(std::move(e));
   }
-  std::string body = j.dump(1) + "\n";
-  return body + "xxh3 " + Hex64(Xxh3(body)) + "\n";
+  return WithChecksumLine(j.dump(1) + "\n");
 }
 
 Result<Manifest> Manifest::Parse(std::string_view bytes, const std::string& name) {
   auto corrupt = [&](const std::string& why) { return Status::Corrupt(name + ": " + why); };
-  // The checksum line is the last line: "xxh3 <16 hex>\n".
-  constexpr size_t kTrailer = 5 + 16 + 1;
-  if (bytes.size() < kTrailer + 2 || bytes.back() != '\n') return corrupt("truncated manifest");
-  std::string_view trailer = bytes.substr(bytes.size() - kTrailer);
-  std::string_view body = bytes.substr(0, bytes.size() - kTrailer);
-  uint64_t stored = 0;
-  if (trailer.substr(0, 5) != "xxh3 " || !ParseHex64(trailer.substr(5, 16), &stored)) {
-    return corrupt("missing checksum line");
-  }
-  uint64_t computed = Xxh3(body);
-  if (stored != computed) {
-    return corrupt("checksum mismatch (stored " + Hex64(stored) + ", computed " + Hex64(computed) +
-                   ")");
+  std::string_view body;
+  if (std::string why = ChecksummedBody(bytes, "manifest", &body); !why.empty()) {
+    return corrupt(why);
   }
   PIDX_ASSIGN_OR_RETURN(json j, ParseJson(body, name, kManifestJsonLimits));
   if (!j.is_object()) return corrupt("manifest is not a JSON object");
