@@ -20,6 +20,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -87,7 +88,7 @@ int Fail(int code, const std::string& message) {
 int Run(const Options& options) {
   const std::vector<std::string> vocabulary = BuildVocabulary();
   // The ratio becomes an integer per-million once, so sampling stays integer-only.
-  const auto cjk_ppm = static_cast<uint64_t>(options.cjk_ratio * 1'000'000 + 0.5);
+  const auto cjk_ppm = static_cast<uint64_t>(std::llround(options.cjk_ratio * 1'000'000));
   const Format format = ResolveFormat(options);
 
   std::unique_ptr<QuerySet> queries;

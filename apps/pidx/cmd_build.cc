@@ -103,6 +103,9 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   PIDX_ASSIGN_OR_RETURN(o.format, ParseFormat(f.read, g));
   o.schema_file = f.schema;
   if (f.analyzer_version != 0) o.analyzer.version = f.analyzer_version;
+  if (f.no_accent_folding && o.analyzer.version < 2) {
+    return g.BadValue("no-accent-folding", "analyzer version 1 folds no accents to keep");
+  }
   if (f.no_accent_folding || o.analyzer.version < 2) o.analyzer.fold_accents = false;
   o.shards_per_category = f.shard_counts.shards();
   o.target_shard_docs = f.shard_counts.target();

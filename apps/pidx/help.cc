@@ -325,6 +325,7 @@ std::vector<std::string> Suggest(std::string_view word,
   std::stable_sort(close.begin(), close.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::string> out;
+  out.reserve(close.size());
   for (auto& [d, c] : close) out.push_back(std::move(c));
   return out;
 }

@@ -156,9 +156,7 @@ bool JsonFromArgs(int argc, char** argv) {
     if (a == "--json") return true;
   }
   const char* env = std::getenv("PIDX_JSON");
-  if (env == nullptr) return false;
-  const std::string_view v = env;
-  return v == "1" || v == "true" || v == "yes" || v == "on";
+  return env != nullptr && pidx::cli::ParseFlagValue(env).value_or(false);
 }
 
 // ---- The --json failure object (docs/CLI.md "JSON results") ----------------------------------

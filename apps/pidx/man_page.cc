@@ -43,7 +43,7 @@ std::string ArgItem(const ArgDoc& a) {
   out += Roff(a.description);
   if (!a.description.empty() && a.description.back() != '.') out += ".";
   std::vector<std::string> notes;
-  if (a.required == "yes") notes.push_back("Required.");
+  if (a.required == "yes") notes.emplace_back("Required.");
   if (!a.required.empty() && a.required != "yes") notes.push_back("Required " + a.required + ".");
   if (!a.default_value.empty()) notes.push_back("Default: " + a.default_value + ".");
   if (!a.env.empty()) notes.push_back("Environment: " + a.env + ".");

@@ -183,6 +183,14 @@ std::string EnvNameFor(const std::string& long_name) {
   return out;
 }
 
+std::optional<bool> ParseFlagValue(std::string_view value) {
+  std::string v;
+  for (char c : value) v.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+  if (v == "0" || v == "false" || v == "no" || v == "off") return false;
+  return std::nullopt;
+}
+
 Status ApplyEnvironment(CLI::App* command, GlobalOptions* g) {
   for (CLI::Option* opt : command->get_options()) {
     if (opt->count() > 0 || opt->get_lnames().empty()) continue;
@@ -191,8 +199,19 @@ Status ApplyEnvironment(CLI::App* command, GlobalOptions* g) {
     const std::string var = EnvNameFor(name);
     const char* value = std::getenv(var.c_str());
     if (value == nullptr || *value == '\0') continue;
+    std::string text = value;
+    if (opt->get_expected_max() == 0) {  // a flag: on or off
+      const std::optional<bool> on = ParseFlagValue(text);
+      if (!on) {
+        g->failure_fields["variable"] = var;
+        g->failure_fields["value"] = value;
+        return Status::Config(var + ": \"" + text +
+                              "\" is not a flag value (1, true, yes, on or 0, false, no, off)");
+      }
+      text = *on ? "true" : "false";
+    }
     try {
-      opt->add_result(std::string(value));
+      opt->add_result(text);
       opt->run_callback();
     } catch (const BadOptionValue& e) {
       g->failure_fields["variable"] = var;

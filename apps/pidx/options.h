@@ -16,8 +16,10 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -150,6 +152,12 @@ Result<uint64_t> ParseMemoryBudget(const std::string& memory_budget, const Globa
 
 // "PIDX_LOCK_TIMEOUT" for "--lock-timeout".
 std::string EnvNameFor(const std::string& long_name);
+
+// The value of a flag's PIDX_* variable (PIDX_JSON, PIDX_FORCE, PIDX_ALLOW_SHRINK, ...), read
+// as strictly as the numbers: 1, true, yes, on or 0, false, no, off, in any case; anything
+// else is nullopt (exit 78). CLI11's own conversion took "2x" and "1e400" as on and "0x1" as
+// off, and --json's early reading (for a usage error) disagreed with it on "TRUE".
+std::optional<bool> ParseFlagValue(std::string_view value);
 
 // Fills options of the chosen `command` (and of its parsed subcommands) that were not given on
 // the command line from their PIDX_* variables. kConfig naming the variable when a value does

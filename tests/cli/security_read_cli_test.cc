@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -416,4 +418,83 @@ TEST_CASE("CURRENT and versions/ names must be of pidx's exact form") {
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.find("v000007") == std::string::npos);
   }
+}
+
+TEST_CASE("a manifest whose shard list disagrees with its layout is refused by every reader") {
+  // The checksum line proves integrity, not sense: an entry listed twice was served twice
+  // (query total and hits doubled, stats' docs too) and only verify noticed. Every reader
+  // now refuses such a manifest, naming the entry; verify reports it as manifest_corrupt.
+  struct Case {
+    std::string name;
+    std::function<void(json&)> damage;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"an entry listed twice", [](json& m) { m["shards"].push_back(m["shards"][0]); },
+       "is listed twice"},
+      {"a shard number beyond its category's count",
+       [](json& m) {
+         auto& s = m["shards"][0];
+         const std::string old = s["shard"];
+         const std::string now = old.substr(0, old.size() - 3) + "007";
+         s["shard"] = now;
+         s["segment"] = now + s["segment"].get<std::string>().substr(old.size());
+       },
+       "is beyond its category's 1 shards"},
+      {"a category without a count",
+       [](json& m) {
+         const std::string shard = m["shards"][0]["shard"];
+         m["category_shards"].erase(shard.substr(0, shard.size() - 4));
+       },
+       "category_shards has no count for"},
+      {"no counts at all", [](json& m) { m["category_shards"] = json::object(); },
+       "category_shards has no count for"},
+      {"a target shard size past the flag's range",
+       [](json& m) { m["target_shard_docs"] = std::numeric_limits<uint64_t>::max(); },
+       "target_shard_docs 18446744073709551615 is above 1000000000"},
+  };
+  Index x;
+  const json original = x.m;
+  for (const auto& c : cases) {
+    json m = original;
+    c.damage(m);
+    WriteChecked(x.manifest, m);
+    const std::vector<std::vector<std::string>> readers = {
+        {"query", "--index", x.index, "--json", "--", "-zzzznotaword"},
+        {"stats", "--index", x.index, "--json"},
+        {"diff", "--index", x.index, "v000001", "v000001", "--json"},
+        {"rebuild-shard", original["shards"][0]["shard"], "--index", x.index, "--catalog",
+         x.catalog, "--json"},
+    };
+    for (const auto& args : readers) {
+      RunResult r = Pidx(args);
+      INFO(c.name << ": pidx " << args[0] << "\n" << r.err);
+      CHECK(r.exit_code == 1);
+      CHECK(FailureText(r).find(c.message) != std::string::npos);
+      CHECK(nlohmann::json::parse(r.out).value("ok", true) == false);
+    }
+    RunResult v = Pidx({"verify", "--index", x.index, "--json"});
+    INFO(c.name << ": verify\n" << v.err);
+    CHECK(v.exit_code == 1);
+    CHECK(FindingKinds(v) == std::set<std::string>{"manifest_corrupt"});
+  }
+  WriteChecked(x.manifest, original);
+  CHECK(Pidx({"verify", "--index", x.index}).exit_code == 0);
+}
+
+TEST_CASE("a plan is held to the manifest's layout rules: a bad category slug is refused") {
+  Index x;
+  const std::string plan = x.dir.File("p.plan");
+  RunResult p =
+      Pidx({"plan", "--catalog", x.catalog, "--index", x.index, "--workers", "2", "--out", plan});
+  INFO(p.err);
+  REQUIRE(p.exit_code == 0);
+  json j = ReadChecked(plan);
+  j["category_shards"]["../evil"] = 1;
+  WriteChecked(plan, j);
+  RunResult w = Pidx({"build", "--plan", plan, "--worker", "0", "--stage", x.dir.File("stage")});
+  INFO(w.err);
+  CHECK(w.exit_code == 1);
+  CHECK(FailureText(w).find("../evil") != std::string::npos);
+  CHECK(!fs::exists(x.dir.File("stage")));
 }

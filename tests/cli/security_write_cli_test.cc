@@ -5,10 +5,13 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -16,6 +19,7 @@
 
 #include "pidx/base/checksum.h"
 #include "pidx/snapshot/snapshot_store.h"
+#include "support/index_files.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
@@ -323,4 +327,73 @@ TEST_CASE("publish of a fragment naming a segment outside the index creates noth
   CHECK(r.Events("index.publish.failed").size() == 1);
   CHECK(fs::is_empty(dir.File("OUT")));
   CHECK(!fs::exists(index + "/CURRENT"));
+}
+
+TEST_CASE("an output path that is a device or a FIFO is refused and left as it is") {
+  // Every file pidx writes is a temporary renamed over its name. At a name that is not a
+  // regular file, that rename used to replace the node itself: as root, `--metrics-file
+  // /dev/null` or `plan --out /dev/full` turned the device into a regular file, exit 0.
+  TempDir dir;
+  const std::string index = BuildIndex(dir);
+  const std::string catalog = dir.File("c.jsonl");
+  struct Kind {
+    std::string name;
+    std::function<bool(const std::string&)> make;  // false: cannot be made here (not root)
+    mode_t type;
+  };
+  const std::vector<Kind> kinds = {
+      {"fifo", [](const std::string& p) { return mkfifo(p.c_str(), 0644) == 0; }, S_IFIFO},
+      {"char device (as /dev/null)",
+       [](const std::string& p) { return mknod(p.c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0; },
+       S_IFCHR},
+      {"symlink to a fifo",
+       [&](const std::string& p) {
+         const std::string target = p + ".target";
+         return mkfifo(target.c_str(), 0644) == 0 && symlink(target.c_str(), p.c_str()) == 0;
+       },
+       S_IFIFO},
+  };
+  struct Writer {
+    std::string name;
+    std::function<std::vector<std::string>(const std::string&)> args;
+  };
+  const std::vector<Writer> writers = {
+      {"verify --metrics-file",
+       [&](const std::string& p) {
+         return std::vector<std::string>{"verify", "--index", index, "--metrics-file", p};
+       }},
+      {"build --metrics-file",
+       [&](const std::string& p) {
+         return std::vector<std::string>{"build", "--catalog",      catalog, "--index",
+                                         index,   "--metrics-file", p,       "--force"};
+       }},
+      {"gc --metrics-file",
+       [&](const std::string& p) {
+         return std::vector<std::string>{"gc", "--index",        index, "--keep",
+                                         "9",  "--metrics-file", p};
+       }},
+      {"plan --out",
+       [&](const std::string& p) {
+         return std::vector<std::string>{"plan",      "--catalog", catalog, "--index", index,
+                                         "--workers", "2",         "--out", p};
+       }},
+  };
+  int n = 0;
+  for (const auto& kind : kinds) {
+    for (const auto& w : writers) {
+      const std::string path = dir.File("out" + std::to_string(n++));
+      if (!kind.make(path)) {
+        WARN("cannot make a " << kind.name << " here (" << std::strerror(errno) << "): skipped");
+        continue;
+      }
+      RunResult r = Pidx(w.args(path));
+      INFO(w.name << " at a " << kind.name << "\n" << r.err);
+      CHECK(r.exit_code == 74);
+      CHECK(r.err.find("not a file; refusing to replace it") != std::string::npos);
+      struct stat st {};
+      REQUIRE(stat(path.c_str(), &st) == 0);
+      CHECK((st.st_mode & S_IFMT) == kind.type);
+      CHECK(pidx::testing::TempFilesIn(dir.path()).empty());
+    }
+  }
 }

@@ -574,3 +574,57 @@ TEST_CASE("pidx --version prints the program's version and never reads PIDX_VERS
            {.env = {{"PIDX_VERSION", "garbage"}}});
   CHECK(b.exit_code == 0);
 }
+
+TEST_CASE("the variable of an on/off flag is read strictly: junk is exit 78, never a guess") {
+  // CLI11's flag conversion (stoll) took PIDX_ALLOW_SHRINK=2x or 1e400 as on and 0x1 as off,
+  // and --json's early reading disagreed with it on TRUE (a usage error then printed no JSON).
+  TempDir dir;
+  const std::string index = dir.File("idx");
+  REQUIRE(Pidx({"build", "--catalog", Catalog(dir, 100), "--index", index}).exit_code == 0);
+  const std::string one = Catalog(dir, 1, "one.jsonl");
+  for (const std::string var : {"PIDX_ALLOW_SHRINK", "PIDX_FORCE", "PIDX_JSON", "PIDX_QUIET"}) {
+    for (const std::string bad :
+         {"2x", "0x1", "1e400", "-3", "+", "enable", " 1", "t", "n", "99999999999999999999"}) {
+      RunResult r = Pidx({"build", "--catalog", one, "--index", index}, {.env = {{var, bad}}});
+      INFO(var << "=" << bad << "\n" << r.err);
+      CHECK(r.exit_code == 78);
+      auto e = FailureEvent(r, "index.build.failed");
+      CHECK(e["variable"] == var);
+      CHECK(e["value"] == bad);
+    }
+  }
+  // The shrink guard still holds under a refused value, and honours the accepted ones.
+  RunResult s = Pidx({"stats", "--index", index, "--json"});
+  CHECK(nlohmann::json::parse(s.out)["totals"]["docs"] == 100);
+  for (const std::string off : {"0", "false", "No", "OFF"}) {
+    RunResult r =
+        Pidx({"build", "--catalog", one, "--index", index}, {.env = {{"PIDX_ALLOW_SHRINK", off}}});
+    INFO("PIDX_ALLOW_SHRINK=" << off << "\n" << r.err);
+    CHECK(r.exit_code == 65);
+  }
+  for (const std::string on : {"1", "TRUE", "Yes", "on"}) {
+    // PIDX_JSON on: a usage error is still one JSON error object on stdout.
+    RunResult r = Pidx({"query", "--index", index, "--bogus", "x"}, {.env = {{"PIDX_JSON", on}}});
+    INFO("PIDX_JSON=" << on << "\n" << r.err);
+    CHECK(r.exit_code == 64);
+    CHECK(nlohmann::json::parse(r.out)["ok"] == false);
+  }
+  RunResult r =
+      Pidx({"build", "--catalog", one, "--index", index}, {.env = {{"PIDX_ALLOW_SHRINK", "True"}}});
+  CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("build refuses --no-accent-folding with --analyzer-version 1 instead of ignoring it") {
+  TempDir dir;
+  const std::string index = dir.File("idx");
+  const std::string catalog = Catalog(dir, 3);
+  RunResult r = Pidx({"build", "--catalog", catalog, "--index", index, "--analyzer-version", "1",
+                      "--no-accent-folding"});
+  CHECK(r.exit_code == 64);
+  CHECK(FailureEvent(r, "index.build.failed")["option"] == "--no-accent-folding");
+  RunResult e = Pidx({"build", "--catalog", catalog, "--index", index, "--analyzer-version", "1"},
+                     {.env = {{"PIDX_NO_ACCENT_FOLDING", "1"}}});
+  CHECK(e.exit_code == 78);
+  CHECK(FailureEvent(e, "index.build.failed")["variable"] == "PIDX_NO_ACCENT_FOLDING");
+  CHECK(!HasCurrent(index));
+}

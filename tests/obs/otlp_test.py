@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import socket
+import signal
 import subprocess
 import sys
 import tempfile
@@ -403,6 +404,33 @@ def main():
                     check(p.seconds < 3, f"hanging collector: bounded by OTEL_EXPORTER_OTLP_TIMEOUT ({p.seconds:.1f}s)")
         check(len(refuse.requests) == 2, "the refusing collector was asked")
         refuse.close()
+
+        # ---- SIGTERM/SIGINT during the export stop it at once: the run's exit code and result
+        # stand. It used to wait for the collector to the end of OTEL_EXPORTER_OTLP_TIMEOUT (up
+        # to 10 minutes), past a supervisor's grace period, then exit 0 as if nothing came.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            hang.requests.clear()
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PIDX_", "TRACEPARENT"))}
+            env.update(traced(hang.url(), {"OTEL_EXPORTER_OTLP_TIMEOUT": "60000"}))
+            t0 = time.monotonic()
+            proc = subprocess.Popen([PIDX, "verify", "--index", idx, "--json"], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 20
+            while len(hang.requests) == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(sig)
+            try:
+                out, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+            seconds = time.monotonic() - t0
+            warn = [json.loads(l) for l in err.splitlines() if '"telemetry.export.failed"' in l]
+            check(seconds < 3, f"{sig.name} during the export: stops at once ({seconds:.1f}s)")
+            check(proc.returncode == 0 and stable(out) == stable(baseline.stdout),
+                  f"{sig.name} during the export: verify's exit code and result stand ({proc.returncode})")
+            check(len(warn) == 1 and "interrupted" in warn[0].get("reason", ""),
+                  f"{sig.name} during the export: one warning saying it was interrupted ({warn})")
         hang.close()
 
         # ---- protocols and exporters pidx does not have; unsampled parents; a bad trace file

@@ -32,6 +32,7 @@ Manifest Sample() {
   e.term_bloom = std::string(512, '0');
   e.categories = {{"Books", 2}};
   m.shards.push_back(e);
+  m.category_shards = {{"books", 8}};
   return m;
 }
 }  // namespace

@@ -44,6 +44,7 @@ Manifest MakeManifest(std::vector<ShardEntry> shards) {
   m.schema = nlohmann::json::object();
   m.analyzer = nlohmann::json::object();
   m.shards = std::move(shards);
+  for (const auto& e : m.shards) m.category_shards[e.shard.substr(0, e.shard.rfind('_'))] = 8;
   return m;
 }
 

@@ -123,7 +123,7 @@ Result<AnalyzerSettings> AnalyzerSettings::FromJson(const nlohmann::json& j) {
   return settings;
 }
 
-Analyzer::Analyzer(AnalyzerSettings settings) : settings_(std::move(settings)) {}
+Analyzer::Analyzer(AnalyzerSettings settings) : settings_(settings) {}
 
 std::string Analyzer::Fold(std::string_view text) const { return analysis::Fold(text); }
 

@@ -234,7 +234,29 @@ class PosixEnv final : public Env {
     return std::shared_ptr<const MappedFile>(new PosixMappedFile(addr, size));
   }
 
+  // Every file pidx writes (segments, manifests, CURRENT, plans, fragments, metrics files) is
+  // a temporary renamed over its name. The name is replaced only when it is absent, a regular
+  // file, or a symlink (replaced itself, never written through) to a regular file or to
+  // nothing: a device, FIFO, socket or directory there (or behind the symlink) is refused and
+  // left as it is. As root, `--metrics-file /dev/null` or `plan --out /dev/full` renamed a
+  // regular file over the device node itself.
   Status Rename(const std::string& from, const std::string& to) override {
+    struct stat st {};
+    if (::lstat(to.c_str(), &st) == 0) {
+      const char* what = nullptr;
+      if (S_ISLNK(st.st_mode)) {
+        struct stat target {};
+        if (::stat(to.c_str(), &target) == 0 && !S_ISREG(target.st_mode)) {
+          what = FileTypeName(target.st_mode);
+        }
+      } else if (!S_ISREG(st.st_mode)) {
+        what = FileTypeName(st.st_mode);
+      }
+      if (what != nullptr) {
+        return Status::IoError("rename " + from + " -> " + to + ": " + to + " is " + what +
+                               ", not a file; refusing to replace it");
+      }
+    }
     if (::rename(from.c_str(), to.c_str()) != 0) {
       return Status::IoError("rename " + from + " -> " + to + ": " + std::strerror(errno));
     }

@@ -84,6 +84,7 @@ simdjson::error_code Validate(od::value v) {
       if (auto e = v.get_array().get(array)) return e;
       for (auto element_result : array) {
         od::value element;
+        // NOLINTNEXTLINE(performance-move-const-arg): simdjson's get() takes only an rvalue
         if (auto e = std::move(element_result).get(element)) return e;
         if (auto e = Validate(element)) return e;
       }
@@ -435,6 +436,7 @@ std::string JsonlReader::ParseField(int index, od::value value, Product* out) {
       if ((err = value.get_array().get(array))) return Malformed(err);
       for (auto element_result : array) {
         od::value element;
+        // NOLINTNEXTLINE(performance-move-const-arg): simdjson's get() takes only an rvalue
         if ((err = std::move(element_result).get(element))) return Malformed(err);
         std::string reason = AddScalar(index, element, spec, out);
         if (!reason.empty()) return reason;
@@ -543,6 +545,7 @@ std::string JsonlReader::ParseAttrs(int index, od::value value, Product* out) {
       if ((err = v.get_array().get(array))) return Malformed(err);
       for (auto element_result : array) {
         od::value element;
+        // NOLINTNEXTLINE(performance-move-const-arg): simdjson's get() takes only an rvalue
         if ((err = std::move(element_result).get(element))) return Malformed(err);
         std::string reason = add(element);
         if (!reason.empty()) return reason;

@@ -1,5 +1,7 @@
 #include "pidx/obs/otlp_export.h"
 
+#include "pidx/base/cancel.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -148,7 +150,7 @@ void AppendToFile(const std::string& path, const std::string& line) {
   size_t done = 0;
   while (done < line.size()) {
     const ssize_t n = ::write(fd, line.data() + done, line.size() - done);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR && !Cancelled()) continue;  // a FIFO nobody reads: stop
     if (n <= 0) {
       const std::string why = n < 0 ? std::strerror(errno) : "short write";
       ::close(fd);
@@ -158,6 +160,12 @@ void AppendToFile(const std::string& path, const std::string& line) {
   }
   if (::close(fd) != 0)
     Warn("file", "file", path, std::string("close failed: ") + std::strerror(errno));
+}
+
+// A SIGINT or SIGTERM (main's handler sets CancelSignal) ends the request at once: the run is
+// over, and a supervisor's grace period is shorter than OTEL_EXPORTER_OTLP_TIMEOUT may be.
+int StopWhenCancelled(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return Cancelled() ? 1 : 0;
 }
 
 size_t CollectBody(char* data, size_t size, size_t n, void* user) {
@@ -194,11 +202,18 @@ void Post(const TraceExportConfig& config, const std::string& body) {
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, CollectBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "pidx/" PIDX_VERSION);
-  const CURLcode rc = curl_easy_perform(curl);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, StopWhenCancelled);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  const CURLcode rc = Cancelled() ? CURLE_ABORTED_BY_CALLBACK : curl_easy_perform(curl);
   long http = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) {
+    return Warn("otlp", "endpoint", config.endpoint,
+                "interrupted by signal " + std::to_string(CancelSignal().load()) +
+                    " before the collector answered");
+  }
   if (rc != CURLE_OK) {
     return Warn("otlp", "endpoint", config.endpoint,
                 std::string(error[0] ? error : curl_easy_strerror(rc)) +

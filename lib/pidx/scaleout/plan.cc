@@ -16,11 +16,16 @@
 #include "pidx/obs/log.h"
 #include "pidx/shard/ingest.h"
 #include "pidx/shard/shard_id.h"
+#include "pidx/snapshot/layout_json.h"
 
 namespace pidx {
 namespace {
 
 using json = nlohmann::json;
+
+snapshot::ShardLayoutRef LayoutOf(Plan* p) {
+  return {p->format_version, &p->shards_per_category, &p->target_shard_docs, &p->category_shards};
+}
 
 // Largest first, each shard to the least loaded worker (ties: the lower index): the classic
 // LPT schedule, within 4/3 of the best possible makespan. Deterministic for a given catalog.
@@ -95,21 +100,14 @@ std::string Plan::Serialize() const {
   j["created"] = created;
   j["tool_version"] = tool_version;
   j["index"] = index;
-  j["catalogs"] = json::array();
-  for (const auto& c : catalogs) {
-    j["catalogs"].push_back(
-        {{"path", c.path}, {"size", c.size}, {"xxh3", c.xxh3}, {"products", c.products}});
-  }
+  j["catalogs"] = snapshot::CatalogsToJson(catalogs);
   j["catalog_format"] = catalog_format;
   j["max_line_bytes"] = max_line_bytes;
   j["max_bad_lines"] = max_bad_lines;
   j["schema"] = schema;
   j["analyzer"] = analyzer;
-  j["shards_per_category"] = shards_per_category;
-  if (format_version >= 2) {
-    j["target_shard_docs"] = target_shard_docs;
-    j["category_shards"] = category_shards;
-  }
+  snapshot::ShardLayoutToJson(format_version, shards_per_category, target_shard_docs,
+                              category_shards, &j);
   j["products"] = products;
   j["bad_lines_skipped"] = bad_lines_skipped;
   j["workers"] = workers;
@@ -122,21 +120,15 @@ std::string Plan::Serialize() const {
     e["worker"] = s.worker;
     j["shards"].push_back(std::move(e));
   }
-  std::string body = j.dump(1) + "\n";
-  return body + "xxh3 " + Hex64(Xxh3(body)) + "\n";
+  return snapshot::WithChecksumLine(j.dump(1) + "\n");
 }
 
 Result<Plan> Plan::Parse(std::string_view bytes, const std::string& name) {
   auto corrupt = [&](const std::string& why) { return Status::Corrupt(name + ": " + why); };
-  constexpr size_t kTrailer = 5 + 16 + 1;  // "xxh3 <16 hex>\n"
-  if (bytes.size() < kTrailer + 2 || bytes.back() != '\n') return corrupt("truncated plan");
-  std::string_view trailer = bytes.substr(bytes.size() - kTrailer);
-  std::string_view body = bytes.substr(0, bytes.size() - kTrailer);
-  uint64_t stored = 0;
-  if (trailer.substr(0, 5) != "xxh3 " || !ParseHex64(trailer.substr(5, 16), &stored)) {
-    return corrupt("missing checksum line");
+  std::string_view body;
+  if (std::string why = snapshot::ChecksummedBody(bytes, "plan", &body); !why.empty()) {
+    return corrupt(why);
   }
-  if (stored != Xxh3(body)) return corrupt("checksum mismatch (the plan was changed or damaged)");
   PIDX_ASSIGN_OR_RETURN(json j, ParseJson(body, name, kPlanJsonLimits));
   if (!j.is_object()) return corrupt("plan is not a JSON object");
   Plan p;
@@ -149,32 +141,14 @@ Result<Plan> Plan::Parse(std::string_view bytes, const std::string& name) {
     p.created = j.at("created").get<std::string>();
     p.tool_version = j.at("tool_version").get<std::string>();
     p.index = j.at("index").get<std::string>();
-    for (const auto& c : j.at("catalogs")) {
-      p.catalogs.push_back({c.at("path").get<std::string>(), JsonUnsigned<uint64_t>(c.at("size")),
-                            c.at("xxh3").get<std::string>(),
-                            JsonUnsigned<uint64_t>(c.at("products"))});
-    }
+    p.catalogs = snapshot::CatalogsFromJson(j.at("catalogs"));
     p.catalog_format = j.at("catalog_format").get<std::string>();
     p.max_line_bytes = JsonUnsigned<uint64_t>(j.at("max_line_bytes"));
     p.max_bad_lines = JsonUnsigned<uint64_t>(j.at("max_bad_lines"));
     p.schema = j.at("schema");
     p.analyzer = j.at("analyzer");
-    p.shards_per_category = JsonUnsigned<uint32_t>(j.at("shards_per_category"));
-    if (p.shards_per_category == 0 || p.shards_per_category > shard::kMaxShardsPerCategory) {
-      return corrupt("shards_per_category is outside 1..1000");
-    }
-    if (p.format_version >= 2) {
-      p.target_shard_docs = JsonUnsigned<uint64_t>(j.at("target_shard_docs"));
-      const json& counts = j.at("category_shards");
-      if (!counts.is_object()) return corrupt("\"category_shards\" is not an object");
-      for (const auto& [slug, k] : counts.items()) {
-        const uint32_t n = JsonUnsigned<uint32_t>(k);
-        if (!shard::IsShardCountOf(n, p.shards_per_category)) {
-          return corrupt("category_shards[\"" + slug +
-                         "\"] is not a divisor of shards_per_category");
-        }
-        p.category_shards.emplace(slug, n);
-      }
+    if (std::string why = snapshot::ShardLayoutFromJson(j, LayoutOf(&p)); !why.empty()) {
+      return corrupt(why);
     }
     p.products = JsonUnsigned<uint64_t>(j.at("products"));
     p.bad_lines_skipped = JsonUnsigned<uint64_t>(j.at("bad_lines_skipped"));
@@ -187,20 +161,15 @@ Result<Plan> Plan::Parse(std::string_view bytes, const std::string& name) {
     return corrupt(std::string("bad plan field: ") + e.what());
   }
   if (p.workers == 0 || p.workers > kMaxPlanWorkers) return corrupt("bad worker count");
+  // Shard ids become segment file names of the stage: only the exact form is accepted, each
+  // within its category's count, each once (the same rule as a manifest's).
+  std::vector<std::string_view> ids;
+  ids.reserve(p.shards.size());
+  for (const auto& s : p.shards) ids.push_back(s.shard);
+  if (std::string why = snapshot::ShardIdsProblem(ids, LayoutOf(&p), "shards"); !why.empty()) {
+    return corrupt(why);
+  }
   for (size_t i = 0; i < p.shards.size(); ++i) {
-    // Shard ids become segment file names of the stage: only the exact form is accepted.
-    std::string slug;
-    uint32_t number = 0;
-    uint32_t count = p.shards_per_category;
-    const bool parsed = shard::ParseShardId(p.shards[i].shard, &slug, &number);
-    if (parsed && p.format_version >= 2) {
-      auto it = p.category_shards.find(slug);
-      count = it == p.category_shards.end() ? 0 : it->second;
-    }
-    if (!parsed || number >= count) {
-      return corrupt(fmt::format("shards[{}].shard \"{}\" is not a shard id of this plan", i,
-                                 p.shards[i].shard));
-    }
     if (p.shards[i].worker >= p.workers) {
       return corrupt("shard " + p.shards[i].shard + " is assigned to worker " +
                      std::to_string(p.shards[i].worker) + " of " + std::to_string(p.workers));

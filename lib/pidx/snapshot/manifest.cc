@@ -6,10 +6,17 @@
 #include "pidx/base/checksum.h"
 #include "pidx/base/json_read.h"
 #include "pidx/shard/shard_id.h"
+#include "pidx/snapshot/layout_json.h"
 
 namespace pidx::snapshot {
 
 using nlohmann::json;
+
+namespace {
+ShardLayoutRef LayoutOf(Manifest* m) {
+  return {m->format_version, &m->shards_per_category, &m->target_shard_docs, &m->category_shards};
+}
+}  // namespace
 
 Totals SumTotals(const std::vector<ShardEntry>& shards) {
   Totals t;
@@ -52,18 +59,10 @@ std::string Manifest::Serialize() const {
   j["tool_version"] = tool_version;
   j["operation"] = operation;
   if (!operation_shard.empty()) j["operation_shard"] = operation_shard;
-  j["catalogs"] = json::array();
-  for (const auto& c : catalogs) {
-    j["catalogs"].push_back(
-        {{"path", c.path}, {"size", c.size}, {"xxh3", c.xxh3}, {"products", c.products}});
-  }
+  j["catalogs"] = CatalogsToJson(catalogs);
   j["schema"] = schema;
   j["analyzer"] = analyzer;
-  j["shards_per_category"] = shards_per_category;
-  if (format_version >= 2) {
-    j["target_shard_docs"] = target_shard_docs;
-    j["category_shards"] = category_shards;
-  }
+  ShardLayoutToJson(format_version, shards_per_category, target_shard_docs, category_shards, &j);
   j["bad_lines_skipped"] = bad_lines_skipped;
   const Totals totals = SumTotals(shards);
   j["totals"] = {{"shards", totals.shards},
@@ -86,25 +85,14 @@ std::string Manifest::Serialize() const {
     e["categories"] = s.categories;
     j["shards"].push_back(std::move(e));
   }
-  std::string body = j.dump(1) + "\n";
-  return body + "xxh3 " + Hex64(Xxh3(body)) + "\n";
+  return WithChecksumLine(j.dump(1) + "\n");
 }
 
 Result<Manifest> Manifest::Parse(std::string_view bytes, const std::string& name) {
   auto corrupt = [&](const std::string& why) { return Status::Corrupt(name + ": " + why); };
-  // The checksum line is the last line: "xxh3 <16 hex>\n".
-  constexpr size_t kTrailer = 5 + 16 + 1;
-  if (bytes.size() < kTrailer + 2 || bytes.back() != '\n') return corrupt("truncated manifest");
-  std::string_view trailer = bytes.substr(bytes.size() - kTrailer);
-  std::string_view body = bytes.substr(0, bytes.size() - kTrailer);
-  uint64_t stored = 0;
-  if (trailer.substr(0, 5) != "xxh3 " || !ParseHex64(trailer.substr(5, 16), &stored)) {
-    return corrupt("missing checksum line");
-  }
-  uint64_t computed = Xxh3(body);
-  if (stored != computed) {
-    return corrupt("checksum mismatch (stored " + Hex64(stored) + ", computed " + Hex64(computed) +
-                   ")");
+  std::string_view body;
+  if (std::string why = ChecksummedBody(bytes, "manifest", &body); !why.empty()) {
+    return corrupt(why);
   }
   PIDX_ASSIGN_OR_RETURN(json j, ParseJson(body, name, kManifestJsonLimits));
   if (!j.is_object()) return corrupt("manifest is not a JSON object");
@@ -121,36 +109,10 @@ Result<Manifest> Manifest::Parse(std::string_view bytes, const std::string& name
     m.tool_version = j.at("tool_version").get<std::string>();
     m.operation = j.at("operation").get<std::string>();
     m.operation_shard = j.value("operation_shard", "");
-    for (const auto& c : j.at("catalogs")) {
-      m.catalogs.push_back({c.at("path").get<std::string>(), JsonUnsigned<uint64_t>(c.at("size")),
-                            c.at("xxh3").get<std::string>(),
-                            JsonUnsigned<uint64_t>(c.at("products"))});
-    }
+    m.catalogs = CatalogsFromJson(j.at("catalogs"));
     m.schema = j.at("schema");
     m.analyzer = j.at("analyzer");
-    m.shards_per_category = JsonUnsigned<uint32_t>(j.at("shards_per_category"));
-    if (m.shards_per_category == 0 || m.shards_per_category > shard::kMaxShardsPerCategory) {
-      return corrupt("shards_per_category " + std::to_string(m.shards_per_category) +
-                     " is outside 1..1000");
-    }
-    if (m.format_version >= 2) {
-      m.target_shard_docs = JsonUnsigned<uint64_t>(j.at("target_shard_docs"));
-      const json& counts = j.at("category_shards");
-      if (!counts.is_object()) return corrupt("\"category_shards\" is not an object");
-      for (const auto& [slug, k] : counts.items()) {
-        const uint32_t n = JsonUnsigned<uint32_t>(k);
-        uint32_t number = 0;
-        std::string parsed;
-        if (!shard::ParseShardId(slug + "_000", &parsed, &number) || parsed != slug ||
-            !shard::IsShardCountOf(n, m.shards_per_category)) {
-          return corrupt(
-              fmt::format("category_shards[\"{}\"] = {}: not a category slug with a "
-                          "divisor of shards_per_category {}",
-                          slug, n, m.shards_per_category));
-        }
-        m.category_shards.emplace(slug, n);
-      }
-    }
+    if (std::string why = ShardLayoutFromJson(j, LayoutOf(&m)); !why.empty()) return corrupt(why);
     m.bad_lines_skipped = JsonUnsigned<uint64_t>(j.at("bad_lines_skipped"));
     const json& totals = j.at("totals");
     m.stored_totals.shards = JsonUnsigned<uint64_t>(totals.at("shards"));
@@ -187,6 +149,14 @@ Result<Manifest> Manifest::Parse(std::string_view bytes, const std::string& name
     }
   } catch (const json::exception& e) {
     return corrupt(std::string("bad manifest field: ") + e.what());
+  }
+  // The shard list must agree with the layout: every reader trusts that each shard is listed
+  // once and lies within its category's count (a duplicated entry doubled every hit).
+  std::vector<std::string_view> ids;
+  ids.reserve(m.shards.size());
+  for (const auto& s : m.shards) ids.push_back(s.shard);
+  if (std::string why = ShardIdsProblem(ids, LayoutOf(&m), "shards"); !why.empty()) {
+    return corrupt(why);
   }
   return m;
 }
