@@ -7,6 +7,7 @@
 #include "command_table.h"
 #include "output.h"
 #include "pidx/obs/log.h"
+#include "pidx/ops/changed_fields.h"
 #include "pidx/ops/diff.h"
 #include "pidx/ops/values.h"
 
@@ -55,10 +56,19 @@ nlohmann::ordered_json ListJson(const DiffList& l) {
   return {{"count", l.count}, {"ids", l.examples}};
 }
 
+// changed_products also names, per example id, the fields that changed when the segments tell.
+nlohmann::ordered_json ChangedJson(const ProductDiff& p) {
+  nlohmann::ordered_json j = ListJson(p.changed);
+  nlohmann::ordered_json fields = nlohmann::ordered_json::object();
+  for (const auto& [id, names] : p.changed_fields) fields[id] = names;
+  j["fields"] = fields;
+  return j;
+}
+
 nlohmann::ordered_json ProductsJson(const ProductDiff& p) {
   return {{"added_products", ListJson(p.added)},
           {"removed_products", ListJson(p.removed)},
-          {"changed_products", ListJson(p.changed)}};
+          {"changed_products", ChangedJson(p)}};
 }
 
 nlohmann::ordered_json TermOnlyJson(const TermOnlyList& l) {
@@ -142,9 +152,16 @@ std::string Label(const DiffSideInfo& s, bool same_index) {
   return same_index ? s.version : s.index_dir + " (" + s.version + ")";
 }
 
-std::string Examples(const DiffList& l) {
+// "a, b (price, title), c": the fields that changed after an id, when known.
+std::string Examples(const DiffList& l,
+                     const std::map<std::string, std::vector<std::string>>* fields = nullptr) {
   std::string s;
-  for (const auto& e : l.examples) s += (s.empty() ? "" : ", ") + e;
+  for (const auto& e : l.examples) {
+    s += (s.empty() ? "" : ", ") + e;
+    if (fields == nullptr) continue;
+    auto it = fields->find(e);
+    if (it != fields->end()) s += " (" + JoinFields(it->second) + ")";
+  }
   if (l.count > l.examples.size()) {
     s += fmt::format("{}(+{} more)", s.empty() ? "" : " ", l.count - l.examples.size());
   }
@@ -188,7 +205,11 @@ std::string Human(const DiffResult& r, bool summary) {
     for (const auto& [name, list] :
          {std::pair{"added", &r.products.added}, std::pair{"removed", &r.products.removed},
           std::pair{"changed", &r.products.changed}}) {
-      if (list->count > 0) out += fmt::format("  products {}: {}\n", name, Examples(*list));
+      if (list->count > 0) {
+        out += fmt::format(
+            "  products {}: {}\n", name,
+            Examples(*list, list == &r.products.changed ? &r.products.changed_fields : nullptr));
+      }
     }
   }
   // --summary is the totals above, whatever the number of shards: no row per shard.

@@ -34,6 +34,7 @@ nlohmann::ordered_json FindingJson(const Finding& f) {
   if (!f.doc.empty()) j["doc"] = f.doc;
   if (!f.expected.empty()) j["expected"] = f.expected;
   if (!f.found.empty()) j["found"] = f.found;
+  if (!f.fields.empty()) j["fields"] = f.fields;
   j["detail"] = f.detail;
   return j;
 }

@@ -95,13 +95,16 @@ def dir_bytes(path):
 
 SECTION_NAMES = ["shard_name", "terms", "term_offsets", "term_dfs", "postings",
                  "posting_offsets", "docs", "doc_offsets"]
+SECTION_NAMES_2 = ["shard_name", "term_blocks", "block_index", "postings", "posting_checksums",
+                   "docs", "doc_index"]
 
 
 def pidx_index_split(index):
     """Bytes of the index: postings + term dictionary, stored fields (doc table), the rest.
 
-    Read from each segment's footer (docs/FORMAT.md, format 1); a segment of another format
-    counts whole under "other"."""
+    Read from each segment's footer (docs/FORMAT.md, formats 1 and 2); a segment of another
+    format counts whole under "other". Format 2: the term blocks, block index, postings and
+    posting checksums are postings + term dictionary; the docs and doc index stored fields."""
     split = {"postings_and_terms": 0, "stored": 0, "other": 0, "total": dir_bytes(index)}
     segdir = os.path.join(index, "segments")
     for name in os.listdir(segdir) if os.path.isdir(segdir) else []:
@@ -109,22 +112,28 @@ def pidx_index_split(index):
         size = os.path.getsize(path)
         with open(path, "rb") as f:
             head = f.read(12)
-            if size < 184 or head[:8] != b"PIDXSEG1" or struct.unpack("<I", head[8:12])[0] != 1:
+            version = struct.unpack("<I", head[8:12])[0] if len(head) == 12 else 0
+            footer_size = {1: 168, 2: 176}.get(version, 0)
+            if head[:8] != b"PIDXSEG1" or footer_size == 0 or size < 16 + footer_size:
                 split["other"] += size
                 continue
-            f.seek(size - 168)
-            footer = f.read(168)
-        if footer[152:160] != b"PIDXEND1":
+            f.seek(size - footer_size)
+            footer = f.read(footer_size)
+        if footer[footer_size - 16:footer_size - 8] != b"PIDXEND1":
             split["other"] += size
             continue
-        sizes = {n: struct.unpack_from("<Q", footer, 16 * i + 8)[0]
-                 for i, n in enumerate(SECTION_NAMES)}
-        pt = sum(sizes[n] for n in ("terms", "term_offsets", "term_dfs", "postings",
-                                    "posting_offsets"))
-        st = sizes["docs"] + sizes["doc_offsets"]
+        names = SECTION_NAMES if version == 1 else SECTION_NAMES_2
+        sizes = {n: struct.unpack_from("<Q", footer, 16 * i + 8)[0] for i, n in enumerate(names)}
+        if version == 1:
+            pt = sum(sizes[n] for n in ("terms", "term_offsets", "term_dfs", "postings",
+                                        "posting_offsets"))
+            st = sizes["docs"] + sizes["doc_offsets"]
+        else:
+            pt = sum(sizes[n] for n in ("term_blocks", "block_index", "postings",
+                                        "posting_checksums"))
+            st = sizes["docs"] + sizes["doc_index"]
         split["postings_and_terms"] += pt
         split["stored"] += st
-        split["other"] += size - pt - st
     split["other"] = split["total"] - split["postings_and_terms"] - split["stored"]
     return split
 

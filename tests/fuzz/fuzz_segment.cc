@@ -1,8 +1,10 @@
-// libFuzzer target: the segment reader (Open + Validate + every accessor) on arbitrary bytes.
-// Garbage must be kCorrupt, never a crash, a hang or a sanitizer report. Random bytes almost
-// never carry a right checksum, so when the first byte is even the target writes the right one
-// into the footer: the structure checks behind it get fuzzed too (a forged checksum is a case
-// the reader must survive anyway).
+// libFuzzer target: the segment reader (Open + Validate + every accessor) on arbitrary bytes,
+// formats 1 and 2, opened fully and (format 2) lazily. Garbage must be kCorrupt, never a crash,
+// a hang or a sanitizer report. Random bytes almost never carry a right checksum, so when the
+// first byte is even the target writes the right ones into the footer (format 2: the meta
+// checksum, then the whole-file one): the structure checks behind them get fuzzed too (a forged
+// checksum is a case the reader must survive anyway).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -10,36 +12,81 @@
 
 #include "pidx/base/checksum.h"
 #include "pidx/base/coding.h"
+#include "pidx/segment/format.h"
 #include "pidx/segment/segment_reader.h"
+
+namespace {
+
+using pidx::segment::kSegmentFooterSize2;
+
+// Format 2: the meta checksum over the header, the small sections and the footer's first part,
+// when the section table is in bounds (else the reader refuses it before the checksum).
+void ForgeMeta(std::string* bytes) {
+  if (bytes->size() < pidx::segment::kSegmentHeaderSize + kSegmentFooterSize2) return;
+  if (pidx::DecodeFixed32(bytes->data() + pidx::segment::kHeaderVersionOffset) != 2) return;
+  const size_t footer = bytes->size() - kSegmentFooterSize2;
+  pidx::Xxh3Stream meta;
+  meta.Update(std::string_view(*bytes).substr(0, pidx::segment::kSegmentHeaderSize));
+  for (int i : {0, 2, 4, 6}) {
+    const uint64_t off = pidx::DecodeFixed64(bytes->data() + footer + 16 * i);
+    const uint64_t size = pidx::DecodeFixed64(bytes->data() + footer + 16 * i + 8);
+    if (off > footer || size > footer - off) return;
+    meta.Update(std::string_view(*bytes).substr(off, size));
+  }
+  meta.Update(std::string_view(*bytes).substr(footer, pidx::segment::kF2MetaChecksumOffset));
+  std::string sum;
+  pidx::PutFixed64(&sum, meta.Digest());
+  bytes->replace(footer + pidx::segment::kF2MetaChecksumOffset, 8, sum);
+}
+
+void Exercise(const pidx::segment::SegmentReader& r, std::string_view bytes) {
+  // The prefix walk is bounds-safe on a dictionary that Open accepted but Validate would not
+  // (unsorted terms): it may miss terms, never read outside the file or pass the cap.
+  for (const std::string_view prefix :
+       {std::string_view(""), std::string_view("t"), bytes.substr(0, 3)}) {
+    size_t visited = 0;
+    auto n = r.ForEachEntryWithPrefix(prefix, 5, [&](const pidx::segment::TermEntry& e) {
+      if (e.ordinal >= r.term_count()) std::abort();
+      (void)r.ReadPostings(e);
+      (void)r.Lookup(e.term);
+      ++visited;
+    });
+    if (n.ok() && (visited > 5 || *n > 6 || (*n <= 5 && *n != visited))) std::abort();
+  }
+  for (uint32_t d = 0; d < std::min<uint32_t>(r.doc_count(), 5000); ++d) (void)r.ReadDoc(d);
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const bool forge = (data[0] & 1) == 0;
   auto bytes = std::make_shared<std::string>(reinterpret_cast<const char*>(data) + 1, size - 1);
   if (forge && bytes->size() >= 8) {
+    ForgeMeta(bytes.get());
     std::string sum;
     pidx::PutFixed64(&sum, pidx::Xxh3(std::string_view(*bytes).substr(0, bytes->size() - 8)));
     bytes->replace(bytes->size() - 8, 8, sum);
   }
+  pidx::segment::OpenOptions lazy_options;
+  lazy_options.verify_all = false;
+  auto lazy = pidx::segment::SegmentReader::Open(*bytes, bytes, "fuzz.seg", lazy_options);
+  if (lazy.ok()) Exercise(*lazy, *bytes);
   auto reader = pidx::segment::SegmentReader::Open(*bytes, bytes, "fuzz.seg");
   if (!reader.ok()) return 0;
-  // The prefix walk is bounds-safe on a dictionary that Open accepted but Validate would not
-  // (unsorted terms): it may miss terms, never read outside the file or pass the cap.
-  for (const std::string_view prefix :
-       {std::string_view(""), std::string_view("t"), std::string_view(*bytes).substr(0, 3)}) {
-    size_t visited = 0;
-    const size_t n = reader->ForEachTermWithPrefix(prefix, 5, [&](uint32_t i) {
+  Exercise(*reader, *bytes);
+  for (const std::string_view prefix : {std::string_view(""), std::string_view("t")}) {
+    (void)reader->ForEachTermWithPrefix(prefix, 5, [&](uint32_t i) {
       if (i >= reader->term_count()) std::abort();
       (void)reader->term(i);
-      ++visited;
     });
-    if (visited > 5 || n > 6 || (n <= 5 && n != visited)) std::abort();
   }
   if (!reader->Validate().ok()) return 0;
   // A valid segment: every accessor must be safe.
   for (uint32_t i = 0; i < reader->term_count(); ++i) {
     (void)reader->term(i);
     (void)reader->doc_freq(i);
+    (void)reader->posting_inline(i);
     auto p = reader->postings(i);
     (void)reader->FindTerm(reader->term(i));
   }

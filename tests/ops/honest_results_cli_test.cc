@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -419,4 +420,50 @@ TEST_CASE("a failure under --json prints one error object with the exit code") {
   CHECK(json::parse(t.out)["reason"] == "lock_timeout");
   // Without --json a failure prints nothing on stdout.
   CHECK(Pidx({"stats", "--index", dir.File("missing")}).out.empty());
+}
+
+// Segment format 2 keeps a hash per schema field: diff and verify --catalog name the fields of a
+// changed product (issue 18, "diff and verify name the field that changed").
+TEST_CASE("diff and verify --catalog name the fields that changed") {
+  TempDir dir;
+  auto product = [](int i, const std::string& title, const std::string& price,
+                    const std::string& brand) {
+    return "{\"id\":\"P" + std::to_string(i) + "\",\"category\":\"Books\",\"title\":\"" + title +
+           "\",\"brand\":\"" + brand + "\",\"price\":" + price + "}\n";
+  };
+  std::string before, after;
+  for (int i = 0; i < 40; ++i) {
+    before += product(i, "book " + std::to_string(i), "7", "acme");
+    // P3: price; P5: title and brand; P7: the same price written as 7.0 (no change).
+    after += product(i, "book " + std::to_string(i) + (i == 5 ? " deluxe" : ""),
+                     i == 3   ? "8"
+                     : i == 7 ? "7.0"
+                              : "7",
+                     i == 5 ? "zeta" : "acme");
+  }
+  const std::string index = dir.File("idx");
+  const std::string a = dir.Write("a.jsonl", before), b = dir.Write("b.jsonl", after);
+  Run({"build", "--catalog", a, "--index", index}, 0);
+
+  RunResult v = Pidx({"verify", "--index", index, "--catalog", b, "--json"});
+  REQUIRE(v.exit_code == 1);
+  std::map<std::string, json> changed;
+  const json vj = json::parse(v.out);
+  for (const auto& f : vj["findings"]) {
+    if (f["kind"] == "doc_changed") changed[f["doc"].get<std::string>()] = f;
+  }
+  REQUIRE(changed.size() == 2);
+  CHECK(changed["P3"]["fields"] == json({"price"}));
+  CHECK(changed["P3"]["detail"] == "product P3 changed since the build: price");
+  CHECK(changed["P5"]["fields"] == json({"title", "brand"}));
+  RunResult text = Pidx({"verify", "--index", index, "--catalog", b});
+  CHECK(text.out.find("product P5 changed since the build: title, brand") != std::string::npos);
+
+  Run({"build", "--catalog", b, "--index", index}, 0);
+  auto d = Run({"diff", "--index", index, "1", "2", "--json"}, 1);
+  const auto& products = d["product_changes"]["changed_products"];
+  CHECK(products["ids"] == json({"P3", "P5"}));
+  CHECK(products["fields"] == json({{"P3", {"price"}}, {"P5", {"title", "brand"}}}));
+  RunResult dt = Pidx({"diff", "--index", index, "1", "2"});
+  CHECK(dt.out.find("products changed: P3 (price), P5 (title, brand)") != std::string::npos);
 }

@@ -28,7 +28,7 @@ std::vector<TermSpec> SmallTerms() {
 }
 
 std::string Build(const std::string& shard, uint32_t docs, const std::vector<TermSpec>& terms) {
-  SegmentWriter w(shard);
+  SegmentWriter w(shard, 1);  // format 1: these tests poke its byte layout
   for (uint32_t d = 0; d < docs; ++d) {
     w.AddDoc({"sku-" + std::to_string(d), "Title " + std::to_string(d), 1000u + d});
   }
@@ -202,7 +202,7 @@ TEST_CASE("writer misuse is a sticky internal error from Finish") {
   const uint32_t too_big[] = {0, 2};
 
   SECTION("terms out of order") {
-    SegmentWriter w("s");
+    SegmentWriter w("s", 1);
     w.AddDoc({"a", "", 0});
     w.AddDoc({"b", "", 0});
     w.AddTerm("b", ids, 2);
@@ -214,7 +214,7 @@ TEST_CASE("writer misuse is a sticky internal error from Finish") {
     CHECK(out.status().message() == "segment s: term \"a\": not after the previous term \"b\"");
   }
   SECTION("a repeated term") {
-    SegmentWriter w("s");
+    SegmentWriter w("s", 1);
     w.AddDoc({"a", "", 0});
     w.AddDoc({"b", "", 0});
     w.AddTerm("b", ids, 2);
@@ -222,21 +222,21 @@ TEST_CASE("writer misuse is a sticky internal error from Finish") {
     CHECK(w.Finish().status().kind() == StatusKind::kInternal);
   }
   SECTION("ids not increasing") {
-    SegmentWriter w("s");
+    SegmentWriter w("s", 1);
     w.AddDoc({"a", "", 0});
     w.AddDoc({"b", "", 0});
     w.AddTerm("t", unsorted, 2);
     CHECK(w.Finish().status().kind() == StatusKind::kInternal);
   }
   SECTION("an id past the docs added") {
-    SegmentWriter w("s");
+    SegmentWriter w("s", 1);
     w.AddDoc({"a", "", 0});
     w.AddDoc({"b", "", 0});
     w.AddTerm("t", too_big, 2);
     CHECK(w.Finish().status().message() == "segment s: term \"t\": doc id 2 but only 2 docs added");
   }
   SECTION("an empty posting list") {
-    SegmentWriter w("s");
+    SegmentWriter w("s", 1);
     w.AddDoc({"a", "", 0});
     w.AddTerm("t", ids, 0);
     CHECK(w.Finish().status().kind() == StatusKind::kInternal);
@@ -290,8 +290,8 @@ TEST_CASE("random and zeroed files are rejected") {
 
 TEST_CASE("an unknown format version is rejected as unsupported") {
   std::string bad = BuildSmall();
-  Put32At(&bad, kHeaderVersionOffset, 2);
-  CHECK(OpenStatus(bad).message() == "test.seg: unsupported segment format version 2");
+  Put32At(&bad, kHeaderVersionOffset, 3);
+  CHECK(OpenStatus(bad).message() == "test.seg: unsupported segment format version 3");
 }
 
 TEST_CASE("a damaged footer magic is rejected") {

@@ -13,8 +13,10 @@
 #include "pidx/base/checksum.h"
 #include "pidx/base/duration.h"
 #include "pidx/base/worker_pool.h"
+#include "pidx/ops/changed_fields.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/snapshot/index_reader.h"
+#include "pidx/snapshot/index_settings.h"
 #include "pidx/snapshot/snapshot_store.h"
 
 namespace pidx {
@@ -96,7 +98,19 @@ struct ShardWork {
   bool differs = false;
   ShardDiff diff;
   std::vector<std::string> added_ids, removed_ids, changed_ids;
+  std::map<std::string, std::vector<std::string>> changed_fields;  // id -> fields (format 2)
 };
+
+// The fields of the example ids of `changed` that `fields` names.
+std::map<std::string, std::vector<std::string>> FieldsOf(
+    const DiffList& changed, const std::map<std::string, std::vector<std::string>>& fields) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& id : changed.examples) {
+    auto it = fields.find(id);
+    if (it != fields.end() && !it->second.empty()) out[id] = it->second;
+  }
+  return out;
+}
 
 void AllIds(const SegmentReader& r, std::vector<std::string>* out) {
   out->reserve(r.doc_count());
@@ -146,7 +160,8 @@ Status ComparePostings(const SegmentReader& a, uint32_t ta, const SegmentReader&
 
 // A shard on both sides whose segments and signatures differ: docs by external id, then the
 // two sorted term dictionaries merged.
-Status CompareShard(const SegmentReader& a, const SegmentReader& b, size_t limit, ShardWork* work) {
+Status CompareShard(const SegmentReader& a, const SegmentReader& b, const catalog::Schema* schema,
+                    size_t limit, ShardWork* work) {
   ShardDiff& out = work->diff;
   std::unordered_map<std::string_view, uint32_t> b_ids;
   b_ids.reserve(b.doc_count());
@@ -165,8 +180,13 @@ Status CompareShard(const SegmentReader& a, const SegmentReader& b, size_t limit
     a_to_b[d] = it->second;
     b_seen[it->second] = true;
     same_docs &= it->second == d;
-    if (b.doc(it->second).content_hash != doc.content_hash) {
+    const segment::DocView other = b.doc(it->second);
+    if (other.content_hash != doc.content_hash) {
       work->changed_ids.emplace_back(doc.external_id);
+      if (schema != nullptr) {
+        auto fields = ChangedFields(*schema, doc.field_hashes, other.field_hashes);
+        if (!fields.empty()) work->changed_fields[std::string(doc.external_id)] = std::move(fields);
+      }
     }
   }
   for (uint32_t d = 0; d < b.doc_count(); ++d) {
@@ -180,6 +200,7 @@ Status CompareShard(const SegmentReader& a, const SegmentReader& b, size_t limit
   out.products.added = list(work->added_ids);
   out.products.removed = list(work->removed_ids);
   out.products.changed = list(work->changed_ids);
+  out.products.changed_fields = FieldsOf(out.products.changed, work->changed_fields);
 
   // The dictionaries are sorted by bytes (docs/FORMAT.md), so one merge pass finds every term
   // on one side only and pairs up the rest; examples come out in term order.
@@ -299,6 +320,11 @@ Status CompareProducts(const Side& a, const Side& b, const DiffOptions& options,
 
 Status CompareShards(const Side& a, const Side& b, const DiffOptions& options,
                      std::atomic<uint64_t>* opened, DiffResult* result) {
+  // The settings are equal here (else the comparison is at product level), so field i is the
+  // same field on both sides.
+  std::string failed_part;
+  auto settings = snapshot::IndexSettings::FromManifest(a.manifest, &failed_part);
+  const catalog::Schema* schema = settings.ok() ? &settings->schema : nullptr;
   std::map<std::string, ShardWork> by_shard;
   for (const ShardEntry* e : Selected(a.manifest, options.shard)) by_shard[e->shard].a = e;
   for (const ShardEntry* e : Selected(b.manifest, options.shard)) by_shard[e->shard].b = e;
@@ -345,11 +371,12 @@ Status CompareShards(const Side& a, const Side& b, const DiffOptions& options,
         d.kind = ShardDiffKind::kChanged;
         PIDX_ASSIGN_OR_RETURN(auto ra, OpenCounted(a.store, *w.a, opened));
         PIDX_ASSIGN_OR_RETURN(auto rb, OpenCounted(b.store, *w.b, opened));
-        return CompareShard(ra, rb, options.limit, &w);
+        return CompareShard(ra, rb, schema, options.limit, &w);
       },
       "diff interrupted"));
 
   std::vector<std::string> added, removed, changed;
+  std::map<std::string, std::vector<std::string>> changed_fields;
   for (ShardWork* w : open) {
     if (!w->differs) {
       // Signatures differ but the content does not (e.g. a signature written by another
@@ -374,6 +401,7 @@ Status CompareShards(const Side& a, const Side& b, const DiffOptions& options,
     std::move(w->added_ids.begin(), w->added_ids.end(), std::back_inserter(added));
     std::move(w->removed_ids.begin(), w->removed_ids.end(), std::back_inserter(removed));
     std::move(w->changed_ids.begin(), w->changed_ids.end(), std::back_inserter(changed));
+    changed_fields.merge(w->changed_fields);
     result->shards.push_back(std::move(w->diff));
   }
   SortUnique(&added);
@@ -381,6 +409,7 @@ Status CompareShards(const Side& a, const Side& b, const DiffOptions& options,
   SortUnique(&changed);
   ProductTotals(std::move(added), std::move(removed), std::move(changed), options.limit,
                 &result->products);
+  result->products.changed_fields = FieldsOf(result->products.changed, changed_fields);
   return Status::Ok();
 }
 

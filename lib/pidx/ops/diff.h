@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,10 @@ struct ProductDiff {
   DiffList added;
   DiffList removed;
   DiffList changed;  // same external id, other content hash (or another shard)
+  // For the examples of `changed` whose field hashes (segment format 2) tell it: id -> the
+  // schema fields that differ. An id not listed: not known (a format-1 segment, a product that
+  // moved shard, or different settings).
+  std::map<std::string, std::vector<std::string>> changed_fields;
   bool empty() const { return added.count + removed.count + changed.count == 0; }
 };
 

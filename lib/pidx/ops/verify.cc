@@ -20,6 +20,7 @@
 #include "pidx/base/worker_pool.h"
 #include "pidx/obs/log.h"
 #include "pidx/obs/trace.h"
+#include "pidx/ops/changed_fields.h"
 #include "pidx/ops/reader_retry.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/ingest.h"
@@ -214,16 +215,23 @@ void CheckStoredTotals(const std::string& vname, const Manifest& m, Findings* fi
 class CatalogShard final : public shard::ShardSink {
  public:
   CatalogShard(const std::set<std::string>* sampled, bool deep) : sampled_(sampled), deep_(deep) {}
-  void Add(std::string external_id, std::string, uint64_t content_hash,
+  void Add(std::string external_id, std::string title, uint64_t content_hash,
            const std::vector<std::string>& terms) override {
+    AddWithFields(std::move(external_id), std::move(title), content_hash, {}, terms);
+  }
+  void AddWithFields(std::string external_id, std::string, uint64_t content_hash,
+                     std::string_view field_hashes,
+                     const std::vector<std::string>& terms) override {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& t : terms) {
       bloom.Add(t);
       if (deep_ || (sampled_ && sampled_->count(t))) postings[t].push_back(external_id);
     }
+    if (!field_hashes.empty()) fields.emplace(external_id, field_hashes);
     docs.emplace(std::move(external_id), content_hash);
   }
   std::unordered_map<std::string, uint64_t> docs;
+  std::unordered_map<std::string, std::string> fields;  // id -> the catalog's field hashes
   shard::TermBloom bloom;
   std::map<std::string, std::vector<std::string>> postings;
 
@@ -289,8 +297,8 @@ void CompareTerm(const std::string& vname, const std::string& shard, const Segme
   findings->Add(std::move(f));
 }
 
-void CompareShardWithCatalog(const std::string& vname, const SegmentReader& r,
-                             const ShardEntry& entry, CatalogShard& cat,
+void CompareShardWithCatalog(const std::string& vname, const catalog::Schema& schema,
+                             const SegmentReader& r, const ShardEntry& entry, CatalogShard& cat,
                              const std::set<std::string>& sampled, bool deep, Findings* findings,
                              std::atomic<uint64_t>* terms_compared) {
   const std::string& shard = entry.shard;
@@ -305,8 +313,15 @@ void CompareShardWithCatalog(const std::string& vname, const SegmentReader& r,
       f.doc = id;
       findings->Add(std::move(f));
     } else if (it->second != doc.content_hash) {
-      Finding f = Make("doc_changed", vname, shard, "product " + id + " changed since the build");
+      auto fh = cat.fields.find(id);
+      std::vector<std::string> changed = fh == cat.fields.end()
+                                             ? std::vector<std::string>()
+                                             : ChangedFields(schema, doc.field_hashes, fh->second);
+      Finding f = Make("doc_changed", vname, shard,
+                       "product " + id + " changed since the build" +
+                           (changed.empty() ? "" : ": " + JoinFields(changed)));
       f.doc = id;
+      f.fields = std::move(changed);
       f.expected = Hex64(it->second);
       f.found = Hex64(doc.content_hash);
       findings->Add(std::move(f));
@@ -674,8 +689,9 @@ Status CompareWithCatalog(const snapshot::SnapshotStore& store, const std::strin
     auto& cat = static_cast<CatalogShard&>(*scan.sinks.at(s.entry->shard));
     static const std::set<std::string> kNone;
     auto it = sampled.find(s.entry->shard);
-    CompareShardWithCatalog(vname, *reader, *s.entry, cat, it == sampled.end() ? kNone : it->second,
-                            options.deep, findings, terms_compared);
+    CompareShardWithCatalog(vname, settings->schema, *reader, *s.entry, cat,
+                            it == sampled.end() ? kNone : it->second, options.deep, findings,
+                            terms_compared);
     return Status::Ok();
   });
 }

@@ -40,6 +40,9 @@ struct Finding {
   std::string expected;
   std::string found;
   std::string detail;  // one human sentence
+  // doc_changed: the schema fields whose field hashes differ (segment format 2); empty when
+  // they cannot be told (a format-1 segment).
+  std::vector<std::string> fields;
 };
 
 // Findings of one (version, shard, kind) beyond VerifyOptions::max_examples: counted exactly,

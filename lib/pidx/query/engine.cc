@@ -12,6 +12,7 @@
 #include "pidx/ops/reader_retry.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/shard_id.h"
+#include "pidx/shard/signature.h"
 #include "pidx/snapshot/index_reader.h"
 #include "pidx/snapshot/index_settings.h"
 #include "pidx/snapshot/snapshot_store.h"
@@ -21,6 +22,7 @@ namespace {
 
 using segment::Postings;
 using segment::SegmentReader;
+using segment::TermEntry;
 
 // The categories the whole query requires, or nullopt when it can match in any category.
 // An AND requires what any of its operands requires; an OR only what all branches do (the
@@ -125,20 +127,23 @@ void CollectTerms(const QueryNode& n, std::vector<const QueryNode*>* out) {
   for (const auto& c : n.children) CollectTerms(c, out);
 }
 
-// Evaluates a query tree on one segment.
+// Evaluates a query tree on one segment. Prepare() looks up every term and expands every
+// prefix first (reading and checking the dictionary blocks they need); Eval and Count then
+// read only the posting lists (their chunks checked) of the entries found.
 class ShardEvaluator {
  public:
   ShardEvaluator(const SegmentReader& reader, size_t max_prefix_terms)
       : r_(reader), max_prefix_terms_(max_prefix_terms) {}
 
-  // Expands every prefix of the query first: one that expands too far fails the query before
-  // any posting list is read, whatever the evaluation order would have skipped.
-  Status ExpandPrefixes(const QueryNode& n) {
+  // A prefix that expands too far fails the query (kUsage) before any posting list is read,
+  // whatever the evaluation order would have skipped; damage is kCorrupt naming the file.
+  Status Prepare(const QueryNode& n) {
     if (n.kind == QueryNode::Kind::kPrefix) {
-      PIDX_ASSIGN_OR_RETURN(const std::vector<uint32_t>* terms, Expand(n));
-      (void)terms;
+      PIDX_RETURN_IF_ERROR(Expand(n));
+    } else if (n.kind == QueryNode::Kind::kTerm) {
+      PIDX_RETURN_IF_ERROR(Find(n));
     }
-    for (const auto& c : n.children) PIDX_RETURN_IF_ERROR(ExpandPrefixes(c));
+    for (const auto& c : n.children) PIDX_RETURN_IF_ERROR(Prepare(c));
     return Status::Ok();
   }
 
@@ -147,15 +152,14 @@ class ShardEvaluator {
       case QueryNode::Kind::kAll:
         return Postings::Range(r_.doc_count());
       case QueryNode::Kind::kTerm: {
-        auto i = FindTerm(n);
-        if (!i) return Postings();
-        return r_.postings(*i);
+        const std::optional<TermEntry>* e = Found(n);
+        if (e == nullptr || !*e) return Postings();
+        return r_.ReadPostings(**e);
       }
       case QueryNode::Kind::kPrefix: {
-        PIDX_ASSIGN_OR_RETURN(const std::vector<uint32_t>* terms, Expand(n));
         Postings acc;
-        for (const uint32_t i : *terms) {
-          PIDX_ASSIGN_OR_RETURN(Postings p, r_.postings(i));
+        for (const TermEntry& e : *Expanded(n)) {
+          PIDX_ASSIGN_OR_RETURN(Postings p, r_.ReadPostings(e));
           acc = acc.Or(p);
         }
         return acc;
@@ -180,8 +184,8 @@ class ShardEvaluator {
   }
 
   // The number of matches of `n`, without building the result where it can be avoided: a
-  // term's count is its document frequency (the term dictionary is covered by the segment's
-  // checksum), and the last operand of a plain AND is only counted against the others.
+  // term's count is its document frequency (its dictionary block's checksum covers it), and
+  // the last operand of a plain AND is only counted against the others.
   Result<uint64_t> Count(const QueryNode& n) {
     if (n.kind == QueryNode::Kind::kTerm) return Estimate(n);
     const bool plain_and =
@@ -212,15 +216,13 @@ class ShardEvaluator {
   uint64_t Estimate(const QueryNode& n) {
     switch (n.kind) {
       case QueryNode::Kind::kTerm: {
-        auto i = FindTerm(n);
-        return i ? r_.doc_freq(*i) : 0;
+        const std::optional<TermEntry>* e = Found(n);
+        return e != nullptr && *e ? (*e)->df : 0;
       }
       case QueryNode::Kind::kPrefix: {
-        // ExpandPrefixes ran first, so this cannot fail here.
-        auto terms = Expand(n);
         uint64_t sum = 0;
-        if (terms.ok()) {
-          for (const uint32_t i : **terms) sum += r_.doc_freq(i);
+        if (const auto* terms = Expanded(n)) {
+          for (const TermEntry& e : *terms) sum += e.df;
         }
         return std::min<uint64_t>(sum, r_.doc_count());
       }
@@ -277,25 +279,27 @@ class ShardEvaluator {
     return acc;
   }
 
-  // A query asks for each term's size (to order an AND) and then for its postings: one
-  // dictionary search per term node and shard, remembered here, not two.
-  std::optional<uint32_t> FindTerm(const QueryNode& n) {
-    for (const auto& [node, index] : found_) {
-      if (node == &n) return index;
+  // One dictionary lookup per term node and shard, remembered here.
+  Status Find(const QueryNode& n) {
+    if (Found(n) != nullptr) return Status::Ok();
+    PIDX_ASSIGN_OR_RETURN(std::optional<TermEntry> e, r_.Lookup(n.term));
+    found_.emplace_back(&n, std::move(e));
+    return Status::Ok();
+  }
+  const std::optional<TermEntry>* Found(const QueryNode& n) const {
+    for (const auto& [node, entry] : found_) {
+      if (node == &n) return &entry;
     }
-    auto index = r_.FindTerm(n.term);
-    found_.emplace_back(&n, index);
-    return index;
+    return nullptr;
   }
 
-  // The dictionary terms of a prefix node, found once per node and shard.
-  Result<const std::vector<uint32_t>*> Expand(const QueryNode& n) {
-    for (const auto& [node, terms] : expanded_) {
-      if (node == &n) return &terms;
-    }
-    std::vector<uint32_t> terms;
-    const size_t found = r_.ForEachTermWithPrefix(n.term, max_prefix_terms_,
-                                                  [&](uint32_t i) { terms.push_back(i); });
+  // The dictionary entries of a prefix node, found once per node and shard.
+  Status Expand(const QueryNode& n) {
+    if (Expanded(n) != nullptr) return Status::Ok();
+    std::vector<TermEntry> terms;
+    PIDX_ASSIGN_OR_RETURN(const size_t found, r_.ForEachEntryWithPrefix(
+                                                  n.term, max_prefix_terms_,
+                                                  [&](const TermEntry& e) { terms.push_back(e); }));
     if (found > max_prefix_terms_) {
       return Status::Usage("prefix \"" + n.term + "*\" matches more than " +
                            std::to_string(max_prefix_terms_) + " terms in shard " + r_.shard() +
@@ -303,14 +307,41 @@ class ShardEvaluator {
                            "); make the prefix longer or raise the cap");
     }
     expanded_.emplace_back(&n, std::move(terms));
-    return &expanded_.back().second;
+    return Status::Ok();
+  }
+  const std::vector<TermEntry>* Expanded(const QueryNode& n) const {
+    for (const auto& [node, terms] : expanded_) {
+      if (node == &n) return &terms;
+    }
+    return nullptr;
   }
 
   const SegmentReader& r_;
   size_t max_prefix_terms_;
-  std::vector<std::pair<const QueryNode*, std::optional<uint32_t>>> found_;
-  std::deque<std::pair<const QueryNode*, std::vector<uint32_t>>> expanded_;  // stable addresses
+  std::vector<std::pair<const QueryNode*, std::optional<TermEntry>>> found_;
+  std::deque<std::pair<const QueryNode*, std::vector<TermEntry>>> expanded_;  // stable addresses
 };
+
+// False when the shard cannot match `n` because a term it requires is not in the shard's term
+// Bloom filter (manifest entry `term_bloom`). Category terms are left to the slug pruning.
+bool MayMatch(const QueryNode& n, const shard::TermBloom& bloom) {
+  switch (n.kind) {
+    case QueryNode::Kind::kTerm:
+      return n.is_category || bloom.MayContain(n.term);
+    case QueryNode::Kind::kAnd:
+      return std::all_of(n.children.begin(), n.children.end(), [&](const QueryNode& c) {
+        return c.kind == QueryNode::Kind::kNot || MayMatch(c, bloom);
+      });
+    case QueryNode::Kind::kOr:
+      return std::any_of(n.children.begin(), n.children.end(),
+                         [&](const QueryNode& c) { return MayMatch(c, bloom); });
+    case QueryNode::Kind::kNot:
+    case QueryNode::Kind::kAll:
+    case QueryNode::Kind::kPrefix:
+      return true;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -319,7 +350,13 @@ struct QueryEngine::State {
   snapshot::SnapshotStore store;
   uint64_t version = 0;
   std::vector<snapshot::ShardEntry> shards;
-  std::vector<std::string> slugs;              // per shard: the category slug of its shard id
+  std::vector<std::string> slugs;  // per shard: the category slug of its shard id
+  // Per shard: its manifest entry's term Bloom filter, or nullopt when it does not parse (the
+  // shard is then never skipped by terms).
+  std::vector<std::optional<shard::TermBloom>> blooms;
+  // OpenAllShards: open segments fully (whole-file checksum, dictionary decoded), for the
+  // index accessors FindProduct uses; a query alone opens them lazily.
+  bool open_full = false;
   std::map<std::string, uint64_t> categories;  // raw category -> docs, for hints only
   std::unique_ptr<QueryParser> parser;
   // Per shard, opened on first use: the reader, or why it could not be opened. At most
@@ -345,7 +382,7 @@ struct QueryEngine::State {
       return readers[i].get();
     }
     if (opened[i]) return nullptr;  // failed before: the same error, without retrying
-    auto reader = snapshot::OpenSegment(store, shards[i]);
+    auto reader = snapshot::OpenSegment(store, shards[i], /*lazy=*/!open_full);
     if (!reader.ok()) {
       opened[i] = true;
       open_errors[i] = reader.status();
@@ -398,6 +435,8 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
     uint32_t number = 0;
     (void)shard::ParseShardId(e.shard, &slug, &number);  // Manifest::Parse checked the form
     state->slugs.push_back(std::move(slug));
+    auto bloom = shard::TermBloom::FromHex(e.term_bloom);
+    state->blooms.push_back(bloom.ok() ? std::optional<shard::TermBloom>(*bloom) : std::nullopt);
   }
   state->readers.resize(state->shards.size());
   state->open_errors.resize(state->shards.size());
@@ -431,9 +470,13 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
   }
   std::vector<QueryHit> candidates;
   std::vector<size_t> searched;
+  std::vector<size_t> eligible;  // after category pruning: where hints look for terms
   for (size_t i = 0; i < s.shards.size(); ++i) {
     const snapshot::ShardEntry& entry = s.shards[i];
     if (required_slugs && required_slugs->count(s.slugs[i]) == 0) continue;
+    eligible.push_back(i);
+    // A shard whose Bloom filter lacks a term the query requires cannot match: it is not opened.
+    if (s.blooms[i] && !MayMatch(query, *s.blooms[i])) continue;
     const SegmentReader* open = s.Reader(i);
     if (open == nullptr) {
       if (!options.allow_partial) return s.open_errors[i];
@@ -444,16 +487,20 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
     searched.push_back(i);
     const SegmentReader& reader = *open;
     ShardEvaluator evaluator(reader, options.max_prefix_terms);
-    {
-      const Status expanded = evaluator.ExpandPrefixes(query);
-      if (!expanded.ok()) return expanded;  // the query's fault, not the shard's
-    }
-    // A posting list that fails validation is damage: never a silently smaller answer.
+    // A block or posting list that fails its checks is damage: never a silently smaller answer.
     auto damaged = [&](const Status& st) -> Status {
       if (!options.allow_partial) return st.Annotate("shard " + entry.shard);
       result.unavailable.push_back(entry.shard + ": " + st.message());
       return Status::Ok();
     };
+    {
+      const Status prepared = evaluator.Prepare(query);
+      if (prepared.kind() == StatusKind::kUsage) return prepared;  // the query's fault
+      if (!prepared.ok()) {
+        PIDX_RETURN_IF_ERROR(damaged(prepared));
+        continue;
+      }
+    }
     if (options.limit == 0) {
       auto count = evaluator.Count(query);
       if (!count.ok()) {
@@ -472,18 +519,24 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
     if (options.limit == 0 || matches->Cardinality() == 0) continue;
     // Local doc ids follow external id order (ShardBuilder sorts them), so a shard's first
     // `limit` matches are its smallest ids; the merge below orders across shards.
-    const std::vector<uint32_t> docs = matches->ToVector();
-    const size_t take = std::min(docs.size(), options.limit);
-    for (size_t d = 0; d < take; ++d) {
-      const segment::DocView doc = reader.doc(docs[d]);
-      candidates.push_back({std::string(doc.external_id), std::string(doc.title), entry.shard});
+    const std::vector<uint32_t> docs = matches->First(options.limit);
+    const size_t before = candidates.size();
+    for (const uint32_t d : docs) {
+      auto doc = reader.ReadDoc(d);
+      if (!doc.ok()) {
+        candidates.resize(before);
+        result.total -= matches->Cardinality();
+        PIDX_RETURN_IF_ERROR(damaged(doc.status()));
+        break;
+      }
+      candidates.push_back({std::string(doc->external_id), std::string(doc->title), entry.shard});
     }
   }
   std::sort(candidates.begin(), candidates.end(),
             [](const QueryHit& a, const QueryHit& b) { return a.id < b.id; });
   if (candidates.size() > options.limit) candidates.resize(options.limit);
   result.hits = std::move(candidates);
-  if (options.hints) AddHints(query, required, searched, &result);
+  if (options.hints) AddHints(query, required, eligible, &result);
   return result;
 }
 
@@ -534,8 +587,11 @@ void QueryEngine::AddHints(const QueryNode& query,
     if (result->hints.size() >= kMaxTermHints) break;
     if (!seen.insert(t->term).second) continue;
     const bool present = std::any_of(searched.begin(), searched.end(), [&](size_t i) {
+      if (s.blooms[i] && !s.blooms[i]->MayContain(t->term)) return false;
       const SegmentReader* r = s.Reader(i);  // reopened if released since (max_open)
-      return r != nullptr && r->FindTerm(t->term).has_value();
+      if (r == nullptr) return false;
+      auto e = r->Lookup(t->term);
+      return e.ok() && e->has_value();
     });
     if (present) continue;
     const size_t colon = t->term.find(':');
@@ -547,10 +603,10 @@ void QueryEngine::AddHints(const QueryNode& query,
       const SegmentReader* open = s.Reader(i);
       if (open == nullptr) continue;
       const SegmentReader& r = *open;
-      (void)r.ForEachTermWithPrefix(field, r.term_count(), [&](uint32_t k) {
-        const std::string_view candidate = r.term(k).substr(field.size());
-        if (EditDistance(body, candidate, limit) <= limit) {
-          docs[std::string(r.term(k))] += r.doc_freq(k);
+      // A damaged block only loses suggestions; the query's answer did not read it.
+      (void)r.ForEachTermView(field, [&](std::string_view term, uint32_t df) {
+        if (EditDistance(body, term.substr(field.size()), limit) <= limit) {
+          docs[std::string(term)] += df;
         }
       });
     }
@@ -566,6 +622,13 @@ void QueryEngine::AddHints(const QueryNode& query,
 Status QueryEngine::OpenAllShards() {
   State& s = *state_;
   s.max_open = std::max(s.max_open, s.shards.size());
+  s.open_full = true;
+  for (size_t i = 0; i < s.shards.size(); ++i) {
+    if (s.readers[i] && !s.readers[i]->fully_verified()) {
+      s.readers[i].reset();
+      s.open_order.erase(s.open_pos[i]);
+    }
+  }
   for (size_t i = 0; i < s.shards.size(); ++i) {
     if (s.Reader(i) == nullptr) return s.open_errors[i];
   }

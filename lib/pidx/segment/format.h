@@ -46,4 +46,53 @@ inline constexpr size_t kSegmentFooterSize = kFooterChecksumOffset + 8;         
 // Each doc record is at least its two length prefixes and its content hash.
 inline constexpr size_t kMinDocRecordSize = 4 + 4 + 8;
 
+// ---- Format 2 (docs/FORMAT.md "Format 2") ----
+// Same header (magic, version 2, flags 0); seven sections; a 176-byte footer.
+inline constexpr uint32_t kSegmentFormatVersion2 = 2;
+// The version SegmentWriter writes by default.
+inline constexpr uint32_t kDefaultSegmentFormatVersion = kSegmentFormatVersion2;
+
+enum class Section2 : int {
+  kShardName = 0,     // u32 length + bytes
+  kTermBlocks,        // front-coded dictionary blocks, back to back
+  kBlockIndex,        // per block: u64 checksum, varint size, varint first-term length + bytes
+  kPostings,          // portable Roaring lists of the terms whose df > kInlineMaxDf
+  kPostingChecksums,  // u64 XXH3 per posting chunk
+  kDocs,              // doc blocks, back to back
+  kDocIndex,          // per doc block: u64 checksum, varint size
+};
+inline constexpr int kSectionCount2 = 7;
+inline constexpr const char* kSectionNames2[kSectionCount2] = {
+    "shard name",        "term blocks", "block index", "postings",
+    "posting checksums", "docs",        "doc index"};
+
+// Writer parameters (recorded in the footer, so a reader never assumes them).
+inline constexpr uint32_t kTermBlockSize = 32;        // terms per dictionary block
+inline constexpr uint32_t kDocBlockSize = 32;         // doc records per doc block
+inline constexpr uint32_t kPostingChunkSize = 65536;  // bytes of postings per checksum
+inline constexpr uint32_t kInlineMaxDf = 16;          // lists of <= 16 docs are inline varints
+// Reader limits on the recorded parameters (hostile footers).
+inline constexpr uint32_t kMaxTermBlockSize = 4096;
+inline constexpr uint32_t kMaxDocBlockSize = 4096;
+inline constexpr uint32_t kMinPostingChunkSize = 4096;
+inline constexpr uint32_t kMaxPostingChunkSize = 1u << 30;
+inline constexpr uint32_t kMaxFieldHashes = 1024;
+inline constexpr uint32_t kMaxInlineMaxDf = 4096;
+
+// Footer 2, offsets relative to its first byte; section i is (offset u64, size u64) at 16 * i.
+inline constexpr size_t kF2SectionTableSize = 16 * kSectionCount2;           // 112
+inline constexpr size_t kF2DocCountOffset = kF2SectionTableSize;             // u32
+inline constexpr size_t kF2TermCountOffset = kF2DocCountOffset + 4;          // u32
+inline constexpr size_t kF2PostingCountOffset = kF2TermCountOffset + 4;      // u64
+inline constexpr size_t kF2TermBlockSizeOffset = kF2PostingCountOffset + 8;  // u32
+inline constexpr size_t kF2DocBlockSizeOffset = kF2TermBlockSizeOffset + 4;  // u32
+inline constexpr size_t kF2ChunkSizeOffset = kF2DocBlockSizeOffset + 4;      // u32
+inline constexpr size_t kF2FieldHashCountOffset = kF2ChunkSizeOffset + 4;    // u32
+inline constexpr size_t kF2InlineMaxDfOffset = kF2FieldHashCountOffset + 4;  // u32
+inline constexpr size_t kF2ReservedOffset = kF2InlineMaxDfOffset + 4;        // u32, 0
+inline constexpr size_t kF2MetaChecksumOffset = kF2ReservedOffset + 4;       // u64
+inline constexpr size_t kF2MagicOffset = kF2MetaChecksumOffset + 8;          // 8 bytes
+inline constexpr size_t kF2ChecksumOffset = kF2MagicOffset + 8;              // u64
+inline constexpr size_t kSegmentFooterSize2 = kF2ChecksumOffset + 8;         // 176
+
 }  // namespace pidx::segment

@@ -4,6 +4,7 @@
 
 #include <roaring/roaring.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <new>
@@ -420,6 +421,22 @@ bool Postings::Contains(uint32_t id) const { return roaring_bitmap_contains(bm_,
 std::vector<uint32_t> Postings::ToVector() const {
   std::vector<uint32_t> ids(Cardinality());
   if (!ids.empty()) roaring_bitmap_to_uint32_array(bm_, ids.data());
+  return ids;
+}
+
+std::vector<uint32_t> Postings::First(size_t n) const {
+  std::vector<uint32_t> ids(std::min<uint64_t>(n, Cardinality()));
+  if (ids.empty()) return ids;
+  roaring_uint32_iterator_t it;
+  roaring_init_iterator(bm_, &it);
+  size_t got = 0;
+  while (got < ids.size()) {
+    const uint32_t want = static_cast<uint32_t>(std::min<size_t>(ids.size() - got, 1u << 20));
+    const uint32_t read = roaring_read_uint32_iterator(&it, ids.data() + got, want);
+    if (read == 0) break;
+    got += read;
+  }
+  ids.resize(got);
   return ids;
 }
 

@@ -60,6 +60,8 @@ class Postings {
   uint64_t Cardinality() const;
   bool Contains(uint32_t id) const;
   std::vector<uint32_t> ToVector() const;
+  // The n smallest ids (all of them when there are fewer), without copying the rest.
+  std::vector<uint32_t> First(size_t n) const;
   ContainerMix Containers() const;
 
   // Set algebra (used by query and verify).

@@ -1,5 +1,6 @@
 #include "pidx/segment/segment_reader.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -8,6 +9,7 @@
 
 #include "pidx/base/checksum.h"
 #include "pidx/base/coding.h"
+#include "pidx/segment/codec.h"
 #include "pidx/segment/format.h"
 
 namespace pidx::segment {
@@ -50,10 +52,532 @@ bool ParseDoc(std::string_view record, DocView* doc) {
   return true;
 }
 
+// A format-2 doc record: varint id length, id, varint title length, title, u64 content hash,
+// `fields` u16 field hashes.
+bool ParseDoc2(ByteCursor* in, uint32_t fields, DocView* doc) {
+  uint64_t id_len, title_len;
+  std::string_view id, title, hashes;
+  uint64_t hash;
+  if (!in->Varint(&id_len) || !in->Bytes(id_len, &id) || !in->Varint(&title_len) ||
+      !in->Bytes(title_len, &title) || !in->Fixed64(&hash) || !in->Bytes(2ull * fields, &hashes)) {
+    return false;
+  }
+  doc->external_id = id;
+  doc->title = title;
+  doc->content_hash = hash;
+  doc->field_hashes = hashes;
+  return true;
+}
+
+uint64_t CeilDiv(uint64_t a, uint64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
+
 }  // namespace
+
+Status SegmentReader::Corrupt(const std::string& what) const {
+  return Status::Corrupt(name_ + ": " + what);
+}
+
+Result<SegmentReader> SegmentReader::Open2(std::string_view data, std::string name, bool full) {
+  auto corrupt = [&name](const std::string& what) { return Status::Corrupt(name + ": " + what); };
+  const uint64_t size = data.size();
+  if (size < kSegmentHeaderSize + kSegmentFooterSize2) {
+    return corrupt(fmt::format("{} bytes is too short for a format-2 segment (at least {})", size,
+                               kSegmentHeaderSize + kSegmentFooterSize2));
+  }
+  const uint64_t footer = size - kSegmentFooterSize2;
+  if (std::memcmp(Bytes(data, footer + kF2MagicOffset), kSegmentFooterMagic,
+                  sizeof(kSegmentFooterMagic)) != 0) {
+    return corrupt("bad footer magic (truncated or not a pidx segment)");
+  }
+  const uint64_t stored = DecodeFixed64(Bytes(data, footer + kF2ChecksumOffset));
+  if (full) {
+    const uint64_t computed = Xxh3(data.substr(0, footer + kF2ChecksumOffset));
+    if (stored != computed) {
+      return corrupt(fmt::format("checksum mismatch (stored {}, computed {})", Hex64(stored),
+                                 Hex64(computed)));
+    }
+  }
+  // The section table first (bounded, tiling), since the meta checksum covers sections it names.
+  std::string_view sections[kSectionCount2];
+  uint64_t expected = kSegmentHeaderSize;
+  for (int i = 0; i < kSectionCount2; ++i) {
+    const uint64_t offset = DecodeFixed64(Bytes(data, footer + 16 * i));
+    const uint64_t length = DecodeFixed64(Bytes(data, footer + 16 * i + 8));
+    if (offset != expected || length > footer - offset) {
+      return corrupt(fmt::format(
+          "{} section at offset {} size {} is out of place (expected at {}, file body ends at {})",
+          kSectionNames2[i], offset, length, expected, footer));
+    }
+    sections[i] = data.substr(offset, length);
+    expected += length;
+  }
+  if (expected != footer) {
+    return corrupt(fmt::format("sections end at {} but the footer starts at {}", expected, footer));
+  }
+  auto section = [&sections](Section2 s) { return sections[static_cast<int>(s)]; };
+  {
+    Xxh3Stream meta;
+    meta.Update(data.substr(0, kSegmentHeaderSize));
+    for (Section2 s : {Section2::kShardName, Section2::kBlockIndex, Section2::kPostingChecksums,
+                       Section2::kDocIndex}) {
+      meta.Update(section(s));
+    }
+    meta.Update(data.substr(footer, kF2MetaChecksumOffset));
+    const uint64_t want = DecodeFixed64(Bytes(data, footer + kF2MetaChecksumOffset));
+    if (meta.Digest() != want) {
+      return corrupt(fmt::format(
+          "meta checksum mismatch (stored {}, computed {}): header, footer or a table is damaged",
+          Hex64(want), Hex64(meta.Digest())));
+    }
+  }
+  if (const uint32_t flags = DecodeFixed32(Bytes(data, kHeaderFlagsOffset)); flags != 0) {
+    return corrupt(fmt::format("reserved header flags are {:#x}, not 0", flags));
+  }
+  if (const uint32_t reserved = DecodeFixed32(Bytes(data, footer + kF2ReservedOffset));
+      reserved != 0) {
+    return corrupt(fmt::format("reserved footer field is {:#x}, not 0", reserved));
+  }
+
+  SegmentReader r;
+  r.version_ = kSegmentFormatVersion2;
+  r.full_ = full;
+  r.name_ = std::move(name);
+  r.data_ = data;
+  r.checksum_ = stored;
+  r.doc_count_ = DecodeFixed32(Bytes(data, footer + kF2DocCountOffset));
+  r.term_count_ = DecodeFixed32(Bytes(data, footer + kF2TermCountOffset));
+  r.posting_count_ = DecodeFixed64(Bytes(data, footer + kF2PostingCountOffset));
+  r.term_block_size_ = DecodeFixed32(Bytes(data, footer + kF2TermBlockSizeOffset));
+  r.doc_block_size_ = DecodeFixed32(Bytes(data, footer + kF2DocBlockSizeOffset));
+  r.chunk_size_ = DecodeFixed32(Bytes(data, footer + kF2ChunkSizeOffset));
+  r.field_hash_count_ = DecodeFixed32(Bytes(data, footer + kF2FieldHashCountOffset));
+  r.inline_max_df_ = DecodeFixed32(Bytes(data, footer + kF2InlineMaxDfOffset));
+  if (r.term_block_size_ < 1 || r.term_block_size_ > kMaxTermBlockSize || r.doc_block_size_ < 1 ||
+      r.doc_block_size_ > kMaxDocBlockSize || r.chunk_size_ < kMinPostingChunkSize ||
+      r.chunk_size_ > kMaxPostingChunkSize || r.field_hash_count_ > kMaxFieldHashes ||
+      r.inline_max_df_ > kMaxInlineMaxDf) {
+    return r.Corrupt(fmt::format(
+        "footer parameters out of range (term block {}, doc block {}, chunk {}, field hashes {}, "
+        "inline df {})",
+        r.term_block_size_, r.doc_block_size_, r.chunk_size_, r.field_hash_count_,
+        r.inline_max_df_));
+  }
+  if (r.posting_count_ < r.term_count_) {
+    return r.Corrupt(fmt::format("footer posting count {} is less than the term count {}",
+                                 r.posting_count_, r.term_count_));
+  }
+
+  const std::string_view shard = section(Section2::kShardName);
+  if (shard.size() < 4 || DecodeFixed32(shard.data()) != shard.size() - 4) {
+    return r.Corrupt("shard name section is malformed");
+  }
+  r.shard_ = std::string(shard.substr(4));
+  r.terms_blob_ = section(Section2::kTermBlocks);
+  r.postings_blob_ = section(Section2::kPostings);
+  r.docs_blob_ = section(Section2::kDocs);
+
+  // Block index: ceil(T / B) entries whose sizes tile the term blocks, first terms increasing.
+  const uint64_t nblocks = CeilDiv(r.term_count_, r.term_block_size_);
+  {
+    ByteCursor in(section(Section2::kBlockIndex));
+    uint64_t at = 0;
+    r.blocks_.reserve(std::min<uint64_t>(nblocks, in.remaining() / 10 + 1));
+    for (uint64_t b = 0; b < nblocks; ++b) {
+      Block block;
+      uint64_t len;
+      if (!in.Fixed64(&block.checksum) || !in.Varint(&block.size) || !in.Varint(&len) ||
+          !in.Bytes(len, &block.first_term)) {
+        return r.Corrupt(fmt::format("block index entry {} of {} is truncated", b, nblocks));
+      }
+      if (block.size > r.terms_blob_.size() - at) {
+        return r.Corrupt(fmt::format("term block {} passes the end of the term blocks", b));
+      }
+      if (b > 0 && !(r.blocks_.back().first_term < block.first_term)) {
+        return r.Corrupt(fmt::format("block index first terms not increasing at block {}", b));
+      }
+      block.offset = at;
+      at += block.size;
+      r.blocks_.push_back(block);
+    }
+    if (!in.done() || at != r.terms_blob_.size()) {
+      return r.Corrupt("block index does not tile the term blocks exactly");
+    }
+  }
+  const uint64_t nchunks = CeilDiv(r.postings_blob_.size(), r.chunk_size_);
+  if (section(Section2::kPostingChecksums).size() != nchunks * 8) {
+    return r.Corrupt(fmt::format("posting checksums have {} bytes, expected {} for {} chunks",
+                                 section(Section2::kPostingChecksums).size(), nchunks * 8,
+                                 nchunks));
+  }
+  r.chunk_sums_ = Bytes(section(Section2::kPostingChecksums), 0);
+  const uint64_t ndocblocks = CeilDiv(r.doc_count_, r.doc_block_size_);
+  {
+    ByteCursor in(section(Section2::kDocIndex));
+    uint64_t at = 0;
+    r.doc_blocks_.reserve(std::min<uint64_t>(ndocblocks, in.remaining() / 9 + 1));
+    for (uint64_t b = 0; b < ndocblocks; ++b) {
+      Block block;
+      if (!in.Fixed64(&block.checksum) || !in.Varint(&block.size)) {
+        return r.Corrupt(fmt::format("doc index entry {} of {} is truncated", b, ndocblocks));
+      }
+      if (block.size > r.docs_blob_.size() - at) {
+        return r.Corrupt(fmt::format("doc block {} passes the end of the docs", b));
+      }
+      block.offset = at;
+      at += block.size;
+      r.doc_blocks_.push_back(block);
+    }
+    if (!in.done() || at != r.docs_blob_.size()) {
+      return r.Corrupt("doc index does not tile the docs exactly");
+    }
+  }
+  const size_t flags = r.blocks_.size() + nchunks + r.doc_blocks_.size();
+  r.checked_ = std::shared_ptr<std::atomic<uint8_t>[]>(new std::atomic<uint8_t>[flags + 1]);
+  for (size_t i = 0; i <= flags; ++i) r.checked_[i].store(0, std::memory_order_relaxed);
+  if (full) PIDX_RETURN_IF_ERROR(r.Materialize());
+  return r;
+}
+
+Status SegmentReader::VerifyBlock(const char* what, size_t index, std::string_view bytes,
+                                  uint64_t stored, std::atomic<uint8_t>* flag) const {
+  if (flag->load(std::memory_order_acquire) != 0) return Status::Ok();
+  const uint64_t computed = Xxh3(bytes);
+  if (computed != stored) {
+    return Corrupt(fmt::format("{} {} checksum mismatch (stored {}, computed {})", what, index,
+                               Hex64(stored), Hex64(computed)));
+  }
+  flag->store(1, std::memory_order_release);
+  return Status::Ok();
+}
+
+Status SegmentReader::VerifyPostingRange(uint64_t begin, uint64_t end) const {
+  if (begin >= end) return Status::Ok();
+  std::atomic<uint8_t>* flags = checked_.get() + blocks_.size();
+  for (uint64_t c = begin / chunk_size_; c <= (end - 1) / chunk_size_; ++c) {
+    PIDX_RETURN_IF_ERROR(VerifyBlock("posting chunk", c,
+                                     postings_blob_.substr(c * chunk_size_, chunk_size_),
+                                     DecodeFixed64(chunk_sums_ + 8 * c), flags + c));
+  }
+  return Status::Ok();
+}
+
+Status SegmentReader::Materialize() {
+  // Every block and chunk against its own checksum too: verify proves what a query will check.
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    PIDX_RETURN_IF_ERROR(VerifyBlock("term block", b,
+                                     terms_blob_.substr(blocks_[b].offset, blocks_[b].size),
+                                     blocks_[b].checksum, &checked_[b]));
+  }
+  PIDX_RETURN_IF_ERROR(VerifyPostingRange(0, postings_blob_.size()));
+  std::atomic<uint8_t>* doc_flags =
+      checked_.get() + blocks_.size() + CeilDiv(postings_blob_.size(), chunk_size_);
+  for (size_t b = 0; b < doc_blocks_.size(); ++b) {
+    PIDX_RETURN_IF_ERROR(VerifyBlock("doc block", b,
+                                     docs_blob_.substr(doc_blocks_[b].offset, doc_blocks_[b].size),
+                                     doc_blocks_[b].checksum, doc_flags + b));
+  }
+  flat_term_offsets_.assign(1, 0);
+  flat_term_offsets_.reserve(uint64_t{term_count_} + 1);
+  flat_dfs_.reserve(term_count_);
+  flat_lists_.reserve(term_count_);
+  flat_inline_.reserve(term_count_);
+  uint64_t postings_end = 0;
+  uint64_t df_sum = 0;
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    const uint32_t entries = static_cast<uint32_t>(
+        std::min<uint64_t>(term_block_size_, term_count_ - b * uint64_t{term_block_size_}));
+    BlockCursor cursor(terms_blob_.substr(blocks_[b].offset, blocks_[b].size), entries,
+                       inline_max_df_, doc_count_, postings_blob_.size());
+    if (!cursor.Start()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+    if (cursor.postings_start() != postings_end) {
+      return Corrupt(
+          fmt::format("term block {}: postings start at {}, not {} where the block "
+                      "before ends",
+                      b, cursor.postings_start(), postings_end));
+    }
+    while (cursor.Next()) {
+      if (cursor.index() == 0 && cursor.term() != blocks_[b].first_term) {
+        return Corrupt(fmt::format("term block {} starts with \"{}\", its index says \"{}\"", b,
+                                   cursor.term(), blocks_[b].first_term));
+      }
+      if (flat_terms_.size() + cursor.term().size() > UINT32_MAX) {
+        return Corrupt("term dictionary exceeds 4 GiB");
+      }
+      flat_terms_ += cursor.term();
+      flat_term_offsets_.push_back(static_cast<uint32_t>(flat_terms_.size()));
+      flat_dfs_.push_back(cursor.df());
+      df_sum += cursor.df();
+      flat_inline_.push_back(cursor.is_inline() ? 1 : 0);
+      flat_lists_.push_back(cursor.is_inline() ? cursor.inline_bytes()
+                                               : postings_blob_.substr(cursor.roaring_offset(),
+                                                                       cursor.roaring_size()));
+    }
+    if (!cursor.why().empty()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+    if (!cursor.at_end()) return Corrupt(fmt::format("term block {} ends early", b));
+    postings_end = cursor.postings_end();
+  }
+  if (postings_end != postings_blob_.size()) {
+    return Corrupt(fmt::format("posting lists end at {} but the postings have {} bytes",
+                               postings_end, postings_blob_.size()));
+  }
+  if (df_sum != posting_count_) {
+    return Corrupt(
+        fmt::format("footer posting count {} but the dfs sum to {}", posting_count_, df_sum));
+  }
+  flat_doc_offsets_.assign(1, 0);
+  flat_doc_offsets_.reserve(uint64_t{doc_count_} + 1);
+  for (size_t b = 0; b < doc_blocks_.size(); ++b) {
+    const uint64_t entries =
+        std::min<uint64_t>(doc_block_size_, doc_count_ - b * uint64_t{doc_block_size_});
+    ByteCursor in(docs_blob_.substr(doc_blocks_[b].offset, doc_blocks_[b].size));
+    for (uint64_t k = 0; k < entries; ++k) {
+      DocView view;
+      if (!ParseDoc2(&in, field_hash_count_, &view)) {
+        return Corrupt(fmt::format("doc {} record is malformed", b * doc_block_size_ + k));
+      }
+      flat_doc_offsets_.push_back(doc_blocks_[b].offset + doc_blocks_[b].size - in.remaining());
+    }
+    if (!in.done()) return Corrupt(fmt::format("doc block {} has bytes after its records", b));
+  }
+  return Status::Ok();
+}
+
+TermEntry SegmentReader::EntryAt(uint32_t i) const {
+  TermEntry e;
+  e.term = std::string(term(i));
+  e.ordinal = i;
+  e.df = doc_freq(i);
+  e.inline_list = posting_inline(i);
+  e.list = posting_bytes(i);
+  return e;
+}
+
+size_t SegmentReader::FirstBlockFor(std::string_view t) const {
+  // The last block whose first term is < t may still hold terms >= t; blocks before it hold
+  // only smaller ones.
+  size_t b = static_cast<size_t>(
+      std::lower_bound(blocks_.begin(), blocks_.end(), t,
+                       [](const Block& blk, std::string_view p) { return blk.first_term < p; }) -
+      blocks_.begin());
+  return b > 0 ? b - 1 : 0;
+}
+
+Status SegmentReader::CheckedBlock(size_t b, std::string_view* bytes, uint32_t* entries) const {
+  const Block& blk = blocks_[b];
+  *bytes = terms_blob_.substr(blk.offset, blk.size);
+  PIDX_RETURN_IF_ERROR(VerifyBlock("term block", b, *bytes, blk.checksum, &checked_[b]));
+  *entries = static_cast<uint32_t>(
+      std::min<uint64_t>(term_block_size_, term_count_ - b * uint64_t{term_block_size_}));
+  return Status::Ok();
+}
+
+Result<std::optional<TermEntry>> SegmentReader::Lookup(std::string_view t) const {
+  if (full_) {
+    auto i = FindTerm(t);
+    if (!i) return std::optional<TermEntry>();
+    return std::optional<TermEntry>(EntryAt(*i));
+  }
+  if (blocks_.empty()) return std::optional<TermEntry>();
+  // One block holds t if any does: the last one whose first term is <= t.
+  size_t b = static_cast<size_t>(
+      std::upper_bound(blocks_.begin(), blocks_.end(), t,
+                       [](std::string_view p, const Block& blk) { return p < blk.first_term; }) -
+      blocks_.begin());
+  if (b == 0) return std::optional<TermEntry>();
+  --b;
+  std::string_view bytes;
+  uint32_t entries = 0;
+  PIDX_RETURN_IF_ERROR(CheckedBlock(b, &bytes, &entries));
+  BlockCursor cursor(bytes, entries, inline_max_df_, doc_count_, postings_blob_.size());
+  if (!cursor.Start()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+  while (cursor.Next()) {
+    if (cursor.index() == 0 && cursor.term() != blocks_[b].first_term) {
+      return Corrupt(fmt::format("term block {} starts with \"{}\", its index says \"{}\"", b,
+                                 cursor.term(), blocks_[b].first_term));
+    }
+    const int c = std::string_view(cursor.term()).compare(t);
+    if (c < 0) continue;
+    if (c > 0) return std::optional<TermEntry>();
+    TermEntry e;
+    e.term = cursor.term();
+    e.ordinal = static_cast<uint32_t>(b * term_block_size_ + cursor.index());
+    e.df = cursor.df();
+    e.inline_list = cursor.is_inline();
+    e.list = cursor.is_inline()
+                 ? cursor.inline_bytes()
+                 : postings_blob_.substr(cursor.roaring_offset(), cursor.roaring_size());
+    return std::optional<TermEntry>(std::move(e));
+  }
+  if (!cursor.why().empty()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+  return std::optional<TermEntry>();
+}
+
+Status SegmentReader::ForEachTermView(
+    std::string_view prefix, const std::function<void(std::string_view, uint32_t)>& fn) const {
+  if (full_) {
+    (void)ForEachTermWithPrefix(prefix, term_count_, [&](uint32_t i) { fn(term(i), doc_freq(i)); });
+    return Status::Ok();
+  }
+  for (size_t b = FirstBlockFor(prefix); b < blocks_.size(); ++b) {
+    std::string_view bytes;
+    uint32_t entries = 0;
+    PIDX_RETURN_IF_ERROR(CheckedBlock(b, &bytes, &entries));
+    BlockCursor cursor(bytes, entries, inline_max_df_, doc_count_, postings_blob_.size());
+    if (!cursor.Start()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+    while (cursor.Next()) {
+      const std::string_view t = cursor.term();
+      if (t < prefix) continue;
+      if (t.substr(0, prefix.size()) != prefix) return Status::Ok();
+      fn(t, cursor.df());
+    }
+    if (!cursor.why().empty()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+  }
+  return Status::Ok();
+}
+
+Result<size_t> SegmentReader::ForEachEntryWithPrefix(
+    std::string_view prefix, size_t cap, const std::function<void(const TermEntry&)>& fn) const {
+  if (full_) {
+    return ForEachTermWithPrefix(prefix, cap, [&](uint32_t i) { fn(EntryAt(i)); });
+  }
+  // The last block whose first term is < prefix may still hold terms >= prefix; blocks before
+  // it hold only smaller ones.
+  size_t b = static_cast<size_t>(
+      std::lower_bound(blocks_.begin(), blocks_.end(), prefix,
+                       [](const Block& blk, std::string_view p) { return blk.first_term < p; }) -
+      blocks_.begin());
+  if (b > 0) --b;
+  size_t visited = 0;
+  for (; b < blocks_.size(); ++b) {
+    const Block& blk = blocks_[b];
+    const std::string_view bytes = terms_blob_.substr(blk.offset, blk.size);
+    PIDX_RETURN_IF_ERROR(VerifyBlock("term block", b, bytes, blk.checksum, &checked_[b]));
+    const uint32_t entries = static_cast<uint32_t>(
+        std::min<uint64_t>(term_block_size_, term_count_ - b * uint64_t{term_block_size_}));
+    BlockCursor cursor(bytes, entries, inline_max_df_, doc_count_, postings_blob_.size());
+    if (!cursor.Start()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+    while (cursor.Next()) {
+      if (cursor.index() == 0 && cursor.term() != blk.first_term) {
+        return Corrupt(fmt::format("term block {} starts with \"{}\", its index says \"{}\"", b,
+                                   cursor.term(), blk.first_term));
+      }
+      const std::string& t = cursor.term();
+      if (t < prefix) continue;
+      if (std::string_view(t).substr(0, prefix.size()) != prefix) return visited;
+      if (visited == cap) return cap + 1;
+      TermEntry e;
+      e.term = t;
+      e.ordinal = static_cast<uint32_t>(b * term_block_size_ + cursor.index());
+      e.df = cursor.df();
+      e.inline_list = cursor.is_inline();
+      e.list = cursor.is_inline()
+                   ? cursor.inline_bytes()
+                   : postings_blob_.substr(cursor.roaring_offset(), cursor.roaring_size());
+      fn(e);
+      ++visited;
+    }
+    if (!cursor.why().empty()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+  }
+  return visited;
+}
+
+Result<Postings> SegmentReader::ReadPostings(const TermEntry& entry) const {
+  auto annotate = [&](const Status& s) {
+    return s.Annotate(fmt::format("{}: term {} \"{}\"", name_, entry.ordinal, entry.term));
+  };
+  if (entry.inline_list) {
+    ByteCursor in(entry.list);
+    std::vector<uint32_t> ids;
+    ids.reserve(entry.df);
+    std::string why;
+    if (!DecodeDeltaList(&in, entry.df, doc_count_, &ids, &why) || !in.done()) {
+      return annotate(Status::Corrupt(why.empty() ? "inline list has trailing bytes" : why));
+    }
+    return Postings::FromSorted(ids.data(), ids.size());
+  }
+  if (version_ != kSegmentFormatVersion) {
+    const uint64_t begin = static_cast<uint64_t>(entry.list.data() - postings_blob_.data());
+    PIDX_RETURN_IF_ERROR(VerifyPostingRange(begin, begin + entry.list.size()));
+  }
+  Result<Postings> p = Postings::Deserialize(entry.list, doc_count_);
+  if (!p.ok()) return annotate(p.status());
+  if (p->Cardinality() != entry.df) {
+    return annotate(Status::Corrupt(
+        fmt::format("df {} but the posting list holds {} docs", entry.df, p->Cardinality())));
+  }
+  return p;
+}
+
+Result<DocView> SegmentReader::ReadDoc(uint32_t i) const {
+  if (full_) return doc(i);
+  const size_t b = i / doc_block_size_;
+  const Block& blk = doc_blocks_[b];
+  const std::string_view bytes = docs_blob_.substr(blk.offset, blk.size);
+  std::atomic<uint8_t>* doc_flags =
+      checked_.get() + blocks_.size() + CeilDiv(postings_blob_.size(), chunk_size_);
+  PIDX_RETURN_IF_ERROR(VerifyBlock("doc block", b, bytes, blk.checksum, doc_flags + b));
+  ByteCursor in(bytes);
+  DocView view;
+  for (uint32_t k = 0; k <= i % doc_block_size_; ++k) {
+    if (!ParseDoc2(&in, field_hash_count_, &view)) {
+      return Corrupt(fmt::format("doc {} record is malformed", b * doc_block_size_ + k));
+    }
+  }
+  return view;
+}
+
+Status SegmentReader::Validate2() const {
+  for (uint32_t i = 1; i < term_count_; ++i) {
+    if (!(term(i - 1) < term(i))) {
+      return Corrupt(fmt::format("terms not strictly increasing: term {} \"{}\" after \"{}\"", i,
+                                 term(i), term(i - 1)));
+    }
+  }
+  std::vector<uint64_t> reached((uint64_t{doc_count_} + 63) / 64, 0);
+  std::vector<uint32_t> ids;
+  for (uint32_t i = 0; i < term_count_; ++i) {
+    uint64_t cardinality = 0;
+    if (flat_inline_[i]) {
+      ByteCursor in(flat_lists_[i]);
+      ids.clear();
+      std::string why;
+      if (!DecodeDeltaList(&in, flat_dfs_[i], doc_count_, &ids, &why) || !in.done()) {
+        return Corrupt(fmt::format("term {} \"{}\": {}", i, term(i),
+                                   why.empty() ? "inline list has trailing bytes" : why));
+      }
+      for (uint32_t d : ids) reached[d >> 6] |= uint64_t{1} << (d & 63);
+      cardinality = ids.size();
+    } else {
+      Status s = Postings::CheckBytes(flat_lists_[i], doc_count_, &cardinality, &reached);
+      if (!s.ok()) return s.Annotate(fmt::format("{}: term {} \"{}\"", name_, i, term(i)));
+      // A list that fits inline must be inline: one content, one encoding.
+      if (flat_dfs_[i] <= inline_max_df_) {
+        return Corrupt(
+            fmt::format("term {} \"{}\" has a Roaring list of {} docs", i, term(i), flat_dfs_[i]));
+      }
+    }
+    if (cardinality != flat_dfs_[i] || flat_dfs_[i] == 0) {
+      return Corrupt(fmt::format("term {} \"{}\" has df {} but its posting list holds {} docs", i,
+                                 term(i), flat_dfs_[i], cardinality));
+    }
+  }
+  for (uint32_t d = 0; d < doc_count_; ++d) {
+    if (!((reached[d >> 6] >> (d & 63)) & 1)) {
+      return Corrupt(
+          fmt::format("doc {} \"{}\" appears in no posting list", d, doc(d).external_id));
+    }
+  }
+  return Status::Ok();
+}
 
 Result<SegmentReader> SegmentReader::Open(std::string_view data,
                                           std::shared_ptr<const void> keepalive, std::string name) {
+  return Open(data, std::move(keepalive), std::move(name), OpenOptions());
+}
+
+Result<SegmentReader> SegmentReader::Open(std::string_view data,
+                                          std::shared_ptr<const void> keepalive, std::string name,
+                                          const OpenOptions& options) {
   auto corrupt = [&name](const std::string& what) { return Status::Corrupt(name + ": " + what); };
   const uint64_t size = data.size();
   if (size < kSegmentHeaderSize + kSegmentFooterSize) {
@@ -66,6 +590,11 @@ Result<SegmentReader> SegmentReader::Open(std::string_view data,
   // The version decides the footer's layout, so it is checked before anything is read
   // from the footer: a future format must be reported as such, not as a bad checksum.
   const uint32_t version = DecodeFixed32(Bytes(data, kHeaderVersionOffset));
+  if (version == kSegmentFormatVersion2) {
+    PIDX_ASSIGN_OR_RETURN(SegmentReader r, Open2(data, std::move(name), options.verify_all));
+    r.keepalive_ = std::move(keepalive);
+    return r;
+  }
   if (version != kSegmentFormatVersion) {
     return corrupt(fmt::format("unsupported segment format version {}", version));
   }
@@ -180,22 +709,33 @@ Result<SegmentReader> SegmentReader::Open(std::string_view data,
 }
 
 std::string_view SegmentReader::term(uint32_t i) const {
+  if (version_ != kSegmentFormatVersion) {
+    return std::string_view(flat_terms_)
+        .substr(flat_term_offsets_[i], flat_term_offsets_[i + 1] - flat_term_offsets_[i]);
+  }
   const uint32_t begin = DecodeFixed32(term_offsets_ + 4 * uint64_t{i});
   const uint32_t end = DecodeFixed32(term_offsets_ + 4 * (uint64_t{i} + 1));
   return terms_blob_.substr(begin, end - begin);
 }
 
+bool SegmentReader::posting_inline(uint32_t i) const {
+  return version_ != kSegmentFormatVersion && flat_inline_[i] != 0;
+}
+
 uint32_t SegmentReader::doc_freq(uint32_t i) const {
+  if (version_ != kSegmentFormatVersion) return flat_dfs_[i];
   return DecodeFixed32(term_dfs_ + 4 * uint64_t{i});
 }
 
 std::string_view SegmentReader::posting_bytes(uint32_t i) const {
+  if (version_ != kSegmentFormatVersion) return flat_lists_[i];
   const uint64_t begin = DecodeFixed64(posting_offsets_ + 8 * uint64_t{i});
   const uint64_t end = DecodeFixed64(posting_offsets_ + 8 * (uint64_t{i} + 1));
   return postings_blob_.substr(begin, end - begin);
 }
 
 Result<Postings> SegmentReader::postings(uint32_t i) const {
+  if (version_ != kSegmentFormatVersion) return ReadPostings(EntryAt(i));
   Result<Postings> p = Postings::Deserialize(posting_bytes(i), doc_count_);
   if (!p.ok()) return p.status().Annotate(fmt::format("{}: term {} \"{}\"", name_, i, term(i)));
   return p;
@@ -240,6 +780,13 @@ size_t SegmentReader::ForEachTermWithPrefix(std::string_view prefix, size_t cap,
 }
 
 DocView SegmentReader::doc(uint32_t i) const {
+  if (version_ != kSegmentFormatVersion) {
+    DocView view;
+    const uint64_t begin = flat_doc_offsets_[i];
+    ByteCursor in(docs_blob_.substr(begin, flat_doc_offsets_[i + 1] - begin));
+    (void)ParseDoc2(&in, field_hash_count_, &view);  // Materialize parsed it
+    return view;
+  }
   const uint64_t begin = DecodeFixed64(doc_offsets_ + 8 * uint64_t{i});
   const uint64_t end = DecodeFixed64(doc_offsets_ + 8 * (uint64_t{i} + 1));
   DocView view;
@@ -250,6 +797,8 @@ DocView SegmentReader::doc(uint32_t i) const {
 
 Status SegmentReader::Validate() const {
   auto corrupt = [this](const std::string& what) { return Status::Corrupt(name_ + ": " + what); };
+  if (!full_) return Status::Internal(name_ + ": Validate on a lazily opened segment");
+  if (version_ != kSegmentFormatVersion) return Validate2();
   for (uint32_t i = 1; i < term_count_; ++i) {
     if (!(term(i - 1) < term(i))) {
       return corrupt(fmt::format("terms not strictly increasing: term {} \"{}\" after \"{}\"", i,

@@ -1,16 +1,27 @@
-// Reads a segment from memory (normally an mmapped file; see docs/FORMAT.md).
-// Open() checks what is cheap and needed to use the file safely: size, magic, format
-// version, footer checksum over the whole file, reserved fields, and that every section and
-// offset table lies within the file and is monotonic. Posting bitmaps are validated when
-// they are read (Postings::Deserialize) and, for all of them, by Validate().
+// Reads a segment from memory (normally an mmapped file; see docs/FORMAT.md), format 1 or 2.
+//
+// Two ways to open:
+// - fully (the default; verify, build's read-back, diff, stats): size, magic, format version,
+//   the whole-file checksum, for format 2 every block and chunk checksum too, reserved fields,
+//   and that every section, table and record lies within the file. The index accessors
+//   (term(i), doc_freq(i), postings(i), doc(i), ...) need this; Validate() adds the deep check.
+// - lazily (OpenOptions::verify_all = false; format 2 only, a query): header, footer and the
+//   small sections (shard name, block index, checksum tables) under the footer's meta checksum,
+//   and their structure. Every dictionary block, posting chunk and doc block is checked against
+//   its own checksum the first time Lookup / ForEachEntryWithPrefix / ReadPostings / ReadDoc
+//   touches it, so a query never reads bytes no checksum covered, and never hashes the rest of
+//   the file. Only those four calls (and the counts) may be used on a lazily opened reader.
+//   A format-1 segment has one checksum, so it is always opened fully.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pidx/base/status.h"
 #include "pidx/segment/postings.h"
@@ -21,6 +32,25 @@ struct DocView {
   std::string_view external_id;
   std::string_view title;
   uint64_t content_hash = 0;
+  // Format 2: field_hash_count() u16 LE hashes, one per schema field (empty in format 1).
+  std::string_view field_hashes;
+  uint16_t field_hash(size_t i) const {
+    return static_cast<uint16_t>(static_cast<unsigned char>(field_hashes[2 * i]) |
+                                 (static_cast<unsigned char>(field_hashes[2 * i + 1]) << 8));
+  }
+};
+
+struct OpenOptions {
+  bool verify_all = true;  // false: lazy (format 2), see above
+};
+
+// One dictionary entry, found by Lookup or ForEachEntryWithPrefix.
+struct TermEntry {
+  std::string term;
+  uint32_t ordinal = 0;  // its index in the dictionary
+  uint32_t df = 0;
+  bool inline_list = false;  // `list` is a delta varint list (format 2), else portable Roaring
+  std::string_view list;     // the list's bytes, within the file
 };
 
 class SegmentReader {
@@ -29,7 +59,30 @@ class SegmentReader {
   // Errors: kCorrupt naming `name` (the file name for messages) and what is wrong.
   static Result<SegmentReader> Open(std::string_view data, std::shared_ptr<const void> keepalive,
                                     std::string name);
+  static Result<SegmentReader> Open(std::string_view data, std::shared_ptr<const void> keepalive,
+                                    std::string name, const OpenOptions& options);
 
+  uint32_t format_version() const { return version_; }
+  bool fully_verified() const { return full_; }
+  uint32_t field_hash_count() const { return field_hash_count_; }
+
+  // --- Usable on any reader (lazy or full). Errors are kCorrupt naming the file and block. ---
+  // The entry of `term`, or nullopt when the dictionary does not hold it.
+  Result<std::optional<TermEntry>> Lookup(std::string_view term) const;
+  // Calls fn for the entries whose term starts with `prefix`, in dictionary order, for at most
+  // `cap` of them; returns how many it visited, or cap + 1 when more have the prefix.
+  Result<size_t> ForEachEntryWithPrefix(std::string_view prefix, size_t cap,
+                                        const std::function<void(const TermEntry&)>& fn) const;
+  // Calls fn(term, df) for every term that starts with `prefix`, in dictionary order, without
+  // building entries (query hints walk whole fields with it). The view lives during the call.
+  Status ForEachTermView(std::string_view prefix,
+                         const std::function<void(std::string_view, uint32_t)>& fn) const;
+  // The posting list of an entry of this reader (validated; its chunks' checksums checked).
+  Result<Postings> ReadPostings(const TermEntry& entry) const;
+  // Doc record i (its block's checksum checked). REQUIRES: i < doc_count()
+  Result<DocView> ReadDoc(uint32_t i) const;
+
+  // --- The index accessors below need a fully opened reader. ---
   const std::string& shard() const { return shard_; }
   uint32_t doc_count() const { return doc_count_; }
   uint32_t term_count() const { return term_count_; }
@@ -40,6 +93,8 @@ class SegmentReader {
 
   // REQUIRES: i < term_count()
   std::string_view term(uint32_t i) const;
+  // Format 2: the list of term i is inline varints (posting_bytes are those bytes).
+  bool posting_inline(uint32_t i) const;
   uint32_t doc_freq(uint32_t i) const;
   std::string_view posting_bytes(uint32_t i) const;
   Result<Postings> postings(uint32_t i) const;
@@ -62,6 +117,44 @@ class SegmentReader {
 
  private:
   SegmentReader() = default;
+  struct Block {
+    uint64_t offset = 0;  // within its section
+    uint64_t size = 0;
+    uint64_t checksum = 0;
+    std::string_view first_term;  // dictionary blocks only
+  };
+  static Result<SegmentReader> Open2(std::string_view data, std::string name, bool full);
+  Status VerifyBlock(const char* what, size_t index, std::string_view bytes, uint64_t stored,
+                     std::atomic<uint8_t>* flag) const;
+  Status VerifyPostingRange(uint64_t begin, uint64_t end) const;
+  Status Validate2() const;
+  Status Materialize();                 // format 2, full: decode the dictionary and the doc offsets
+  TermEntry EntryAt(uint32_t i) const;  // full readers
+  // Lazy readers: the first dictionary block that may hold terms >= `t`, its bytes checked.
+  size_t FirstBlockFor(std::string_view t) const;
+  Status CheckedBlock(size_t b, std::string_view* bytes, uint32_t* entries) const;
+  Status Corrupt(const std::string& what) const;
+
+  uint32_t version_ = 1;
+  bool full_ = true;
+  uint32_t field_hash_count_ = 0;
+  uint32_t term_block_size_ = 0;
+  uint32_t doc_block_size_ = 0;
+  uint32_t chunk_size_ = 0;
+  uint32_t inline_max_df_ = 0;
+  std::vector<Block> blocks_;      // dictionary blocks
+  std::vector<Block> doc_blocks_;  // doc blocks
+  const unsigned char* chunk_sums_ = nullptr;
+  // Checked flags, one byte per dictionary block, posting chunk and doc block (in that order);
+  // shared by copies of the reader, set at most once each (concurrent readers may both check).
+  std::shared_ptr<std::atomic<uint8_t>[]> checked_;
+  // Format 2, full: the dictionary decoded (terms, dfs, list bytes) and every doc's offset.
+  std::string flat_terms_;
+  std::vector<uint32_t> flat_term_offsets_;
+  std::vector<uint32_t> flat_dfs_;
+  std::vector<std::string_view> flat_lists_;
+  std::vector<uint8_t> flat_inline_;
+  std::vector<uint64_t> flat_doc_offsets_;  // into docs_blob_
   std::shared_ptr<const void> keepalive_;
   std::string_view data_;
   std::string name_;

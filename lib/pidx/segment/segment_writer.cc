@@ -1,5 +1,6 @@
 #include "pidx/segment/segment_writer.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -8,6 +9,7 @@
 
 #include "pidx/base/checksum.h"
 #include "pidx/base/coding.h"
+#include "pidx/segment/codec.h"
 #include "pidx/segment/format.h"
 #include "pidx/segment/postings.h"
 
@@ -18,8 +20,16 @@ constexpr uint64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
 
 }  // namespace
 
-SegmentWriter::SegmentWriter(std::string shard)
-    : shard_(std::move(shard)), term_offsets_{0}, posting_offsets_{0} {}
+SegmentWriter::SegmentWriter(std::string shard, uint32_t format_version)
+    : shard_(std::move(shard)),
+      version_(format_version),
+      term_offsets_{0},
+      posting_offsets_{0},
+      inline_offsets_{0} {
+  if (version_ != kSegmentFormatVersion && version_ != kSegmentFormatVersion2) {
+    status_ = Status::Internal(fmt::format("segment: cannot write format {}", version_));
+  }
+}
 
 void SegmentWriter::AddDoc(DocRecord doc) {
   if (!status_.ok()) return;
@@ -27,6 +37,18 @@ void SegmentWriter::AddDoc(DocRecord doc) {
   if (doc.external_id.size() > kMaxU32 || doc.title.size() > kMaxU32 || docs_.size() >= kMaxU32) {
     status_ = Status::Internal(
         fmt::format("segment {}: doc {} does not fit the segment format", shard_, docs_.size()));
+    return;
+  }
+  if (version_ == kSegmentFormatVersion && !doc.field_hashes.empty()) doc.field_hashes.clear();
+  if (!docs_.empty() && doc.field_hashes.size() != docs_.front().field_hashes.size()) {
+    status_ = Status::Internal(fmt::format("segment {}: doc {} has {} field hashes, doc 0 has {}",
+                                           shard_, docs_.size(), doc.field_hashes.size(),
+                                           docs_.front().field_hashes.size()));
+    return;
+  }
+  if (doc.field_hashes.size() > kMaxFieldHashes) {
+    status_ = Status::Internal(
+        fmt::format("segment {}: more than {} field hashes", shard_, kMaxFieldHashes));
     return;
   }
   docs_.push_back(std::move(doc));
@@ -55,12 +77,15 @@ void SegmentWriter::AddTerm(std::string_view term, const uint32_t* ids, size_t n
   terms_blob_.append(term.data(), term.size());
   term_offsets_.push_back(static_cast<uint32_t>(terms_blob_.size()));
   term_dfs_.push_back(static_cast<uint32_t>(n));
-  if (n == 1) {
+  if (version_ == kSegmentFormatVersion2 && n <= kInlineMaxDf) {
+    EncodeDeltaList(ids, n, &inline_blob_);
+  } else if (n == 1) {
     Postings::SerializeOne(ids[0], &postings_blob_);
   } else {
     Postings::FromSorted(ids, n).SerializeTo(&postings_blob_);
   }
   posting_offsets_.push_back(postings_blob_.size());
+  inline_offsets_.push_back(inline_blob_.size());
   last_term_.assign(term.data(), term.size());
   ++term_count_;
   posting_count_ += n;
@@ -69,7 +94,116 @@ void SegmentWriter::AddTerm(std::string_view term, const uint32_t* ids, size_t n
 Result<std::string> SegmentWriter::Finish() {
   if (!status_.ok()) return status_;
   if (shard_.size() > kMaxU32) return Status::Internal("segment: shard name too long");
+  return version_ == kSegmentFormatVersion ? Finish1() : Finish2();
+}
 
+Result<std::string> SegmentWriter::Finish2() {
+  // Docs: blocks of kDocBlockSize records, each block checksummed in the doc index.
+  const uint32_t field_hashes =
+      docs_.empty() ? 0 : static_cast<uint32_t>(docs_.front().field_hashes.size());
+  std::string docs_blob;
+  std::string doc_index;
+  for (size_t first = 0; first < docs_.size(); first += kDocBlockSize) {
+    const size_t begin = docs_blob.size();
+    for (size_t d = first; d < docs_.size() && d < first + kDocBlockSize; ++d) {
+      const DocRecord& doc = docs_[d];
+      PutVarint(&docs_blob, doc.external_id.size());
+      docs_blob += doc.external_id;
+      PutVarint(&docs_blob, doc.title.size());
+      docs_blob += doc.title;
+      PutFixed64(&docs_blob, doc.content_hash);
+      for (const uint16_t h : doc.field_hashes) {
+        docs_blob.push_back(static_cast<char>(h & 0xFF));
+        docs_blob.push_back(static_cast<char>(h >> 8));
+      }
+    }
+    const std::string_view block = std::string_view(docs_blob).substr(begin);
+    PutFixed64(&doc_index, Xxh3(block));
+    PutVarint(&doc_index, block.size());
+  }
+
+  // Dictionary: blocks of kTermBlockSize front-coded entries; lists of more than kInlineMaxDf
+  // docs are Roaring in the postings section, in term order.
+  std::string term_blocks;
+  std::string block_index;
+  std::vector<BlockEntry> entries;
+  for (uint32_t first = 0; first < term_count_; first += kTermBlockSize) {
+    entries.clear();
+    const uint32_t last = std::min<uint32_t>(term_count_, first + kTermBlockSize);
+    for (uint32_t t = first; t < last; ++t) {
+      BlockEntry e;
+      e.term = std::string_view(terms_blob_)
+                   .substr(term_offsets_[t], term_offsets_[t + 1] - term_offsets_[t]);
+      e.df = term_dfs_[t];
+      e.inline_list = std::string_view(inline_blob_)
+                          .substr(inline_offsets_[t], inline_offsets_[t + 1] - inline_offsets_[t]);
+      e.roaring_size = posting_offsets_[t + 1] - posting_offsets_[t];
+      entries.push_back(e);
+    }
+    const size_t begin = term_blocks.size();
+    EncodeBlock(posting_offsets_[first], entries, kInlineMaxDf, &term_blocks);
+    const std::string_view block = std::string_view(term_blocks).substr(begin);
+    PutFixed64(&block_index, Xxh3(block));
+    PutVarint(&block_index, block.size());
+    PutVarint(&block_index, entries.front().term.size());
+    block_index += entries.front().term;
+  }
+  std::string posting_checksums;
+  for (size_t at = 0; at < postings_blob_.size(); at += kPostingChunkSize) {
+    PutFixed64(&posting_checksums,
+               Xxh3(std::string_view(postings_blob_).substr(at, kPostingChunkSize)));
+  }
+
+  std::string out;
+  out.append(kSegmentMagic, sizeof(kSegmentMagic));
+  PutFixed32(&out, kSegmentFormatVersion2);
+  PutFixed32(&out, 0);  // flags: reserved
+  uint64_t table[kSectionCount2][2];
+  int next = 0;
+  // The meta checksum covers the small sections a reader decodes on open, the header and the
+  // footer; the big ones (term blocks, postings, docs) have a checksum per block or chunk.
+  std::string meta(out);
+  auto section = [&](const std::string& bytes, bool is_meta) {
+    table[next][0] = out.size();
+    out += bytes;
+    table[next][1] = bytes.size();
+    if (is_meta) meta += bytes;
+    ++next;
+  };
+  std::string shard_section;
+  PutLengthPrefixed(&shard_section, shard_);
+  section(shard_section, true);
+  section(term_blocks, false);
+  section(block_index, true);
+  section(postings_blob_, false);
+  section(posting_checksums, true);
+  section(docs_blob, false);
+  section(doc_index, true);
+
+  const size_t footer = out.size();
+  for (const auto& entry : table) {
+    PutFixed64(&out, entry[0]);
+    PutFixed64(&out, entry[1]);
+  }
+  PutFixed32(&out, doc_count());
+  PutFixed32(&out, term_count_);
+  PutFixed64(&out, posting_count_);
+  PutFixed32(&out, kTermBlockSize);
+  PutFixed32(&out, kDocBlockSize);
+  PutFixed32(&out, kPostingChunkSize);
+  PutFixed32(&out, field_hashes);
+  PutFixed32(&out, kInlineMaxDf);
+  PutFixed32(&out, 0);  // reserved
+  meta.append(out, footer, out.size() - footer);
+  PutFixed64(&out, Xxh3(meta));
+  out.append(kSegmentFooterMagic, sizeof(kSegmentFooterMagic));
+  // The whole-file checksum (the manifest's and the file name's): verify and the build's
+  // read-back check it; a query checks only the blocks it reads.
+  PutFixed64(&out, Xxh3(out));
+  return out;
+}
+
+Result<std::string> SegmentWriter::Finish1() {
   std::string docs_blob;
   std::vector<uint64_t> doc_offsets{0};
   doc_offsets.reserve(docs_.size() + 1);

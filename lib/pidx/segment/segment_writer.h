@@ -17,11 +17,16 @@ struct DocRecord {
   std::string external_id;
   std::string title;          // stored so that query can show results
   uint64_t content_hash = 0;  // XXH3 of the product's canonical content (diff/verify)
+  // Format 2: one 16-bit hash per schema field (ProductFieldHashes), so that diff and verify
+  // can name the fields that changed. Every doc of a segment has the same number.
+  std::vector<uint16_t> field_hashes;
 };
 
 class SegmentWriter {
  public:
-  explicit SegmentWriter(std::string shard);
+  // `format_version`: 2 (the default) or 1 (still written for tests of the format-1 reader;
+  // format 1 has no field hashes).
+  explicit SegmentWriter(std::string shard, uint32_t format_version = 2);
 
   // Docs are added in local doc id order (0, 1, 2, ...).
   void AddDoc(DocRecord doc);
@@ -39,13 +44,20 @@ class SegmentWriter {
   uint64_t posting_count() const { return posting_count_; }
 
  private:
+  Result<std::string> Finish1();
+  Result<std::string> Finish2();
+
   std::string shard_;
+  uint32_t version_;
   std::vector<DocRecord> docs_;
   std::string terms_blob_;  // concatenated term bytes
   std::vector<uint32_t> term_offsets_;
   std::vector<uint32_t> term_dfs_;
   std::string postings_blob_;  // concatenated portable bitmaps
   std::vector<uint64_t> posting_offsets_;
+  // Format 2: per term, the inline delta list (df <= kInlineMaxDf), in inline_blob_.
+  std::string inline_blob_;
+  std::vector<uint64_t> inline_offsets_;
   std::string last_term_;
   uint32_t term_count_ = 0;
   uint64_t posting_count_ = 0;

@@ -153,13 +153,17 @@ class AnalyzerWorkers {
         uint64_t analyzed = 0;
         Batch batch;
         std::vector<std::string> terms;
+        std::string fields;
         while (queue->Pop(&batch)) {
           analyzed += batch.size();
           for (auto& item : batch) {
             analyzer.AnalyzeProduct(options.schema, item.product, &terms);
             uint64_t hash = ProductContentHash(options.schema, item.product);
             std::string title(StoredTitle(options.schema, item.product));
-            item.sink->Add(std::move(item.product.id), std::move(title), hash, terms);
+            fields.clear();
+            ProductFieldHashes(options.schema, item.product, &fields);
+            item.sink->AddWithFields(std::move(item.product.id), std::move(title), hash, fields,
+                                     terms);
           }
         }
         analysis.Set("analysis.products", analyzed);

@@ -47,6 +47,42 @@ uint64_t ProductContentHash(const catalog::Schema& schema, const catalog::Produc
   return Xxh3(buf);
 }
 
+void ProductFieldHashes(const catalog::Schema& schema, const catalog::Product& product,
+                        std::string* out) {
+  thread_local std::string buf;
+  thread_local std::vector<const std::string*> attrs;
+  for (size_t i = 0; i < schema.fields().size(); ++i) {
+    buf.clear();
+    const catalog::FieldRole role = schema.fields()[i].role;
+    if (static_cast<int>(i) == schema.category_index()) {
+      PutLengthPrefixed(&buf, product.category);
+    } else if (role == catalog::FieldRole::kId) {
+      PutLengthPrefixed(&buf, product.id);
+    } else {
+      static const std::vector<std::string> kNone;
+      const auto& values = i < product.fields.size() ? product.fields[i] : kNone;
+      PutFixed32(&buf, static_cast<uint32_t>(values.size()));
+      if (role == catalog::FieldRole::kNumber) {
+        for (const auto& v : values) PutLengthPrefixed(&buf, catalog::CanonicalNumberText(v));
+      } else if (role != catalog::FieldRole::kAttrs) {
+        for (const auto& v : values) PutLengthPrefixed(&buf, v);
+      } else {
+        attrs.clear();
+        for (const auto& v : values) attrs.push_back(&v);
+        std::stable_sort(attrs.begin(), attrs.end(),
+                         [](const std::string* a, const std::string* b) {
+                           return std::string_view(*a).substr(0, a->find(catalog::kAttrSeparator)) <
+                                  std::string_view(*b).substr(0, b->find(catalog::kAttrSeparator));
+                         });
+        for (const std::string* v : attrs) PutLengthPrefixed(&buf, *v);
+      }
+    }
+    const uint64_t h = Xxh3(buf);
+    out->push_back(static_cast<char>(h & 0xFF));
+    out->push_back(static_cast<char>((h >> 8) & 0xFF));
+  }
+}
+
 std::string_view StoredTitle(const catalog::Schema& schema, const catalog::Product& product) {
   int first_text = -1;
   const auto& fields = schema.fields();
@@ -266,11 +302,18 @@ uint32_t ShardBuilder::Intern(std::string_view term, uint64_t hash) {
 
 void ShardBuilder::Add(std::string external_id, std::string title, uint64_t content_hash,
                        const std::vector<std::string>& terms) {
+  AddWithFields(std::move(external_id), std::move(title), content_hash, {}, terms);
+}
+
+void ShardBuilder::AddWithFields(std::string external_id, std::string title, uint64_t content_hash,
+                                 std::string_view field_hashes,
+                                 const std::vector<std::string>& terms) {
   int64_t delta = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     PutLengthPrefixed(&doc_bytes_, external_id);
     PutLengthPrefixed(&doc_bytes_, title);
+    PutLengthPrefixed(&doc_bytes_, field_hashes);
     doc_offsets_.push_back(doc_bytes_.size());
     doc_hashes_.push_back(content_hash);
     // The tables of 240 shards do not fit a cache, so every lookup is a miss or two. Three
@@ -347,10 +390,13 @@ Status ShardBuilder::DistributeRun(std::string_view data, const std::vector<Shar
   std::vector<std::string> doc_terms;
   const auto k = static_cast<uint32_t>(parts.size());
   for (uint32_t d = 0; d < docs; ++d) {
-    std::string_view id, title;
+    std::string_view id, title, fields;
     uint64_t hash;
     uint32_t n;
-    if (!in.Bytes(&id) || !in.Bytes(&title) || !in.U64(&hash) || !in.U32(&n)) return bad;
+    if (!in.Bytes(&id) || !in.Bytes(&title) || !in.Bytes(&fields) || !in.U64(&hash) ||
+        !in.U32(&n)) {
+      return bad;
+    }
     doc_terms.clear();
     for (uint32_t i = 0; i < n; ++i) {
       uint32_t t;
@@ -358,7 +404,9 @@ Status ShardBuilder::DistributeRun(std::string_view data, const std::vector<Shar
       doc_terms.emplace_back(term[t]);
     }
     ShardBuilder* part = parts[ShardNumber(id, k)];
-    if (part != nullptr) part->Add(std::string(id), std::string(title), hash, doc_terms);
+    if (part != nullptr) {
+      part->AddWithFields(std::string(id), std::string(title), hash, fields, doc_terms);
+    }
   }
   if (!in.done()) return bad;
   return Status();
@@ -391,7 +439,8 @@ std::string_view IdAt(const char* p) { return {p + 4, DecodeFixed32(p)}; }
 }  // namespace
 
 // Run layout: u32 term count, each term length-prefixed (run-local id = position); u32 doc
-// count, then per doc in external id order: id and title length-prefixed, u64 content hash,
+// count, then per doc in external id order: id, title and field hashes length-prefixed, u64
+// content hash,
 // u32 term count, u32 run-local term ids.
 void ShardBuilder::SerializeRun(std::string* out) {
   const uint32_t terms = static_cast<uint32_t>(term_offsets_.size() - 1);
@@ -434,12 +483,16 @@ Status ShardBuilder::LoadRun(std::string_view data) {
   uint32_t docs;
   if (!in.U32(&docs)) return bad;
   for (uint32_t d = 0; d < docs; ++d) {
-    std::string_view id, title;
+    std::string_view id, title, fields;
     uint64_t hash;
     uint32_t n;
-    if (!in.Bytes(&id) || !in.Bytes(&title) || !in.U64(&hash) || !in.U32(&n)) return bad;
+    if (!in.Bytes(&id) || !in.Bytes(&title) || !in.Bytes(&fields) || !in.U64(&hash) ||
+        !in.U32(&n)) {
+      return bad;
+    }
     PutLengthPrefixed(&doc_bytes_, id);
     PutLengthPrefixed(&doc_bytes_, title);
+    PutLengthPrefixed(&doc_bytes_, fields);
     doc_offsets_.push_back(doc_bytes_.size());
     doc_hashes_.push_back(hash);
     for (uint32_t i = 0; i < n; ++i) {
@@ -509,8 +562,16 @@ Result<BuiltShard> ShardBuilder::Finish() {
     const char* p = doc_bytes_.data() + doc_offsets_[d];
     const std::string_view id = IdAt(p);
     const std::string_view title = IdAt(p + 4 + id.size());
+    const std::string_view fields = IdAt(p + 8 + id.size() + title.size());
     signature.AddDoc(id, doc_hashes_[d]);
-    writer.AddDoc({std::string(id), std::string(title), doc_hashes_[d]});
+    segment::DocRecord record{std::string(id), std::string(title), doc_hashes_[d], {}};
+    record.field_hashes.resize(fields.size() / 2);
+    for (size_t f = 0; f < record.field_hashes.size(); ++f) {
+      record.field_hashes[f] =
+          static_cast<uint16_t>(static_cast<unsigned char>(fields[2 * f]) |
+                                (static_cast<unsigned char>(fields[2 * f + 1]) << 8));
+    }
+    writer.AddDoc(std::move(record));
   }
   for (uint32_t t : term_order) {
     const std::string_view term = term_at(t);

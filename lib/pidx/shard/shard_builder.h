@@ -40,6 +40,16 @@ struct BuiltShard {
 // content.
 uint64_t ProductContentHash(const catalog::Schema& schema, const catalog::Product& product);
 
+// One 16-bit hash per schema field, in schema order (segment format 2 stores them in each doc
+// record): the low 16 bits of XXH3 over the field's part of the content hash's input (u32 value
+// count, then each value length-prefixed, numbers canonical, attrs ordered by key); the id
+// field hashes the id and the category field the raw category, each length-prefixed. Equal
+// fields always hash equally, so a field whose hash differs did change; a changed field keeps
+// its hash with probability 2^-16, which only makes diff/verify name fewer fields.
+// Appends them to `out` as u16 little-endian.
+void ProductFieldHashes(const catalog::Schema& schema, const catalog::Product& product,
+                        std::string* out);
+
 // The title shown in query results: the first text field named "title", else the first text
 // field, else empty.
 std::string_view StoredTitle(const catalog::Schema& schema, const catalog::Product& product);
@@ -51,6 +61,12 @@ class ShardSink {
   // Thread-safe. `terms` sorted and unique (Analyzer::AnalyzeProduct).
   virtual void Add(std::string external_id, std::string title, uint64_t content_hash,
                    const std::vector<std::string>& terms) = 0;
+  // The same with the field hashes (ProductFieldHashes' bytes); Ingest calls this one.
+  virtual void AddWithFields(std::string external_id, std::string title, uint64_t content_hash,
+                             std::string_view field_hashes, const std::vector<std::string>& terms) {
+    (void)field_hashes;
+    Add(std::move(external_id), std::move(title), content_hash, terms);
+  }
 };
 
 class ShardBuilder;
@@ -115,6 +131,8 @@ class ShardBuilder final : public ShardSink {
 
   void Add(std::string external_id, std::string title, uint64_t content_hash,
            const std::vector<std::string>& terms) override;
+  void AddWithFields(std::string external_id, std::string title, uint64_t content_hash,
+                     std::string_view field_hashes, const std::vector<std::string>& terms) override;
 
   // Moves every product to parts[ShardNumber(id, parts.size())] (a null part drops them),
   // leaving this builder empty: Ingest collects a category whose shard count is not known yet

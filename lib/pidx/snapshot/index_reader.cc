@@ -19,7 +19,7 @@ Result<std::string> ReadIndexFile(Env* env, const std::string& path, uint64_t ma
   return std::string(data);
 }
 
-SegmentInspection InspectSegment(const SnapshotStore& store, const ShardEntry& e) {
+SegmentInspection InspectSegment(const SnapshotStore& store, const ShardEntry& e, bool lazy) {
   SegmentInspection out;
   const std::string path = store.SegmentPath(e.segment);
   auto problem = [&](const char* kind, Status status, std::string expected = {},
@@ -58,7 +58,9 @@ SegmentInspection InspectSegment(const SnapshotStore& store, const ShardEntry& e
                 fmt::format("{}: size {}, the manifest says {}", path, data.size(), e.size)),
             std::to_string(e.size), std::to_string(data.size()));
   }
-  auto reader = segment::SegmentReader::Open(data, *mapped, path);
+  segment::OpenOptions options;
+  options.verify_all = !lazy;
+  auto reader = segment::SegmentReader::Open(data, *mapped, path, options);
   if (!reader.ok()) {
     const bool checksum = reader.status().message().find("checksum") != std::string::npos;
     problem(checksum ? "segment_checksum_mismatch" : "segment_corrupt", reader.status());
@@ -92,8 +94,9 @@ SegmentInspection InspectSegment(const SnapshotStore& store, const ShardEntry& e
   return finish();
 }
 
-Result<segment::SegmentReader> OpenSegment(const SnapshotStore& store, const ShardEntry& entry) {
-  SegmentInspection inspection = InspectSegment(store, entry);
+Result<segment::SegmentReader> OpenSegment(const SnapshotStore& store, const ShardEntry& entry,
+                                           bool lazy) {
+  SegmentInspection inspection = InspectSegment(store, entry, lazy);
   if (!inspection.reader)
     return inspection.problems.front().status.Annotate("shard " + entry.shard);
   return std::move(*inspection.reader);

@@ -46,10 +46,15 @@ struct SegmentInspection {
 };
 
 // REQUIRES: `entry` comes from Manifest::Parse (its segment name is of the checked form).
-SegmentInspection InspectSegment(const SnapshotStore& store, const ShardEntry& entry);
+// `lazy`: open a format-2 segment lazily (segment::OpenOptions): the whole-file checksum is not
+// computed, each block is checked when first read. The entry's checksum is still compared with
+// the footer's, under the footer's meta checksum.
+SegmentInspection InspectSegment(const SnapshotStore& store, const ShardEntry& entry,
+                                 bool lazy = false);
 
 // InspectSegment's reader, or its first problem's status prefixed with "shard <id>".
-Result<segment::SegmentReader> OpenSegment(const SnapshotStore& store, const ShardEntry& entry);
+Result<segment::SegmentReader> OpenSegment(const SnapshotStore& store, const ShardEntry& entry,
+                                           bool lazy = false);
 
 // The entry's `categories` against the segment it describes: they sum to the shard's docs,
 // each raw category belongs to this shard (its slug is the shard's), and for each folded

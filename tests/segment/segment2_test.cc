@@ -1,0 +1,285 @@
+// Segment format 2: written by default, read fully and lazily, and held to the format-1 reader
+// (the oracle) on the same content.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "pidx/base/checksum.h"
+#include "pidx/base/coding.h"
+#include "pidx/segment/format.h"
+#include "pidx/segment/segment_reader.h"
+#include "pidx/segment/segment_writer.h"
+
+namespace pidx::segment {
+namespace {
+
+struct Content {
+  std::vector<DocRecord> docs;
+  std::vector<std::pair<std::string, std::vector<uint32_t>>> terms;
+};
+
+// Random content: `docs` docs, terms of every size class (1 doc, inline, Roaring, all docs),
+// every doc reached.
+Content RandomContent(uint32_t seed, uint32_t docs, uint32_t fields) {
+  std::mt19937 rng(seed);
+  Content c;
+  for (uint32_t d = 0; d < docs; ++d) {
+    DocRecord r{"id-" + std::to_string(100000 + d),
+                "Title " + std::to_string(rng() % 1000),
+                rng() * uint64_t{7919},
+                {}};
+    for (uint32_t f = 0; f < fields; ++f) r.field_hashes.push_back(static_cast<uint16_t>(rng()));
+    c.docs.push_back(r);
+  }
+  std::vector<std::string> names;
+  const uint32_t nterms = 1 + rng() % 300;
+  for (uint32_t t = 0; t < nterms; ++t) {
+    std::string name = (rng() % 2 ? "title:" : "description:") + std::to_string(rng() % 5000);
+    if (rng() % 50 == 0) name += "\xe6\x89\x8b";
+    names.push_back(name);
+  }
+  names.push_back("title:all");
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  for (const std::string& name : names) {
+    std::vector<uint32_t> ids;
+    if (name == "title:all") {
+      for (uint32_t d = 0; d < docs; ++d) ids.push_back(d);
+    } else {
+      const uint32_t kind = rng() % 4;
+      const uint32_t want = kind == 0 ? 1 : kind == 1 ? 1 + rng() % 16 : 17 + rng() % 400;
+      for (uint32_t k = 0; k < want && docs > 0; ++k) ids.push_back(rng() % docs);
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    }
+    if (!ids.empty()) c.terms.emplace_back(name, ids);
+  }
+  return c;
+}
+
+std::string Write(const Content& c, uint32_t version) {
+  SegmentWriter w("books_003", version);
+  for (const DocRecord& d : c.docs) w.AddDoc(d);
+  for (const auto& [t, ids] : c.terms) w.AddTerm(t, ids.data(), ids.size());
+  auto bytes = w.Finish();
+  REQUIRE(bytes.ok());
+  return std::move(bytes).value();
+}
+
+Result<SegmentReader> Open(const std::string& bytes, bool full) {
+  OpenOptions o;
+  o.verify_all = full;
+  return SegmentReader::Open(bytes, nullptr, "t.seg", o);
+}
+
+// Reads every term, list and doc through the lazy API; the first failure, or Ok.
+Status TouchEverything(const SegmentReader& r, const Content& c) {
+  for (const auto& [t, ids] : c.terms) {
+    PIDX_ASSIGN_OR_RETURN(auto e, r.Lookup(t));
+    if (!e) return Status::Corrupt("lost term " + t);
+    PIDX_ASSIGN_OR_RETURN(Postings p, r.ReadPostings(*e));
+    if (p.ToVector() != ids) return Status::Corrupt("wrong list of " + t);
+  }
+  for (uint32_t d = 0; d < r.doc_count(); ++d) {
+    PIDX_ASSIGN_OR_RETURN(DocView v, r.ReadDoc(d));
+    if (v.external_id != c.docs[d].external_id || v.title != c.docs[d].title ||
+        v.content_hash != c.docs[d].content_hash) {
+      return Status::Corrupt("wrong doc");
+    }
+  }
+  PIDX_ASSIGN_OR_RETURN(size_t n, r.ForEachEntryWithPrefix("", 1u << 30, [](const TermEntry&) {}));
+  if (n != c.terms.size()) return Status::Corrupt("prefix walk lost terms");
+  return Status::Ok();
+}
+
+TEST_CASE("format 2 is the default and agrees with the format-1 reader on random content") {
+  for (uint32_t seed = 1; seed <= 25; ++seed) {
+    const Content c = RandomContent(seed, seed == 1 ? 0 : 1 + seed * 37 % 900, seed % 4);
+    const std::string v2 = Write(c, kSegmentFormatVersion2);
+    CHECK(v2 == Write(c, kDefaultSegmentFormatVersion));
+    CHECK(DecodeFixed32(v2.data() + kHeaderVersionOffset) == 2);
+    CHECK(v2 == Write(c, 2));  // deterministic
+    Content c1 = c;
+    for (auto& d : c1.docs) d.field_hashes.clear();
+    const std::string v1 = Write(c1, 1);  // the readers view these bytes
+    auto one = Open(v1, true);
+    auto full = Open(v2, true);
+    auto lazy = Open(v2, false);
+    REQUIRE(one.ok());
+    REQUIRE(full.ok());
+    REQUIRE(lazy.ok());
+    CHECK(full->Validate().ok());
+    CHECK(full->fully_verified());
+    CHECK_FALSE(lazy->fully_verified());
+    CHECK(lazy->Validate().kind() == StatusKind::kInternal);
+    for (const SegmentReader* r : {&*full, &*lazy}) {
+      CHECK(r->shard() == "books_003");
+      CHECK(r->doc_count() == one->doc_count());
+      CHECK(r->term_count() == one->term_count());
+      CHECK(r->posting_count() == one->posting_count());
+      CHECK(r->field_hash_count() == seed % 4 * (c.docs.empty() ? 0 : 1));
+      CHECK(TouchEverything(*r, c).ok());
+      CHECK_FALSE(r->Lookup("title:absent-term").value().has_value());
+      CHECK_FALSE(r->Lookup("").value().has_value());
+      CHECK_FALSE(r->Lookup("zzzz").value().has_value());
+      for (const std::string prefix : {"title:", "title:1", "description:4", "t", "zz"}) {
+        std::vector<std::string> want, got;
+        (void)one->ForEachTermWithPrefix(prefix, 1u << 30,
+                                         [&](uint32_t i) { want.emplace_back(one->term(i)); });
+        auto n = r->ForEachEntryWithPrefix(prefix, 1u << 30,
+                                           [&](const TermEntry& e) { got.push_back(e.term); });
+        REQUIRE(n.ok());
+        CHECK(got == want);
+        if (want.size() > 2) {
+          auto capped = r->ForEachEntryWithPrefix(prefix, 2, [](const TermEntry&) {});
+          CHECK(capped.value() == 3);
+        }
+      }
+      for (uint32_t d = 0; d < r->doc_count(); ++d) {
+        auto v = r->ReadDoc(d);
+        REQUIRE(v.ok());
+        REQUIRE(v->field_hashes.size() == 2 * c.docs[d].field_hashes.size());
+        for (size_t f = 0; f < c.docs[d].field_hashes.size(); ++f) {
+          CHECK(v->field_hash(f) == c.docs[d].field_hashes[f]);
+        }
+      }
+    }
+    // The index accessors of a full reader equal format 1's.
+    for (uint32_t i = 0; i < one->term_count(); ++i) {
+      CHECK(full->term(i) == one->term(i));
+      CHECK(full->doc_freq(i) == one->doc_freq(i));
+      CHECK(full->posting_inline(i) == (one->doc_freq(i) <= kInlineMaxDf));
+      CHECK(full->postings(i).value() == one->postings(i).value());
+      CHECK(full->FindTerm(one->term(i)) == i);
+    }
+    for (uint32_t d = 0; d < one->doc_count(); ++d) {
+      CHECK(full->doc(d).external_id == one->doc(d).external_id);
+      CHECK(full->doc(d).title == one->doc(d).title);
+      CHECK(full->doc(d).content_hash == one->doc(d).content_hash);
+    }
+    // Smaller than format 1 on any content with rare terms.
+    if (c.docs.size() > 50) CHECK(v2.size() < v1.size());
+  }
+}
+
+TEST_CASE("a list of 65536+ docs spans posting chunks and still reads") {
+  Content c;
+  const uint32_t docs = 140000;
+  for (uint32_t d = 0; d < docs; ++d) c.docs.push_back({std::to_string(1000000 + d), "", d, {}});
+  std::vector<uint32_t> all, odd, sparse;
+  for (uint32_t d = 0; d < docs; ++d) {
+    all.push_back(d);
+    if (d % 2) odd.push_back(d);
+    if (d % 7 == 3) sparse.push_back(d);
+  }
+  c.terms = {{"a", all}, {"b", odd}, {"c", sparse}, {"d", {5}}};
+  const std::string bytes = Write(c, 2);
+  auto lazy = Open(bytes, false);
+  REQUIRE(lazy.ok());
+  CHECK(TouchEverything(*lazy, c).ok());
+  auto full = Open(bytes, true);
+  REQUIRE(full.ok());
+  CHECK(full->Validate().ok());
+}
+
+// Section i's [offset, offset + size) from the footer.
+std::pair<uint64_t, uint64_t> SectionAt(const std::string& bytes, int i) {
+  const size_t footer = bytes.size() - kSegmentFooterSize2;
+  return {DecodeFixed64(bytes.data() + footer + 16 * i),
+          DecodeFixed64(bytes.data() + footer + 16 * i + 8)};
+}
+
+TEST_CASE("a flipped byte in any section fails a full open, and a lazy read of what it touches") {
+  const Content c = RandomContent(99, 2000, 3);
+  const std::string good = Write(c, 2);
+  std::mt19937 rng(3);
+  // Every section, the footer and the header; several offsets each.
+  std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> regions;
+  for (int i = 0; i < kSectionCount2; ++i)
+    regions.push_back({kSectionNames2[i], SectionAt(good, i)});
+  regions.push_back({"footer", {good.size() - kSegmentFooterSize2, kSegmentFooterSize2}});
+  regions.push_back({"header", {0, kSegmentHeaderSize}});
+  for (const auto& [name, range] : regions) {
+    REQUIRE(range.second > 0);
+    for (int k = 0; k < 12; ++k) {
+      const uint64_t at = range.first + (k == 0   ? 0
+                                         : k == 1 ? range.second - 1
+                                                  : rng() % range.second);
+      std::string bad = good;
+      bad[at] = static_cast<char>(bad[at] ^ (1 << (rng() % 8)));
+      INFO(name << " byte " << at);
+      auto full = Open(bad, true);
+      CHECK_FALSE(full.ok());
+      auto lazy = Open(bad, false);
+      if (!lazy.ok()) {
+        CHECK(lazy.status().kind() == StatusKind::kCorrupt);
+        continue;
+      }
+      // Open lazily succeeded: the byte is in a block, chunk or the whole-file checksum; reading
+      // what it covers must fail, unless it is the file checksum (a manifest compares that).
+      const Status touched = TouchEverything(*lazy, c);
+      if (at >= good.size() - 8) {
+        CHECK(lazy->checksum() != DecodeFixed64(good.data() + good.size() - 8));
+      } else {
+        CHECK(touched.kind() == StatusKind::kCorrupt);
+        CHECK(touched.message().find("checksum mismatch") != std::string::npos);
+      }
+    }
+  }
+}
+
+TEST_CASE("format-2 footers with a forged meta checksum are refused when out of range") {
+  const Content c = RandomContent(5, 300, 2);
+  const std::string good = Write(c, 2);
+  const size_t footer = good.size() - kSegmentFooterSize2;
+  auto reforge = [&](std::string s) {
+    Xxh3Stream meta;
+    meta.Update(std::string_view(s).substr(0, kSegmentHeaderSize));
+    for (int i : {0, 2, 4, 6}) {
+      const auto [off, size] = SectionAt(s, i);
+      meta.Update(std::string_view(s).substr(off, size));
+    }
+    meta.Update(std::string_view(s).substr(footer, kF2MetaChecksumOffset));
+    std::string sum;
+    PutFixed64(&sum, meta.Digest());
+    s.replace(footer + kF2MetaChecksumOffset, 8, sum);
+    return s;
+  };
+  REQUIRE(Open(reforge(good), false).ok());
+  auto with32 = [&](size_t off, uint32_t v) {
+    std::string s = good;
+    std::string b;
+    PutFixed32(&b, v);
+    s.replace(off, 4, b);
+    return reforge(s);
+  };
+  CHECK(Open(with32(footer + kF2ReservedOffset, 1), false).status().message().find("reserved") !=
+        std::string::npos);
+  CHECK(Open(with32(kHeaderFlagsOffset, 4), false).status().message().find("reserved") !=
+        std::string::npos);
+  for (size_t off : {kF2TermBlockSizeOffset, kF2DocBlockSizeOffset, kF2ChunkSizeOffset}) {
+    CHECK_FALSE(Open(with32(footer + off, 0), false).ok());
+    CHECK_FALSE(Open(with32(footer + off, 0xFFFFFFFFu), false).ok());
+  }
+  CHECK_FALSE(Open(with32(footer + kF2FieldHashCountOffset, 100000), false).ok());
+  CHECK_FALSE(Open(with32(footer + kF2TermCountOffset, 0xFFFFFFFFu), false).ok());
+  CHECK_FALSE(Open(with32(footer + kF2DocCountOffset, 0xFFFFFFFFu), false).ok());
+  // A different term block size with the same bytes: the block index no longer tiles.
+  CHECK_FALSE(Open(with32(footer + kF2TermBlockSizeOffset, 16), false).ok());
+  // Every truncation is refused.
+  for (size_t n = 0; n < good.size(); n += 1 + n / 8)
+    CHECK_FALSE(Open(good.substr(0, n), false).ok());
+}
+
+TEST_CASE("writer refuses docs with differing field hash counts") {
+  SegmentWriter w("s_000", 2);
+  w.AddDoc({"a", "", 1, {1, 2}});
+  w.AddDoc({"b", "", 2, {1}});
+  CHECK(w.Finish().status().kind() == StatusKind::kInternal);
+}
+
+}  // namespace
+}  // namespace pidx::segment
