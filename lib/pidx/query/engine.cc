@@ -1,10 +1,10 @@
 #include "pidx/query/engine.h"
 
 #include <algorithm>
-#include <deque>
 #include <list>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 #include "pidx/base/duration.h"
@@ -283,14 +283,12 @@ class ShardEvaluator {
   Status Find(const QueryNode& n) {
     if (Found(n) != nullptr) return Status::Ok();
     PIDX_ASSIGN_OR_RETURN(std::optional<TermEntry> e, r_.Lookup(n.term));
-    found_.emplace_back(&n, std::move(e));
+    found_.emplace(&n, std::move(e));
     return Status::Ok();
   }
   const std::optional<TermEntry>* Found(const QueryNode& n) const {
-    for (const auto& [node, entry] : found_) {
-      if (node == &n) return &entry;
-    }
-    return nullptr;
+    const auto it = found_.find(&n);
+    return it == found_.end() ? nullptr : &it->second;
   }
 
   // The dictionary entries of a prefix node, found once per node and shard.
@@ -306,20 +304,20 @@ class ShardEvaluator {
                            " (the cap, --max-prefix-terms " + std::to_string(max_prefix_terms_) +
                            "); make the prefix longer or raise the cap");
     }
-    expanded_.emplace_back(&n, std::move(terms));
+    expanded_.emplace(&n, std::move(terms));
     return Status::Ok();
   }
   const std::vector<TermEntry>* Expanded(const QueryNode& n) const {
-    for (const auto& [node, terms] : expanded_) {
-      if (node == &n) return &terms;
-    }
-    return nullptr;
+    const auto it = expanded_.find(&n);
+    return it == expanded_.end() ? nullptr : &it->second;
   }
 
   const SegmentReader& r_;
   size_t max_prefix_terms_;
-  std::vector<std::pair<const QueryNode*, std::optional<TermEntry>>> found_;
-  std::deque<std::pair<const QueryNode*, std::vector<TermEntry>>> expanded_;  // stable addresses
+  // By node: one lookup per node, found in O(1) (a linear search made a query of 10,000
+  // words take 9 s); a map's entries keep their addresses as it grows.
+  std::unordered_map<const QueryNode*, std::optional<TermEntry>> found_;
+  std::unordered_map<const QueryNode*, std::vector<TermEntry>> expanded_;
 };
 
 // False when the shard cannot match `n` because a term it requires is not in the shard's term
