@@ -441,10 +441,10 @@ Result<DiffResult> Diff(const DiffOptions& options, Env* env) {
   DiffResult result;
   result.v1 = InfoOf(options.v1, a.manifest);
   result.v2 = InfoOf(options.v2, b.manifest);
-  if (a.manifest.schema != b.manifest.schema) result.settings_changed.push_back("schema");
-  if (a.manifest.analyzer != b.manifest.analyzer) result.settings_changed.push_back("analyzer");
+  if (a.manifest.schema != b.manifest.schema) result.settings_changed.emplace_back("schema");
+  if (a.manifest.analyzer != b.manifest.analyzer) result.settings_changed.emplace_back("analyzer");
   if (a.manifest.shards_per_category != b.manifest.shards_per_category) {
-    result.settings_changed.push_back("shards_per_category");
+    result.settings_changed.emplace_back("shards_per_category");
   }
   result.settings_differ = !result.settings_changed.empty();
 

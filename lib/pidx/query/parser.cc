@@ -391,6 +391,7 @@ class Parser {
     }
     if (t.prefix) {
       std::vector<QueryNode> any_field;
+      any_field.reserve(fields.size());
       for (const catalog::FieldSpec* f : fields)
         any_field.push_back(MakePrefix(f->name + ":" + prefix));
       all_tokens.push_back(MakeOr(std::move(any_field)));
@@ -503,7 +504,7 @@ std::string QueryNode::ToString() const {
 }
 
 QueryParser::QueryParser(catalog::Schema schema, analysis::AnalyzerSettings settings)
-    : schema_(std::move(schema)), analyzer_(std::move(settings)) {}
+    : schema_(std::move(schema)), analyzer_(settings) {}
 
 std::string QueryParser::FoldValue(std::string_view value) const {
   // Same as the analyzer's keyword path: fold first (it can turn U+3000 into a space), trim.

@@ -212,8 +212,7 @@ Status Postings::CheckBytes(std::string_view bytes, uint32_t doc_limit, uint64_t
         fmt::format("posting list of {} bytes is not a portable Roaring bitmap", n));
   };
   auto corrupt = [](const std::string& what) { return Status::Corrupt("posting list: " + what); };
-  const Status not_canonical =
-      Status::Corrupt("posting list is not in canonical portable Roaring form");
+  Status not_canonical = Status::Corrupt("posting list is not in canonical portable Roaring form");
 
   if (n < 4) return not_portable();
   const uint32_t cookie = Get32(data);

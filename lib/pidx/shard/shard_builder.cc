@@ -378,7 +378,7 @@ Status ShardBuilder::SplitInto(const std::vector<ShardBuilder*>& parts) {
 Status ShardBuilder::DistributeRun(std::string_view data, const std::vector<ShardBuilder*>& parts) {
   if (data.empty()) return Status();
   RunReader in(data);
-  const Status bad = Status::IoError("shard " + shard_ + ": a run to split does not parse");
+  Status bad = Status::IoError("shard " + shard_ + ": a run to split does not parse");
   uint32_t terms;
   if (!in.U32(&terms)) return bad;
   std::vector<std::string_view> term(terms);
@@ -470,7 +470,7 @@ void ShardBuilder::SerializeRun(std::string* out) {
 
 Status ShardBuilder::LoadRun(std::string_view data) {
   RunReader in(data);
-  const Status bad = Status::IoError("shard " + shard_ + ": a spill run does not parse");
+  Status bad = Status::IoError("shard " + shard_ + ": a spill run does not parse");
   uint32_t terms;
   if (!in.U32(&terms)) return bad;
   std::vector<uint32_t> remap(terms);
