@@ -1335,6 +1335,8 @@ class Run:
             if fault == "flip":
                 shard = rng.choice(man["shards"])
                 path = os.path.join(self.idx, "segments", shard["segment"])
+                query = ["query", "--index", self.idx, "--", "-brand:zzzznone"]
+                before = self.pidx.run(query, timeout=10)
                 with open(path, "r+b") as f:
                     data = bytearray(f.read())
                     off = rng.randrange(len(data))
@@ -1342,7 +1344,19 @@ class Run:
                     f.seek(0)
                     f.write(data)
                 what = "a flipped byte at %d of %s" % (off, shard["segment"])
-                self.hostile_readers(what, expect=(1,))
+                # stats and verify read every byte: they must fail.
+                self.hostile_readers(what, expect=(1,), commands=[
+                    ["stats", "--index", self.idx], ["verify", "--index", self.idx],
+                    ["versions", "--index", self.idx]])
+                # A query checks the blocks it reads (segment format 2, FORMAT.md): one that
+                # reads none of the damaged ones may answer, but only with the answer the
+                # undamaged index gave; any other answer must be a failure naming the damage.
+                r = self.pidx.run(query, timeout=10)
+                if not (r.code == 0 and before.code == 0 and r.out == before.out):
+                    if r.code == 0:
+                        fail("silent-wrong", "query on %s answered differently than before the "
+                             "damage: %s" % (what, r.brief()))
+                    self.check_result(r, "query on " + what, (1,))
                 # The repair tool repairs (issue 13.11): build or rebuild-shard from a catalog
                 # of what CURRENT holds rewrites the damaged file; every version verifies.
                 model = self.versions[self.current]
