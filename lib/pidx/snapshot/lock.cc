@@ -105,9 +105,11 @@ Result<FileLock> FileLock::Acquire(const std::string& path, int64_t timeout_ms, 
       ::close(fd);
       return s;
     }
+    // Measured before the holder is looked up: reading /proc/locks is pidx's own work, not
+    // waiting (under load it took 10 ms, which --lock-timeout 0 then reported as a wait).
+    const int64_t waited = MonotonicMs() - start;
     // Who held it up, read once when the wait starts (a lock.wait span carries it).
     if (wait && backoff == 1) wait->holder_pid = FlockHolderPid(fd);
-    const int64_t waited = MonotonicMs() - start;
     // A signal while waiting stops the wait: the caller has changed nothing yet, so the
     // command ends on its error path (exit 128+N) instead of acting once the lock frees.
     if (Cancelled()) {
