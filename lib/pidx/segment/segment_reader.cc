@@ -71,6 +71,30 @@ bool ParseDoc2(ByteCursor* in, uint32_t fields, DocView* doc) {
 
 uint64_t CeilDiv(uint64_t a, uint64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
 
+// The section table at `footer`: `count` (offset, length) pairs that must tile [header,
+// footer) in order with no gap, which bounds each section, rules out overlaps and leaves no
+// byte the later checks do not cover. Fills `sections`; the error names the section.
+Status TileSections(std::string_view data, uint64_t footer, int count, const char* const* names,
+                    std::string_view* sections, const std::string& name) {
+  auto corrupt = [&name](const std::string& what) { return Status::Corrupt(name + ": " + what); };
+  uint64_t expected = kSegmentHeaderSize;
+  for (int i = 0; i < count; ++i) {
+    const uint64_t offset = DecodeFixed64(Bytes(data, footer + 16 * i));
+    const uint64_t length = DecodeFixed64(Bytes(data, footer + 16 * i + 8));
+    if (offset != expected || length > footer - offset) {
+      return corrupt(fmt::format(
+          "{} section at offset {} size {} is out of place (expected at {}, file body ends at {})",
+          names[i], offset, length, expected, footer));
+    }
+    sections[i] = data.substr(offset, length);
+    expected += length;
+  }
+  if (expected != footer) {
+    return corrupt(fmt::format("sections end at {} but the footer starts at {}", expected, footer));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status SegmentReader::Corrupt(const std::string& what) const {
@@ -99,21 +123,7 @@ Result<SegmentReader> SegmentReader::Open2(std::string_view data, std::string na
   }
   // The section table first (bounded, tiling), since the meta checksum covers sections it names.
   std::string_view sections[kSectionCount2];
-  uint64_t expected = kSegmentHeaderSize;
-  for (int i = 0; i < kSectionCount2; ++i) {
-    const uint64_t offset = DecodeFixed64(Bytes(data, footer + 16 * i));
-    const uint64_t length = DecodeFixed64(Bytes(data, footer + 16 * i + 8));
-    if (offset != expected || length > footer - offset) {
-      return corrupt(fmt::format(
-          "{} section at offset {} size {} is out of place (expected at {}, file body ends at {})",
-          kSectionNames2[i], offset, length, expected, footer));
-    }
-    sections[i] = data.substr(offset, length);
-    expected += length;
-  }
-  if (expected != footer) {
-    return corrupt(fmt::format("sections end at {} but the footer starts at {}", expected, footer));
-  }
+  PIDX_RETURN_IF_ERROR(TileSections(data, footer, kSectionCount2, kSectionNames2, sections, name));
   auto section = [&sections](Section2 s) { return sections[static_cast<int>(s)]; };
   {
     Xxh3Stream meta;
@@ -629,21 +639,7 @@ Result<SegmentReader> SegmentReader::Open(std::string_view data,
   // Sections must tile [header, footer) in order with no gap: that bounds each one, rules
   // out overlaps, and leaves no byte the checks below do not cover.
   std::string_view sections[kSectionCount];
-  uint64_t expected = kSegmentHeaderSize;
-  for (int i = 0; i < kSectionCount; ++i) {
-    const uint64_t offset = DecodeFixed64(Bytes(data, footer + 16 * i));
-    const uint64_t length = DecodeFixed64(Bytes(data, footer + 16 * i + 8));
-    if (offset != expected || length > footer - offset) {
-      return corrupt(fmt::format(
-          "{} section at offset {} size {} is out of place (expected at {}, file body ends at {})",
-          kSectionNames[i], offset, length, expected, footer));
-    }
-    sections[i] = data.substr(offset, length);
-    expected += length;
-  }
-  if (expected != footer) {
-    return corrupt(fmt::format("sections end at {} but the footer starts at {}", expected, footer));
-  }
+  PIDX_RETURN_IF_ERROR(TileSections(data, footer, kSectionCount, kSectionNames, sections, name));
   auto section = [&sections](Section s) { return sections[static_cast<int>(s)]; };
 
   const std::string_view shard = section(Section::kShardName);
