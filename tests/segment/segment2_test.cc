@@ -130,7 +130,7 @@ TEST_CASE("format 2 is the default and agrees with the format-1 reader on random
         (void)one->ForEachTermWithPrefix(prefix, 1u << 30,
                                          [&](uint32_t i) { want.emplace_back(one->term(i)); });
         auto n = r->ForEachEntryWithPrefix(prefix, 1u << 30,
-                                           [&](const TermEntry& e) { got.push_back(e.term); });
+                                           [&](const TermEntry& e) { got.emplace_back(e.term); });
         REQUIRE(n.ok());
         CHECK(got == want);
         if (want.size() > 2) {

@@ -23,7 +23,7 @@ size_t VarintLength(uint64_t v) {
   return n;
 }
 
-bool ByteCursor::Varint(uint64_t* v) {
+bool ByteCursor::VarintSlow(uint64_t* v) {
   uint64_t result = 0;
   for (int shift = 0; shift < 70; shift += 7) {
     if (p_ == end_) return false;

@@ -23,7 +23,14 @@ class ByteCursor {
       : p_(reinterpret_cast<const unsigned char*>(bytes.data())), end_(p_ + bytes.size()) {}
   // At most 10 bytes; a varint longer than that, one that overflows 64 bits, or one with a
   // redundant zero continuation (not the shortest form) is malformed.
-  bool Varint(uint64_t* v);
+  bool Varint(uint64_t* v) {
+    // One byte is the common case (deltas, lengths, small dfs): no loop, no call.
+    if (p_ != end_ && *p_ < 0x80) {
+      *v = *p_++;
+      return true;
+    }
+    return VarintSlow(v);
+  }
   bool Varint32(uint32_t* v);
   bool Bytes(uint64_t n, std::string_view* out);
   bool Fixed64(uint64_t* v);
@@ -33,6 +40,7 @@ class ByteCursor {
   const unsigned char* position() const { return p_; }
 
  private:
+  bool VarintSlow(uint64_t* v);
   const unsigned char* p_ = nullptr;
   const unsigned char* end_ = nullptr;
 };

@@ -69,6 +69,16 @@ bool ParseDoc2(ByteCursor* in, uint32_t fields, DocView* doc) {
   return true;
 }
 
+// The first 8 bytes of `t` as a big-endian number, zero-padded: when two keys differ, they
+// order as their strings do; when equal, the strings must be compared.
+uint64_t BlockKey(std::string_view t) {
+  uint64_t k = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    k = (k << 8) | (i < t.size() ? static_cast<unsigned char>(t[i]) : 0u);
+  }
+  return k;
+}
+
 uint64_t CeilDiv(uint64_t a, uint64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
 
 // The section table at `footer`: `count` (offset, length) pairs that must tile [header,
@@ -96,6 +106,58 @@ Status TileSections(std::string_view data, uint64_t footer, int count, const cha
 }
 
 }  // namespace
+
+struct SegmentReader::DecodedBlock {
+  std::string text;            // the terms, concatenated
+  std::vector<uint32_t> ends;  // term k is text[k == 0 ? 0 : ends[k - 1], ends[k])
+  std::vector<uint32_t> dfs;
+  std::vector<std::string_view> lists;  // within the file
+  std::vector<uint8_t> inline_lists;
+  uint32_t first_ordinal = 0;
+
+  size_t size() const { return ends.size(); }
+  std::string_view term(size_t k) const {
+    const uint32_t begin = k == 0 ? 0 : ends[k - 1];
+    return std::string_view(text).substr(begin, ends[k] - begin);
+  }
+  TermEntry Entry(size_t k) const {
+    TermEntry e;
+    e.term = term(k);
+    e.ordinal = first_ordinal + static_cast<uint32_t>(k);
+    e.df = dfs[k];
+    e.inline_list = inline_lists[k] != 0;
+    e.list = lists[k];
+    return e;
+  }
+  // The first entry whose term is >= t (size() when none is).
+  size_t LowerBound(std::string_view t) const {
+    size_t lo = 0, hi = size();
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (term(mid) < t) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+};
+
+// Slots published once each with a compare-exchange: readers of one segment may run on
+// several threads, and the loser of a race frees its own copy.
+struct SegmentReader::DecodedBlocks {
+  explicit DecodedBlocks(size_t n) : slots(new std::atomic<const DecodedBlock*>[n]), count(n) {
+    for (size_t i = 0; i < n; ++i) slots[i].store(nullptr, std::memory_order_relaxed);
+  }
+  ~DecodedBlocks() {
+    for (size_t i = 0; i < count; ++i) delete slots[i].load(std::memory_order_relaxed);
+  }
+  DecodedBlocks(const DecodedBlocks&) = delete;
+  DecodedBlocks& operator=(const DecodedBlocks&) = delete;
+  std::unique_ptr<std::atomic<const DecodedBlock*>[]> slots;
+  size_t count;
+};
 
 Status SegmentReader::Corrupt(const std::string& what) const {
   return Status::Corrupt(name_ + ": " + what);
@@ -245,6 +307,11 @@ Result<SegmentReader> SegmentReader::Open2(std::string_view data, std::string na
   r.checked_ = std::shared_ptr<std::atomic<uint8_t>[]>(new std::atomic<uint8_t>[flags + 1]);
   for (size_t i = 0; i <= flags; ++i) r.checked_[i].store(0, std::memory_order_relaxed);
   if (full) PIDX_RETURN_IF_ERROR(r.Materialize());
+  if (!full) {
+    r.decoded_ = std::make_shared<DecodedBlocks>(r.blocks_.size());
+    r.block_keys_.reserve(r.blocks_.size());
+    for (const Block& blk : r.blocks_) r.block_keys_.push_back(BlockKey(blk.first_term));
+  }
   return r;
 }
 
@@ -354,7 +421,7 @@ Status SegmentReader::Materialize() {
 
 TermEntry SegmentReader::EntryAt(uint32_t i) const {
   TermEntry e;
-  e.term = std::string(term(i));
+  e.term = term(i);
   e.ordinal = i;
   e.df = doc_freq(i);
   e.inline_list = posting_inline(i);
@@ -381,6 +448,41 @@ Status SegmentReader::CheckedBlock(size_t b, std::string_view* bytes, uint32_t* 
   return Status::Ok();
 }
 
+Result<const SegmentReader::DecodedBlock*> SegmentReader::Decoded(size_t b) const {
+  std::atomic<const DecodedBlock*>& slot = decoded_->slots[b];
+  if (const DecodedBlock* done = slot.load(std::memory_order_acquire)) return done;
+  std::string_view bytes;
+  uint32_t entries = 0;
+  PIDX_RETURN_IF_ERROR(CheckedBlock(b, &bytes, &entries));
+  BlockCursor cursor(bytes, entries, inline_max_df_, doc_count_, postings_blob_.size());
+  if (!cursor.Start()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+  auto block = std::make_unique<DecodedBlock>();
+  block->first_ordinal = static_cast<uint32_t>(b * term_block_size_);
+  block->ends.reserve(entries);
+  block->dfs.reserve(entries);
+  block->lists.reserve(entries);
+  block->inline_lists.reserve(entries);
+  while (cursor.Next()) {
+    if (cursor.index() == 0 && cursor.term() != blocks_[b].first_term) {
+      return Corrupt(fmt::format("term block {} starts with \"{}\", its index says \"{}\"", b,
+                                 cursor.term(), blocks_[b].first_term));
+    }
+    block->text += cursor.term();
+    block->ends.push_back(static_cast<uint32_t>(block->text.size()));
+    block->dfs.push_back(cursor.df());
+    block->inline_lists.push_back(cursor.is_inline() ? 1 : 0);
+    block->lists.push_back(
+        cursor.is_inline() ? cursor.inline_bytes()
+                           : postings_blob_.substr(cursor.roaring_offset(), cursor.roaring_size()));
+  }
+  if (!cursor.why().empty()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
+  const DecodedBlock* expected = nullptr;
+  if (slot.compare_exchange_strong(expected, block.get(), std::memory_order_acq_rel)) {
+    return block.release();
+  }
+  return expected;  // another thread decoded it first; ours is freed
+}
+
 Result<std::optional<TermEntry>> SegmentReader::Lookup(std::string_view t) const {
   if (full_) {
     auto i = FindTerm(t);
@@ -388,38 +490,25 @@ Result<std::optional<TermEntry>> SegmentReader::Lookup(std::string_view t) const
     return std::optional<TermEntry>(EntryAt(*i));
   }
   if (blocks_.empty()) return std::optional<TermEntry>();
-  // One block holds t if any does: the last one whose first term is <= t.
-  size_t b = static_cast<size_t>(
-      std::upper_bound(blocks_.begin(), blocks_.end(), t,
-                       [](std::string_view p, const Block& blk) { return p < blk.first_term; }) -
-      blocks_.begin());
-  if (b == 0) return std::optional<TermEntry>();
-  --b;
-  std::string_view bytes;
-  uint32_t entries = 0;
-  PIDX_RETURN_IF_ERROR(CheckedBlock(b, &bytes, &entries));
-  BlockCursor cursor(bytes, entries, inline_max_df_, doc_count_, postings_blob_.size());
-  if (!cursor.Start()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
-  while (cursor.Next()) {
-    if (cursor.index() == 0 && cursor.term() != blocks_[b].first_term) {
-      return Corrupt(fmt::format("term block {} starts with \"{}\", its index says \"{}\"", b,
-                                 cursor.term(), blocks_[b].first_term));
+  // One block holds t if any does: the last one whose first term is <= t (the first whose
+  // first term is > t, minus one), found on the keys, reading a first term only on a tie.
+  const uint64_t key = BlockKey(t);
+  size_t lo = 0, hi = blocks_.size();
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    const bool greater =
+        block_keys_[mid] != key ? block_keys_[mid] > key : blocks_[mid].first_term > t;
+    if (greater) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
     }
-    const int c = std::string_view(cursor.term()).compare(t);
-    if (c < 0) continue;
-    if (c > 0) return std::optional<TermEntry>();
-    TermEntry e;
-    e.term = cursor.term();
-    e.ordinal = static_cast<uint32_t>(b * term_block_size_ + cursor.index());
-    e.df = cursor.df();
-    e.inline_list = cursor.is_inline();
-    e.list = cursor.is_inline()
-                 ? cursor.inline_bytes()
-                 : postings_blob_.substr(cursor.roaring_offset(), cursor.roaring_size());
-    return std::optional<TermEntry>(std::move(e));
   }
-  if (!cursor.why().empty()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
-  return std::optional<TermEntry>();
+  if (lo == 0) return std::optional<TermEntry>();
+  PIDX_ASSIGN_OR_RETURN(const DecodedBlock* block, Decoded(lo - 1));
+  const size_t k = block->LowerBound(t);
+  if (k == block->size() || block->term(k) != t) return std::optional<TermEntry>();
+  return std::optional<TermEntry>(block->Entry(k));
 }
 
 Status SegmentReader::ForEachTermView(
@@ -450,43 +539,15 @@ Result<size_t> SegmentReader::ForEachEntryWithPrefix(
   if (full_) {
     return ForEachTermWithPrefix(prefix, cap, [&](uint32_t i) { fn(EntryAt(i)); });
   }
-  // The last block whose first term is < prefix may still hold terms >= prefix; blocks before
-  // it hold only smaller ones.
-  size_t b = static_cast<size_t>(
-      std::lower_bound(blocks_.begin(), blocks_.end(), prefix,
-                       [](const Block& blk, std::string_view p) { return blk.first_term < p; }) -
-      blocks_.begin());
-  if (b > 0) --b;
   size_t visited = 0;
-  for (; b < blocks_.size(); ++b) {
-    const Block& blk = blocks_[b];
-    const std::string_view bytes = terms_blob_.substr(blk.offset, blk.size);
-    PIDX_RETURN_IF_ERROR(VerifyBlock("term block", b, bytes, blk.checksum, &checked_[b]));
-    const uint32_t entries = static_cast<uint32_t>(
-        std::min<uint64_t>(term_block_size_, term_count_ - b * uint64_t{term_block_size_}));
-    BlockCursor cursor(bytes, entries, inline_max_df_, doc_count_, postings_blob_.size());
-    if (!cursor.Start()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
-    while (cursor.Next()) {
-      if (cursor.index() == 0 && cursor.term() != blk.first_term) {
-        return Corrupt(fmt::format("term block {} starts with \"{}\", its index says \"{}\"", b,
-                                   cursor.term(), blk.first_term));
-      }
-      const std::string& t = cursor.term();
-      if (t < prefix) continue;
-      if (std::string_view(t).substr(0, prefix.size()) != prefix) return visited;
+  for (size_t b = FirstBlockFor(prefix); b < blocks_.size(); ++b) {
+    PIDX_ASSIGN_OR_RETURN(const DecodedBlock* block, Decoded(b));
+    for (size_t k = block->LowerBound(prefix); k < block->size(); ++k) {
+      if (block->term(k).substr(0, prefix.size()) != prefix) return visited;
       if (visited == cap) return cap + 1;
-      TermEntry e;
-      e.term = t;
-      e.ordinal = static_cast<uint32_t>(b * term_block_size_ + cursor.index());
-      e.df = cursor.df();
-      e.inline_list = cursor.is_inline();
-      e.list = cursor.is_inline()
-                   ? cursor.inline_bytes()
-                   : postings_blob_.substr(cursor.roaring_offset(), cursor.roaring_size());
-      fn(e);
+      fn(block->Entry(k));
       ++visited;
     }
-    if (!cursor.why().empty()) return Corrupt(fmt::format("term block {}: {}", b, cursor.why()));
   }
   return visited;
 }

@@ -46,8 +46,8 @@ struct OpenOptions {
 
 // One dictionary entry, found by Lookup or ForEachEntryWithPrefix.
 struct TermEntry {
-  std::string term;
-  uint32_t ordinal = 0;  // its index in the dictionary
+  std::string_view term;  // within the reader (its file or decoded blocks): valid while it lives
+  uint32_t ordinal = 0;   // its index in the dictionary
   uint32_t df = 0;
   bool inline_list = false;  // `list` is a delta varint list (format 2), else portable Roaring
   std::string_view list;     // the list's bytes, within the file
@@ -133,6 +133,13 @@ class SegmentReader {
   // Lazy readers: the first dictionary block that may hold terms >= `t`, its bytes checked.
   size_t FirstBlockFor(std::string_view t) const;
   Status CheckedBlock(size_t b, std::string_view* bytes, uint32_t* entries) const;
+  // Lazy readers: dictionary block b decoded (checksum and structure checked) the first time
+  // a lookup needs it, then kept while the reader lives, so that a long-running engine
+  // binary-searches a block it has read before instead of decoding it again. It costs about
+  // the block's own bytes plus 28 bytes a term, for the blocks queries touched.
+  struct DecodedBlock;
+  struct DecodedBlocks;
+  Result<const DecodedBlock*> Decoded(size_t b) const;
   Status Corrupt(const std::string& what) const;
 
   uint32_t version_ = 1;
@@ -142,12 +149,16 @@ class SegmentReader {
   uint32_t doc_block_size_ = 0;
   uint32_t chunk_size_ = 0;
   uint32_t inline_max_df_ = 0;
-  std::vector<Block> blocks_;      // dictionary blocks
+  std::vector<Block> blocks_;  // dictionary blocks
+  // Per dictionary block: the first 8 bytes of its first term, big-endian, zero-padded. A
+  // lookup compares these in memory before it reads a first term in the file (BlockKey).
+  std::vector<uint64_t> block_keys_;
   std::vector<Block> doc_blocks_;  // doc blocks
   const unsigned char* chunk_sums_ = nullptr;
   // Checked flags, one byte per dictionary block, posting chunk and doc block (in that order);
   // shared by copies of the reader, set at most once each (concurrent readers may both check).
   std::shared_ptr<std::atomic<uint8_t>[]> checked_;
+  std::shared_ptr<DecodedBlocks> decoded_;  // lazy readers: one slot per dictionary block
   // Format 2, full: the dictionary decoded (terms, dfs, list bytes) and every doc's offset.
   std::string flat_terms_;
   std::vector<uint32_t> flat_term_offsets_;
