@@ -278,6 +278,7 @@ int main(int argc, char** argv) {
   if (parsed && status.ok()) {
     if (chosen == subs.size()) status = Status::Usage("no command given");
     if (status.ok()) status = cli::ApplyEnvironment(subs[chosen].first, &global);
+    if (status.ok()) status = cli::CheckOutputsOutsideIndex(subs[chosen].first, &global);
   }
   log_config.operation = cmd ? cmd->name : "pidx";
   log_config.quiet = global.quiet;
