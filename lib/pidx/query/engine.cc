@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "pidx/base/duration.h"
+#include "pidx/base/map_limit.h"
 #include "pidx/obs/log.h"
 #include "pidx/ops/reader_retry.h"
 #include "pidx/segment/segment_reader.h"
@@ -343,6 +344,10 @@ bool MayMatch(const QueryNode& n, const shard::TermBloom& bloom) {
 
 }  // namespace
 
+size_t MaxOpenSegmentsFor(uint64_t map_limit) {
+  return static_cast<size_t>(std::max<uint64_t>(1, map_limit / 2));
+}
+
 struct QueryEngine::State {
   explicit State(snapshot::SnapshotStore s) : store(std::move(s)) {}
   snapshot::SnapshotStore store;
@@ -366,7 +371,7 @@ struct QueryEngine::State {
   std::vector<bool> opened;
   std::list<size_t> open_order;  // shards with a reader, most recently used first
   std::vector<std::list<size_t>::iterator> open_pos;
-  size_t max_open = kDefaultMaxOpenSegments;
+  size_t max_open = 1;          // Open() sets it
   snapshot::Manifest manifest;  // as loaded; manifest() for the reader library
   // OpenAllShards succeeded: every reader stays open, and Reader() changes nothing, so
   // concurrent searches of the reader library share the engine without a lock.
@@ -440,7 +445,8 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
   state->open_errors.resize(state->shards.size());
   state->opened.assign(state->shards.size(), false);
   state->open_pos.resize(state->shards.size());
-  state->max_open = options.max_open_segments;
+  state->max_open = options.max_open_segments != 0 ? options.max_open_segments
+                                                   : MaxOpenSegmentsFor(ProcessMapLimit(env));
   return QueryEngine(std::move(state));
 }
 
