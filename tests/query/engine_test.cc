@@ -45,7 +45,8 @@ TEST_CASE(
     REQUIRE(engine.ok());
     std::vector<std::pair<uint64_t, std::vector<std::string>>> mine;
     // Queries touching all shards, one category, and all again: the cache is used and evicted.
-    for (const char* text : {"red", "thing category:c7", "blue", "red -category:c3", "red"}) {
+    for (const char* text : {"red", "thing category:c7", "blue", "red -category:c3", "red",
+                             "(category:c3 OR category:c5 OR category:nosuch) red"}) {
       auto q = engine->parser().Parse(text);
       REQUIRE(q.ok());
       auto r = engine->Search(*q, {});
@@ -56,6 +57,7 @@ TEST_CASE(
     }
     CHECK(mine[0].first == 100);
     CHECK(mine[1].first == 5);
+    CHECK(mine[5].first == 5);  // c3's 5 products are all red, c5's none
     if (answers.empty()) answers = mine;
     CHECK(mine == answers);
   }

@@ -1,7 +1,8 @@
 #include "pidx/query/engine.h"
 
 #include <algorithm>
-#include <list>
+#include <limits>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -321,23 +322,62 @@ class ShardEvaluator {
   std::unordered_map<const QueryNode*, std::vector<TermEntry>> expanded_;
 };
 
-// False when the shard cannot match `n` because a term it requires is not in the shard's term
-// Bloom filter (manifest entry `term_bloom`). Category terms are left to the slug pruning.
-bool MayMatch(const QueryNode& n, const shard::TermBloom& bloom) {
+// The part of a query that a shard's term Bloom filter (manifest entry `term_bloom`) can rule
+// out, with each term's probe bits computed once per search: a query over thousands of shards
+// then costs a few bit tests per shard, not a hash of every term per shard. Category terms are
+// left to the slug pruning; NOT, prefixes and the match-all term never rule a shard out.
+struct BloomTest {
+  enum class Kind { kTerm, kAll, kAny };  // a term; every child; at least one child
+  Kind kind = Kind::kTerm;
+  shard::TermBloom::Probes probes{};
+  std::vector<BloomTest> children;
+};
+
+// nullopt when no filter can rule out a shard for `n`.
+std::optional<BloomTest> MakeBloomTest(const QueryNode& n) {
   switch (n.kind) {
     case QueryNode::Kind::kTerm:
-      return n.is_category || bloom.MayContain(n.term);
-    case QueryNode::Kind::kAnd:
-      return std::all_of(n.children.begin(), n.children.end(), [&](const QueryNode& c) {
-        return c.kind == QueryNode::Kind::kNot || MayMatch(c, bloom);
-      });
-    case QueryNode::Kind::kOr:
-      return std::any_of(n.children.begin(), n.children.end(),
-                         [&](const QueryNode& c) { return MayMatch(c, bloom); });
+      if (n.is_category) return std::nullopt;
+      return BloomTest{BloomTest::Kind::kTerm, shard::TermBloom::ProbesOf(n.term), {}};
+    case QueryNode::Kind::kAnd: {
+      BloomTest t{BloomTest::Kind::kAll, {}, {}};
+      for (const auto& c : n.children) {
+        if (c.kind == QueryNode::Kind::kNot) continue;
+        auto ct = MakeBloomTest(c);
+        if (ct) t.children.push_back(std::move(*ct));
+      }
+      if (t.children.empty()) return std::nullopt;
+      return t;
+    }
+    case QueryNode::Kind::kOr: {
+      BloomTest t{BloomTest::Kind::kAny, {}, {}};
+      for (const auto& c : n.children) {
+        auto ct = MakeBloomTest(c);
+        if (!ct) return std::nullopt;  // that branch may match anywhere
+        t.children.push_back(std::move(*ct));
+      }
+      if (t.children.empty()) return std::nullopt;
+      return t;
+    }
     case QueryNode::Kind::kNot:
     case QueryNode::Kind::kAll:
     case QueryNode::Kind::kPrefix:
-      return true;
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// False when the shard cannot match: a term the query requires is not in its filter.
+bool MayMatch(const BloomTest& t, const shard::TermBloom& bloom) {
+  switch (t.kind) {
+    case BloomTest::Kind::kTerm:
+      return bloom.MayContain(t.probes);
+    case BloomTest::Kind::kAll:
+      return std::all_of(t.children.begin(), t.children.end(),
+                         [&](const BloomTest& c) { return MayMatch(c, bloom); });
+    case BloomTest::Kind::kAny:
+      return std::any_of(t.children.begin(), t.children.end(),
+                         [&](const BloomTest& c) { return MayMatch(c, bloom); });
   }
   return true;
 }
@@ -354,6 +394,9 @@ struct QueryEngine::State {
   uint64_t version = 0;
   std::vector<snapshot::ShardEntry> shards;
   std::vector<std::string> slugs;  // per shard: the category slug of its shard id
+  // Slug -> the shards with that slug, in shard order: a category query visits only those,
+  // instead of comparing every shard's slug.
+  std::unordered_map<std::string, std::vector<size_t>> shards_of_slug;
   // Per shard: its manifest entry's term Bloom filter, or nullopt when it does not parse (the
   // shard is then never skipped by terms).
   std::vector<std::optional<shard::TermBloom>> blooms;
@@ -361,6 +404,12 @@ struct QueryEngine::State {
   // index accessors FindProduct uses; a query alone opens them lazily.
   bool open_full = false;
   std::map<std::string, uint64_t> categories;  // raw category -> docs, for hints only
+  // The categories folded as a query folds them (folded -> docs, folded -> the first raw
+  // name), made on the first query that needs them; call_once keeps concurrent searches of
+  // the reader library safe.
+  std::once_flag folded_once;
+  std::map<std::string, uint64_t> folded_docs;
+  std::map<std::string, std::string> folded_raw;
   std::unique_ptr<QueryParser> parser;
   // Per shard, opened on first use: the reader, or why it could not be opened. At most
   // max_open readers stay open (each is a mapping, and the kernel allows about 65k per
@@ -369,8 +418,25 @@ struct QueryEngine::State {
   std::vector<std::unique_ptr<SegmentReader>> readers;
   std::vector<Status> open_errors;
   std::vector<bool> opened;
-  std::list<size_t> open_order;  // shards with a reader, most recently used first
-  std::vector<std::list<size_t>::iterator> open_pos;
+  // The shards with a reader, most recently used first: a list threaded through two arrays
+  // indexed by shard (a std::list splice per shard and query, its nodes scattered over the
+  // heap, was 4% of a query over 4,378 shards).
+  static constexpr size_t kNone = std::numeric_limits<size_t>::max();
+  std::vector<size_t> lru_prev, lru_next;
+  size_t lru_head = kNone, lru_tail = kNone, open_count = 0;
+
+  void Unlink(size_t i) {
+    (lru_prev[i] == kNone ? lru_head : lru_next[lru_prev[i]]) = lru_next[i];
+    (lru_next[i] == kNone ? lru_tail : lru_prev[lru_next[i]]) = lru_prev[i];
+    --open_count;
+  }
+  void PushFront(size_t i) {
+    lru_prev[i] = kNone;
+    lru_next[i] = lru_head;
+    (lru_head == kNone ? lru_tail : lru_prev[lru_head]) = i;
+    lru_head = i;
+    ++open_count;
+  }
   size_t max_open = 1;          // Open() sets it
   snapshot::Manifest manifest;  // as loaded; manifest() for the reader library
   // OpenAllShards succeeded: every reader stays open, and Reader() changes nothing, so
@@ -381,23 +447,27 @@ struct QueryEngine::State {
   const SegmentReader* Reader(size_t i) {
     if (readers[i]) {
       if (all_open) return readers[i].get();
-      open_order.splice(open_order.begin(), open_order, open_pos[i]);
+      if (lru_head != i) {
+        Unlink(i);
+        PushFront(i);
+      }
       return readers[i].get();
     }
     if (opened[i]) return nullptr;  // failed before: the same error, without retrying
+    // Released before the new one is mapped: at no moment are more than max_open mapped.
+    while (open_count >= std::max<size_t>(1, max_open)) {
+      const size_t oldest = lru_tail;
+      readers[oldest].reset();
+      Unlink(oldest);
+    }
     auto reader = snapshot::OpenSegment(store, shards[i], /*lazy=*/!open_full);
     if (!reader.ok()) {
       opened[i] = true;
       open_errors[i] = reader.status();
       return nullptr;
     }
-    while (open_order.size() >= std::max<size_t>(1, max_open)) {
-      readers[open_order.back()].reset();
-      open_order.pop_back();
-    }
     readers[i] = std::make_unique<SegmentReader>(std::move(*reader));
-    open_order.push_front(i);
-    open_pos[i] = open_order.begin();
+    PushFront(i);
     return readers[i].get();
   }
 };
@@ -437,6 +507,7 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
     std::string slug;
     uint32_t number = 0;
     (void)shard::ParseShardId(e.shard, &slug, &number);  // Manifest::Parse checked the form
+    state->shards_of_slug[slug].push_back(state->slugs.size());
     state->slugs.push_back(std::move(slug));
     auto bloom = shard::TermBloom::FromHex(e.term_bloom);
     state->blooms.push_back(bloom.ok() ? std::optional<shard::TermBloom>(*bloom) : std::nullopt);
@@ -444,7 +515,8 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
   state->readers.resize(state->shards.size());
   state->open_errors.resize(state->shards.size());
   state->opened.assign(state->shards.size(), false);
-  state->open_pos.resize(state->shards.size());
+  state->lru_prev.assign(state->shards.size(), State::kNone);
+  state->lru_next.assign(state->shards.size(), State::kNone);
   state->max_open = options.max_open_segments != 0 ? options.max_open_segments
                                                    : MaxOpenSegmentsFor(ProcessMapLimit(env));
   return QueryEngine(std::move(state));
@@ -472,15 +544,26 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
       required_slugs->insert(shard::CategorySlug(c));
     }
   }
+  const std::optional<BloomTest> bloom_test = MakeBloomTest(query);
   std::vector<QueryHit> candidates;
   std::vector<size_t> searched;
   std::vector<size_t> eligible;  // after category pruning: where hints look for terms
-  for (size_t i = 0; i < s.shards.size(); ++i) {
+  std::vector<size_t> picked;    // with required_slugs: the shards of those slugs, in order
+  if (required_slugs) {
+    for (const auto& slug : *required_slugs) {
+      const auto it = s.shards_of_slug.find(slug);
+      if (it == s.shards_of_slug.end()) continue;
+      picked.insert(picked.end(), it->second.begin(), it->second.end());
+    }
+    std::sort(picked.begin(), picked.end());
+  }
+  const size_t visits = required_slugs ? picked.size() : s.shards.size();
+  for (size_t k = 0; k < visits; ++k) {
+    const size_t i = required_slugs ? picked[k] : k;
     const snapshot::ShardEntry& entry = s.shards[i];
-    if (required_slugs && required_slugs->count(s.slugs[i]) == 0) continue;
     eligible.push_back(i);
     // A shard whose Bloom filter lacks a term the query requires cannot match: it is not opened.
-    if (s.blooms[i] && !MayMatch(query, *s.blooms[i])) continue;
+    if (bloom_test && s.blooms[i] && !MayMatch(*bloom_test, *s.blooms[i])) continue;
     const SegmentReader* open = s.Reader(i);
     if (open == nullptr) {
       if (!options.allow_partial) return s.open_errors[i];
@@ -552,13 +635,17 @@ void QueryEngine::AddHints(const QueryNode& query,
   // A required category that the version does not list. The manifest's category lists only
   // name the closest ones here; which shards are searched never depends on them.
   if (required) {
-    std::map<std::string, uint64_t> folded;  // folded -> docs
-    std::map<std::string, std::string> raw_of;
-    for (const auto& [raw, docs] : s.categories) {
-      const std::string f = parser.FoldValue(raw);
-      folded[f] += docs;
-      raw_of.emplace(f, raw);
-    }
+    // Folded once per engine, not per query: with 5,000 categories, folding them and filling
+    // two maps was most of a category query's time.
+    std::call_once(s.folded_once, [&] {
+      for (const auto& [raw, docs] : s.categories) {
+        const std::string f = parser.FoldValue(raw);
+        s.folded_docs[f] += docs;
+        s.folded_raw.emplace(f, raw);
+      }
+    });
+    const std::map<std::string, uint64_t>& folded = s.folded_docs;
+    const std::map<std::string, std::string>& raw_of = s.folded_raw;
     for (const auto& c : *required) {
       if (folded.count(c) != 0) continue;
       // The categories within a few edits; when none is, the nearest one all the same (a
@@ -567,8 +654,9 @@ void QueryEngine::AddHints(const QueryNode& query,
       Closest within, nearest;
       for (const auto& [f, docs] : folded) {
         const size_t d = EditDistance(c, f, std::max(c.size(), f.size()));
-        if (d <= near) within.Offer(d, docs, raw_of[f]);
-        nearest.Offer(d, docs, raw_of[f]);
+        const std::string& raw = raw_of.at(f);
+        if (d <= near) within.Offer(d, docs, raw);
+        nearest.Offer(d, docs, raw);
       }
       std::vector<std::string> names = within.Take();
       if (names.empty()) {
@@ -590,8 +678,9 @@ void QueryEngine::AddHints(const QueryNode& query,
   for (const QueryNode* t : terms) {
     if (result->hints.size() >= kMaxTermHints) break;
     if (!seen.insert(t->term).second) continue;
+    const shard::TermBloom::Probes probes = shard::TermBloom::ProbesOf(t->term);
     const bool present = std::any_of(searched.begin(), searched.end(), [&](size_t i) {
-      if (s.blooms[i] && !s.blooms[i]->MayContain(t->term)) return false;
+      if (s.blooms[i] && !s.blooms[i]->MayContain(probes)) return false;
       const SegmentReader* r = s.Reader(i);  // reopened if released since (max_open)
       if (r == nullptr) return false;
       auto e = r->Lookup(t->term);
@@ -630,7 +719,7 @@ Status QueryEngine::OpenAllShards() {
   for (size_t i = 0; i < s.shards.size(); ++i) {
     if (s.readers[i] && !s.readers[i]->fully_verified()) {
       s.readers[i].reset();
-      s.open_order.erase(s.open_pos[i]);
+      s.Unlink(i);
     }
   }
   for (size_t i = 0; i < s.shards.size(); ++i) {
