@@ -4,12 +4,15 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 
+#include "pidx/base/checksum.h"
 #include "pidx/base/map_limit.h"
 #include "support/fault_env.h"
 
 #include "pidx/ops/build.h"
+#include "support/run.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -107,4 +110,37 @@ TEST_CASE(
   failing.Arm(pidx::testing::FaultEnv::Mode::kFailFrom, 1, EIO);
   CHECK(pidx::ProcessMapLimit(&failing) == pidx::kDefaultKernelMapLimit);
   CHECK(failing.injected() == 1);
+}
+
+TEST_CASE("a shard whose manifest Bloom filter does not parse is searched, never skipped") {
+  pidx::testing::TempDir dir;
+  pidx::BuildOptions o;
+  o.catalogs = {Catalog(dir)};
+  o.index_dir = dir.File("idx");
+  o.target_shard_docs = 4096;
+  REQUIRE(pidx::Build(o, pidx::Env::Default()).ok());
+  auto answers = [&] {
+    auto engine = pidx::QueryEngine::Open(pidx::Env::Default(), o.index_dir, 0);
+    REQUIRE(engine.ok());
+    std::vector<uint64_t> totals;
+    for (const char* text : {"red", "blue category:c7", "thing", "red OR nosuchword"}) {
+      auto q = engine->parser().Parse(text);
+      REQUIRE(q.ok());
+      auto r = engine->Search(*q, {});
+      REQUIRE(r.ok());
+      totals.push_back(r->total);
+    }
+    return totals;
+  };
+  const std::vector<uint64_t> before = answers();
+  CHECK(before == std::vector<uint64_t>{100, 5, 300, 100});
+  // Every shard's filter replaced by text that is not hex, the manifest checksummed again.
+  const std::string path = o.index_dir + "/versions/v000001.manifest";
+  std::string m = pidx::testing::ReadFile(path);
+  auto j = nlohmann::ordered_json::parse(m.substr(0, m.rfind("xxh3 ")));
+  for (auto& e : j["shards"]) e["term_bloom"] = std::string(512, 'z');
+  const std::string body = j.dump(1) + "\n";
+  dir.Write("m", body + "xxh3 " + pidx::Hex64(pidx::Xxh3(body)) + "\n");
+  std::filesystem::rename(dir.File("m"), path);
+  CHECK(answers() == before);
 }

@@ -1,6 +1,7 @@
 #include "pidx/query/engine.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -129,17 +130,154 @@ void CollectTerms(const QueryNode& n, std::vector<const QueryNode*>* out) {
   for (const auto& c : n.children) CollectTerms(c, out);
 }
 
+// The part of a query that a shard's term Bloom filter (manifest entry `term_bloom`) can rule
+// out, with each term's probe bits computed once per search: a query over thousands of shards
+// then costs a few bit tests per shard, not a hash of every term per shard. Category terms are
+// left to the slug pruning; NOT, prefixes and the match-all term never rule a shard out.
+struct BloomTest {
+  enum class Kind { kTerm, kAll, kAny };  // a term; every child; at least one child
+  Kind kind = Kind::kTerm;
+  shard::TermBloom::Probes probes{};
+  std::vector<BloomTest> children;
+};
+
+// nullopt when no filter can rule out a shard for `n`.
+std::optional<BloomTest> MakeBloomTest(const QueryNode& n) {
+  switch (n.kind) {
+    case QueryNode::Kind::kTerm:
+      if (n.is_category) return std::nullopt;
+      return BloomTest{BloomTest::Kind::kTerm, shard::TermBloom::ProbesOf(n.term), {}};
+    case QueryNode::Kind::kAnd: {
+      BloomTest t{BloomTest::Kind::kAll, {}, {}};
+      for (const auto& c : n.children) {
+        if (c.kind == QueryNode::Kind::kNot) continue;
+        auto ct = MakeBloomTest(c);
+        if (ct) t.children.push_back(std::move(*ct));
+      }
+      if (t.children.empty()) return std::nullopt;
+      return t;
+    }
+    case QueryNode::Kind::kOr: {
+      BloomTest t{BloomTest::Kind::kAny, {}, {}};
+      for (const auto& c : n.children) {
+        auto ct = MakeBloomTest(c);
+        if (!ct) return std::nullopt;  // that branch may match anywhere
+        t.children.push_back(std::move(*ct));
+      }
+      if (t.children.empty()) return std::nullopt;
+      return t;
+    }
+    case QueryNode::Kind::kNot:
+    case QueryNode::Kind::kAll:
+    case QueryNode::Kind::kPrefix:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// The shards' term Bloom filters, bit-sliced: slice b holds bit b of every shard's filter
+// (bit i for shard i). A query tests a term against all shards at once, four slices ANDed
+// word by word, instead of four scattered reads per shard (MayMatch per shard was 7% of a
+// rare-term query over 4,378 shards). Same memory as the filters themselves.
+class ShardBlooms {
+ public:
+  // A shard without a filter (nullopt: its hex did not parse) gets every bit set: it is
+  // never skipped.
+  explicit ShardBlooms(const std::vector<std::optional<shard::TermBloom>>& blooms)
+      : shards_(blooms.size()),
+        words_((blooms.size() + 63) / 64),
+        slices_(shard::TermBloom::kBits * words_, 0) {
+    for (size_t i = 0; i < blooms.size(); ++i) {
+      const uint64_t mask = uint64_t{1} << (i % 64);
+      if (!blooms[i]) {
+        for (size_t b = 0; b < shard::TermBloom::kBits; ++b) slices_[b * words_ + i / 64] |= mask;
+        continue;
+      }
+      const auto& words = blooms[i]->words();
+      for (size_t w = 0; w < words.size(); ++w) {
+        for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
+          const size_t b = w * 64 + static_cast<size_t>(std::countr_zero(bits));
+          slices_[b * words_ + i / 64] |= mask;
+        }
+      }
+    }
+  }
+
+  bool MayContain(size_t shard, const shard::TermBloom::Probes& p) const {
+    for (const uint16_t b : p.bits) {
+      if (((slices_[b * words_ + shard / 64] >> (shard % 64)) & 1) == 0) return false;
+    }
+    return true;
+  }
+
+  // Whether shard `shard` may match `t`: for a query that visits few shards (a category's).
+  bool MayMatch(size_t shard, const BloomTest& t) const {
+    switch (t.kind) {
+      case BloomTest::Kind::kTerm:
+        return MayContain(shard, t.probes);
+      case BloomTest::Kind::kAll:
+        return std::all_of(t.children.begin(), t.children.end(),
+                           [&](const BloomTest& c) { return MayMatch(shard, c); });
+      case BloomTest::Kind::kAny:
+        return std::any_of(t.children.begin(), t.children.end(),
+                           [&](const BloomTest& c) { return MayMatch(shard, c); });
+    }
+    return true;
+  }
+
+  // Bit i set: shard i may match `t` (no bit past the last shard is set).
+  std::vector<uint64_t> MayMatch(const BloomTest& t) const {
+    std::vector<uint64_t> out;
+    switch (t.kind) {
+      case BloomTest::Kind::kTerm: {
+        const uint64_t* s0 = &slices_[t.probes.bits[0] * words_];
+        out.assign(s0, s0 + words_);
+        for (size_t k = 1; k < t.probes.bits.size(); ++k) {
+          const uint64_t* sk = &slices_[t.probes.bits[k] * words_];
+          for (size_t w = 0; w < words_; ++w) out[w] &= sk[w];
+        }
+        break;
+      }
+      case BloomTest::Kind::kAll:
+        out.assign(words_, ~uint64_t{0});
+        if (shards_ % 64 != 0 && words_ > 0) out.back() = (uint64_t{1} << (shards_ % 64)) - 1;
+        for (const auto& c : t.children) {
+          const std::vector<uint64_t> m = MayMatch(c);
+          for (size_t w = 0; w < words_; ++w) out[w] &= m[w];
+        }
+        break;
+      case BloomTest::Kind::kAny:
+        out.assign(words_, 0);
+        for (const auto& c : t.children) {
+          const std::vector<uint64_t> m = MayMatch(c);
+          for (size_t w = 0; w < words_; ++w) out[w] |= m[w];
+        }
+        break;
+    }
+    return out;
+  }
+
+ private:
+  size_t shards_;
+  size_t words_;  // per slice
+  std::vector<uint64_t> slices_;
+};
+
 // Evaluates a query tree on one segment. Prepare() looks up every term and expands every
 // prefix first (reading and checking the dictionary blocks they need); Eval and Count then
 // read only the posting lists (their chunks checked) of the entries found.
 class ShardEvaluator {
  public:
-  // `bloom`: the shard's term Bloom filter, or null; `probes`: the probe bits of the query's
-  // (non-category) term nodes, computed once per search.
+  // `blooms`: the shards' term Bloom filters, and `shard` this one's number in them;
+  // `probes`: the probe bits of the query's (non-category) term nodes, computed once per search.
   using TermProbes = std::unordered_map<const QueryNode*, shard::TermBloom::Probes>;
-  ShardEvaluator(const SegmentReader& reader, size_t max_prefix_terms,
-                 const shard::TermBloom* bloom, const TermProbes& probes)
-      : r_(reader), max_prefix_terms_(max_prefix_terms), bloom_(bloom), probes_(probes) {}
+  ShardEvaluator(const SegmentReader& reader, size_t max_prefix_terms, const ShardBlooms* blooms,
+                 size_t shard, const TermProbes& probes)
+      : r_(reader),
+        max_prefix_terms_(max_prefix_terms),
+        blooms_(blooms),
+        shard_(shard),
+        probes_(probes) {}
 
   // A prefix that expands too far fails the query (kUsage) before any posting list is read,
   // whatever the evaluation order would have skipped; damage is kCorrupt naming the file.
@@ -290,9 +428,9 @@ class ShardEvaluator {
     if (Found(n) != nullptr) return Status::Ok();
     // A term the shard's filter does not hold is not in the shard (a Bloom filter has no false
     // negatives; the same filter already decides which shards are opened at all): no lookup.
-    if (bloom_ != nullptr) {
+    if (blooms_ != nullptr) {
       const auto p = probes_.find(&n);
-      if (p != probes_.end() && !bloom_->MayContain(p->second)) {
+      if (p != probes_.end() && !blooms_->MayContain(shard_, p->second)) {
         found_.emplace(&n, std::nullopt);
         return Status::Ok();
       }
@@ -329,73 +467,14 @@ class ShardEvaluator {
 
   const SegmentReader& r_;
   size_t max_prefix_terms_;
-  const shard::TermBloom* bloom_;
+  const ShardBlooms* blooms_;
+  size_t shard_;
   const TermProbes& probes_;
   // By node: one lookup per node, found in O(1) (a linear search made a query of 10,000
   // words take 9 s); a map's entries keep their addresses as it grows.
   std::unordered_map<const QueryNode*, std::optional<TermEntry>> found_;
   std::unordered_map<const QueryNode*, std::vector<TermEntry>> expanded_;
 };
-
-// The part of a query that a shard's term Bloom filter (manifest entry `term_bloom`) can rule
-// out, with each term's probe bits computed once per search: a query over thousands of shards
-// then costs a few bit tests per shard, not a hash of every term per shard. Category terms are
-// left to the slug pruning; NOT, prefixes and the match-all term never rule a shard out.
-struct BloomTest {
-  enum class Kind { kTerm, kAll, kAny };  // a term; every child; at least one child
-  Kind kind = Kind::kTerm;
-  shard::TermBloom::Probes probes{};
-  std::vector<BloomTest> children;
-};
-
-// nullopt when no filter can rule out a shard for `n`.
-std::optional<BloomTest> MakeBloomTest(const QueryNode& n) {
-  switch (n.kind) {
-    case QueryNode::Kind::kTerm:
-      if (n.is_category) return std::nullopt;
-      return BloomTest{BloomTest::Kind::kTerm, shard::TermBloom::ProbesOf(n.term), {}};
-    case QueryNode::Kind::kAnd: {
-      BloomTest t{BloomTest::Kind::kAll, {}, {}};
-      for (const auto& c : n.children) {
-        if (c.kind == QueryNode::Kind::kNot) continue;
-        auto ct = MakeBloomTest(c);
-        if (ct) t.children.push_back(std::move(*ct));
-      }
-      if (t.children.empty()) return std::nullopt;
-      return t;
-    }
-    case QueryNode::Kind::kOr: {
-      BloomTest t{BloomTest::Kind::kAny, {}, {}};
-      for (const auto& c : n.children) {
-        auto ct = MakeBloomTest(c);
-        if (!ct) return std::nullopt;  // that branch may match anywhere
-        t.children.push_back(std::move(*ct));
-      }
-      if (t.children.empty()) return std::nullopt;
-      return t;
-    }
-    case QueryNode::Kind::kNot:
-    case QueryNode::Kind::kAll:
-    case QueryNode::Kind::kPrefix:
-      return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-// False when the shard cannot match: a term the query requires is not in its filter.
-bool MayMatch(const BloomTest& t, const shard::TermBloom& bloom) {
-  switch (t.kind) {
-    case BloomTest::Kind::kTerm:
-      return bloom.MayContain(t.probes);
-    case BloomTest::Kind::kAll:
-      return std::all_of(t.children.begin(), t.children.end(),
-                         [&](const BloomTest& c) { return MayMatch(c, bloom); });
-    case BloomTest::Kind::kAny:
-      return std::any_of(t.children.begin(), t.children.end(),
-                         [&](const BloomTest& c) { return MayMatch(c, bloom); });
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -414,7 +493,7 @@ struct QueryEngine::State {
   std::unordered_map<std::string, std::vector<size_t>> shards_of_slug;
   // Per shard: its manifest entry's term Bloom filter, or nullopt when it does not parse (the
   // shard is then never skipped by terms).
-  std::vector<std::optional<shard::TermBloom>> blooms;
+  std::unique_ptr<ShardBlooms> blooms;
   // OpenAllShards: open segments fully (whole-file checksum, dictionary decoded), for the
   // index accessors FindProduct uses; a query alone opens them lazily.
   bool open_full = false;
@@ -518,6 +597,7 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
   // Shards are skipped by the slug of their id, which the segment's own shard name proves
   // (OpenSegment), not by the categories the manifest lists: a manifest that lies about
   // them must not make a query silently skip the shard holding the matches.
+  std::vector<std::optional<shard::TermBloom>> filters;
   for (const auto& e : state->shards) {
     std::string slug;
     uint32_t number = 0;
@@ -525,8 +605,9 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
     state->shards_of_slug[slug].push_back(state->slugs.size());
     state->slugs.push_back(std::move(slug));
     auto bloom = shard::TermBloom::FromHex(e.term_bloom);
-    state->blooms.push_back(bloom.ok() ? std::optional<shard::TermBloom>(*bloom) : std::nullopt);
+    filters.push_back(bloom.ok() ? std::optional<shard::TermBloom>(*bloom) : std::nullopt);
   }
+  state->blooms = std::make_unique<ShardBlooms>(filters);
   state->readers.resize(state->shards.size());
   state->open_errors.resize(state->shards.size());
   state->opened.assign(state->shards.size(), false);
@@ -579,12 +660,19 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
     std::sort(picked.begin(), picked.end());
   }
   const size_t visits = required_slugs ? picked.size() : s.shards.size();
+  // All shards at once when the query visits all of them, else shard by shard.
+  const bool bulk = bloom_test && !required_slugs;
+  const std::vector<uint64_t> may_match =
+      bulk ? s.blooms->MayMatch(*bloom_test) : std::vector<uint64_t>();
   for (size_t k = 0; k < visits; ++k) {
     const size_t i = required_slugs ? picked[k] : k;
     const snapshot::ShardEntry& entry = s.shards[i];
     eligible.push_back(i);
     // A shard whose Bloom filter lacks a term the query requires cannot match: it is not opened.
-    if (bloom_test && s.blooms[i] && !MayMatch(*bloom_test, *s.blooms[i])) continue;
+    if (bulk ? ((may_match[i / 64] >> (i % 64)) & 1) == 0
+             : bloom_test && !s.blooms->MayMatch(i, *bloom_test)) {
+      continue;
+    }
     const SegmentReader* open = s.Reader(i);
     if (open == nullptr) {
       if (!options.allow_partial) return s.open_errors[i];
@@ -594,8 +682,7 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
     ++result.shards_searched;
     searched.push_back(i);
     const SegmentReader& reader = *open;
-    ShardEvaluator evaluator(reader, options.max_prefix_terms,
-                             s.blooms[i] ? &*s.blooms[i] : nullptr, term_probes);
+    ShardEvaluator evaluator(reader, options.max_prefix_terms, s.blooms.get(), i, term_probes);
     // A block or posting list that fails its checks is damage: never a silently smaller answer.
     auto damaged = [&](const Status& st) -> Status {
       if (!options.allow_partial) return st.Annotate("shard " + entry.shard);
@@ -702,7 +789,7 @@ void QueryEngine::AddHints(const QueryNode& query,
     if (!seen.insert(t->term).second) continue;
     const shard::TermBloom::Probes probes = shard::TermBloom::ProbesOf(t->term);
     const bool present = std::any_of(searched.begin(), searched.end(), [&](size_t i) {
-      if (s.blooms[i] && !s.blooms[i]->MayContain(probes)) return false;
+      if (!s.blooms->MayContain(i, probes)) return false;
       const SegmentReader* r = s.Reader(i);  // reopened if released since (max_open)
       if (r == nullptr) return false;
       auto e = r->Lookup(t->term);

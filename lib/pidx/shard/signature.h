@@ -54,6 +54,7 @@ class TermBloom {
     }
     return true;
   }
+  const std::array<uint64_t, kBits / 64>& words() const { return words_; }  // bit b: word b / 64
   // Bits that differ between two filters.
   size_t DifferingBits(const TermBloom& other) const;
   bool operator==(const TermBloom& other) const { return words_ == other.words_; }
