@@ -31,6 +31,8 @@ version="$("$build/apps/pidx" --version | head -1 | cut -d' ' -f2)"
 depends="$(field Depends)"
 [ -n "$depends" ] || fail "no Depends (dpkg-shlibdeps did not run)"
 echo "Depends: $depends"
+# libcurl is loaded with dlopen for OTLP export only: shlibdeps cannot see it.
+field Recommends | grep -q 'libcurl4' || fail "Recommends does not name libcurl4"
 
 # Everything cmake --install installs is in the package, and nothing else.
 cmake --install "$build" --prefix "$tmp/inst/usr" >/dev/null

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -162,6 +163,60 @@ TEST_CASE("format 2 is the default and agrees with the format-1 reader on random
     }
     // Smaller than format 1 on any content with rare terms.
     if (c.docs.size() > 50) CHECK(v2.size() < v1.size());
+  }
+}
+
+// A word over a small alphabet rich in ':' (field prefixes of every length, terms of no field,
+// several colons, NUL bytes, long shared prefixes), so that lazy lookups meet every case of
+// their field runs and 8-byte keys: ties, a term before its run's first block, after its last,
+// and fields no run has.
+std::string TrickyTerm(std::mt19937* rng) {
+  static const char kAlphabet[] = {'a', 'b', ':', '\0', '\x01', 'z', '~', ':'};
+  std::string t;
+  const size_t n = (*rng)() % 16;
+  const std::string_view stems[] = {"", "title:", "description:", "a:", "ab:", "title:aaaaaaaa"};
+  t += stems[(*rng)() % 6];
+  for (size_t i = 0; i < n; ++i) t += kAlphabet[(*rng)() % sizeof(kAlphabet)];
+  return t;
+}
+
+TEST_CASE("lazy lookups and prefix walks agree with a sorted set on generated dictionaries") {
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    std::mt19937 rng(seed);
+    std::set<std::string> terms;
+    const size_t want = 1 + rng() % 1500;
+    while (terms.size() < want) terms.insert(TrickyTerm(&rng));
+    terms.erase("");
+    if (terms.empty()) continue;
+    Content c;
+    c.docs.push_back(DocRecord{"id-1", "t", 1, {}});
+    for (const std::string& t : terms) c.terms.push_back({t, {0}});
+    const std::string bytes = Write(c, kSegmentFormatVersion2);
+    auto lazy = Open(bytes, false);
+    REQUIRE(lazy.ok());
+    uint32_t ordinal = 0;
+    for (const std::string& t : terms) {
+      auto e = lazy->Lookup(t);
+      REQUIRE(e.ok());
+      REQUIRE(e->has_value());
+      CHECK((*e)->term == t);
+      CHECK((*e)->ordinal == ordinal++);
+    }
+    for (int probe = 0; probe < 400; ++probe) {
+      const std::string t = TrickyTerm(&rng);
+      auto e = lazy->Lookup(t);
+      REQUIRE(e.ok());
+      CHECK(e->has_value() == (terms.count(t) == 1));
+      std::vector<std::string> got, expect;
+      for (auto it = terms.lower_bound(t); it != terms.end() && it->compare(0, t.size(), t) == 0;
+           ++it) {
+        expect.push_back(*it);
+      }
+      auto n = lazy->ForEachEntryWithPrefix(
+          t, 1u << 30, [&](const TermEntry& entry) { got.emplace_back(entry.term); });
+      REQUIRE(n.ok());
+      CHECK(got == expect);
+    }
   }
 }
 

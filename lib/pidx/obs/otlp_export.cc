@@ -10,8 +10,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <fmt/format.h>
 
 #include "pidx/base/number.h"
@@ -174,41 +176,99 @@ size_t CollectBody(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// libcurl is loaded when a run first exports to an endpoint, not linked: linked, its 30
+// libraries (TLS, Kerberos, LDAP, ...) cost every pidx process about 4 ms of dynamic loading
+// (perf stat, 2026-12-01), three times what a one-query process otherwise needs. The
+// functions used are looked up by name in libcurl's stable ABI (soname libcurl.so.4).
+struct CurlApi {
+  CURLcode (*global_init)(long);
+  void (*global_cleanup)();
+  CURL* (*easy_init)();
+  CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
+  CURLcode (*easy_perform)(CURL*);
+  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
+  void (*easy_cleanup)(CURL*);
+  const char* (*easy_strerror)(CURLcode);
+  curl_slist* (*slist_append)(curl_slist*, const char*);
+  void (*slist_free_all)(curl_slist*);
+};
+
+// The API, or nullptr with *why saying what failed. The library stays loaded for the process.
+const CurlApi* LoadCurl(std::string* why) {
+  static CurlApi api;
+  static std::string error;
+  static const bool loaded = [] {
+    void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      const char* e = ::dlerror();
+      error = std::string("libcurl.so.4 could not be loaded (Debian package libcurl4): ") +
+              (e != nullptr ? e : "unknown error");
+      return false;
+    }
+    bool ok = true;
+    auto bind = [&](auto* fn, const char* name) {
+      void* sym = ::dlsym(lib, name);
+      if (sym == nullptr) {
+        if (ok) error = std::string("libcurl.so.4 lacks ") + name;
+        ok = false;
+      }
+      *fn = reinterpret_cast<std::remove_pointer_t<decltype(fn)>>(sym);
+    };
+    bind(&api.global_init, "curl_global_init");
+    bind(&api.global_cleanup, "curl_global_cleanup");
+    bind(&api.easy_init, "curl_easy_init");
+    bind(&api.easy_setopt, "curl_easy_setopt");
+    bind(&api.easy_perform, "curl_easy_perform");
+    bind(&api.easy_getinfo, "curl_easy_getinfo");
+    bind(&api.easy_cleanup, "curl_easy_cleanup");
+    bind(&api.easy_strerror, "curl_easy_strerror");
+    bind(&api.slist_append, "curl_slist_append");
+    bind(&api.slist_free_all, "curl_slist_free_all");
+    return ok;
+  }();
+  if (!loaded) *why = error;
+  return loaded ? &api : nullptr;
+}
+
 void Post(const TraceExportConfig& config, const std::string& body) {
+  std::string why;
+  const CurlApi* c = LoadCurl(&why);
+  if (c == nullptr) return Warn("otlp", "endpoint", config.endpoint, why);
   // Once per process, at its end (one thread left): init and cleanup pair up here.
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+  if (c->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     return Warn("otlp", "endpoint", config.endpoint, "libcurl failed to start");
   }
   struct GlobalCleanup {
-    ~GlobalCleanup() { curl_global_cleanup(); }
-  } cleanup;
-  CURL* curl = curl_easy_init();
+    const CurlApi* api;
+    ~GlobalCleanup() { api->global_cleanup(); }
+  } cleanup{c};
+  CURL* curl = c->easy_init();
   if (curl == nullptr) return Warn("otlp", "endpoint", config.endpoint, "libcurl failed to start");
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_slist* headers = c->slist_append(nullptr, "Content-Type: application/json");
   for (const auto& [k, v] : config.headers)
-    headers = curl_slist_append(headers, fmt::format("{}: {}", k, v).c_str());
+    headers = c->slist_append(headers, fmt::format("{}: {}", k, v).c_str());
   std::string response;
   char error[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(curl, CURLOPT_URL, config.endpoint.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  c->easy_setopt(curl, CURLOPT_URL, config.endpoint.c_str());
+  c->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  c->easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  c->easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   // The whole request, connect included, is bounded by the timeout; no signals (threads).
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(config.timeout_ms));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config.timeout_ms));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, CollectBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "pidx/" PIDX_VERSION);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, StopWhenCancelled);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  const CURLcode rc = Cancelled() ? CURLE_ABORTED_BY_CALLBACK : curl_easy_perform(curl);
+  c->easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(config.timeout_ms));
+  c->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config.timeout_ms));
+  c->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  c->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  c->easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  c->easy_setopt(curl, CURLOPT_WRITEFUNCTION, CollectBody);
+  c->easy_setopt(curl, CURLOPT_WRITEDATA, &response);
+  c->easy_setopt(curl, CURLOPT_USERAGENT, "pidx/" PIDX_VERSION);
+  c->easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, StopWhenCancelled);
+  c->easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  const CURLcode rc = Cancelled() ? CURLE_ABORTED_BY_CALLBACK : c->easy_perform(curl);
   long http = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
+  c->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
+  c->slist_free_all(headers);
+  c->easy_cleanup(curl);
   if (rc == CURLE_ABORTED_BY_CALLBACK) {
     return Warn("otlp", "endpoint", config.endpoint,
                 "interrupted by signal " + std::to_string(CancelSignal().load()) +
@@ -216,7 +276,7 @@ void Post(const TraceExportConfig& config, const std::string& body) {
   }
   if (rc != CURLE_OK) {
     return Warn("otlp", "endpoint", config.endpoint,
-                std::string(error[0] ? error : curl_easy_strerror(rc)) +
+                std::string(error[0] ? error : c->easy_strerror(rc)) +
                     (rc == CURLE_OPERATION_TIMEDOUT ? " (OTEL_EXPORTER_OTLP_TIMEOUT " +
                                                           std::to_string(config.timeout_ms) + " ms)"
                                                     : ""));

@@ -476,6 +476,36 @@ class ShardEvaluator {
   std::unordered_map<const QueryNode*, std::vector<TermEntry>> expanded_;
 };
 
+// The first `limit` hits by external id over the shards searched so far: a max-heap on id
+// holding at most `limit`. Doc ids follow external id order within a shard (ShardBuilder
+// sorts them), so a shard's matches are read in order only until one would not enter: a shard
+// searched late reads one or two doc records, not `limit`, and only entering hits are copied.
+class FirstHits {
+ public:
+  explicit FirstHits(size_t limit) : limit_(limit) {}
+  bool Wants(std::string_view id) const {
+    return heap_.size() < limit_ || id < std::string_view(heap_.front().id);
+  }
+  void Offer(QueryHit hit) {
+    if (!Wants(hit.id)) return;
+    heap_.push_back(std::move(hit));
+    std::push_heap(heap_.begin(), heap_.end(), ById);
+    if (heap_.size() > limit_) {
+      std::pop_heap(heap_.begin(), heap_.end(), ById);
+      heap_.pop_back();
+    }
+  }
+  std::vector<QueryHit> Take() {
+    std::sort_heap(heap_.begin(), heap_.end(), ById);
+    return std::move(heap_);
+  }
+
+ private:
+  static bool ById(const QueryHit& a, const QueryHit& b) { return a.id < b.id; }
+  size_t limit_;
+  std::vector<QueryHit> heap_;
+};
+
 }  // namespace
 
 size_t MaxOpenSegmentsFor(uint64_t map_limit) {
@@ -647,7 +677,7 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
     CollectTerms(query, &terms);
     for (const QueryNode* t : terms) term_probes.emplace(t, shard::TermBloom::ProbesOf(t->term));
   }
-  std::vector<QueryHit> candidates;
+  FirstHits first_hits(options.limit);
   std::vector<size_t> searched;
   std::vector<size_t> eligible;  // after category pruning: where hints look for terms
   std::vector<size_t> picked;    // with required_slugs: the shards of those slugs, in order
@@ -713,25 +743,28 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
     }
     result.total += matches->Cardinality();
     if (options.limit == 0 || matches->Cardinality() == 0) continue;
-    // Local doc ids follow external id order (ShardBuilder sorts them), so a shard's first
-    // `limit` matches are its smallest ids; the merge below orders across shards.
+    // A shard's first `limit` matches are its smallest ids; FirstHits orders across shards.
+    // They are offered only once every record read passed its checks (damage drops the shard).
     const std::vector<uint32_t> docs = matches->First(options.limit);
-    const size_t before = candidates.size();
+    std::vector<QueryHit> entering;
+    Status read = Status::Ok();
     for (const uint32_t d : docs) {
       auto doc = reader.ReadDoc(d);
       if (!doc.ok()) {
-        candidates.resize(before);
-        result.total -= matches->Cardinality();
-        PIDX_RETURN_IF_ERROR(damaged(doc.status()));
+        read = doc.status();
         break;
       }
-      candidates.push_back({std::string(doc->external_id), std::string(doc->title), entry.shard});
+      if (!first_hits.Wants(doc->external_id)) break;  // and so would every later one
+      entering.push_back({std::string(doc->external_id), std::string(doc->title), entry.shard});
     }
+    if (!read.ok()) {
+      result.total -= matches->Cardinality();
+      PIDX_RETURN_IF_ERROR(damaged(read));
+      continue;
+    }
+    for (QueryHit& h : entering) first_hits.Offer(std::move(h));
   }
-  std::sort(candidates.begin(), candidates.end(),
-            [](const QueryHit& a, const QueryHit& b) { return a.id < b.id; });
-  if (candidates.size() > options.limit) candidates.resize(options.limit);
-  result.hits = std::move(candidates);
+  result.hits = first_hits.Take();
   if (options.hints) AddHints(query, required, eligible, &result);
   return result;
 }

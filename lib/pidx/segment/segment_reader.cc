@@ -79,6 +79,12 @@ uint64_t BlockKey(std::string_view t) {
   return k;
 }
 
+// The field prefix of a term: up to and including its first ':', or empty.
+std::string_view FieldPrefix(std::string_view t) {
+  const size_t colon = t.find(':');
+  return colon == std::string_view::npos ? std::string_view() : t.substr(0, colon + 1);
+}
+
 uint64_t CeilDiv(uint64_t a, uint64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
 
 // The section table at `footer`: `count` (offset, length) pairs that must tile [header,
@@ -310,7 +316,18 @@ Result<SegmentReader> SegmentReader::Open2(std::string_view data, std::string na
   if (!full) {
     r.decoded_ = std::make_shared<DecodedBlocks>(r.blocks_.size());
     r.block_keys_.reserve(r.blocks_.size());
-    for (const Block& blk : r.blocks_) r.block_keys_.push_back(BlockKey(blk.first_term));
+    for (size_t b = 0; b < r.blocks_.size(); ++b) {
+      const std::string_view first = r.blocks_[b].first_term;
+      const std::string_view prefix = FieldPrefix(first);
+      if (!prefix.empty()) {
+        if (r.field_runs_.empty() || r.field_runs_.back().prefix != prefix ||
+            r.field_runs_.back().end != b) {
+          r.field_runs_.push_back({prefix, b, b});
+        }
+        r.field_runs_.back().end = b + 1;
+      }
+      r.block_keys_.push_back(BlockKey(first.substr(prefix.size())));
+    }
   }
   return r;
 }
@@ -483,6 +500,38 @@ Result<const SegmentReader::DecodedBlock*> SegmentReader::Decoded(size_t b) cons
   return expected;  // another thread decoded it first; ours is freed
 }
 
+size_t SegmentReader::BlockFor(std::string_view t) const {
+  const std::string_view prefix = FieldPrefix(t);
+  const auto run = prefix.empty()
+                       ? field_runs_.end()
+                       : std::find_if(field_runs_.begin(), field_runs_.end(),
+                                      [&](const FieldRun& r) { return r.prefix == prefix; });
+  // The first block whose first term is > t: within t's field run, on the keys; else (a term
+  // of no run's field) on the first terms themselves.
+  size_t lo = 0, hi = blocks_.size();
+  if (run != field_runs_.end()) {
+    lo = run->begin;
+    hi = run->end;
+    const uint64_t key = BlockKey(t.substr(prefix.size()));
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      const bool greater =
+          block_keys_[mid] != key ? block_keys_[mid] > key : blocks_[mid].first_term > t;
+      if (greater) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+  } else {
+    lo = static_cast<size_t>(
+        std::upper_bound(blocks_.begin(), blocks_.end(), t,
+                         [](std::string_view p, const Block& blk) { return p < blk.first_term; }) -
+        blocks_.begin());
+  }
+  return lo == 0 ? blocks_.size() : lo - 1;
+}
+
 Result<std::optional<TermEntry>> SegmentReader::Lookup(std::string_view t) const {
   if (full_) {
     auto i = FindTerm(t);
@@ -490,22 +539,10 @@ Result<std::optional<TermEntry>> SegmentReader::Lookup(std::string_view t) const
     return std::optional<TermEntry>(EntryAt(*i));
   }
   if (blocks_.empty()) return std::optional<TermEntry>();
-  // One block holds t if any does: the last one whose first term is <= t (the first whose
-  // first term is > t, minus one), found on the keys, reading a first term only on a tie.
-  const uint64_t key = BlockKey(t);
-  size_t lo = 0, hi = blocks_.size();
-  while (lo < hi) {
-    const size_t mid = lo + (hi - lo) / 2;
-    const bool greater =
-        block_keys_[mid] != key ? block_keys_[mid] > key : blocks_[mid].first_term > t;
-    if (greater) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
-  }
-  if (lo == 0) return std::optional<TermEntry>();
-  PIDX_ASSIGN_OR_RETURN(const DecodedBlock* block, Decoded(lo - 1));
+  // One block holds t if any does: the last one whose first term is <= t.
+  const size_t b = BlockFor(t);
+  if (b == blocks_.size()) return std::optional<TermEntry>();
+  PIDX_ASSIGN_OR_RETURN(const DecodedBlock* block, Decoded(b));
   const size_t k = block->LowerBound(t);
   if (k == block->size() || block->term(k) != t) return std::optional<TermEntry>();
   return std::optional<TermEntry>(block->Entry(k));

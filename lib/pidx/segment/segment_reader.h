@@ -150,9 +150,19 @@ class SegmentReader {
   uint32_t chunk_size_ = 0;
   uint32_t inline_max_df_ = 0;
   std::vector<Block> blocks_;  // dictionary blocks
-  // Per dictionary block: the first 8 bytes of its first term, big-endian, zero-padded. A
-  // lookup compares these in memory before it reads a first term in the file (BlockKey).
+  // Lazy readers. Terms are field-scoped ("title:blue"), so the blocks of one field share a
+  // prefix up to its ':' and form one run (strings between two with a prefix share it, so a
+  // run is contiguous). Per block: 8 bytes of its first term after its run's prefix,
+  // big-endian, zero-padded (BlockKey), which a lookup compares in memory before it reads a
+  // first term in the file.
+  struct FieldRun {
+    std::string_view prefix;  // up to and including ':'
+    size_t begin = 0, end = 0;
+  };
+  std::vector<FieldRun> field_runs_;
   std::vector<uint64_t> block_keys_;
+  // The last block whose first term is <= t, or blocks_.size() when none is.
+  size_t BlockFor(std::string_view t) const;
   std::vector<Block> doc_blocks_;  // doc blocks
   const unsigned char* chunk_sums_ = nullptr;
   // Checked flags, one byte per dictionary block, posting chunk and doc block (in that order);
