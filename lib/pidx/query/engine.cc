@@ -263,21 +263,50 @@ class ShardBlooms {
   std::vector<uint64_t> slices_;
 };
 
+// The term nodes of a query, numbered once per search (the evaluator's storage is indexed by
+// the number), with the probe bits of each non-category term.
+struct QueryTerms {
+  explicit QueryTerms(const QueryNode& query) { Add(query); }
+  // REQUIRES: `n` is a term node of the query. Nodes not numbered get a slot past the end.
+  size_t Slot(const QueryNode& n) const {
+    const auto it = slot.find(&n);
+    return it == slot.end() ? probes.size() : it->second;
+  }
+  std::unordered_map<const QueryNode*, size_t> slot;
+  std::vector<std::optional<shard::TermBloom::Probes>> probes;  // nullopt: a category term
+
+ private:
+  void Add(const QueryNode& n) {
+    if (n.kind == QueryNode::Kind::kTerm && slot.emplace(&n, probes.size()).second) {
+      probes.push_back(n.is_category ? std::nullopt
+                                     : std::optional(shard::TermBloom::ProbesOf(n.term)));
+    }
+    for (const auto& c : n.children) Add(c);
+  }
+};
+
 // Evaluates a query tree on one segment. Prepare() looks up every term and expands every
 // prefix first (reading and checking the dictionary blocks they need); Eval and Count then
 // read only the posting lists (their chunks checked) of the entries found.
 class ShardEvaluator {
  public:
-  // `blooms`: the shards' term Bloom filters, and `shard` this one's number in them;
-  // `probes`: the probe bits of the query's (non-category) term nodes, computed once per search.
-  using TermProbes = std::unordered_map<const QueryNode*, shard::TermBloom::Probes>;
-  ShardEvaluator(const SegmentReader& reader, size_t max_prefix_terms, const ShardBlooms* blooms,
-                 size_t shard, const TermProbes& probes)
-      : r_(reader),
+  // `terms`: the query's term nodes, numbered once per search; `blooms`: the shards' term
+  // Bloom filters. One evaluator serves every shard of a search (Reset): its per-term storage
+  // is allocated once, not per shard (the maps it had were a malloc per term and shard).
+  ShardEvaluator(const QueryTerms& terms, size_t max_prefix_terms, const ShardBlooms* blooms)
+      : terms_(terms),
         max_prefix_terms_(max_prefix_terms),
         blooms_(blooms),
-        shard_(shard),
-        probes_(probes) {}
+        found_(terms.probes.size()),
+        has_(terms.probes.size(), 0) {}
+
+  // Evaluates on `reader`, shard number `shard` in the filters, from now on.
+  void Reset(const SegmentReader* reader, size_t shard) {
+    r_ = reader;
+    shard_ = shard;
+    std::fill(has_.begin(), has_.end(), 0);
+    expanded_.clear();
+  }
 
   // A prefix that expands too far fails the query (kUsage) before any posting list is read,
   // whatever the evaluation order would have skipped; damage is kCorrupt naming the file.
@@ -294,23 +323,23 @@ class ShardEvaluator {
   Result<Postings> Eval(const QueryNode& n) {
     switch (n.kind) {
       case QueryNode::Kind::kAll:
-        return Postings::Range(r_.doc_count());
+        return Postings::Range(r_->doc_count());
       case QueryNode::Kind::kTerm: {
         const std::optional<TermEntry>* e = Found(n);
         if (e == nullptr || !*e) return Postings();
-        return r_.ReadPostings(**e);
+        return r_->ReadPostings(**e);
       }
       case QueryNode::Kind::kPrefix: {
         Postings acc;
         for (const TermEntry& e : *Expanded(n)) {
-          PIDX_ASSIGN_OR_RETURN(Postings p, r_.ReadPostings(e));
+          PIDX_ASSIGN_OR_RETURN(Postings p, r_->ReadPostings(e));
           acc = acc.Or(p);
         }
         return acc;
       }
       case QueryNode::Kind::kNot: {
         PIDX_ASSIGN_OR_RETURN(Postings inner, Eval(n.children[0]));
-        return Postings::Range(r_.doc_count()).AndNot(inner);
+        return Postings::Range(r_->doc_count()).AndNot(inner);
       }
       case QueryNode::Kind::kOr: {
         Postings acc;
@@ -368,15 +397,15 @@ class ShardEvaluator {
         if (const auto* terms = Expanded(n)) {
           for (const TermEntry& e : *terms) sum += e.df;
         }
-        return std::min<uint64_t>(sum, r_.doc_count());
+        return std::min<uint64_t>(sum, r_->doc_count());
       }
       case QueryNode::Kind::kOr: {
         uint64_t sum = 0;
         for (const auto& c : n.children) sum += Estimate(c);
-        return std::min<uint64_t>(sum, r_.doc_count());
+        return std::min<uint64_t>(sum, r_->doc_count());
       }
       case QueryNode::Kind::kAnd: {
-        uint64_t least = r_.doc_count();
+        uint64_t least = r_->doc_count();
         for (const auto& c : n.children) {
           if (c.kind != QueryNode::Kind::kNot) least = std::min(least, Estimate(c));
         }
@@ -384,9 +413,9 @@ class ShardEvaluator {
       }
       case QueryNode::Kind::kNot:
       case QueryNode::Kind::kAll:
-        return r_.doc_count();
+        return r_->doc_count();
     }
-    return r_.doc_count();
+    return r_->doc_count();
   }
 
   // Cheapest operand first, so each intersection works on the smallest set so far, and an
@@ -406,7 +435,7 @@ class ShardEvaluator {
     if (!positive.empty() && positive.front().first == 0) return Postings();
     Postings acc;
     if (positive.empty()) {
-      acc = Postings::Range(r_.doc_count());
+      acc = Postings::Range(r_->doc_count());
     } else {
       PIDX_ASSIGN_OR_RETURN(acc, Eval(*positive.front().second));
       for (size_t i = 1; i < positive.size() && acc.Cardinality() > 0; ++i) {
@@ -425,35 +454,34 @@ class ShardEvaluator {
 
   // One dictionary lookup per term node and shard, remembered here.
   Status Find(const QueryNode& n) {
-    if (Found(n) != nullptr) return Status::Ok();
+    const size_t slot = terms_.Slot(n);
+    if (has_[slot]) return Status::Ok();
     // A term the shard's filter does not hold is not in the shard (a Bloom filter has no false
     // negatives; the same filter already decides which shards are opened at all): no lookup.
-    if (blooms_ != nullptr) {
-      const auto p = probes_.find(&n);
-      if (p != probes_.end() && !blooms_->MayContain(shard_, p->second)) {
-        found_.emplace(&n, std::nullopt);
-        return Status::Ok();
-      }
+    const auto& probes = terms_.probes[slot];
+    if (blooms_ != nullptr && probes && !blooms_->MayContain(shard_, *probes)) {
+      found_[slot].reset();
+    } else {
+      PIDX_ASSIGN_OR_RETURN(found_[slot], r_->Lookup(n.term));
     }
-    PIDX_ASSIGN_OR_RETURN(std::optional<TermEntry> e, r_.Lookup(n.term));
-    found_.emplace(&n, std::move(e));
+    has_[slot] = 1;
     return Status::Ok();
   }
   const std::optional<TermEntry>* Found(const QueryNode& n) const {
-    const auto it = found_.find(&n);
-    return it == found_.end() ? nullptr : &it->second;
+    const size_t slot = terms_.Slot(n);
+    return slot < has_.size() && has_[slot] ? &found_[slot] : nullptr;
   }
 
   // The dictionary entries of a prefix node, found once per node and shard.
   Status Expand(const QueryNode& n) {
     if (Expanded(n) != nullptr) return Status::Ok();
     std::vector<TermEntry> terms;
-    PIDX_ASSIGN_OR_RETURN(const size_t found, r_.ForEachEntryWithPrefix(
+    PIDX_ASSIGN_OR_RETURN(const size_t found, r_->ForEachEntryWithPrefix(
                                                   n.term, max_prefix_terms_,
                                                   [&](const TermEntry& e) { terms.push_back(e); }));
     if (found > max_prefix_terms_) {
       return Status::Usage("prefix \"" + n.term + "*\" matches more than " +
-                           std::to_string(max_prefix_terms_) + " terms in shard " + r_.shard() +
+                           std::to_string(max_prefix_terms_) + " terms in shard " + r_->shard() +
                            " (the cap, --max-prefix-terms " + std::to_string(max_prefix_terms_) +
                            "); make the prefix longer or raise the cap");
     }
@@ -465,14 +493,15 @@ class ShardEvaluator {
     return it == expanded_.end() ? nullptr : &it->second;
   }
 
-  const SegmentReader& r_;
+  const QueryTerms& terms_;
   size_t max_prefix_terms_;
   const ShardBlooms* blooms_;
-  size_t shard_;
-  const TermProbes& probes_;
-  // By node: one lookup per node, found in O(1) (a linear search made a query of 10,000
-  // words take 9 s); a map's entries keep their addresses as it grows.
-  std::unordered_map<const QueryNode*, std::optional<TermEntry>> found_;
+  const SegmentReader* r_ = nullptr;
+  size_t shard_ = 0;
+  // By term slot: one lookup per node and shard, found in O(1) (a linear search made a query
+  // of 10,000 words take 9 s).
+  std::vector<std::optional<TermEntry>> found_;
+  std::vector<uint8_t> has_;  // found_[slot] holds this shard's answer
   std::unordered_map<const QueryNode*, std::vector<TermEntry>> expanded_;
 };
 
@@ -671,12 +700,8 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
     }
   }
   const std::optional<BloomTest> bloom_test = MakeBloomTest(query);
-  ShardEvaluator::TermProbes term_probes;
-  {
-    std::vector<const QueryNode*> terms;
-    CollectTerms(query, &terms);
-    for (const QueryNode* t : terms) term_probes.emplace(t, shard::TermBloom::ProbesOf(t->term));
-  }
+  const QueryTerms query_terms(query);
+  ShardEvaluator evaluator(query_terms, options.max_prefix_terms, s.blooms.get());
   FirstHits first_hits(options.limit);
   std::vector<size_t> searched;
   std::vector<size_t> eligible;  // after category pruning: where hints look for terms
@@ -712,7 +737,7 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
     ++result.shards_searched;
     searched.push_back(i);
     const SegmentReader& reader = *open;
-    ShardEvaluator evaluator(reader, options.max_prefix_terms, s.blooms.get(), i, term_probes);
+    evaluator.Reset(&reader, i);
     // A block or posting list that fails its checks is damage: never a silently smaller answer.
     auto damaged = [&](const Status& st) -> Status {
       if (!options.allow_partial) return st.Annotate("shard " + entry.shard);
