@@ -139,11 +139,16 @@ TEST_CASE("a term's precomputed probes answer as the term does, in any filter (g
     // Filters from empty to nearly full, so both answers occur often.
     TermBloom bloom;
     const size_t n = rng() % (round % 4 == 0 ? 2000 : 300);
-    for (size_t i = 0; i < n; ++i)
-      bloom.Add("title:" + RandomWord(rng) + std::to_string(rng() % 997));
+    for (size_t i = 0; i < n; ++i) {
+      std::string term = "title:";
+      term += RandomWord(rng);
+      term += std::to_string(rng() % 997);
+      bloom.Add(term);
+    }
     int yes = 0;
     for (int i = 0; i < 200; ++i) {
-      std::string term = (rng() % 2 ? "title:" : "brand:") + RandomWord(rng);
+      std::string term = rng() % 2 ? "title:" : "brand:";
+      term += RandomWord(rng);
       if (rng() % 3 == 0) term += std::to_string(rng() % 997);
       if (rng() % 50 == 0) term.clear();
       const TermBloom::Probes p = TermBloom::ProbesOf(term);
@@ -156,7 +161,8 @@ TEST_CASE("a term's precomputed probes answer as the term does, in any filter (g
   }
   // The probes are those of the term: a filter holding only one term's bits contains it.
   for (int i = 0; i < 1000; ++i) {
-    const std::string term = "t:" + std::to_string(rng());
+    std::string term = "t:";
+    term += std::to_string(rng());
     TermBloom one;
     one.Add(term);
     CHECK(one.MayContain(TermBloom::ProbesOf(term)));

@@ -13,6 +13,7 @@
 #include "pidx/base/map_limit.h"
 #include "pidx/obs/log.h"
 #include "pidx/ops/reader_retry.h"
+#include "pidx/query/shard_blooms.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/shard_id.h"
 #include "pidx/shard/signature.h"
@@ -129,139 +130,6 @@ void CollectTerms(const QueryNode& n, std::vector<const QueryNode*>* out) {
   if (n.kind == QueryNode::Kind::kTerm && !n.is_category) out->push_back(&n);
   for (const auto& c : n.children) CollectTerms(c, out);
 }
-
-// The part of a query that a shard's term Bloom filter (manifest entry `term_bloom`) can rule
-// out, with each term's probe bits computed once per search: a query over thousands of shards
-// then costs a few bit tests per shard, not a hash of every term per shard. Category terms are
-// left to the slug pruning; NOT, prefixes and the match-all term never rule a shard out.
-struct BloomTest {
-  enum class Kind { kTerm, kAll, kAny };  // a term; every child; at least one child
-  Kind kind = Kind::kTerm;
-  shard::TermBloom::Probes probes{};
-  std::vector<BloomTest> children;
-};
-
-// nullopt when no filter can rule out a shard for `n`.
-std::optional<BloomTest> MakeBloomTest(const QueryNode& n) {
-  switch (n.kind) {
-    case QueryNode::Kind::kTerm:
-      if (n.is_category) return std::nullopt;
-      return BloomTest{BloomTest::Kind::kTerm, shard::TermBloom::ProbesOf(n.term), {}};
-    case QueryNode::Kind::kAnd: {
-      BloomTest t{BloomTest::Kind::kAll, {}, {}};
-      for (const auto& c : n.children) {
-        if (c.kind == QueryNode::Kind::kNot) continue;
-        auto ct = MakeBloomTest(c);
-        if (ct) t.children.push_back(std::move(*ct));
-      }
-      if (t.children.empty()) return std::nullopt;
-      return t;
-    }
-    case QueryNode::Kind::kOr: {
-      BloomTest t{BloomTest::Kind::kAny, {}, {}};
-      for (const auto& c : n.children) {
-        auto ct = MakeBloomTest(c);
-        if (!ct) return std::nullopt;  // that branch may match anywhere
-        t.children.push_back(std::move(*ct));
-      }
-      if (t.children.empty()) return std::nullopt;
-      return t;
-    }
-    case QueryNode::Kind::kNot:
-    case QueryNode::Kind::kAll:
-    case QueryNode::Kind::kPrefix:
-      return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-// The shards' term Bloom filters, bit-sliced: slice b holds bit b of every shard's filter
-// (bit i for shard i). A query tests a term against all shards at once, four slices ANDed
-// word by word, instead of four scattered reads per shard (MayMatch per shard was 7% of a
-// rare-term query over 4,378 shards). Same memory as the filters themselves.
-class ShardBlooms {
- public:
-  // A shard without a filter (nullopt: its hex did not parse) gets every bit set: it is
-  // never skipped.
-  explicit ShardBlooms(const std::vector<std::optional<shard::TermBloom>>& blooms)
-      : shards_(blooms.size()),
-        words_((blooms.size() + 63) / 64),
-        slices_(shard::TermBloom::kBits * words_, 0) {
-    for (size_t i = 0; i < blooms.size(); ++i) {
-      const uint64_t mask = uint64_t{1} << (i % 64);
-      if (!blooms[i]) {
-        for (size_t b = 0; b < shard::TermBloom::kBits; ++b) slices_[b * words_ + i / 64] |= mask;
-        continue;
-      }
-      const auto& words = blooms[i]->words();
-      for (size_t w = 0; w < words.size(); ++w) {
-        for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
-          const size_t b = w * 64 + static_cast<size_t>(std::countr_zero(bits));
-          slices_[b * words_ + i / 64] |= mask;
-        }
-      }
-    }
-  }
-
-  bool MayContain(size_t shard, const shard::TermBloom::Probes& p) const {
-    for (const uint16_t b : p.bits) {
-      if (((slices_[b * words_ + shard / 64] >> (shard % 64)) & 1) == 0) return false;
-    }
-    return true;
-  }
-
-  // Whether shard `shard` may match `t`: for a query that visits few shards (a category's).
-  bool MayMatch(size_t shard, const BloomTest& t) const {
-    switch (t.kind) {
-      case BloomTest::Kind::kTerm:
-        return MayContain(shard, t.probes);
-      case BloomTest::Kind::kAll:
-        return std::all_of(t.children.begin(), t.children.end(),
-                           [&](const BloomTest& c) { return MayMatch(shard, c); });
-      case BloomTest::Kind::kAny:
-        return std::any_of(t.children.begin(), t.children.end(),
-                           [&](const BloomTest& c) { return MayMatch(shard, c); });
-    }
-    return true;
-  }
-
-  // Bit i set: shard i may match `t` (no bit past the last shard is set).
-  std::vector<uint64_t> MayMatch(const BloomTest& t) const {
-    std::vector<uint64_t> out;
-    switch (t.kind) {
-      case BloomTest::Kind::kTerm: {
-        const uint64_t* s0 = &slices_[t.probes.bits[0] * words_];
-        out.assign(s0, s0 + words_);
-        for (size_t k = 1; k < t.probes.bits.size(); ++k) {
-          const uint64_t* sk = &slices_[t.probes.bits[k] * words_];
-          for (size_t w = 0; w < words_; ++w) out[w] &= sk[w];
-        }
-        break;
-      }
-      case BloomTest::Kind::kAll:
-        out.assign(words_, ~uint64_t{0});
-        if (shards_ % 64 != 0 && words_ > 0) out.back() = (uint64_t{1} << (shards_ % 64)) - 1;
-        for (const auto& c : t.children) {
-          const std::vector<uint64_t> m = MayMatch(c);
-          for (size_t w = 0; w < words_; ++w) out[w] &= m[w];
-        }
-        break;
-      case BloomTest::Kind::kAny:
-        out.assign(words_, 0);
-        for (const auto& c : t.children) {
-          const std::vector<uint64_t> m = MayMatch(c);
-          for (size_t w = 0; w < words_; ++w) out[w] |= m[w];
-        }
-        break;
-    }
-    return out;
-  }
-
- private:
-  size_t shards_;
-  size_t words_;  // per slice
-  std::vector<uint64_t> slices_;
-};
 
 // The term nodes of a query, numbered once per search (the evaluator's storage is indexed by
 // the number), with the probe bits of each non-category term.
