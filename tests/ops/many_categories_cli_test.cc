@@ -68,7 +68,7 @@ void AddCategory(std::vector<Item>* items, const std::string& category, int coun
 
 TEST_CASE(
     "20k tiny categories: 20k shards, and query, verify, stats and diff work with at most "
-    "1100 files mapped at once") {
+    "1100 files mapped at once (a query keeps 550 open)") {
   TempDir dir;
   const auto items = TinyCategories(24000, 20000);
   const std::string catalog = dir.Write("c.jsonl", ToJsonl(items));
@@ -117,14 +117,18 @@ TEST_CASE("PIDX_TEST_MAP_LIMIT makes a mapping beyond the cap fail as the kernel
   const std::string catalog = dir.Write("c.jsonl", ToJsonl(TinyCategories(40, 20)));
   const std::string index = dir.File("idx");
   REQUIRE(Pidx({"build", "--catalog", catalog, "--index", index}).exit_code == 0);
-  // verify on one thread needs one file at a time: nothing stays mapped. A query keeps the
-  // segments it opened (up to 1024) for later queries, so its second shard is refused here.
+  // verify on one thread needs one file at a time: nothing stays mapped. A query keeps open
+  // half the map limit, at least 1 (docs/CLI.md): one segment here, released before the next
+  // is mapped, so a query over all 20 shards works. A cap that ignored the limit would keep
+  // the first shard mapped and fail on the second.
   const RunOptions one{.env = {{"PIDX_TEST_MAP_LIMIT", "1"}}};
   CHECK(Pidx({"verify", "--index", index, "--threads", "1"}, one).exit_code == 0);
   CHECK(Pidx({"query", "--index", index, "widget category:c3"}, one).exit_code == 0);
-  RunResult q = Pidx({"query", "--index", index, "widget"}, one);
-  CHECK(q.exit_code == 74);
-  CHECK(q.err.find("Cannot allocate memory") != std::string::npos);
+  RunResult q = Pidx({"query", "--index", index, "--json", "widget"}, one);
+  INFO(q.err);
+  REQUIRE(q.exit_code == 0);
+  CHECK(nlohmann::json::parse(q.out)["total"] == 40);
+  CHECK(nlohmann::json::parse(q.out)["shards_searched"] == 20);
   // Two threads each holding a segment need two: the cap is real, and loud (exit 1 with
   // segment_unreadable findings naming mmap, the symptom of issue 16).
   RunResult v = Pidx({"verify", "--index", index, "--threads", "2", "--json"},

@@ -3,9 +3,16 @@
 
 #include <catch2/catch.hpp>
 
+#include <cerrno>
+#include <filesystem>
 #include <fstream>
 
+#include "pidx/base/checksum.h"
+#include "pidx/base/map_limit.h"
+#include "support/fault_env.h"
+
 #include "pidx/ops/build.h"
+#include "support/run.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -22,7 +29,9 @@ std::string Catalog(const pidx::testing::TempDir& dir) {
 
 }  // namespace
 
-TEST_CASE("a query engine that keeps 1, 7 or 1024 segments open gives the same answers") {
+TEST_CASE(
+    "a query engine that keeps 1, 7 or the default number of segments open gives the same "
+    "answers") {
   pidx::testing::TempDir dir;
   pidx::BuildOptions o;
   o.catalogs = {Catalog(dir)};
@@ -33,13 +42,14 @@ TEST_CASE("a query engine that keeps 1, 7 or 1024 segments open gives the same a
   REQUIRE(built->totals.shards == 60);
 
   std::vector<std::pair<uint64_t, std::vector<std::string>>> answers;
-  for (size_t cap : {size_t{1}, size_t{7}, pidx::kDefaultMaxOpenSegments}) {
+  for (size_t cap : {size_t{1}, size_t{7}, size_t{0}}) {  // 0: derived from the map limit
     auto engine =
         pidx::QueryEngine::Open(pidx::Env::Default(), o.index_dir, 0, pidx::EngineOptions{cap});
     REQUIRE(engine.ok());
     std::vector<std::pair<uint64_t, std::vector<std::string>>> mine;
     // Queries touching all shards, one category, and all again: the cache is used and evicted.
-    for (const char* text : {"red", "thing category:c7", "blue", "red -category:c3", "red"}) {
+    for (const char* text : {"red", "thing category:c7", "blue", "red -category:c3", "red",
+                             "(category:c3 OR category:c5 OR category:nosuch) red"}) {
       auto q = engine->parser().Parse(text);
       REQUIRE(q.ok());
       auto r = engine->Search(*q, {});
@@ -50,7 +60,87 @@ TEST_CASE("a query engine that keeps 1, 7 or 1024 segments open gives the same a
     }
     CHECK(mine[0].first == 100);
     CHECK(mine[1].first == 5);
+    CHECK(mine[5].first == 5);  // c3's 5 products are all red, c5's none
     if (answers.empty()) answers = mine;
     CHECK(mine == answers);
   }
+}
+
+TEST_CASE("the default open-segment cap is half the process's map limit, at least 1") {
+  using pidx::MaxOpenSegmentsFor;
+  CHECK(MaxOpenSegmentsFor(65530) == 32765);  // the kernel's default vm.max_map_count
+  CHECK(MaxOpenSegmentsFor(262144) == 131072);
+  CHECK(MaxOpenSegmentsFor(1100) == 550);  // PIDX_TEST_MAP_LIMIT in many_categories_cli_test
+  CHECK(MaxOpenSegmentsFor(3) == 1);
+  CHECK(MaxOpenSegmentsFor(2) == 1);
+  CHECK(MaxOpenSegmentsFor(1) == 1);
+  CHECK(MaxOpenSegmentsFor(0) == 1);
+  // Generated: never more than half the limit (the rest is the process's other mappings),
+  // never 0, and never less as the limit grows.
+  size_t prev = 0;
+  for (uint64_t limit = 1; limit < 5000; limit += 7) {
+    const size_t cap = MaxOpenSegmentsFor(limit);
+    CHECK(cap >= 1);
+    CHECK((cap <= limit / 2 || cap == 1));
+    CHECK(cap >= prev);
+    prev = cap;
+  }
+}
+
+TEST_CASE(
+    "the map limit is read from the kernel's file, and a file that does not parse gives the "
+    "default") {
+  using pidx::MapLimitFromText;
+  CHECK(MapLimitFromText("65530\n") == 65530);
+  CHECK(MapLimitFromText("262144") == 262144);
+  for (const char* bad : {"", "\n", "-1\n", "0\n", "12a\n", " 12\n", "12\n\n", "1099511627776\n",
+                          "99999999999999999999999\n"}) {
+    INFO(bad);
+    CHECK(MapLimitFromText(bad) == 0);
+  }
+  // Unit tests run without PIDX_TEST_MAP_LIMIT: the kernel's number, or its default when the
+  // file cannot be read.
+  REQUIRE(pidx::TestMapLimit() == 0);
+  auto text = pidx::Env::Default()->ReadFile("/proc/sys/vm/max_map_count");
+  const uint64_t kernel = text.ok() && MapLimitFromText(*text) > 0 ? MapLimitFromText(*text)
+                                                                   : pidx::kDefaultKernelMapLimit;
+  CHECK(pidx::ProcessMapLimit(pidx::Env::Default()) == kernel);
+  pidx::testing::FaultEnv failing;
+  failing.set_count_reads(true);
+  failing.Arm(pidx::testing::FaultEnv::Mode::kFailFrom, 1, EIO);
+  CHECK(pidx::ProcessMapLimit(&failing) == pidx::kDefaultKernelMapLimit);
+  CHECK(failing.injected() == 1);
+}
+
+TEST_CASE("a shard whose manifest Bloom filter does not parse is searched, never skipped") {
+  pidx::testing::TempDir dir;
+  pidx::BuildOptions o;
+  o.catalogs = {Catalog(dir)};
+  o.index_dir = dir.File("idx");
+  o.target_shard_docs = 4096;
+  REQUIRE(pidx::Build(o, pidx::Env::Default()).ok());
+  auto answers = [&] {
+    auto engine = pidx::QueryEngine::Open(pidx::Env::Default(), o.index_dir, 0);
+    REQUIRE(engine.ok());
+    std::vector<uint64_t> totals;
+    for (const char* text : {"red", "blue category:c7", "thing", "red OR nosuchword"}) {
+      auto q = engine->parser().Parse(text);
+      REQUIRE(q.ok());
+      auto r = engine->Search(*q, {});
+      REQUIRE(r.ok());
+      totals.push_back(r->total);
+    }
+    return totals;
+  };
+  const std::vector<uint64_t> before = answers();
+  CHECK(before == std::vector<uint64_t>{100, 5, 300, 100});
+  // Every shard's filter replaced by text that is not hex, the manifest checksummed again.
+  const std::string path = o.index_dir + "/versions/v000001.manifest";
+  std::string m = pidx::testing::ReadFile(path);
+  auto j = nlohmann::ordered_json::parse(m.substr(0, m.rfind("xxh3 ")));
+  for (auto& e : j["shards"]) e["term_bloom"] = std::string(512, 'z');
+  const std::string body = j.dump(1) + "\n";
+  dir.Write("m", body + "xxh3 " + pidx::Hex64(pidx::Xxh3(body)) + "\n");
+  std::filesystem::rename(dir.File("m"), path);
+  CHECK(answers() == before);
 }

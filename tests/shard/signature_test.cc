@@ -133,6 +133,43 @@ TEST_CASE("an empty filter contains nothing; a filter of few terms rejects most 
   CHECK(empty.DifferingBits(few) > 0);
 }
 
+TEST_CASE("a term's precomputed probes answer as the term does, in any filter (generated)") {
+  std::mt19937 rng(17);
+  for (int round = 0; round < 200; ++round) {
+    // Filters from empty to nearly full, so both answers occur often.
+    TermBloom bloom;
+    const size_t n = rng() % (round % 4 == 0 ? 2000 : 300);
+    for (size_t i = 0; i < n; ++i) {
+      std::string term = "title:";
+      term += RandomWord(rng);
+      term += std::to_string(rng() % 997);
+      bloom.Add(term);
+    }
+    int yes = 0;
+    for (int i = 0; i < 200; ++i) {
+      std::string term = rng() % 2 ? "title:" : "brand:";
+      term += RandomWord(rng);
+      if (rng() % 3 == 0) term += std::to_string(rng() % 997);
+      if (rng() % 50 == 0) term.clear();
+      const TermBloom::Probes p = TermBloom::ProbesOf(term);
+      for (const uint16_t bit : p.bits) REQUIRE(bit < TermBloom::kBits);
+      INFO(term);
+      REQUIRE(bloom.MayContain(p) == bloom.MayContain(term));
+      yes += bloom.MayContain(p);
+    }
+    if (n == 0) CHECK(yes == 0);
+  }
+  // The probes are those of the term: a filter holding only one term's bits contains it.
+  for (int i = 0; i < 1000; ++i) {
+    std::string term = "t:";
+    term += std::to_string(rng());
+    TermBloom one;
+    one.Add(term);
+    CHECK(one.MayContain(TermBloom::ProbesOf(term)));
+    CHECK(one.DifferingBits(TermBloom()) <= static_cast<size_t>(TermBloom::kProbes));
+  }
+}
+
 TEST_CASE("malformed Bloom hex is refused as corrupt") {
   const std::string good = TermBloom().ToHex();
   for (const std::string& bad : {std::string(), good.substr(1), good + "0",

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "pidx/base/env.h"
+#include "pidx/base/map_limit.h"
 
 namespace pidx {
 namespace {
@@ -62,22 +63,11 @@ bool SameFile(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-// Files mapped at this moment, and the test-only cap PIDX_TEST_MAP_LIMIT puts on them: the
-// kernel's own cap (vm.max_map_count, 65530 mappings per process) takes 65k segments to reach,
-// this one a few hundred, so a test can prove cheaply that no command keeps every segment of a
-// version mapped. Unset (or 0): no cap but the kernel's.
+// Files mapped at this moment, and the test-only cap PIDX_TEST_MAP_LIMIT puts on them
+// (base/map_limit.h): the kernel's own cap (vm.max_map_count, 65530 mappings per process)
+// takes 65k segments to reach, this one a few hundred, so a test can prove cheaply that no
+// command keeps every segment of a version mapped. Unset (or 0): no cap but the kernel's.
 std::atomic<uint64_t> g_live_mappings{0};
-
-uint64_t TestMapLimit() {
-  static const uint64_t limit = [] {
-    const char* v = std::getenv("PIDX_TEST_MAP_LIMIT");
-    if (v == nullptr) return uint64_t{0};
-    char* end = nullptr;
-    const unsigned long long n = std::strtoull(v, &end, 10);
-    return end != v && *end == '\0' ? static_cast<uint64_t>(n) : uint64_t{0};
-  }();
-  return limit;
-}
 
 class PosixMappedFile final : public MappedFile {
  public:

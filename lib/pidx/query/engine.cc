@@ -1,15 +1,19 @@
 #include "pidx/query/engine.h"
 
 #include <algorithm>
-#include <list>
+#include <bit>
+#include <limits>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
 #include <utility>
 
 #include "pidx/base/duration.h"
+#include "pidx/base/map_limit.h"
 #include "pidx/obs/log.h"
 #include "pidx/ops/reader_retry.h"
+#include "pidx/query/shard_blooms.h"
 #include "pidx/segment/segment_reader.h"
 #include "pidx/shard/shard_id.h"
 #include "pidx/shard/signature.h"
@@ -127,13 +131,50 @@ void CollectTerms(const QueryNode& n, std::vector<const QueryNode*>* out) {
   for (const auto& c : n.children) CollectTerms(c, out);
 }
 
+// The term nodes of a query, numbered once per search (the evaluator's storage is indexed by
+// the number), with the probe bits of each non-category term.
+struct QueryTerms {
+  explicit QueryTerms(const QueryNode& query) { Add(query); }
+  // REQUIRES: `n` is a term node of the query. Nodes not numbered get a slot past the end.
+  size_t Slot(const QueryNode& n) const {
+    const auto it = slot.find(&n);
+    return it == slot.end() ? probes.size() : it->second;
+  }
+  std::unordered_map<const QueryNode*, size_t> slot;
+  std::vector<std::optional<shard::TermBloom::Probes>> probes;  // nullopt: a category term
+
+ private:
+  void Add(const QueryNode& n) {
+    if (n.kind == QueryNode::Kind::kTerm && slot.emplace(&n, probes.size()).second) {
+      probes.push_back(n.is_category ? std::nullopt
+                                     : std::optional(shard::TermBloom::ProbesOf(n.term)));
+    }
+    for (const auto& c : n.children) Add(c);
+  }
+};
+
 // Evaluates a query tree on one segment. Prepare() looks up every term and expands every
 // prefix first (reading and checking the dictionary blocks they need); Eval and Count then
 // read only the posting lists (their chunks checked) of the entries found.
 class ShardEvaluator {
  public:
-  ShardEvaluator(const SegmentReader& reader, size_t max_prefix_terms)
-      : r_(reader), max_prefix_terms_(max_prefix_terms) {}
+  // `terms`: the query's term nodes, numbered once per search; `blooms`: the shards' term
+  // Bloom filters. One evaluator serves every shard of a search (Reset): its per-term storage
+  // is allocated once, not per shard (the maps it had were a malloc per term and shard).
+  ShardEvaluator(const QueryTerms& terms, size_t max_prefix_terms, const ShardBlooms* blooms)
+      : terms_(terms),
+        max_prefix_terms_(max_prefix_terms),
+        blooms_(blooms),
+        found_(terms.probes.size()),
+        has_(terms.probes.size(), 0) {}
+
+  // Evaluates on `reader`, shard number `shard` in the filters, from now on.
+  void Reset(const SegmentReader* reader, size_t shard) {
+    r_ = reader;
+    shard_ = shard;
+    std::fill(has_.begin(), has_.end(), 0);
+    expanded_.clear();
+  }
 
   // A prefix that expands too far fails the query (kUsage) before any posting list is read,
   // whatever the evaluation order would have skipped; damage is kCorrupt naming the file.
@@ -150,23 +191,23 @@ class ShardEvaluator {
   Result<Postings> Eval(const QueryNode& n) {
     switch (n.kind) {
       case QueryNode::Kind::kAll:
-        return Postings::Range(r_.doc_count());
+        return Postings::Range(r_->doc_count());
       case QueryNode::Kind::kTerm: {
         const std::optional<TermEntry>* e = Found(n);
         if (e == nullptr || !*e) return Postings();
-        return r_.ReadPostings(**e);
+        return r_->ReadPostings(**e);
       }
       case QueryNode::Kind::kPrefix: {
         Postings acc;
         for (const TermEntry& e : *Expanded(n)) {
-          PIDX_ASSIGN_OR_RETURN(Postings p, r_.ReadPostings(e));
+          PIDX_ASSIGN_OR_RETURN(Postings p, r_->ReadPostings(e));
           acc = acc.Or(p);
         }
         return acc;
       }
       case QueryNode::Kind::kNot: {
         PIDX_ASSIGN_OR_RETURN(Postings inner, Eval(n.children[0]));
-        return Postings::Range(r_.doc_count()).AndNot(inner);
+        return Postings::Range(r_->doc_count()).AndNot(inner);
       }
       case QueryNode::Kind::kOr: {
         Postings acc;
@@ -224,15 +265,15 @@ class ShardEvaluator {
         if (const auto* terms = Expanded(n)) {
           for (const TermEntry& e : *terms) sum += e.df;
         }
-        return std::min<uint64_t>(sum, r_.doc_count());
+        return std::min<uint64_t>(sum, r_->doc_count());
       }
       case QueryNode::Kind::kOr: {
         uint64_t sum = 0;
         for (const auto& c : n.children) sum += Estimate(c);
-        return std::min<uint64_t>(sum, r_.doc_count());
+        return std::min<uint64_t>(sum, r_->doc_count());
       }
       case QueryNode::Kind::kAnd: {
-        uint64_t least = r_.doc_count();
+        uint64_t least = r_->doc_count();
         for (const auto& c : n.children) {
           if (c.kind != QueryNode::Kind::kNot) least = std::min(least, Estimate(c));
         }
@@ -240,9 +281,9 @@ class ShardEvaluator {
       }
       case QueryNode::Kind::kNot:
       case QueryNode::Kind::kAll:
-        return r_.doc_count();
+        return r_->doc_count();
     }
-    return r_.doc_count();
+    return r_->doc_count();
   }
 
   // Cheapest operand first, so each intersection works on the smallest set so far, and an
@@ -262,7 +303,7 @@ class ShardEvaluator {
     if (!positive.empty() && positive.front().first == 0) return Postings();
     Postings acc;
     if (positive.empty()) {
-      acc = Postings::Range(r_.doc_count());
+      acc = Postings::Range(r_->doc_count());
     } else {
       PIDX_ASSIGN_OR_RETURN(acc, Eval(*positive.front().second));
       for (size_t i = 1; i < positive.size() && acc.Cardinality() > 0; ++i) {
@@ -281,26 +322,34 @@ class ShardEvaluator {
 
   // One dictionary lookup per term node and shard, remembered here.
   Status Find(const QueryNode& n) {
-    if (Found(n) != nullptr) return Status::Ok();
-    PIDX_ASSIGN_OR_RETURN(std::optional<TermEntry> e, r_.Lookup(n.term));
-    found_.emplace(&n, std::move(e));
+    const size_t slot = terms_.Slot(n);
+    if (has_[slot]) return Status::Ok();
+    // A term the shard's filter does not hold is not in the shard (a Bloom filter has no false
+    // negatives; the same filter already decides which shards are opened at all): no lookup.
+    const auto& probes = terms_.probes[slot];
+    if (blooms_ != nullptr && probes && !blooms_->MayContain(shard_, *probes)) {
+      found_[slot].reset();
+    } else {
+      PIDX_ASSIGN_OR_RETURN(found_[slot], r_->Lookup(n.term));
+    }
+    has_[slot] = 1;
     return Status::Ok();
   }
   const std::optional<TermEntry>* Found(const QueryNode& n) const {
-    const auto it = found_.find(&n);
-    return it == found_.end() ? nullptr : &it->second;
+    const size_t slot = terms_.Slot(n);
+    return slot < has_.size() && has_[slot] ? &found_[slot] : nullptr;
   }
 
   // The dictionary entries of a prefix node, found once per node and shard.
   Status Expand(const QueryNode& n) {
     if (Expanded(n) != nullptr) return Status::Ok();
     std::vector<TermEntry> terms;
-    PIDX_ASSIGN_OR_RETURN(const size_t found, r_.ForEachEntryWithPrefix(
+    PIDX_ASSIGN_OR_RETURN(const size_t found, r_->ForEachEntryWithPrefix(
                                                   n.term, max_prefix_terms_,
                                                   [&](const TermEntry& e) { terms.push_back(e); }));
     if (found > max_prefix_terms_) {
       return Status::Usage("prefix \"" + n.term + "*\" matches more than " +
-                           std::to_string(max_prefix_terms_) + " terms in shard " + r_.shard() +
+                           std::to_string(max_prefix_terms_) + " terms in shard " + r_->shard() +
                            " (the cap, --max-prefix-terms " + std::to_string(max_prefix_terms_) +
                            "); make the prefix longer or raise the cap");
     }
@@ -312,34 +361,17 @@ class ShardEvaluator {
     return it == expanded_.end() ? nullptr : &it->second;
   }
 
-  const SegmentReader& r_;
+  const QueryTerms& terms_;
   size_t max_prefix_terms_;
-  // By node: one lookup per node, found in O(1) (a linear search made a query of 10,000
-  // words take 9 s); a map's entries keep their addresses as it grows.
-  std::unordered_map<const QueryNode*, std::optional<TermEntry>> found_;
+  const ShardBlooms* blooms_;
+  const SegmentReader* r_ = nullptr;
+  size_t shard_ = 0;
+  // By term slot: one lookup per node and shard, found in O(1) (a linear search made a query
+  // of 10,000 words take 9 s).
+  std::vector<std::optional<TermEntry>> found_;
+  std::vector<uint8_t> has_;  // found_[slot] holds this shard's answer
   std::unordered_map<const QueryNode*, std::vector<TermEntry>> expanded_;
 };
-
-// False when the shard cannot match `n` because a term it requires is not in the shard's term
-// Bloom filter (manifest entry `term_bloom`). Category terms are left to the slug pruning.
-bool MayMatch(const QueryNode& n, const shard::TermBloom& bloom) {
-  switch (n.kind) {
-    case QueryNode::Kind::kTerm:
-      return n.is_category || bloom.MayContain(n.term);
-    case QueryNode::Kind::kAnd:
-      return std::all_of(n.children.begin(), n.children.end(), [&](const QueryNode& c) {
-        return c.kind == QueryNode::Kind::kNot || MayMatch(c, bloom);
-      });
-    case QueryNode::Kind::kOr:
-      return std::any_of(n.children.begin(), n.children.end(),
-                         [&](const QueryNode& c) { return MayMatch(c, bloom); });
-    case QueryNode::Kind::kNot:
-    case QueryNode::Kind::kAll:
-    case QueryNode::Kind::kPrefix:
-      return true;
-  }
-  return true;
-}
 
 // The first `limit` hits by external id over the shards searched so far: a max-heap on id
 // holding at most `limit`. Doc ids follow external id order within a shard (ShardBuilder
@@ -373,19 +405,32 @@ class FirstHits {
 
 }  // namespace
 
+size_t MaxOpenSegmentsFor(uint64_t map_limit) {
+  return static_cast<size_t>(std::max<uint64_t>(1, map_limit / 2));
+}
+
 struct QueryEngine::State {
   explicit State(snapshot::SnapshotStore s) : store(std::move(s)) {}
   snapshot::SnapshotStore store;
   uint64_t version = 0;
   std::vector<snapshot::ShardEntry> shards;
   std::vector<std::string> slugs;  // per shard: the category slug of its shard id
+  // Slug -> the shards with that slug, in shard order: a category query visits only those,
+  // instead of comparing every shard's slug.
+  std::unordered_map<std::string, std::vector<size_t>> shards_of_slug;
   // Per shard: its manifest entry's term Bloom filter, or nullopt when it does not parse (the
   // shard is then never skipped by terms).
-  std::vector<std::optional<shard::TermBloom>> blooms;
+  std::unique_ptr<ShardBlooms> blooms;
   // OpenAllShards: open segments fully (whole-file checksum, dictionary decoded), for the
   // index accessors FindProduct uses; a query alone opens them lazily.
   bool open_full = false;
   std::map<std::string, uint64_t> categories;  // raw category -> docs, for hints only
+  // The categories folded as a query folds them (folded -> docs, folded -> the first raw
+  // name), made on the first query that needs them; call_once keeps concurrent searches of
+  // the reader library safe.
+  std::once_flag folded_once;
+  std::map<std::string, uint64_t> folded_docs;
+  std::map<std::string, std::string> folded_raw;
   std::unique_ptr<QueryParser> parser;
   // Per shard, opened on first use: the reader, or why it could not be opened. At most
   // max_open readers stay open (each is a mapping, and the kernel allows about 65k per
@@ -394,9 +439,26 @@ struct QueryEngine::State {
   std::vector<std::unique_ptr<SegmentReader>> readers;
   std::vector<Status> open_errors;
   std::vector<bool> opened;
-  std::list<size_t> open_order;  // shards with a reader, most recently used first
-  std::vector<std::list<size_t>::iterator> open_pos;
-  size_t max_open = kDefaultMaxOpenSegments;
+  // The shards with a reader, most recently used first: a list threaded through two arrays
+  // indexed by shard (a std::list splice per shard and query, its nodes scattered over the
+  // heap, was 4% of a query over 4,378 shards).
+  static constexpr size_t kNone = std::numeric_limits<size_t>::max();
+  std::vector<size_t> lru_prev, lru_next;
+  size_t lru_head = kNone, lru_tail = kNone, open_count = 0;
+
+  void Unlink(size_t i) {
+    (lru_prev[i] == kNone ? lru_head : lru_next[lru_prev[i]]) = lru_next[i];
+    (lru_next[i] == kNone ? lru_tail : lru_prev[lru_next[i]]) = lru_prev[i];
+    --open_count;
+  }
+  void PushFront(size_t i) {
+    lru_prev[i] = kNone;
+    lru_next[i] = lru_head;
+    (lru_head == kNone ? lru_tail : lru_prev[lru_head]) = i;
+    lru_head = i;
+    ++open_count;
+  }
+  size_t max_open = 1;          // Open() sets it
   snapshot::Manifest manifest;  // as loaded; manifest() for the reader library
   // OpenAllShards succeeded: every reader stays open, and Reader() changes nothing, so
   // concurrent searches of the reader library share the engine without a lock.
@@ -406,23 +468,27 @@ struct QueryEngine::State {
   const SegmentReader* Reader(size_t i) {
     if (readers[i]) {
       if (all_open) return readers[i].get();
-      open_order.splice(open_order.begin(), open_order, open_pos[i]);
+      if (lru_head != i) {
+        Unlink(i);
+        PushFront(i);
+      }
       return readers[i].get();
     }
     if (opened[i]) return nullptr;  // failed before: the same error, without retrying
+    // Released before the new one is mapped: at no moment are more than max_open mapped.
+    while (open_count >= std::max<size_t>(1, max_open)) {
+      const size_t oldest = lru_tail;
+      readers[oldest].reset();
+      Unlink(oldest);
+    }
     auto reader = snapshot::OpenSegment(store, shards[i], /*lazy=*/!open_full);
     if (!reader.ok()) {
       opened[i] = true;
       open_errors[i] = reader.status();
       return nullptr;
     }
-    while (open_order.size() >= std::max<size_t>(1, max_open)) {
-      readers[open_order.back()].reset();
-      open_order.pop_back();
-    }
     readers[i] = std::make_unique<SegmentReader>(std::move(*reader));
-    open_order.push_front(i);
-    open_pos[i] = open_order.begin();
+    PushFront(i);
     return readers[i].get();
   }
 };
@@ -458,19 +524,24 @@ Result<QueryEngine> QueryEngine::Open(Env* env, const std::string& index_dir, ui
   // Shards are skipped by the slug of their id, which the segment's own shard name proves
   // (OpenSegment), not by the categories the manifest lists: a manifest that lies about
   // them must not make a query silently skip the shard holding the matches.
+  std::vector<std::optional<shard::TermBloom>> filters;
   for (const auto& e : state->shards) {
     std::string slug;
     uint32_t number = 0;
     (void)shard::ParseShardId(e.shard, &slug, &number);  // Manifest::Parse checked the form
+    state->shards_of_slug[slug].push_back(state->slugs.size());
     state->slugs.push_back(std::move(slug));
     auto bloom = shard::TermBloom::FromHex(e.term_bloom);
-    state->blooms.push_back(bloom.ok() ? std::optional<shard::TermBloom>(*bloom) : std::nullopt);
+    filters.push_back(bloom.ok() ? std::optional<shard::TermBloom>(*bloom) : std::nullopt);
   }
+  state->blooms = std::make_unique<ShardBlooms>(filters);
   state->readers.resize(state->shards.size());
   state->open_errors.resize(state->shards.size());
   state->opened.assign(state->shards.size(), false);
-  state->open_pos.resize(state->shards.size());
-  state->max_open = options.max_open_segments;
+  state->lru_prev.assign(state->shards.size(), State::kNone);
+  state->lru_next.assign(state->shards.size(), State::kNone);
+  state->max_open = options.max_open_segments != 0 ? options.max_open_segments
+                                                   : MaxOpenSegmentsFor(ProcessMapLimit(env));
   return QueryEngine(std::move(state));
 }
 
@@ -496,15 +567,35 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
       required_slugs->insert(shard::CategorySlug(c));
     }
   }
+  const std::optional<BloomTest> bloom_test = MakeBloomTest(query);
+  const QueryTerms query_terms(query);
+  ShardEvaluator evaluator(query_terms, options.max_prefix_terms, s.blooms.get());
   FirstHits first_hits(options.limit);
   std::vector<size_t> searched;
   std::vector<size_t> eligible;  // after category pruning: where hints look for terms
-  for (size_t i = 0; i < s.shards.size(); ++i) {
+  std::vector<size_t> picked;    // with required_slugs: the shards of those slugs, in order
+  if (required_slugs) {
+    for (const auto& slug : *required_slugs) {
+      const auto it = s.shards_of_slug.find(slug);
+      if (it == s.shards_of_slug.end()) continue;
+      picked.insert(picked.end(), it->second.begin(), it->second.end());
+    }
+    std::sort(picked.begin(), picked.end());
+  }
+  const size_t visits = required_slugs ? picked.size() : s.shards.size();
+  // All shards at once when the query visits all of them, else shard by shard.
+  const bool bulk = bloom_test && !required_slugs;
+  const std::vector<uint64_t> may_match =
+      bulk ? s.blooms->MayMatch(*bloom_test) : std::vector<uint64_t>();
+  for (size_t k = 0; k < visits; ++k) {
+    const size_t i = required_slugs ? picked[k] : k;
     const snapshot::ShardEntry& entry = s.shards[i];
-    if (required_slugs && required_slugs->count(s.slugs[i]) == 0) continue;
     eligible.push_back(i);
     // A shard whose Bloom filter lacks a term the query requires cannot match: it is not opened.
-    if (s.blooms[i] && !MayMatch(query, *s.blooms[i])) continue;
+    if (bulk ? ((may_match[i / 64] >> (i % 64)) & 1) == 0
+             : bloom_test && !s.blooms->MayMatch(i, *bloom_test)) {
+      continue;
+    }
     const SegmentReader* open = s.Reader(i);
     if (open == nullptr) {
       if (!options.allow_partial) return s.open_errors[i];
@@ -514,7 +605,7 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
     ++result.shards_searched;
     searched.push_back(i);
     const SegmentReader& reader = *open;
-    ShardEvaluator evaluator(reader, options.max_prefix_terms);
+    evaluator.Reset(&reader, i);
     // A block or posting list that fails its checks is damage: never a silently smaller answer.
     auto damaged = [&](const Status& st) -> Status {
       if (!options.allow_partial) return st.Annotate("shard " + entry.shard);
@@ -579,13 +670,17 @@ void QueryEngine::AddHints(const QueryNode& query,
   // A required category that the version does not list. The manifest's category lists only
   // name the closest ones here; which shards are searched never depends on them.
   if (required) {
-    std::map<std::string, uint64_t> folded;  // folded -> docs
-    std::map<std::string, std::string> raw_of;
-    for (const auto& [raw, docs] : s.categories) {
-      const std::string f = parser.FoldValue(raw);
-      folded[f] += docs;
-      raw_of.emplace(f, raw);
-    }
+    // Folded once per engine, not per query: with 5,000 categories, folding them and filling
+    // two maps was most of a category query's time.
+    std::call_once(s.folded_once, [&] {
+      for (const auto& [raw, docs] : s.categories) {
+        const std::string f = parser.FoldValue(raw);
+        s.folded_docs[f] += docs;
+        s.folded_raw.emplace(f, raw);
+      }
+    });
+    const std::map<std::string, uint64_t>& folded = s.folded_docs;
+    const std::map<std::string, std::string>& raw_of = s.folded_raw;
     for (const auto& c : *required) {
       if (folded.count(c) != 0) continue;
       // The categories within a few edits; when none is, the nearest one all the same (a
@@ -594,8 +689,9 @@ void QueryEngine::AddHints(const QueryNode& query,
       Closest within, nearest;
       for (const auto& [f, docs] : folded) {
         const size_t d = EditDistance(c, f, std::max(c.size(), f.size()));
-        if (d <= near) within.Offer(d, docs, raw_of[f]);
-        nearest.Offer(d, docs, raw_of[f]);
+        const std::string& raw = raw_of.at(f);
+        if (d <= near) within.Offer(d, docs, raw);
+        nearest.Offer(d, docs, raw);
       }
       std::vector<std::string> names = within.Take();
       if (names.empty()) {
@@ -617,8 +713,9 @@ void QueryEngine::AddHints(const QueryNode& query,
   for (const QueryNode* t : terms) {
     if (result->hints.size() >= kMaxTermHints) break;
     if (!seen.insert(t->term).second) continue;
+    const shard::TermBloom::Probes probes = shard::TermBloom::ProbesOf(t->term);
     const bool present = std::any_of(searched.begin(), searched.end(), [&](size_t i) {
-      if (s.blooms[i] && !s.blooms[i]->MayContain(t->term)) return false;
+      if (!s.blooms->MayContain(i, probes)) return false;
       const SegmentReader* r = s.Reader(i);  // reopened if released since (max_open)
       if (r == nullptr) return false;
       auto e = r->Lookup(t->term);
@@ -657,7 +754,7 @@ Status QueryEngine::OpenAllShards() {
   for (size_t i = 0; i < s.shards.size(); ++i) {
     if (s.readers[i] && !s.readers[i]->fully_verified()) {
       s.readers[i].reset();
-      s.open_order.erase(s.open_pos[i]);
+      s.Unlink(i);
     }
   }
   for (size_t i = 0; i < s.shards.size(); ++i) {

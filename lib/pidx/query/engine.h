@@ -79,15 +79,21 @@ struct SearchOptions {
   bool hints = true;  // compute `hints` (costs a dictionary walk only when they apply)
 };
 
-// Segments a QueryEngine keeps open between queries by default. Each open segment is one
-// mapping; the kernel's vm.max_map_count (65530 by default) bounds them per process, and an
-// index may have 100k shards.
-inline constexpr size_t kDefaultMaxOpenSegments = 1024;
+// The segments a QueryEngine keeps open between queries by default, in a process that may
+// make `map_limit` memory mappings (base/map_limit.h: vm.max_map_count, or
+// PIDX_TEST_MAP_LIMIT): half of them, at least 1. Each open segment is one mapping, and the
+// kernel counts every mapping of the process against the same limit (shared libraries,
+// malloc arenas, two per thread stack, a second engine of a reader that reloads): half leaves
+// those 32k at the default 65530, and a test's small limit still has room for the files a
+// command maps besides segments. Past the cap the least recently used segment is released,
+// so an index of any number of shards is searched within the limit.
+size_t MaxOpenSegmentsFor(uint64_t map_limit);
 
 struct EngineOptions {
   // At most this many segments stay open (mapped); past it the least recently used one is
-  // released and opened again, checksum verified again, when a later query needs it. >= 1.
-  size_t max_open_segments = kDefaultMaxOpenSegments;
+  // released and opened again, checksum verified again, when a later query needs it.
+  // 0: MaxOpenSegmentsFor(ProcessMapLimit(env)), decided when the engine is opened.
+  size_t max_open_segments = 0;
 };
 
 class QueryEngine {

@@ -27,6 +27,17 @@ void ContentSignature::AddTerm(std::string_view term, uint32_t doc_freq) {
 
 uint64_t ContentSignature::Digest() const { return static_cast<Xxh3Stream*>(state_)->Digest(); }
 
+TermBloom::Probes TermBloom::ProbesOf(std::string_view term) {
+  const uint64_t h = Xxh3(term);
+  const uint64_t h1 = h, h2 = (h >> 32) | (h << 32) | 1;
+  Probes p;
+  for (int i = 0; i < kProbes; ++i) {
+    p.bits[static_cast<size_t>(i)] =
+        static_cast<uint16_t>((h1 + static_cast<uint64_t>(i) * h2) % kBits);
+  }
+  return p;
+}
+
 void TermBloom::Add(std::string_view term) {
   uint64_t h = Xxh3(term);
   uint64_t h1 = h, h2 = (h >> 32) | (h << 32) | 1;

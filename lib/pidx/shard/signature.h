@@ -37,8 +37,24 @@ class TermBloom {
   static constexpr size_t kBits = 2048;
   static constexpr int kProbes = 4;
 
+  // The bits a term sets and tests. They depend on the term alone, not on the filter: a
+  // query over thousands of shards hashes each term once (ProbesOf) and tests each shard's
+  // filter with MayContain(probes), a few bit tests.
+  struct Probes {
+    std::array<uint16_t, kProbes> bits;
+  };
+  static Probes ProbesOf(std::string_view term);
+
   void Add(std::string_view term);
   bool MayContain(std::string_view term) const;
+  // Invariant: MayContain(ProbesOf(t)) == MayContain(t) for every term t.
+  bool MayContain(const Probes& probes) const {
+    for (const uint16_t bit : probes.bits) {
+      if ((words_[bit / 64] & (uint64_t{1} << (bit % 64))) == 0) return false;
+    }
+    return true;
+  }
+  const std::array<uint64_t, kBits / 64>& words() const { return words_; }  // bit b: word b / 64
   // Bits that differ between two filters.
   size_t DifferingBits(const TermBloom& other) const;
   bool operator==(const TermBloom& other) const { return words_ == other.words_; }
