@@ -311,8 +311,17 @@ TEST_CASE("format-2 footers with a forged meta checksum are refused when out of 
     s.replace(off, 4, b);
     return reforge(s);
   };
-  CHECK(Open(with32(footer + kF2ReservedOffset, 1), false).status().message().find("reserved") !=
-        std::string::npos);
+  for (const uint32_t codec : {2u, 3u, 0xFFFFFFFFu}) {
+    for (const bool full : {false, true}) {
+      std::string bad = with32(footer + kF2DocCodecOffset, codec);
+      std::string sum;
+      PutFixed64(&sum, Xxh3(std::string_view(bad).substr(0, bad.size() - 8)));
+      bad.replace(bad.size() - 8, 8, sum);
+      const Status s = Open(bad, full).status();
+      CHECK(s.kind() == StatusKind::kCorrupt);
+      CHECK(s.message().find("doc_codec is " + std::to_string(codec)) != std::string::npos);
+    }
+  }
   CHECK(Open(with32(kHeaderFlagsOffset, 4), false).status().message().find("reserved") !=
         std::string::npos);
   for (size_t off : {kF2TermBlockSizeOffset, kF2DocBlockSizeOffset, kF2ChunkSizeOffset}) {
