@@ -123,6 +123,12 @@ Status FromParseError(const CLI::ParseError& e, const CLI::App& app, int argc, c
     return Status::Usage("unknown command \"" + std::string(argv[1]) + "\"" +
                          DidYouMean(argv[1], CommandNames()) + " (commands: " + names + ")");
   }
+  if (cmd == nullptr) {  // only options, no command word (CLI11 says "A subcommand is required")
+    global->failure_fields["option"] = argv[1];
+    return Status::Usage("no command given before \"" + std::string(argv[1]) +
+                         "\": the command comes first, pidx COMMAND [OPTIONS] (commands: " + names +
+                         "; pidx help COMMAND)");
+  }
   if (cmd != nullptr && dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
     std::vector<std::string> flags;
     const std::string flag = UnknownFlag(*app.get_subcommand(cmd->name), argc, argv, &flags);
@@ -278,6 +284,7 @@ int main(int argc, char** argv) {
   if (parsed && status.ok()) {
     if (chosen == subs.size()) status = Status::Usage("no command given");
     if (status.ok()) status = cli::ApplyEnvironment(subs[chosen].first, &global);
+    if (status.ok()) status = cli::CheckOutputsOutsideIndex(subs[chosen].first, &global);
   }
   log_config.operation = cmd ? cmd->name : "pidx";
   log_config.quiet = global.quiet;

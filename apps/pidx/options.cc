@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -225,6 +227,51 @@ Status ApplyEnvironment(CLI::App* command, GlobalOptions* g) {
     g->from_env.insert(name);
   }
   for (CLI::App* sub : command->get_subcommands()) PIDX_RETURN_IF_ERROR(ApplyEnvironment(sub, g));
+  return Status::Ok();
+}
+
+namespace {
+
+// The first value of option --`name` of `command`, or "".
+std::string OptionValue(CLI::App* command, const std::string& name) {
+  const CLI::Option* opt = command->get_option_no_throw("--" + name);
+  if (opt == nullptr || opt->count() == 0 || opt->results().empty()) return {};
+  return opt->results().front();
+}
+
+// `path` with every symlink of its existing part resolved, absolute.
+std::filesystem::path Resolved(const std::string& path) {
+  std::error_code ec;
+  auto p = std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec);
+  return ec ? std::filesystem::absolute(path).lexically_normal() : p;
+}
+
+bool Within(const std::filesystem::path& inner, const std::filesystem::path& dir) {
+  auto i = inner.begin();
+  for (auto d = dir.begin(); d != dir.end(); ++d, ++i) {
+    if (d->empty()) continue;  // a trailing separator
+    if (i == inner.end() || *i != *d) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status CheckOutputsOutsideIndex(CLI::App* command, GlobalOptions* g) {
+  const std::string index = OptionValue(command, "index");
+  if (index.empty()) return Status::Ok();
+  const std::filesystem::path dir = Resolved(index);
+  for (const char* name : {"metrics-file", "out", "trace-file"}) {
+    const std::string out = OptionValue(command, name);
+    if (out.empty() || out == "-") continue;
+    if (!Within(Resolved(out), dir)) continue;
+    g->failure_fields["option"] = std::string("--") + name;
+    if (std::string_view(name) == "trace-file") g->trace_file.clear();
+    return Status::Usage(fmt::format(
+        "--{} {} lies inside the index {}: pidx writes only its own files there (an output "
+        "over CURRENT or a manifest would destroy a version); write it elsewhere",
+        name, out, index));
+  }
   return Status::Ok();
 }
 

@@ -168,6 +168,11 @@ Status ApplyEnvironment(CLI::App* command, GlobalOptions* g);
 
 // kUsage "missing --index (or PIDX_INDEX)" when `value` is empty.
 Status Require(const std::string& value, const std::string& long_name);
+// The files a run writes besides the index (--metrics-file, --out, --trace-file) must lie
+// outside its --index directory: pidx writes only its own files there, and an output over
+// CURRENT or a manifest would destroy a version, even from a read-only command. Compared
+// after resolving symlinks. kUsage naming the option; the trace file is then not written.
+Status CheckOutputsOutsideIndex(CLI::App* command, GlobalOptions* g);
 
 // The one registration path of checked options (counts, fractions, versions, --color): `set`
 // parses the text and stores it; a refusal is a BadOptionValue naming the flag and the value.

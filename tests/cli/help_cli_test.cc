@@ -389,3 +389,19 @@ TEST_CASE("pidx without a command lists the commands, exit 64") {
   CHECK(r.exit_code == 64);
   CHECK(r.err.find("no command given (commands: build, rebuild-shard") != std::string::npos);
 }
+
+TEST_CASE("options without a command say the command comes first, also under --json") {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--bogus", "--json"}, {"--json"}, {"--index", "x", "--json"}}) {
+    const RunResult r = Pidx(args, Plain());
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 64);
+    const auto j = nlohmann::json::parse(r.out);
+    CHECK(j["ok"] == false);
+    CHECK(j["option"] == args[0]);
+    const std::string error = j["error"];
+    CHECK(error.find("no command given before \"" + args[0] + "\"") != std::string::npos);
+    CHECK(error.find("commands: build, rebuild-shard") != std::string::npos);
+    CHECK(r.err.find("A subcommand is required") == std::string::npos);
+  }
+}

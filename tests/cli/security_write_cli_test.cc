@@ -397,3 +397,62 @@ TEST_CASE("an output path that is a device or a FIFO is refused and left as it i
     }
   }
 }
+
+TEST_CASE("an output inside the index is refused before any command runs, in every spelling") {
+  TempDir dir;
+  auto catalog = GenCatalog(dir.File("c.jsonl"), 300, 5);
+  auto index = dir.File("idx");
+  REQUIRE(Pidx({"build", "--catalog", catalog, "--index", index}).exit_code == 0);
+  fs::create_symlink(index, dir.File("idx-link"));
+  fs::create_symlink(index + "/CURRENT", dir.File("current-link"));
+  const auto before = Contents(index);
+  // Every spelling of a path in the index: plain, through "..", through a symlink to the index
+  // or to a file in it, a name that does not exist yet, the index itself.
+  const std::vector<std::string> inside = {index + "/CURRENT",
+                                           index + "/../idx/CURRENT",
+                                           dir.File("idx-link") + "/CURRENT",
+                                           dir.File("current-link"),
+                                           index + "/new.prom",
+                                           index + "/segments/x",
+                                           index};
+  const std::vector<std::vector<std::string>> commands = {
+      {"query", "--index", index, "--count", "x"},
+      {"verify", "--index", index},
+      {"stats", "--index", index},
+      {"gc", "--index", index},
+      {"build", "--catalog", catalog, "--index", index, "--force"},
+      {"plan", "--catalog", catalog, "--index", index, "--workers", "2"}};
+  int cases = 0;
+  for (const auto& base : commands) {
+    for (const std::string option : {"--metrics-file", "--trace-file", "--out"}) {
+      const bool takes = option == "--trace-file" || (option == "--out" && base[0] == "plan") ||
+                         (option == "--metrics-file" &&
+                          (base[0] == "verify" || base[0] == "gc" || base[0] == "build"));
+      if (!takes) continue;
+      for (const std::string& path : inside) {
+        auto args = base;
+        args.push_back(option);
+        args.push_back(path);
+        if (base[0] == "plan" && option != "--out") {
+          args.push_back("--out");
+          args.push_back(dir.File("plan.json"));
+        }
+        args.push_back("--log-format");
+        args.push_back("json");
+        RunResult r = Pidx(args);
+        std::string line;
+        for (const auto& a : args) line += a + " ";
+        INFO(line << ": " << r.err);
+        CHECK(r.exit_code == 64);
+        CHECK(r.err.find("lies inside the index") != std::string::npos);
+        CHECK(Contents(index) == before);
+        ++cases;
+      }
+    }
+  }
+  CHECK(cases == 10 * 7);  // 10 (command, option) pairs
+  // A neighbour whose name starts like the index is outside it.
+  RunResult ok = Pidx({"query", "--index", index, "--count", "x", "--trace-file", index + "x"});
+  CHECK(ok.exit_code == 0);
+  CHECK(fs::exists(index + "x"));
+}

@@ -298,7 +298,17 @@ TEST_CASE("SIGTERM during a build publishes nothing and exits 143") {
       pidx::testing::Spawn(pidx::testing::PidxBin(),
                            {"build", "--catalog", big, "--index", index, "--log-format", "json"},
                            dir.File("t.out"), dir.File("t.err"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  // The signal goes once the build has said it started (its handlers are in place by then): a
+  // fixed delay could land before main under a loaded sanitizer run, where the default action
+  // kills the process without a word.
+  auto started = [&] {
+    const std::string err = dir.File("t.err");
+    return fs::exists(err) && ReadFile(err).find("index.build.started") != std::string::npos;
+  };
+  for (int i = 0; i < 1000 && !started(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   kill(pid, SIGTERM);
   int code = pidx::testing::Wait(pid);
   if (code != 0) {
