@@ -619,8 +619,19 @@ TEST_CASE("a raw doc block over the readers' bound makes the writer use codec 0"
   CHECK(full->doc_codec() == kDocCodecRaw);
   CHECK(full->doc(35).title.size() == kMaxRawDocBlock + 1);
   CHECK(TouchEverything(*Open(bytes, false), c).ok());
-  c.docs[35].title.resize(kMaxRawDocBlock - 1000);
-  CHECK(Open(Write(c, 2), true)->doc_codec() == kDocCodecZstd);
+  // The bound is on the exact raw size: a block of exactly kMaxRawDocBlock bytes is codec 1.
+  size_t others = 0;
+  for (size_t d = 32; d < 40; ++d) {
+    if (d == 35) continue;
+    others += 1 + c.docs[d].external_id.size() + 1 + c.docs[d].title.size() + 8 + 2;
+  }
+  const size_t fixed = 1 + c.docs[35].external_id.size() + 4 + 8 + 2;  // 4: the title's varint
+  c.docs[35].title.assign(kMaxRawDocBlock - others - fixed, 't');
+  const std::string at_bound = Write(c, 2);
+  CHECK(Open(at_bound, true)->doc_codec() == kDocCodecZstd);
+  CHECK(Unzstd(DocBlocks(at_bound)[1]).size() == kMaxRawDocBlock);
+  c.docs[35].title += 't';
+  CHECK(Open(Write(c, 2), true)->doc_codec() == kDocCodecRaw);
 }
 
 // Format-2 segments from before doc_codec (raw doc blocks, the field 0) keep reading: the fuzz

@@ -116,56 +116,63 @@ Result<std::string> SegmentWriter::Finish2() {
       docs_.empty() ? 0 : static_cast<uint32_t>(docs_.front().field_hashes.size());
   std::string docs_blob;
   std::string doc_index;
-  // The raw blocks first; a raw block over kMaxRawDocBlock (a reader's bound) makes the whole
-  // segment codec 0, which depends only on the content, so determinism holds.
-  std::string raw;
-  std::vector<size_t> raw_ends;
-  for (size_t first = 0; first < docs_.size(); first += kDocBlockSize) {
+  auto encode = [&](size_t d, std::string* raw) {
+    const DocRecord& doc = docs_[d];
+    PutVarint(raw, doc.external_id.size());
+    *raw += doc.external_id;
+    PutVarint(raw, doc.title.size());
+    *raw += doc.title;
+    PutFixed64(raw, doc.content_hash);
+    for (const uint16_t h : doc.field_hashes) {
+      raw->push_back(static_cast<char>(h & 0xFF));
+      raw->push_back(static_cast<char>(h >> 8));
+    }
+  };
+  // A raw block over kMaxRawDocBlock (a reader's bound) makes the whole segment codec 0, which
+  // depends only on the content, so determinism holds. Sizes first, so that no block is
+  // encoded twice.
+  auto varint_size = [](uint64_t v) {
+    size_t n = 1;
+    for (; v >= 0x80; v >>= 7) ++n;
+    return n;
+  };
+  uint32_t doc_codec = doc_codec_;
+  for (size_t first = 0; first < docs_.size() && doc_codec != kDocCodecRaw;
+       first += kDocBlockSize) {
+    uint64_t size = 0;
     for (size_t d = first; d < docs_.size() && d < first + kDocBlockSize; ++d) {
       const DocRecord& doc = docs_[d];
-      PutVarint(&raw, doc.external_id.size());
-      raw += doc.external_id;
-      PutVarint(&raw, doc.title.size());
-      raw += doc.title;
-      PutFixed64(&raw, doc.content_hash);
-      for (const uint16_t h : doc.field_hashes) {
-        raw.push_back(static_cast<char>(h & 0xFF));
-        raw.push_back(static_cast<char>(h >> 8));
-      }
+      size += varint_size(doc.external_id.size()) + doc.external_id.size() +
+              varint_size(doc.title.size()) + doc.title.size() + 8 + 2 * doc.field_hashes.size();
     }
-    raw_ends.push_back(raw.size());
+    if (size > kMaxRawDocBlock) doc_codec = kDocCodecRaw;
   }
-  uint32_t doc_codec = doc_codec_;
-  for (size_t b = 0, begin = 0; b < raw_ends.size(); begin = raw_ends[b++]) {
-    if (raw_ends[b] - begin > kMaxRawDocBlock) doc_codec = kDocCodecRaw;
-  }
-  std::vector<size_t> block_sizes;
-  if (doc_codec == kDocCodecRaw) {
-    for (size_t b = 0, begin = 0; b < raw_ends.size(); begin = raw_ends[b++]) {
-      block_sizes.push_back(raw_ends[b] - begin);
-    }
-    docs_blob = std::move(raw);
-  } else {
-    std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(nullptr, ZSTD_freeCCtx);
+  if (doc_codec == kDocCodecZstd) {
+    cctx.reset(ZSTD_createCCtx());
     if (cctx == nullptr) return Status::Internal("segment: out of memory for zstd");
-    std::string frame;
-    for (size_t b = 0, begin = 0; b < raw_ends.size(); begin = raw_ends[b++]) {
-      const size_t n = raw_ends[b] - begin;
-      frame.resize(ZSTD_compressBound(n));
+  }
+  std::string raw;
+  for (size_t first = 0, b = 0; first < docs_.size(); first += kDocBlockSize, ++b) {
+    raw.clear();
+    for (size_t d = first; d < docs_.size() && d < first + kDocBlockSize; ++d) encode(d, &raw);
+    const size_t begin = docs_blob.size();
+    if (doc_codec == kDocCodecRaw) {
+      docs_blob += raw;
+    } else {
+      docs_blob.resize(begin + ZSTD_compressBound(raw.size()));
       // ZSTD_compressCCtx writes the content size into the frame header and no dictionary id
       // or checksum (the doc index holds the block's checksum).
-      const size_t got = ZSTD_compressCCtx(cctx.get(), frame.data(), frame.size(),
-                                           raw.data() + begin, n, doc_level_);
+      const size_t got =
+          ZSTD_compressCCtx(cctx.get(), docs_blob.data() + begin, docs_blob.size() - begin,
+                            raw.data(), raw.size(), doc_level_);
       if (ZSTD_isError(got)) {
         return Status::Internal(
             fmt::format("segment {}: zstd of doc block {}: {}", shard_, b, ZSTD_getErrorName(got)));
       }
-      docs_blob.append(frame.data(), got);
-      block_sizes.push_back(got);
+      docs_blob.resize(begin + got);
     }
-  }
-  for (size_t b = 0, begin = 0; b < block_sizes.size(); begin += block_sizes[b++]) {
-    const std::string_view block = std::string_view(docs_blob).substr(begin, block_sizes[b]);
+    const std::string_view block = std::string_view(docs_blob).substr(begin);
     PutFixed64(&doc_index, Xxh3(block));
     PutVarint(&doc_index, block.size());
   }
