@@ -19,8 +19,7 @@ struct BuildFlags {
   std::vector<std::string> catalogs;
   CatalogReadFlags read;
   std::string schema;
-  int analyzer_version = 0;  // 0: the latest
-  bool no_accent_folding = false;
+  AnalyzerFlags analyzer;
   ShardCountFlags shard_counts;
   std::string lock_timeout = "5s";
   ShrinkGuardFlags guard;
@@ -42,8 +41,8 @@ Status RunStage(const BuildFlags& f, const GlobalOptions& g) {
   if (!f.schema.empty() && !g.from_env.count("schema")) {
     return Status::Usage("--schema cannot be combined with --plan: the plan carries the schema");
   }
-  if ((f.analyzer_version != 0 && !g.from_env.count("analyzer-version")) ||
-      (f.no_accent_folding && !g.from_env.count("no-accent-folding"))) {
+  if ((f.analyzer.version != 0 && !g.from_env.count("analyzer-version")) ||
+      (f.analyzer.no_accent_folding && !g.from_env.count("no-accent-folding"))) {
     return Status::Usage(
         "--analyzer-version and --no-accent-folding cannot be combined with --plan: the plan "
         "carries the analyzer");
@@ -102,11 +101,7 @@ Status RunBuild(const BuildFlags& f, const GlobalOptions& g, CommandMetrics* met
   o.index_dir = f.index;
   PIDX_ASSIGN_OR_RETURN(o.format, ParseFormat(f.read, g));
   o.schema_file = f.schema;
-  if (f.analyzer_version != 0) o.analyzer.version = f.analyzer_version;
-  if (f.no_accent_folding && o.analyzer.version < 2) {
-    return g.BadValue("no-accent-folding", "analyzer version 1 folds no accents to keep");
-  }
-  if (f.no_accent_folding || o.analyzer.version < 2) o.analyzer.fold_accents = false;
+  PIDX_RETURN_IF_ERROR(ApplyAnalyzerFlags(f.analyzer, g, &o.analyzer));
   o.shards_per_category = f.shard_counts.shards();
   o.target_shard_docs = f.shard_counts.target();
   o.max_bad_lines = f.read.max_bad_lines;
@@ -185,10 +180,7 @@ CommandRun SetupBuild(CLI::App* app, GlobalOptions* global) {
   AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
-  AddCountOption(app, "analyzer-version", &f->analyzer_version, 1, LatestAnalyzerVersion(),
-                 "Analyzer version, 1-2 (default 2; docs/QUERY.md), stored in the version");
-  app->add_flag("--no-accent-folding", f->no_accent_folding,
-                "Analyzer 2: keep accents in text fields (naive and naïve differ)");
+  AddAnalyzerOptions(app, &f->analyzer);
   AddShardCountOptions(app, &f->shard_counts);
   AddShrinkGuardOptions(app, &f->guard);
   AddThreadsOption(app, &f->threads);

@@ -17,6 +17,7 @@ struct PlanFlags {
   std::vector<std::string> catalogs;
   CatalogReadFlags read;
   std::string schema;
+  AnalyzerFlags analyzer;
   ShardCountFlags shard_counts;
   uint32_t workers = 0;
   std::string out;
@@ -33,6 +34,7 @@ Status RunPlan(const PlanFlags& f, const GlobalOptions& g) {
   o.index_dir = f.index;
   o.catalog_format = f.read.format;
   o.schema_file = f.schema;
+  PIDX_RETURN_IF_ERROR(ApplyAnalyzerFlags(f.analyzer, g, &o.analyzer));
   o.shards_per_category = f.shard_counts.shards();
   o.target_shard_docs = f.shard_counts.target();
   o.max_bad_lines = f.read.max_bad_lines;
@@ -95,6 +97,7 @@ CommandRun SetupPlan(CLI::App* app, GlobalOptions* global) {
   AddCatalogReadOptions(app, &f->read);
   app->add_option("--schema", f->schema, "Schema file (JSON) renaming fields or changing roles")
       ->type_name("FILE");
+  AddAnalyzerOptions(app, &f->analyzer);
   AddShardCountOptions(app, &f->shard_counts);
   AddThreadsOption(app, &f->threads);
   return [f, global] { return RunPlan(*f, *global); };

@@ -117,6 +117,13 @@ void AddIndexOption(CLI::App* app, std::string* index) {
   app->add_option("--index", *index, "Index directory")->type_name("DIR");
 }
 
+void AddAnalyzerOptions(CLI::App* app, AnalyzerFlags* f) {
+  AddCountOption(app, "analyzer-version", &f->version, 1, LatestAnalyzerVersion(),
+                 "Analyzer version, 1-2 (default 2; docs/QUERY.md), stored in the version");
+  app->add_flag("--no-accent-folding", f->no_accent_folding,
+                "Analyzer 2: keep accents in text fields (naive and naïve differ)");
+}
+
 void AddCatalogOption(CLI::App* app, std::vector<std::string>* catalogs) {
   app->add_option("--catalog", *catalogs,
                   "Catalog file(s): .jsonl/.ndjson/.csv/.tsv[.gz|.zst], - for stdin")

@@ -166,6 +166,24 @@ std::optional<bool> ParseFlagValue(std::string_view value);
 // version of `verify --version V` and friends and never means "print pidx's version".
 Status ApplyEnvironment(CLI::App* command, GlobalOptions* g);
 
+// --analyzer-version and --no-accent-folding, as build and plan take them.
+struct AnalyzerFlags {
+  int version = 0;  // 0: the latest
+  bool no_accent_folding = false;
+};
+void AddAnalyzerOptions(CLI::App* app, AnalyzerFlags* f);
+// Applies the flags to `settings` (an analysis::AnalyzerSettings, which the app layer sees
+// through ops/ and scaleout/ only). kUsage when --no-accent-folding meets analyzer 1.
+template <typename Settings>
+Status ApplyAnalyzerFlags(const AnalyzerFlags& f, const GlobalOptions& g, Settings* settings) {
+  if (f.version != 0) settings->version = f.version;
+  if (f.no_accent_folding && settings->version < 2) {
+    return g.BadValue("no-accent-folding", "analyzer version 1 folds no accents to keep");
+  }
+  if (f.no_accent_folding || settings->version < 2) settings->fold_accents = false;
+  return Status::Ok();
+}
+
 // kUsage "missing --index (or PIDX_INDEX)" when `value` is empty.
 Status Require(const std::string& value, const std::string& long_name);
 // The files a run writes besides the index (--metrics-file, --out, --trace-file) must lie

@@ -394,6 +394,25 @@ TEST_CASE("a version built with analyzer 1 answers every query exactly as before
     CHECK(QueryJson(index, a["query"].get<std::string>())["total"] == a["total"]);
   }
 
+  // A scale-out build asked for analyzer 1 (plan --analyzer-version 1) builds what build does.
+  const std::string plan = dir.File("plan.json");
+  REQUIRE(Pidx({"plan", "--catalog", data + "/v1_catalog.jsonl", "--index", dir.File("scaled"),
+                "--workers", "2", "--out", plan, "--analyzer-version", "1",
+                "--shards-per-category", "1"})
+              .exit_code == 0);
+  for (const std::string w : {"0", "1"}) {
+    REQUIRE(Pidx({"build", "--plan", plan, "--worker", w, "--stage", dir.File("stage")})
+                .exit_code == 0);
+  }
+  REQUIRE(Pidx({"publish", "--index", dir.File("scaled"), "--stage", dir.File("stage"), "--plan",
+                plan})
+              .exit_code == 0);
+  CHECK(ShardContents(dir.File("scaled")) == ShardContents(rebuilt));
+  CHECK(Pidx({"plan", "--catalog", data + "/v1_catalog.jsonl", "--index", dir.File("scaled"),
+              "--workers", "1", "--out", dir.File("p2.json"), "--analyzer-version", "1",
+              "--no-accent-folding"})
+            .exit_code == 64);
+
   // The same catalog under analyzer 2 answers some of these differently: the test can fail.
   const std::string v2 = dir.File("v2");
   REQUIRE(Pidx({"build", "--catalog", data + "/v1_catalog.jsonl", "--index", v2,

@@ -214,6 +214,7 @@ Result<MadePlan> MakePlan(const PlanOptions& options, Env* env) {
   PIDX_ASSIGN_OR_RETURN(ingest_opts.reader.format, catalog::ParseFormat(options.catalog_format));
   ingest_opts.reader.max_line_bytes = options.max_line_bytes;
   ingest_opts.max_bad_lines = options.max_bad_lines;
+  ingest_opts.analyzer = options.analyzer;
   ingest_opts.shards_per_category = options.shards_per_category;
   ingest_opts.target_shard_docs = options.target_shard_docs;
   ingest_opts.threads = options.threads;

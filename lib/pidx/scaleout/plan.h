@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pidx/analysis/analyzer.h"
 #include "pidx/base/env.h"
 #include "pidx/base/status.h"
 #include "pidx/ops/progress.h"
@@ -70,7 +71,8 @@ struct PlanOptions {
   std::vector<std::string> catalogs;
   std::string index_dir;
   std::string catalog_format = "auto";
-  std::string schema_file;  // empty: the default schema
+  std::string schema_file;              // empty: the default schema
+  analysis::AnalyzerSettings analyzer;  // stored in the plan; every worker builds with it
   uint32_t shards_per_category = 8;
   uint64_t target_shard_docs = 0;  // as BuildOptions
   uint64_t max_bad_lines = 0;
