@@ -17,7 +17,7 @@ PIDX_BUILD_PACKAGES=(
 #   util-linux gzip zstd      flock, compressed catalogs
 #   python3 strace eatmydata  the model-based test, the fsync audit
 #   python3-jsonschema        every command's --json output checked against docs/schemas/
-#   python3-xxhash            the independent segment decoder (tests/segment/decode_seg2.py)
+#   python3-xxhash python3-zstandard   the independent segment decoder (tests/segment/decode_seg2.py)
 #   clang libclang-rt-14-dev  the libFuzzer targets (tests/fuzz)
 #   slurm-wlm munge parallel  scale-out on real engines (a private one-node Slurm cluster)
 #   man-db dpkg-dev           man pidx after cmake --install; cpack -G DEB (dpkg-shlibdeps)
@@ -27,7 +27,7 @@ PIDX_BUILD_PACKAGES=(
 PIDX_TEST_PACKAGES=(
   catch2 libsqlite3-dev
   util-linux gzip zstd
-  python3 strace eatmydata python3-jsonschema python3-xxhash
+  python3 strace eatmydata python3-jsonschema python3-xxhash python3-zstandard
   clang libclang-rt-14-dev
   slurm-wlm munge parallel
   man-db dpkg-dev

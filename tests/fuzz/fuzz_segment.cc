@@ -3,7 +3,8 @@
 // a hang or a sanitizer report. Random bytes almost never carry a right checksum, so when the
 // first byte is even the target writes the right ones into the footer (format 2: the meta
 // checksum, then the whole-file one): the structure checks behind them get fuzzed too (a forged
-// checksum is a case the reader must survive anyway).
+// checksum is a case the reader must survive anyway). Format 2's doc block checksums are forged
+// as well, so that mutated zstd frames (doc_codec 1) reach the decompression and its bounds.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 #include "pidx/base/checksum.h"
 #include "pidx/base/coding.h"
+#include "pidx/segment/codec.h"
 #include "pidx/segment/format.h"
 #include "pidx/segment/segment_reader.h"
 
@@ -39,6 +41,33 @@ void ForgeMeta(std::string* bytes) {
   bytes->replace(footer + pidx::segment::kF2MetaChecksumOffset, 8, sum);
 }
 
+// Format 2: each doc index entry's checksum set to the XXH3-64 of its block, for the entries
+// whose sizes stay within the docs section (sizes are not changed, so the file keeps its shape).
+void ForgeDocIndex(std::string* bytes) {
+  if (bytes->size() < pidx::segment::kSegmentHeaderSize + kSegmentFooterSize2) return;
+  if (pidx::DecodeFixed32(bytes->data() + pidx::segment::kHeaderVersionOffset) != 2) return;
+  const size_t footer = bytes->size() - kSegmentFooterSize2;
+  uint64_t off[2], size[2];
+  for (int k = 0; k < 2; ++k) {
+    const int i = k == 0 ? static_cast<int>(pidx::segment::Section2::kDocs)
+                         : static_cast<int>(pidx::segment::Section2::kDocIndex);
+    off[k] = pidx::DecodeFixed64(bytes->data() + footer + 16 * i);
+    size[k] = pidx::DecodeFixed64(bytes->data() + footer + 16 * i + 8);
+    if (off[k] > footer || size[k] > footer - off[k]) return;
+  }
+  pidx::segment::ByteCursor in(std::string_view(*bytes).substr(off[1], size[1]));
+  uint64_t at = 0;
+  while (!in.done()) {
+    const size_t entry = off[1] + (size[1] - in.remaining());
+    uint64_t sum, n;
+    if (!in.Fixed64(&sum) || !in.Varint(&n) || n > size[0] - at) return;
+    std::string fixed;
+    pidx::PutFixed64(&fixed, pidx::Xxh3(std::string_view(*bytes).substr(off[0] + at, n)));
+    bytes->replace(entry, 8, fixed);
+    at += n;
+  }
+}
+
 void Exercise(const pidx::segment::SegmentReader& r, std::string_view bytes) {
   // The prefix walk is bounds-safe on a dictionary that Open accepted but Validate would not
   // (unsorted terms): it may miss terms, never read outside the file or pass the cap.
@@ -63,6 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool forge = (data[0] & 1) == 0;
   auto bytes = std::make_shared<std::string>(reinterpret_cast<const char*>(data) + 1, size - 1);
   if (forge && bytes->size() >= 8) {
+    ForgeDocIndex(bytes.get());
     ForgeMeta(bytes.get());
     std::string sum;
     pidx::PutFixed64(&sum, pidx::Xxh3(std::string_view(*bytes).substr(0, bytes->size() - 8)));

@@ -8,8 +8,10 @@ alone: no code of lib/. Used by tests/segment/seg2_cli_test.py to check that it 
 import struct
 import sys
 import xxhash  # python3-xxhash: XXH3-64, seed 0
+import zstandard  # python3-zstandard: doc blocks of codec 1
 
 FOOTER = 176
+MAX_RAW_DOC_BLOCK = 16 << 20  # the largest content size a codec-1 doc block may declare
 SECTIONS = ["shard name", "term blocks", "block index", "postings", "posting checksums", "docs",
             "doc index"]
 
@@ -85,6 +87,24 @@ def roaring(buf):
     return ids
 
 
+def inflate(frame):
+    """A codec-1 doc block: one zstd frame that declares its content size (at most 16 MiB) and
+    decompresses to exactly that many bytes."""
+    if frame[:4] != b"\x28\xb5\x2f\xfd":
+        raise Corrupt("doc block is not a zstd frame")
+    try:
+        size = zstandard.get_frame_parameters(frame).content_size
+        if size == zstandard.CONTENTSIZE_UNKNOWN or size > MAX_RAW_DOC_BLOCK:
+            raise Corrupt("doc block declares no content size, or too large a one")
+        d = zstandard.ZstdDecompressor().decompressobj()
+        raw = d.decompress(frame)
+    except zstandard.ZstdError as e:
+        raise Corrupt("doc block: zstd: %s" % e)
+    if not d.eof or d.unused_data or len(raw) != size:
+        raise Corrupt("doc block is not one zstd frame of its declared size")
+    return raw
+
+
 class Segment:
     def __init__(self, data):
         self.data = data
@@ -100,9 +120,12 @@ class Segment:
             off, size = struct.unpack_from("<QQ", data, f + 16 * i)
             self.sections.append(data[off:off + size])
         (self.docs, self.terms, self.postings, self.term_block, self.doc_block, self.chunk,
-         self.fields, self.inline_max, reserved) = struct.unpack_from("<IIQIIIIII", data, f + 112)
-        if reserved or struct.unpack_from("<I", data, 12)[0]:
+         self.fields, self.inline_max, self.doc_codec) = struct.unpack_from("<IIQIIIIII", data,
+                                                                             f + 112)
+        if struct.unpack_from("<I", data, 12)[0]:
             raise Corrupt("reserved field set")
+        if self.doc_codec not in (0, 1):
+            raise Corrupt("unknown doc_codec %d" % self.doc_codec)
         meta = data[:16] + b"".join(self.sections[i] for i in (0, 2, 4, 6)) + data[f:f + 152]
         if xxh3(meta) != struct.unpack_from("<Q", data, f + 152)[0]:
             raise Corrupt("meta checksum mismatch")
@@ -163,6 +186,8 @@ class Segment:
             at += size
             if xxh3(block) != checksum:
                 raise Corrupt("doc block checksum mismatch")
+            if self.doc_codec == 1:
+                block = inflate(block)
             p = 0
             for _ in range(min(left, self.doc_block)):
                 n, p = varint(block, p)
@@ -176,6 +201,8 @@ class Segment:
                 fields = list(struct.unpack_from("<%dH" % self.fields, block, p))
                 p += 2 * self.fields
                 yield ext, title, h, fields
+            if p != len(block):
+                raise Corrupt("doc block has bytes after its records")
             left -= min(left, self.doc_block)
 
 

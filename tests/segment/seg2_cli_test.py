@@ -7,7 +7,7 @@
    query that touches it fail naming the shard, and `pidx verify` fail naming the shard.
 
     seg2_cli_test.py --pidx PIDX --gen PIDX_GEN
-Exit 0 passed, 1 failed, 77 skipped (python3-xxhash missing).
+Exit 0 passed, 1 failed, 77 skipped (python3-xxhash or python3-zstandard missing).
 """
 import argparse
 import json
@@ -23,7 +23,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
     import decode_seg2 as seg2
-except ImportError as e:  # xxhash: python3-xxhash is Debian's, which another python3 lacks
+except ImportError as e:  # python3-xxhash, python3-zstandard: Debian's, another python3 lacks them
     if os.path.exists("/usr/bin/python3") and sys.executable != "/usr/bin/python3":
         os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
     print("skipped:", e)
@@ -72,6 +72,7 @@ def main():
             path = os.path.join(index, "segments", e["segment"])
             s = seg2.Segment(open(path, "rb").read())
             check(s.shard == e["shard"], "shard name of " + e["segment"])
+            check(s.doc_codec == 1, "doc blocks of %s are zstd (doc_codec 1)" % e["shard"])
             check(s.docs == e["docs"] and s.terms == e["terms"] and s.postings == e["postings"],
                   "counts of " + e["shard"])
             docs = list(s.doc_records())

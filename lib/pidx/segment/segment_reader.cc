@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <zstd.h>
 
 #include "pidx/base/checksum.h"
 #include "pidx/base/coding.h"
@@ -111,6 +112,54 @@ Status TileSections(std::string_view data, uint64_t footer, int count, const cha
   return Status::Ok();
 }
 
+// A codec-1 doc block (docs/FORMAT.md "Doc blocks"): exactly one zstd frame that declares its
+// content size, at most kMaxRawDocBlock, and decompresses to exactly that many bytes, which are
+// appended to `out`. The size is checked before anything is allocated. False with `why`.
+bool InflateDocBlock(std::string_view frame, std::string* out, std::string* why) {
+  if (frame.size() < 4 || DecodeFixed32(frame.data()) != ZSTD_MAGICNUMBER) {
+    *why = "is not a zstd frame";
+    return false;
+  }
+  const size_t frame_size = ZSTD_findFrameCompressedSize(frame.data(), frame.size());
+  if (ZSTD_isError(frame_size)) {
+    *why = fmt::format("is not a whole zstd frame ({})", ZSTD_getErrorName(frame_size));
+    return false;
+  }
+  if (frame_size != frame.size()) {
+    *why = fmt::format("has {} bytes after its zstd frame", frame.size() - frame_size);
+    return false;
+  }
+  const unsigned long long declared = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == ZSTD_CONTENTSIZE_ERROR) {
+    *why = "zstd frame does not declare its content size";
+    return false;
+  }
+  if (declared > kMaxRawDocBlock) {
+    *why = fmt::format("zstd frame declares {} bytes, more than the {} a doc block may hold",
+                       declared, kMaxRawDocBlock);
+    return false;
+  }
+  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(),
+                                                                       ZSTD_freeDCtx);
+  if (dctx == nullptr) {
+    *why = "cannot allocate a zstd context";
+    return false;
+  }
+  const size_t begin = out->size();
+  out->resize(begin + declared);
+  const size_t got =
+      ZSTD_decompressDCtx(dctx.get(), out->data() + begin, declared, frame.data(), frame.size());
+  if (ZSTD_isError(got) || got != declared) {
+    *why =
+        ZSTD_isError(got)
+            ? fmt::format("zstd frame does not decompress ({})", ZSTD_getErrorName(got))
+            : fmt::format("zstd frame decompresses to {} bytes, its header says {}", got, declared);
+    out->resize(begin);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 struct SegmentReader::DecodedBlock {
@@ -165,6 +214,20 @@ struct SegmentReader::DecodedBlocks {
   size_t count;
 };
 
+// Lazy readers, codec 1: each doc block decompressed once, published like DecodedBlocks.
+struct SegmentReader::DecodedDocBlocks {
+  explicit DecodedDocBlocks(size_t n) : slots(new std::atomic<const std::string*>[n]), count(n) {
+    for (size_t i = 0; i < n; ++i) slots[i].store(nullptr, std::memory_order_relaxed);
+  }
+  ~DecodedDocBlocks() {
+    for (size_t i = 0; i < count; ++i) delete slots[i].load(std::memory_order_relaxed);
+  }
+  DecodedDocBlocks(const DecodedDocBlocks&) = delete;
+  DecodedDocBlocks& operator=(const DecodedDocBlocks&) = delete;
+  std::unique_ptr<std::atomic<const std::string*>[]> slots;
+  size_t count;
+};
+
 Status SegmentReader::Corrupt(const std::string& what) const {
   return Status::Corrupt(name_ + ": " + what);
 }
@@ -211,12 +274,13 @@ Result<SegmentReader> SegmentReader::Open2(std::string_view data, std::string na
   if (const uint32_t flags = DecodeFixed32(Bytes(data, kHeaderFlagsOffset)); flags != 0) {
     return corrupt(fmt::format("reserved header flags are {:#x}, not 0", flags));
   }
-  if (const uint32_t reserved = DecodeFixed32(Bytes(data, footer + kF2ReservedOffset));
-      reserved != 0) {
-    return corrupt(fmt::format("reserved footer field is {:#x}, not 0", reserved));
+  const uint32_t doc_codec = DecodeFixed32(Bytes(data, footer + kF2DocCodecOffset));
+  if (doc_codec != kDocCodecRaw && doc_codec != kDocCodecZstd) {
+    return corrupt(fmt::format("footer doc_codec is {}, not 0 (raw) or 1 (zstd)", doc_codec));
   }
 
   SegmentReader r;
+  r.doc_codec_ = doc_codec;
   r.version_ = kSegmentFormatVersion2;
   r.full_ = full;
   r.name_ = std::move(name);
@@ -315,6 +379,9 @@ Result<SegmentReader> SegmentReader::Open2(std::string_view data, std::string na
   if (full) PIDX_RETURN_IF_ERROR(r.Materialize());
   if (!full) {
     r.decoded_ = std::make_shared<DecodedBlocks>(r.blocks_.size());
+    if (r.doc_codec_ == kDocCodecZstd) {
+      r.decoded_docs_ = std::make_shared<DecodedDocBlocks>(r.doc_blocks_.size());
+    }
     r.block_keys_.reserve(r.blocks_.size());
     for (size_t b = 0; b < r.blocks_.size(); ++b) {
       const std::string_view first = r.blocks_[b].first_term;
@@ -418,22 +485,70 @@ Status SegmentReader::Materialize() {
     return Corrupt(
         fmt::format("footer posting count {} but the dfs sum to {}", posting_count_, df_sum));
   }
+  // Codec 1: every block decompressed into one buffer, which the flat offsets point into.
+  std::string raw;
   flat_doc_offsets_.assign(1, 0);
   flat_doc_offsets_.reserve(uint64_t{doc_count_} + 1);
   for (size_t b = 0; b < doc_blocks_.size(); ++b) {
-    const uint64_t entries =
-        std::min<uint64_t>(doc_block_size_, doc_count_ - b * uint64_t{doc_block_size_});
-    ByteCursor in(docs_blob_.substr(doc_blocks_[b].offset, doc_blocks_[b].size));
-    for (uint64_t k = 0; k < entries; ++k) {
-      DocView view;
-      if (!ParseDoc2(&in, field_hash_count_, &view)) {
-        return Corrupt(fmt::format("doc {} record is malformed", b * doc_block_size_ + k));
+    const std::string_view stored = docs_blob_.substr(doc_blocks_[b].offset, doc_blocks_[b].size);
+    std::string_view block = stored;
+    uint64_t base = doc_blocks_[b].offset;
+    if (doc_codec_ == kDocCodecZstd) {
+      base = raw.size();
+      std::string why;
+      if (!InflateDocBlock(stored, &raw, &why)) {
+        return Corrupt(fmt::format("doc block {}: {}", b, why));
       }
-      flat_doc_offsets_.push_back(doc_blocks_[b].offset + doc_blocks_[b].size - in.remaining());
+      block = std::string_view(raw).substr(base);
     }
-    if (!in.done()) return Corrupt(fmt::format("doc block {} has bytes after its records", b));
+    PIDX_RETURN_IF_ERROR(ParseDocBlock(b, block, base, &flat_doc_offsets_));
+  }
+  if (doc_codec_ == kDocCodecZstd) {
+    docs_raw_ = std::make_shared<const std::string>(std::move(raw));
+    docs_blob_ = *docs_raw_;
   }
   return Status::Ok();
+}
+
+Status SegmentReader::ParseDocBlock(size_t b, std::string_view block, uint64_t base,
+                                    std::vector<uint64_t>* ends) const {
+  const uint64_t entries =
+      std::min<uint64_t>(doc_block_size_, doc_count_ - b * uint64_t{doc_block_size_});
+  ByteCursor in(block);
+  for (uint64_t k = 0; k < entries; ++k) {
+    DocView view;
+    if (!ParseDoc2(&in, field_hash_count_, &view)) {
+      return Corrupt(
+          fmt::format("doc block {}: doc {} record is malformed", b, b * doc_block_size_ + k));
+    }
+    if (ends != nullptr) ends->push_back(base + block.size() - in.remaining());
+  }
+  if (!in.done()) return Corrupt(fmt::format("doc block {} has bytes after its records", b));
+  return Status::Ok();
+}
+
+Result<std::string_view> SegmentReader::DocBlock(size_t b) const {
+  const Block& blk = doc_blocks_[b];
+  const std::string_view bytes = docs_blob_.substr(blk.offset, blk.size);
+  std::atomic<uint8_t>* doc_flags =
+      checked_.get() + blocks_.size() + CeilDiv(postings_blob_.size(), chunk_size_);
+  PIDX_RETURN_IF_ERROR(VerifyBlock("doc block", b, bytes, blk.checksum, doc_flags + b));
+  if (doc_codec_ == kDocCodecRaw) return bytes;
+  std::atomic<const std::string*>& slot = decoded_docs_->slots[b];
+  if (const std::string* done = slot.load(std::memory_order_acquire))
+    return std::string_view(*done);
+  auto raw = std::make_unique<std::string>();
+  std::string why;
+  if (!InflateDocBlock(bytes, raw.get(), &why)) {
+    return Corrupt(fmt::format("doc block {}: {}", b, why));
+  }
+  PIDX_RETURN_IF_ERROR(ParseDocBlock(b, *raw, 0, nullptr));
+  const std::string* expected = nullptr;
+  if (slot.compare_exchange_strong(expected, raw.get(), std::memory_order_acq_rel,
+                                   std::memory_order_acquire)) {
+    return std::string_view(*raw.release());
+  }
+  return std::string_view(*expected);  // another thread published it first; ours is freed
 }
 
 TermEntry SegmentReader::EntryAt(uint32_t i) const {
@@ -619,12 +734,9 @@ Result<Postings> SegmentReader::ReadPostings(const TermEntry& entry) const {
 Result<DocView> SegmentReader::ReadDoc(uint32_t i) const {
   if (full_) return doc(i);
   const size_t b = i / doc_block_size_;
-  const Block& blk = doc_blocks_[b];
-  const std::string_view bytes = docs_blob_.substr(blk.offset, blk.size);
-  std::atomic<uint8_t>* doc_flags =
-      checked_.get() + blocks_.size() + CeilDiv(postings_blob_.size(), chunk_size_);
-  PIDX_RETURN_IF_ERROR(VerifyBlock("doc block", b, bytes, blk.checksum, doc_flags + b));
-  ByteCursor in(bytes);
+  Result<std::string_view> bytes = DocBlock(b);
+  if (!bytes.ok()) return bytes.status();
+  ByteCursor in(*bytes);
   DocView view;
   for (uint32_t k = 0; k <= i % doc_block_size_; ++k) {
     if (!ParseDoc2(&in, field_hash_count_, &view)) {

@@ -65,6 +65,7 @@ class SegmentReader {
   uint32_t format_version() const { return version_; }
   bool fully_verified() const { return full_; }
   uint32_t field_hash_count() const { return field_hash_count_; }
+  uint32_t doc_codec() const { return doc_codec_; }  // format 2: kDocCodecRaw or kDocCodecZstd
 
   // --- Usable on any reader (lazy or full). Errors are kCorrupt naming the file and block. ---
   // The entry of `term`, or nullopt when the dictionary does not hold it.
@@ -140,6 +141,14 @@ class SegmentReader {
   struct DecodedBlock;
   struct DecodedBlocks;
   Result<const DecodedBlock*> Decoded(size_t b) const;
+  // Doc block b's raw records: its checksum checked; codec 1 decompressed (lazy readers: once,
+  // then kept in decoded_docs_ while the reader lives) and its records checked to tile it.
+  Result<std::string_view> DocBlock(size_t b) const;
+  // Parses the `entries` records of doc block b, which must fill `block` exactly; appends each
+  // record's end (`base` + its offset in the block) to `ends` when not null.
+  Status ParseDocBlock(size_t b, std::string_view block, uint64_t base,
+                       std::vector<uint64_t>* ends) const;
+  struct DecodedDocBlocks;
   Status Corrupt(const std::string& what) const;
 
   uint32_t version_ = 1;
@@ -149,6 +158,7 @@ class SegmentReader {
   uint32_t doc_block_size_ = 0;
   uint32_t chunk_size_ = 0;
   uint32_t inline_max_df_ = 0;
+  uint32_t doc_codec_ = 0;     // footer doc_codec: kDocCodecRaw or kDocCodecZstd
   std::vector<Block> blocks_;  // dictionary blocks
   // Lazy readers. Terms are field-scoped ("title:blue"), so the blocks of one field share a
   // prefix up to its ':' and form one run (strings between two with a prefix share it, so a
@@ -176,6 +186,10 @@ class SegmentReader {
   std::vector<std::string_view> flat_lists_;
   std::vector<uint8_t> flat_inline_;
   std::vector<uint64_t> flat_doc_offsets_;  // into docs_blob_
+  // Codec 1. Full readers: every doc block decompressed, back to back (docs_blob_ views it).
+  // Lazy readers: one slot per doc block, filled by the first ReadDoc of it.
+  std::shared_ptr<const std::string> docs_raw_;
+  std::shared_ptr<DecodedDocBlocks> decoded_docs_;
   std::shared_ptr<const void> keepalive_;
   std::string_view data_;
   std::string name_;

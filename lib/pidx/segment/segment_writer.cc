@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <utility>
 
 #include <fmt/format.h>
+#include <zstd.h>
 
 #include "pidx/base/checksum.h"
 #include "pidx/base/coding.h"
@@ -25,10 +27,21 @@ SegmentWriter::SegmentWriter(std::string shard, uint32_t format_version)
       version_(format_version),
       term_offsets_{0},
       posting_offsets_{0},
-      inline_offsets_{0} {
+      inline_offsets_{0},
+      doc_codec_(kDocCodecZstd),
+      doc_level_(kDocZstdLevel) {
   if (version_ != kSegmentFormatVersion && version_ != kSegmentFormatVersion2) {
     status_ = Status::Internal(fmt::format("segment: cannot write format {}", version_));
   }
+}
+
+void SegmentWriter::set_doc_codec(uint32_t codec, int level) {
+  if (codec != kDocCodecRaw && codec != kDocCodecZstd) {
+    status_ = Status::Internal(fmt::format("segment: no doc codec {}", codec));
+    return;
+  }
+  doc_codec_ = codec;
+  doc_level_ = level;
 }
 
 void SegmentWriter::AddDoc(DocRecord doc) {
@@ -103,19 +116,61 @@ Result<std::string> SegmentWriter::Finish2() {
       docs_.empty() ? 0 : static_cast<uint32_t>(docs_.front().field_hashes.size());
   std::string docs_blob;
   std::string doc_index;
-  for (size_t first = 0; first < docs_.size(); first += kDocBlockSize) {
-    const size_t begin = docs_blob.size();
+  auto encode = [&](size_t d, std::string* raw) {
+    const DocRecord& doc = docs_[d];
+    PutVarint(raw, doc.external_id.size());
+    *raw += doc.external_id;
+    PutVarint(raw, doc.title.size());
+    *raw += doc.title;
+    PutFixed64(raw, doc.content_hash);
+    for (const uint16_t h : doc.field_hashes) {
+      raw->push_back(static_cast<char>(h & 0xFF));
+      raw->push_back(static_cast<char>(h >> 8));
+    }
+  };
+  // A raw block over kMaxRawDocBlock (a reader's bound) makes the whole segment codec 0, which
+  // depends only on the content, so determinism holds. Sizes first, so that no block is
+  // encoded twice.
+  auto varint_size = [](uint64_t v) {
+    size_t n = 1;
+    for (; v >= 0x80; v >>= 7) ++n;
+    return n;
+  };
+  uint32_t doc_codec = doc_codec_;
+  for (size_t first = 0; first < docs_.size() && doc_codec != kDocCodecRaw;
+       first += kDocBlockSize) {
+    uint64_t size = 0;
     for (size_t d = first; d < docs_.size() && d < first + kDocBlockSize; ++d) {
       const DocRecord& doc = docs_[d];
-      PutVarint(&docs_blob, doc.external_id.size());
-      docs_blob += doc.external_id;
-      PutVarint(&docs_blob, doc.title.size());
-      docs_blob += doc.title;
-      PutFixed64(&docs_blob, doc.content_hash);
-      for (const uint16_t h : doc.field_hashes) {
-        docs_blob.push_back(static_cast<char>(h & 0xFF));
-        docs_blob.push_back(static_cast<char>(h >> 8));
+      size += varint_size(doc.external_id.size()) + doc.external_id.size() +
+              varint_size(doc.title.size()) + doc.title.size() + 8 + 2 * doc.field_hashes.size();
+    }
+    if (size > kMaxRawDocBlock) doc_codec = kDocCodecRaw;
+  }
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(nullptr, ZSTD_freeCCtx);
+  if (doc_codec == kDocCodecZstd) {
+    cctx.reset(ZSTD_createCCtx());
+    if (cctx == nullptr) return Status::Internal("segment: out of memory for zstd");
+  }
+  std::string raw;
+  for (size_t first = 0, b = 0; first < docs_.size(); first += kDocBlockSize, ++b) {
+    raw.clear();
+    for (size_t d = first; d < docs_.size() && d < first + kDocBlockSize; ++d) encode(d, &raw);
+    const size_t begin = docs_blob.size();
+    if (doc_codec == kDocCodecRaw) {
+      docs_blob += raw;
+    } else {
+      docs_blob.resize(begin + ZSTD_compressBound(raw.size()));
+      // ZSTD_compressCCtx writes the content size into the frame header and no dictionary id
+      // or checksum (the doc index holds the block's checksum).
+      const size_t got =
+          ZSTD_compressCCtx(cctx.get(), docs_blob.data() + begin, docs_blob.size() - begin,
+                            raw.data(), raw.size(), doc_level_);
+      if (ZSTD_isError(got)) {
+        return Status::Internal(
+            fmt::format("segment {}: zstd of doc block {}: {}", shard_, b, ZSTD_getErrorName(got)));
       }
+      docs_blob.resize(begin + got);
     }
     const std::string_view block = std::string_view(docs_blob).substr(begin);
     PutFixed64(&doc_index, Xxh3(block));
@@ -193,7 +248,7 @@ Result<std::string> SegmentWriter::Finish2() {
   PutFixed32(&out, kPostingChunkSize);
   PutFixed32(&out, field_hashes);
   PutFixed32(&out, kInlineMaxDf);
-  PutFixed32(&out, 0);  // reserved
+  PutFixed32(&out, doc_codec);
   meta.append(out, footer, out.size() - footer);
   PutFixed64(&out, Xxh3(meta));
   out.append(kSegmentFooterMagic, sizeof(kSegmentFooterMagic));

@@ -39,6 +39,11 @@ class SegmentWriter {
   // Returns the sticky status when an Add call was invalid.
   Result<std::string> Finish();
 
+  // Format 2: how doc blocks are stored, kDocCodecZstd (the default) or kDocCodecRaw (for tests
+  // of readers of segments written before the codec; also what Finish falls back to when a raw
+  // block exceeds kMaxRawDocBlock). `level` is the zstd level (tests measure others).
+  void set_doc_codec(uint32_t codec, int level);
+
   uint32_t doc_count() const { return static_cast<uint32_t>(docs_.size()); }
   uint32_t term_count() const { return term_count_; }
   uint64_t posting_count() const { return posting_count_; }
@@ -61,6 +66,8 @@ class SegmentWriter {
   std::string last_term_;
   uint32_t term_count_ = 0;
   uint64_t posting_count_ = 0;
+  uint32_t doc_codec_;
+  int doc_level_;
   Status status_;
 };
 
