@@ -50,7 +50,9 @@ cc -std=c11 -Wall -Werror -o "$dir/consumer-c" "$here/consumer/consumer.c" \
 got="$("$dir/consumer-c" "$dir/idx" "$query")"
 [ "$got" = "$want" ] || { echo "pkg-config consumer printed '$got', want '$want'"; exit 1; }
 # It runs against the installed library, not the build tree's.
-ldd "$dir/consumer-c" | grep -q "$libdir/libpidx.so.0" || { echo "not linked to the installed libpidx"; ldd "$dir/consumer-c"; exit 1; }
+# grep -q stops reading at the first match; under pipefail ldd's SIGPIPE would then fail the test.
+ldd_out=$(ldd "$dir/consumer-c")
+grep -q "$libdir/libpidx.so.0" <<<"$ldd_out" || { echo "not linked to the installed libpidx"; echo "$ldd_out"; exit 1; }
 
 # 2. CMake, C++.
 cmake -S "$here/consumer" -B "$dir/cb" -DCMAKE_PREFIX_PATH="$prefix" \
