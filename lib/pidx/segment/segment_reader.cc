@@ -617,10 +617,14 @@ Result<const SegmentReader::DecodedBlock*> SegmentReader::Decoded(size_t b) cons
 
 size_t SegmentReader::BlockFor(std::string_view t) const {
   const std::string_view prefix = FieldPrefix(t);
-  const auto run = prefix.empty()
-                       ? field_runs_.end()
-                       : std::find_if(field_runs_.begin(), field_runs_.end(),
-                                      [&](const FieldRun& r) { return r.prefix == prefix; });
+  // Runs follow dictionary order, and so do their prefixes (two terms with different field
+  // prefixes order as their prefixes do): a binary search finds t's.
+  auto run =
+      prefix.empty()
+          ? field_runs_.end()
+          : std::lower_bound(field_runs_.begin(), field_runs_.end(), prefix,
+                             [](const FieldRun& r, std::string_view p) { return r.prefix < p; });
+  if (run != field_runs_.end() && run->prefix != prefix) run = field_runs_.end();
   // The first block whose first term is > t: within t's field run, on the keys; else (a term
   // of no run's field) on the first terms themselves.
   size_t lo = 0, hi = blocks_.size();
