@@ -80,6 +80,21 @@ uint64_t BlockKey(std::string_view t) {
   return k;
 }
 
+// The first index in [lo, hi) at which `before(i)` turns false, hi when it never does: a
+// binary search. `before` must be true on a prefix of the range and false on the rest.
+template <typename Before>
+size_t PartitionPoint(size_t lo, size_t hi, Before before) {
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (before(mid)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
 // The field prefix of a term: up to and including its first ':', or empty.
 std::string_view FieldPrefix(std::string_view t) {
   const size_t colon = t.find(':');
@@ -186,16 +201,7 @@ struct SegmentReader::DecodedBlock {
   }
   // The first entry whose term is >= t (size() when none is).
   size_t LowerBound(std::string_view t) const {
-    size_t lo = 0, hi = size();
-    while (lo < hi) {
-      const size_t mid = lo + (hi - lo) / 2;
-      if (term(mid) < t) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
-      }
-    }
-    return lo;
+    return PartitionPoint(0, size(), [&](size_t k) { return term(k) < t; });
   }
 };
 
@@ -627,26 +633,14 @@ size_t SegmentReader::BlockFor(std::string_view t) const {
   if (run != field_runs_.end() && run->prefix != prefix) run = field_runs_.end();
   // The first block whose first term is > t: within t's field run, on the keys; else (a term
   // of no run's field) on the first terms themselves.
-  size_t lo = 0, hi = blocks_.size();
+  size_t lo;
   if (run != field_runs_.end()) {
-    lo = run->begin;
-    hi = run->end;
     const uint64_t key = BlockKey(t.substr(prefix.size()));
-    while (lo < hi) {
-      const size_t mid = lo + (hi - lo) / 2;
-      const bool greater =
-          block_keys_[mid] != key ? block_keys_[mid] > key : blocks_[mid].first_term > t;
-      if (greater) {
-        hi = mid;
-      } else {
-        lo = mid + 1;
-      }
-    }
+    lo = PartitionPoint(run->begin, run->end, [&](size_t b) {
+      return block_keys_[b] != key ? block_keys_[b] < key : blocks_[b].first_term <= t;
+    });
   } else {
-    lo = static_cast<size_t>(
-        std::upper_bound(blocks_.begin(), blocks_.end(), t,
-                         [](std::string_view p, const Block& blk) { return p < blk.first_term; }) -
-        blocks_.begin());
+    lo = PartitionPoint(0, blocks_.size(), [&](size_t b) { return blocks_[b].first_term <= t; });
   }
   return lo == 0 ? blocks_.size() : lo - 1;
 }
@@ -954,32 +948,16 @@ Result<Postings> SegmentReader::postings(uint32_t i) const {
 std::optional<uint32_t> SegmentReader::FindTerm(std::string_view t) const {
   // Open() does not prove the dictionary sorted (Validate does); on an unsorted one this
   // may miss a term but never reads out of bounds.
-  uint32_t lo = 0;
-  uint32_t hi = term_count_;
-  while (lo < hi) {
-    const uint32_t mid = lo + (hi - lo) / 2;
-    if (term(mid) < t) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
+  const auto lo = static_cast<uint32_t>(
+      PartitionPoint(0, term_count_, [&](size_t i) { return term(static_cast<uint32_t>(i)) < t; }));
   if (lo < term_count_ && term(lo) == t) return lo;
   return std::nullopt;
 }
 
 size_t SegmentReader::ForEachTermWithPrefix(std::string_view prefix, size_t cap,
                                             const std::function<void(uint32_t)>& fn) const {
-  uint32_t lo = 0;
-  uint32_t hi = term_count_;
-  while (lo < hi) {
-    const uint32_t mid = lo + (hi - lo) / 2;
-    if (term(mid) < prefix) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
+  const auto lo = static_cast<uint32_t>(PartitionPoint(
+      0, term_count_, [&](size_t i) { return term(static_cast<uint32_t>(i)) < prefix; }));
   size_t visited = 0;
   for (uint32_t i = lo; i < term_count_ && term(i).substr(0, prefix.size()) == prefix; ++i) {
     if (visited == cap) return cap + 1;
