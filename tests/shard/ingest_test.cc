@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include "pidx/base/checksum.h"
+#include "pidx/shard/shard_id.h"
 #include "support/products.h"
 #include "support/temp_dir.h"
 
@@ -168,4 +169,99 @@ TEST_CASE("a missing catalog fails before any product is read") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().kind() == StatusKind::kNotFound);
   CHECK(rec.ids.empty());
+}
+
+// Shard counts decided after the scan (a target shard size, no count given): a slug's
+// products go to one early builder, then to S partitions once it passes the target, and
+// settle merges them into K shards. The reference is the same catalog ingested with those K
+// given up front, which routes every product straight to shard ShardNumber(id, K): both give
+// the same shards, counts and segment bytes, and each shard holds exactly the model's ids.
+// Generated: slug sizes around the target (some spelled two ways), S with several divisors,
+// 1 and 3 threads, a filter, and a budget so small that the builders spill.
+TEST_CASE("deferred shard counts give the segments of the same counts given up front") {
+  using pidx::shard::ShardBuilder;
+  for (uint32_t seed = 1; seed <= 24; ++seed) {
+    std::mt19937 rng(seed);
+    const uint32_t max_shards = std::vector<uint32_t>{1, 2, 4, 6, 8}[rng() % 5];
+    const uint64_t target = 3 + rng() % 12;
+    std::vector<Item> items;
+    const int slugs = 1 + static_cast<int>(rng() % 6);
+    for (int c = 0; c < slugs; ++c) {
+      const int n = static_cast<int>(rng() % (target * max_shards * 2 + 2));
+      for (int i = 0; i < n; ++i) {
+        // "Cat 3" and "cat-3" are one slug: its counter and builders are shared.
+        const std::string category = (rng() % 3 == 0 ? "cat-" : "Cat ") + std::to_string(c);
+        items.push_back({"p" + std::to_string(rng()), category,
+                         "lamp w" + std::to_string(rng() % 40) + " w" + std::to_string(i % 9)});
+      }
+    }
+    std::shuffle(items.begin(), items.end(), rng);
+    // Ids are random: drop the rare repeat, which would be a duplicate-id error.
+    std::set<std::string> seen;
+    items.erase(std::remove_if(items.begin(), items.end(),
+                               [&](const Item& i) { return !seen.insert(i.id).second; }),
+                items.end());
+    TempDir dir;
+    const std::string path = dir.Write("c.jsonl", pidx::testing::ToJsonl(items));
+    const int threads = seed % 2 ? 1 : 3;
+    const bool filtered = seed % 3 == 0;
+    const bool spilled = seed % 4 == 1;
+    INFO("seed " << seed << " S " << max_shards << " target " << target << " threads " << threads
+                 << " filtered " << filtered << " spilled " << spilled);
+
+    auto ingest = [&](const std::map<std::string, uint32_t>& given) {
+      IngestOptions options;
+      options.threads = threads;
+      options.shards_per_category = max_shards;
+      options.target_shard_docs = target;
+      options.category_shards = given;
+      if (filtered) {
+        options.shard_filter = [](const std::string& shard) { return pidx::Xxh3(shard) % 3 != 0; };
+      }
+      if (spilled) {
+        options.memory_budget = 1;
+        options.spill_dir = dir.path();
+      }
+      auto r = Ingest({path}, options);
+      REQUIRE(r.ok());
+      return std::move(r.value());
+    };
+    auto finish = [](pidx::shard::IngestResult& r) {
+      std::map<std::string, std::pair<uint32_t, std::string>> out;
+      for (auto& [shard, sink] : r.sinks) {
+        auto* builder = dynamic_cast<ShardBuilder*>(sink.get());
+        REQUIRE(builder != nullptr);
+        auto built = builder->Finish();
+        REQUIRE(built.ok());
+        out[shard] = {built->docs, std::move(built->bytes)};
+      }
+      return out;
+    };
+
+    auto deferred = ingest({});
+    auto given = ingest(deferred.category_shards);
+    CHECK(deferred.category_shards == given.category_shards);
+    CHECK(deferred.all_shards == given.all_shards);
+    CHECK(deferred.categories == given.categories);
+    CHECK(deferred.products == given.products);
+    const auto a = finish(deferred);
+    const auto b = finish(given);
+    CHECK(a == b);
+
+    // The model: a slug's count from its product count, each product in ShardNumber(id, K).
+    static const pidx::analysis::Analyzer analyzer;
+    std::map<std::string, uint64_t> per_slug;
+    for (const auto& i : items) ++per_slug[pidx::shard::CategorySlug(analyzer.Fold(i.category))];
+    std::map<std::string, uint32_t> docs;
+    for (const auto& i : items) {
+      const std::string slug = pidx::shard::CategorySlug(analyzer.Fold(i.category));
+      const uint32_t k = pidx::shard::ShardCountFor(per_slug[slug], max_shards, target);
+      CHECK(deferred.category_shards.at(slug) == k);
+      const std::string shard = pidx::shard::MakeShardId(slug, pidx::shard::ShardNumber(i.id, k));
+      if (!filtered || pidx::Xxh3(shard) % 3 != 0) ++docs[shard];
+    }
+    std::map<std::string, uint32_t> built_docs;
+    for (const auto& [shard, built] : a) built_docs[shard] = built.first;
+    CHECK(built_docs == docs);
+  }
 }

@@ -77,17 +77,36 @@ std::string ShardOf(const analysis::Analyzer& analyzer, std::string_view categor
 
 namespace {
 
+// A slug whose shard count is decided after the scan (no count given, a target shard size
+// set). Its products are first collected in one builder, `early`, named as its shard 0: most
+// small categories end with one shard, and one builder per slug is what 50k categories can
+// afford. Once the slug has more than target_shard_docs products it cannot end with one shard,
+// and later products go to S partition builders by ShardNumber(id, S) instead, named as
+// shards 0..S-1. SettleDeferred then keeps partition t < K as shard t and merges partition
+// b >= K and the early builder into shard b mod K, one at a time: at most one partition is
+// ever held twice, never the whole category (splitting one whole-category builder did that,
+// and made the build's peak memory 1.45x what fixed shard counts needed).
+struct DeferredSlug {
+  uint64_t docs = 0;  // all its products so far, accepted by the filter or not
+  bool partitioned = false;
+  ShardSink* early = nullptr;
+  std::unique_ptr<ShardSink> early_owner;  // once partitioned (result->sinks holds it before)
+  std::vector<ShardSink*> parts;           // S partitions, made on first use
+};
+
 // Decides the shard count K of every slug whose count was not given, now that its products
 // are counted: partition b (products numbered mod S while reading) becomes shard b mod K
-// (XXH3 mod K == (XXH3 mod S) mod K because K divides S), in the counts; the slug's one
-// builder is the shard when K is 1, else it is split. Shards the filter rejects are dropped
-// with their products.
-Status SettleDeferred(const std::unordered_map<std::string, uint64_t>& deferred_docs,
+// (XXH3 mod K == (XXH3 mod S) mod K because K divides S), in the counts and in the builders
+// (see DeferredSlug). Shards the filter rejects are dropped with their products.
+Status SettleDeferred(std::unordered_map<std::string, DeferredSlug>* deferred,
                       const IngestOptions& options, uint32_t max_shards, IngestResult* result) {
-  std::vector<std::pair<std::string, uint64_t>> slugs(deferred_docs.begin(), deferred_docs.end());
+  std::vector<std::string> slugs;
+  slugs.reserve(deferred->size());
+  for (const auto& [slug, state] : *deferred) slugs.push_back(slug);
   std::sort(slugs.begin(), slugs.end());
-  for (const auto& [slug, docs] : slugs) {
-    const uint32_t k = ShardCountFor(docs, max_shards, options.target_shard_docs);
+  for (const auto& slug : slugs) {
+    DeferredSlug& state = deferred->at(slug);
+    const uint32_t k = ShardCountFor(state.docs, max_shards, options.target_shard_docs);
     result->category_shards[slug] = k;
     std::vector<bool> keep(k);
     for (uint32_t t = 0; t < k; ++t) {
@@ -118,23 +137,43 @@ Status SettleDeferred(const std::unordered_map<std::string, uint64_t>& deferred_
       if (all[t] > 0) result->all_shards[to] = all[t];
       if (!categories[t].empty()) result->categories[to] = std::move(categories[t]);
     }
-    auto sink = result->sinks.find(MakeShardId(slug, 0));
-    if (sink == result->sinks.end()) continue;
-    if (k == 1 && keep[0]) continue;  // the builder is the shard
-    std::unique_ptr<ShardSink> whole = std::move(sink->second);
-    result->sinks.erase(sink);
-    auto* builder = dynamic_cast<ShardBuilder*>(whole.get());
-    if (builder == nullptr) {
-      return Status::Internal("shard " + slug + "_000: only shard builders can be split");
+
+    // The builders to merge into the shards: the early one, and every partition that is not
+    // shard b itself.
+    const std::string first = MakeShardId(slug, 0);
+    if (!state.partitioned) {
+      auto whole = result->sinks.find(first);
+      if (whole == result->sinks.end()) continue;  // no product was accepted
+      if (k == 1 && keep[0]) continue;             // the early builder is the shard
+      state.early_owner = std::move(whole->second);
+      result->sinks.erase(whole);
     }
+    std::vector<std::unique_ptr<ShardSink>> sources;
+    if (state.early_owner) sources.push_back(std::move(state.early_owner));
+    for (uint32_t b = 0; b < max_shards && state.partitioned; ++b) {
+      auto part = result->sinks.find(MakeShardId(slug, b));
+      if (part == result->sinks.end() || (b < k && keep[b])) continue;
+      sources.push_back(std::move(part->second));
+      result->sinks.erase(part);
+    }
+    if (sources.empty()) continue;
     std::vector<ShardBuilder*> parts(k, nullptr);
     for (uint32_t t = 0; t < k; ++t) {
-      if (!keep[t] || result->categories.count(MakeShardId(slug, t)) == 0) continue;
-      auto part = std::make_unique<ShardBuilder>(MakeShardId(slug, t), result->spill);
-      parts[t] = part.get();
-      result->sinks[MakeShardId(slug, t)] = std::move(part);
+      const std::string id = MakeShardId(slug, t);
+      if (!keep[t] || result->categories.count(id) == 0) continue;
+      auto& sink = result->sinks[id];
+      if (!sink) sink = std::make_unique<ShardBuilder>(id, result->spill);
+      parts[t] = dynamic_cast<ShardBuilder*>(sink.get());
+      if (parts[t] == nullptr) return Status::Internal("shard " + id + ": not a shard builder");
     }
-    PIDX_RETURN_IF_ERROR(builder->SplitInto(parts));
+    for (auto& source : sources) {
+      auto* builder = dynamic_cast<ShardBuilder*>(source.get());
+      if (builder == nullptr) {
+        return Status::Internal("shard " + first + ": only shard builders can be split");
+      }
+      PIDX_RETURN_IF_ERROR(builder->SplitInto(parts));
+      source.reset();
+    }
   }
   return Status();
 }
@@ -235,7 +274,7 @@ class Scan {
     for (const auto& [category, route] : slug_of_category_) {
       if (!route.deferred) result_->category_shards[route.slug] = route.shards;
     }
-    return SettleDeferred(deferred_docs_, options_, max_shards_, result_);
+    return SettleDeferred(&deferred_, options_, max_shards_, result_);
   }
 
   void ReportDone() const {
@@ -317,9 +356,8 @@ class Scan {
   // Counts the product in its shard and, when the filter accepts the shard, moves it into the
   // current batch for its sink (made on first use); a full batch goes to the queue. The map
   // lookups and the shard id are made once per (category, shard number), not per product. A
-  // slug whose count is decided after the scan collects every accepted product in one
-  // builder, named as its shard 0 (which it is when the slug ends with one shard, as most
-  // small categories do), and is split by SettleDeferred otherwise.
+  // slug whose count is decided after the scan goes to its early builder, then to its
+  // partitions (DeferredSlug).
   void Route(catalog::Product* product, BatchQueue* queue) {
     auto slug_it = slug_of_category_.find(product->category);
     if (slug_it == slug_of_category_.end()) {
@@ -327,39 +365,34 @@ class Scan {
       route.slug = CategorySlug(analyzer_.Fold(product->category));
       auto given = options_.category_shards.find(route.slug);
       // Without a target every slug has S shards: nothing to decide after the scan.
-      route.deferred = given == options_.category_shards.end() && options_.target_shard_docs > 0;
+      const bool deferred =
+          given == options_.category_shards.end() && options_.target_shard_docs > 0;
+      if (deferred) route.deferred = &deferred_[route.slug];
       route.shards = given != options_.category_shards.end() ? given->second : max_shards_;
       route.slots.resize(route.shards);
       slug_it = slug_of_category_.emplace(product->category, std::move(route)).first;
     }
     CategoryRoute& route = slug_it->second;
-    if (route.deferred) ++deferred_docs_[route.slug];
+    if (route.deferred != nullptr) ++route.deferred->docs;
     const uint32_t number = ShardNumber(product->id, route.shards);
     Slot& slot = route.slots[number];
     if (!slot.init) {
       slot.init = true;
       const std::string shard = MakeShardId(route.slug, number);
       slot.all = &result_->all_shards[shard];
-      slot.accept = Accepts(route.slug, number, route.deferred);
+      slot.accept = Accepts(route.slug, number, route.deferred != nullptr);
       if (slot.accept) {
         slot.category = &result_->categories[shard][product->category];
-        const std::string sink_name = route.deferred ? MakeShardId(route.slug, 0) : shard;
-        auto& sink = result_->sinks[sink_name];
-        if (!sink) {
-          if (options_.make_sink) {
-            sink = options_.make_sink(sink_name);
-          } else {
-            sink = std::make_unique<ShardBuilder>(sink_name, result_->spill);
-          }
-        }
-        slot.sink = sink.get();
+        if (route.deferred == nullptr) slot.sink = SinkFor(shard);
       }
     }
     ++*slot.all;
     if (!slot.accept) return;
     ++*slot.category;
     ++result_->products;
-    batch_.push_back(Item{std::move(*product), slot.sink});
+    ShardSink* sink =
+        route.deferred != nullptr ? DeferredSink(route.slug, number, route.deferred) : slot.sink;
+    batch_.push_back(Item{std::move(*product), sink});
     *product = catalog::Product();
     product->fields.resize(options_.schema.fields().size());
     if (batch_.size() == kBatchSize) {
@@ -367,6 +400,41 @@ class Scan {
       batch_ = Batch();
       batch_.reserve(kBatchSize);
     }
+  }
+
+  // The sink of shard (or partition) `name`, made on first use.
+  ShardSink* SinkFor(const std::string& name) {
+    auto& sink = result_->sinks[name];
+    if (!sink) {
+      if (options_.make_sink) {
+        sink = options_.make_sink(name);
+      } else {
+        sink = std::make_unique<ShardBuilder>(name, result_->spill);
+      }
+    }
+    return sink.get();
+  }
+
+  // Where a product of partition b of a deferred slug goes: the early builder until the slug
+  // has more than target_shard_docs products, then partition b's builder. The early builder
+  // leaves result_->sinks then (workers may still add to it: batches in flight point to it),
+  // so that the name of shard 0 is free for partition 0.
+  ShardSink* DeferredSink(const std::string& slug, uint32_t b, DeferredSlug* state) {
+    if (!state->partitioned && state->docs > options_.target_shard_docs) {
+      state->partitioned = true;
+      state->parts.assign(max_shards_, nullptr);
+      auto early = result_->sinks.find(MakeShardId(slug, 0));
+      if (early != result_->sinks.end()) {
+        state->early_owner = std::move(early->second);
+        result_->sinks.erase(early);
+      }
+    }
+    if (!state->partitioned) {
+      if (state->early == nullptr) state->early = SinkFor(MakeShardId(slug, 0));
+      return state->early;
+    }
+    if (state->parts[b] == nullptr) state->parts[b] = SinkFor(MakeShardId(slug, b));
+    return state->parts[b];
   }
 
   // A partition of a deferred slug is read when any shard it may end up in is accepted.
@@ -410,11 +478,11 @@ class Scan {
   struct CategoryRoute {
     std::string slug;
     uint32_t shards = 1;
-    bool deferred = false;
+    DeferredSlug* deferred = nullptr;  // null when the slug's count is given
     std::vector<Slot> slots;
   };
   std::unordered_map<std::string, CategoryRoute> slug_of_category_;
-  std::unordered_map<std::string, uint64_t> deferred_docs_;  // slug -> products, all of them
+  std::unordered_map<std::string, DeferredSlug> deferred_;  // by slug
   const uint32_t max_shards_ = std::max<uint32_t>(1, options_.shards_per_category);
   Batch batch_;
 };

@@ -175,14 +175,17 @@ class ShardBuilder final : public ShardSink {
     uint32_t length;
   };
   std::vector<Slot> table_;
-  // Docs: id and title bytes in `doc_bytes_` (u32 id length, id, title), doc d's record
-  // starts at doc_offsets_[d]; its term ids are doc_terms_[doc_term_starts_[d] ...).
-  std::string doc_bytes_;
+  // Docs: id, title and field hashes in `doc_bytes_` (each u32 length + bytes), doc d's record
+  // starts at doc_offsets_[d]; its term ids, sorted, are LEB128 deltas in
+  // doc_terms_[doc_term_starts_[d], doc_term_starts_[d + 1]). Vectors, not strings, so that
+  // they grow by a quarter (shard_builder.cc, Grow).
+  std::vector<char> doc_bytes_;
   std::vector<uint64_t> doc_offsets_{0};
   std::vector<uint64_t> doc_hashes_;
-  std::vector<uint32_t> doc_terms_;
+  std::vector<char> doc_terms_;
   std::vector<uint64_t> doc_term_starts_{0};
   std::vector<uint64_t> hashes_;  // Add's scratch
+  std::vector<uint32_t> ids_;     // Add's and LoadRun's scratch
   int64_t charged_ = 0;           // HeldBytes() last reported to spill_
   std::vector<SpillArea::RunRef> runs_;
   size_t spilled_docs_ = 0;
