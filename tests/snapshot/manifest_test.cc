@@ -345,3 +345,35 @@ TEST_CASE("a shard entry field that is missing or of the wrong type is corrupt")
   REQUIRE(r.ok());
   CHECK(r->shards[0].docs == 2);
 }
+
+// The On-Demand reader skips what it does not need; what it skips must still be JSON.
+TEST_CASE(
+    "trailing text, or malformed JSON in an unknown field, is corrupt; valid extras are not") {
+  const std::string good = Sample().Serialize();
+  const std::string body = good.substr(0, good.rfind("xxh3 "));
+  auto sealed = [](std::string text) {
+    return text + "xxh3 " + pidx::Hex64(pidx::Xxh3(text)) + "\n";
+  };
+  const std::string entry = "\"shard\": \"books_003\",";
+  REQUIRE(body.find(entry) != std::string::npos);
+  auto with_extra = [&](const std::string& extra) {
+    std::string text = body;
+    text.replace(text.find(entry), entry.size(), "\"later\": " + extra + ", " + entry);
+    return sealed(text);
+  };
+  CHECK(Manifest::Parse(with_extra("{\"a\": [1, 2, {\"b\": null}]}"), "m").ok());
+  CHECK(Manifest::Parse(with_extra("\"text\""), "m").ok());
+  for (const std::string bad : {"[1, }", "{\"a\" 1}", "tru", "[1, 2"}) {
+    INFO(bad);
+    auto r = Manifest::Parse(with_extra(bad), "m");
+    REQUIRE(!r.ok());
+    CHECK(r.status().kind() == pidx::StatusKind::kCorrupt);
+  }
+  for (const std::string tail : {"{}\n", "x\n", "[]\n", "0\n"}) {
+    INFO(tail);
+    auto r = Manifest::Parse(sealed(body + tail), "m");
+    REQUIRE(!r.ok());
+    CHECK(r.status().kind() == pidx::StatusKind::kCorrupt);
+  }
+  CHECK(Manifest::Parse(sealed(body + " \n\t\n"), "m").ok());
+}
