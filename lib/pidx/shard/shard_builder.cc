@@ -322,12 +322,14 @@ void ShardBuilder::GrowTable() {
   std::vector<Slot> old;
   old.swap(table_);
   // Small at first: a catalog of 50k categories has 50k builders, most of a handful of docs.
-  table_.assign(old.empty() ? 64 : old.size() * 2, Slot{0, 0, 0, 0});
+  table_.assign(old.empty() ? 64 : old.size() * 2, Slot{0, 0});
   const size_t mask = table_.size() - 1;
   for (const Slot& slot : old) {
     if (slot.id_plus_one == 0) continue;
     // The table index comes from the low half of the hash; it is recomputed from the term.
-    const uint64_t hash = Xxh3(std::string_view(term_bytes_.data() + slot.offset, slot.length));
+    const uint32_t id = slot.id_plus_one - 1;
+    const uint64_t hash = Xxh3(std::string_view(term_bytes_.data() + term_offsets_[id],
+                                                term_offsets_[id + 1] - term_offsets_[id]));
     size_t i = hash & mask;
     while (table_[i].id_plus_one != 0) i = (i + 1) & mask;
     table_[i] = slot;
@@ -347,15 +349,18 @@ uint32_t ShardBuilder::Intern(std::string_view term, uint64_t hash) {
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     Slot& slot = table_[i];
     if (slot.id_plus_one == 0) {
-      slot = Slot{hi, count + 1, static_cast<uint32_t>(term_bytes_.size()),
-                  static_cast<uint32_t>(term.size())};
+      slot = Slot{hi, count + 1};
       term_bytes_.append(term.data(), term.size());
       PushBack(&term_offsets_, static_cast<uint32_t>(term_bytes_.size()));
       return count;
     }
-    if (slot.hash == hi && slot.length == term.size() &&
-        std::memcmp(term_bytes_.data() + slot.offset, term.data(), term.size()) == 0) {
-      return slot.id_plus_one - 1;
+    if (slot.hash == hi) {
+      const uint32_t id = slot.id_plus_one - 1;
+      const uint32_t offset = term_offsets_[id];
+      if (term_offsets_[id + 1] - offset == term.size() &&
+          std::memcmp(term_bytes_.data() + offset, term.data(), term.size()) == 0) {
+        return id;
+      }
     }
   }
 }
@@ -376,24 +381,34 @@ void ShardBuilder::AddWithFields(std::string external_id, std::string title, uin
     AppendLengthPrefixed(&doc_bytes_, field_hashes);
     PushBack(&doc_offsets_, static_cast<uint64_t>(doc_bytes_.size()));
     PushBack(&doc_hashes_, content_hash);
-    // The tables of 240 shards do not fit a cache, so every lookup is a miss or two. Three
-    // passes overlap them: hash all terms and prefetch their slots, then prefetch the bytes
-    // of the terms those slots point at, then look up with everything in cache.
+    // The tables of 240 shards do not fit a cache, so every lookup is a miss or three. Four
+    // passes overlap them: hash all terms and prefetch their slots, then prefetch the offsets
+    // of the terms those slots name, then those terms' bytes, then look up with everything in
+    // cache.
     Reserve(terms.size());
     const size_t mask = table_.size() - 1;
-    hashes_.resize(terms.size());
+    // Scratch per thread, not per builder: 42k builders kept 42k copies of it.
+    thread_local std::vector<uint64_t> hashes;
+    thread_local std::vector<uint32_t> ids;
+    hashes.resize(terms.size());
     for (size_t i = 0; i < terms.size(); ++i) {
-      hashes_[i] = Xxh3(terms[i]);
-      __builtin_prefetch(&table_[hashes_[i] & mask]);
+      hashes[i] = Xxh3(terms[i]);
+      __builtin_prefetch(&table_[hashes[i] & mask]);
     }
     for (size_t i = 0; i < terms.size(); ++i) {
-      const Slot& slot = table_[hashes_[i] & mask];
-      if (slot.id_plus_one != 0) __builtin_prefetch(term_bytes_.data() + slot.offset);
+      const Slot& slot = table_[hashes[i] & mask];
+      if (slot.id_plus_one != 0) __builtin_prefetch(&term_offsets_[slot.id_plus_one - 1]);
     }
-    ids_.clear();
-    for (size_t i = 0; i < terms.size(); ++i) ids_.push_back(Intern(terms[i], hashes_[i]));
-    std::sort(ids_.begin(), ids_.end());
-    AppendIdDeltas(&doc_terms_, ids_);
+    for (size_t i = 0; i < terms.size(); ++i) {
+      const Slot& slot = table_[hashes[i] & mask];
+      if (slot.id_plus_one != 0) {
+        __builtin_prefetch(term_bytes_.data() + term_offsets_[slot.id_plus_one - 1]);
+      }
+    }
+    ids.clear();
+    for (size_t i = 0; i < terms.size(); ++i) ids.push_back(Intern(terms[i], hashes[i]));
+    std::sort(ids.begin(), ids.end());
+    AppendIdDeltas(&doc_terms_, ids);
     PushBack(&doc_term_starts_, static_cast<uint64_t>(doc_terms_.size()));
     if (spill_) {
       const int64_t now = HeldBytes();
@@ -563,14 +578,15 @@ Status ShardBuilder::LoadRun(std::string_view data) {
     AppendLengthPrefixed(&doc_bytes_, fields);
     PushBack(&doc_offsets_, static_cast<uint64_t>(doc_bytes_.size()));
     PushBack(&doc_hashes_, hash);
-    ids_.clear();
+    thread_local std::vector<uint32_t> ids;
+    ids.clear();
     for (uint32_t i = 0; i < n; ++i) {
       uint32_t t;
       if (!in.U32(&t) || t >= terms) return bad;
-      ids_.push_back(remap[t]);
+      ids.push_back(remap[t]);
     }
-    std::sort(ids_.begin(), ids_.end());
-    AppendIdDeltas(&doc_terms_, ids_);
+    std::sort(ids.begin(), ids.end());
+    AppendIdDeltas(&doc_terms_, ids);
     PushBack(&doc_term_starts_, static_cast<uint64_t>(doc_terms_.size()));
   }
   if (!in.done()) return bad;

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <iterator>
 #include <optional>
 
 #include "pidx/base/checksum.h"
@@ -74,22 +75,51 @@ std::string Manifest::Serialize() const {
                  {"terms", totals.terms},
                  {"postings", totals.postings},
                  {"bytes", totals.bytes}};
+  // The shard entries are written as text, in the layout nlohmann's dump(1) gives them (the
+  // manifest's bytes did not change): a DOM of 42k entries was a 190 MB heap peak of the
+  // publish. Strings still go through nlohmann's escaping.
   j["shards"] = json::array();
-  for (const auto& s : shards) {
-    nlohmann::ordered_json e;
-    e["shard"] = s.shard;
-    e["segment"] = s.segment;
-    e["size"] = s.size;
-    e["checksum"] = Hex64(s.checksum);
-    e["docs"] = s.docs;
-    e["terms"] = s.terms;
-    e["postings"] = s.postings;
-    e["signature"] = Hex64(s.signature);
-    e["term_bloom"] = s.term_bloom;
-    e["categories"] = s.categories;
-    j["shards"].push_back(std::move(e));
+  std::string text = j.dump(1);
+  constexpr std::string_view kEmpty = "[]\n}";
+  if (shards.empty() || text.size() < kEmpty.size() ||
+      std::string_view(text).substr(text.size() - kEmpty.size()) != kEmpty) {
+    return WithChecksumLine(text + "\n");
   }
-  return WithChecksumLine(j.dump(1) + "\n");
+  text.resize(text.size() - kEmpty.size());
+  auto str = [&](std::string_view key, const std::string& value) {
+    fmt::format_to(std::back_inserter(text), "   \"{}\": {},\n", key, json(value).dump());
+  };
+  auto num = [&](std::string_view key, uint64_t value) {
+    fmt::format_to(std::back_inserter(text), "   \"{}\": {},\n", key, value);
+  };
+  text += "[\n";
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const ShardEntry& s = shards[i];
+    text += "  {\n";
+    str("shard", s.shard);
+    str("segment", s.segment);
+    num("size", s.size);
+    str("checksum", Hex64(s.checksum));
+    num("docs", s.docs);
+    num("terms", s.terms);
+    num("postings", s.postings);
+    str("signature", Hex64(s.signature));
+    str("term_bloom", s.term_bloom);
+    if (s.categories.empty()) {
+      text += "   \"categories\": {}\n";
+    } else {
+      text += "   \"categories\": {\n";
+      size_t c = 0;
+      for (const auto& [category, docs] : s.categories) {
+        fmt::format_to(std::back_inserter(text), "    {}: {}{}\n", json(category).dump(), docs,
+                       ++c < s.categories.size() ? "," : "");
+      }
+      text += "   }\n";
+    }
+    text += i + 1 < shards.size() ? "  },\n" : "  }\n";
+  }
+  text += " ]\n}\n";
+  return WithChecksumLine(std::move(text));
 }
 
 namespace {
