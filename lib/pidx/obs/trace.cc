@@ -1,8 +1,8 @@
 #include "pidx/obs/trace.h"
 
 #include <algorithm>
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <random>
 

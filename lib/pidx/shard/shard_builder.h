@@ -184,7 +184,7 @@ class ShardBuilder final : public ShardSink {
   std::vector<uint64_t> doc_hashes_;
   std::vector<char> doc_terms_;
   std::vector<uint64_t> doc_term_starts_{0};
-  int64_t charged_ = 0;           // HeldBytes() last reported to spill_
+  int64_t charged_ = 0;  // HeldBytes() last reported to spill_
   std::vector<SpillArea::RunRef> runs_;
   size_t spilled_docs_ = 0;
   Status status_;  // sticky spill failure, returned by Finish
