@@ -138,25 +138,7 @@ void Release(T* v) {
   T().swap(*v);
 }
 
-// Makes room for `extra` more elements, growing by a quarter instead of doubling: the shard
-// builders hold the whole index until their segments are written, and doubling left a third
-// of what they held unused on average. (A vector's reserve gives exactly what it is asked
-// for; a std::string's doubles anyway, which is why the large buffers are vectors.)
-template <typename T>
-void Grow(std::vector<T>* v, size_t extra) {
-  const size_t need = v->size() + extra;
-  if (need <= v->capacity()) return;
-  v->reserve(std::max(need, v->capacity() + v->capacity() / 4 + 16));
-}
-
-template <typename T>
-void PushBack(std::vector<T>* v, T value) {
-  Grow(v, 1);
-  v->push_back(value);
-}
-
 void AppendLengthPrefixed(std::vector<char>* out, std::string_view s) {
-  Grow(out, 4 + s.size());
   char len[4];
   const auto n = static_cast<uint32_t>(s.size());
   for (int i = 0; i < 4; ++i) len[i] = static_cast<char>((n >> (8 * i)) & 0xFF);
@@ -167,7 +149,6 @@ void AppendLengthPrefixed(std::vector<char>* out, std::string_view s) {
 // A doc's term ids are kept sorted, as LEB128 deltas from the previous id (the first from 0):
 // about 1.6 bytes a term instead of 4, on the largest thing a builder holds.
 void AppendIdDeltas(std::vector<char>* out, const std::vector<uint32_t>& sorted_ids) {
-  Grow(out, 5 * sorted_ids.size());
   uint32_t prev = 0;
   for (uint32_t id : sorted_ids) {
     uint32_t v = id - prev;
@@ -351,7 +332,7 @@ uint32_t ShardBuilder::Intern(std::string_view term, uint64_t hash) {
     if (slot.id_plus_one == 0) {
       slot = Slot{hi, count + 1};
       term_bytes_.append(term.data(), term.size());
-      PushBack(&term_offsets_, static_cast<uint32_t>(term_bytes_.size()));
+      term_offsets_.push_back(static_cast<uint32_t>(term_bytes_.size()));
       return count;
     }
     if (slot.hash == hi) {
@@ -379,8 +360,8 @@ void ShardBuilder::AddWithFields(std::string external_id, std::string title, uin
     AppendLengthPrefixed(&doc_bytes_, external_id);
     AppendLengthPrefixed(&doc_bytes_, title);
     AppendLengthPrefixed(&doc_bytes_, field_hashes);
-    PushBack(&doc_offsets_, static_cast<uint64_t>(doc_bytes_.size()));
-    PushBack(&doc_hashes_, content_hash);
+    doc_offsets_.push_back(static_cast<uint64_t>(doc_bytes_.size()));
+    doc_hashes_.push_back(content_hash);
     // The tables of 240 shards do not fit a cache, so every lookup is a miss or three. Four
     // passes overlap them: hash all terms and prefetch their slots, then prefetch the offsets
     // of the terms those slots name, then those terms' bytes, then look up with everything in
@@ -409,7 +390,7 @@ void ShardBuilder::AddWithFields(std::string external_id, std::string title, uin
     for (size_t i = 0; i < terms.size(); ++i) ids.push_back(Intern(terms[i], hashes[i]));
     std::sort(ids.begin(), ids.end());
     AppendIdDeltas(&doc_terms_, ids);
-    PushBack(&doc_term_starts_, static_cast<uint64_t>(doc_terms_.size()));
+    doc_term_starts_.push_back(static_cast<uint64_t>(doc_terms_.size()));
     if (spill_) {
       const int64_t now = HeldBytes();
       delta = now - charged_;
@@ -576,8 +557,8 @@ Status ShardBuilder::LoadRun(std::string_view data) {
     AppendLengthPrefixed(&doc_bytes_, id);
     AppendLengthPrefixed(&doc_bytes_, title);
     AppendLengthPrefixed(&doc_bytes_, fields);
-    PushBack(&doc_offsets_, static_cast<uint64_t>(doc_bytes_.size()));
-    PushBack(&doc_hashes_, hash);
+    doc_offsets_.push_back(static_cast<uint64_t>(doc_bytes_.size()));
+    doc_hashes_.push_back(hash);
     thread_local std::vector<uint32_t> ids;
     ids.clear();
     for (uint32_t i = 0; i < n; ++i) {
@@ -587,7 +568,7 @@ Status ShardBuilder::LoadRun(std::string_view data) {
     }
     std::sort(ids.begin(), ids.end());
     AppendIdDeltas(&doc_terms_, ids);
-    PushBack(&doc_term_starts_, static_cast<uint64_t>(doc_terms_.size()));
+    doc_term_starts_.push_back(static_cast<uint64_t>(doc_terms_.size()));
   }
   if (!in.done()) return bad;
   spilled_docs_ -= docs;

@@ -177,8 +177,7 @@ class ShardBuilder final : public ShardSink {
   std::vector<Slot> table_;
   // Docs: id, title and field hashes in `doc_bytes_` (each u32 length + bytes), doc d's record
   // starts at doc_offsets_[d]; its term ids, sorted, are LEB128 deltas in
-  // doc_terms_[doc_term_starts_[d], doc_term_starts_[d + 1]). Vectors, not strings, so that
-  // they grow by a quarter (shard_builder.cc, Grow).
+  // doc_terms_[doc_term_starts_[d], doc_term_starts_[d + 1]).
   std::vector<char> doc_bytes_;
   std::vector<uint64_t> doc_offsets_{0};
   std::vector<uint64_t> doc_hashes_;
