@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <iterator>
-#include <optional>
 
 #include "pidx/base/checksum.h"
 #include "pidx/base/json_read.h"
@@ -144,14 +143,18 @@ T Take(simdjson::simdjson_result<T>&& r) {
   return out;
 }
 
-std::string_view TokenText(od::value& v) {
+// A scalar's text: its token without the whitespace simdjson keeps after it.
+std::string_view ScalarText(od::value& v) {
   std::string_view t = v.raw_json_token();
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\n' || t.back() == '\r' ||
-                        t.back() == '\t' || t.back() == ',')) {
+  while (!t.empty() &&
+         (t.back() == ' ' || t.back() == '\n' || t.back() == '\r' || t.back() == '\t')) {
     t.remove_suffix(1);
   }
-  return t.substr(0, 64);
+  return t;
 }
+
+// What an error message shows of a value.
+std::string_view TokenText(od::value& v) { return ScalarText(v).substr(0, 64); }
 
 // The whole text of `v` (On-Demand values have raw_json only as objects and arrays).
 std::string_view RawJson(od::value& v) {
@@ -164,14 +167,8 @@ std::string_view RawJson(od::value& v) {
       od::array a = Take(v.get_array());
       return Take(a.raw_json());
     }
-    default: {
-      std::string_view t = v.raw_json_token();
-      while (!t.empty() &&
-             (t.back() == ' ' || t.back() == '\n' || t.back() == '\r' || t.back() == '\t')) {
-        t.remove_suffix(1);
-      }
-      return t;
-    }
+    default:
+      return ScalarText(v);
   }
 }
 
