@@ -18,7 +18,7 @@ namespace pidx::shard {
 inline constexpr uint32_t kMaxShardsPerCategory = 1000;  // NNN has 3 digits
 // The default shards per category (S) and target shard size (docs/CLI.md, build).
 inline constexpr uint32_t kDefaultShardsPerCategory = 8;
-inline constexpr uint64_t kDefaultTargetShardDocs = 4096;
+inline constexpr uint64_t kDefaultTargetShardDocs = 32768;
 inline constexpr uint64_t kMaxTargetShardDocs = 1'000'000'000;
 
 // REQUIRES: `folded_category` is already case folded (analysis::Analyzer::Fold).
