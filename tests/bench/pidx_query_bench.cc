@@ -1,9 +1,11 @@
 // pidx_query_bench: pidx's side of the query benchmarks, and the query-set generator.
 //
 //   pidx_query_bench query --index DIR --queries FILE (--count | --top 10) [--out FILE]
+//                          [--roaring]
 //       Opens the current version once (QueryEngine, lib/pidx/query/engine.h) and runs every query
 //       of FILE (query_set.h) in this process. Results, one line per query, go to --out
 //       (default stdout) in fts5_peer's format; a JSON summary (queries/s) goes to stderr.
+//       --roaring evaluates every shard on CRoaring bitmaps, not on bitsets (engine.h).
 //   pidx_query_bench gen-queries --catalog FILE --out-dir DIR [--count 1000] [--seed 1]
 //                               [--sample 200000]
 //       Samples the three query sets from the catalog's own term statistics: the first
@@ -47,6 +49,7 @@ double Now() {
 struct Args {
   std::string cmd, index, queries, out, catalog, out_dir;
   bool count = false;
+  bool roaring = false;  // SearchOptions::bitset_evaluation = false: the A/B of the two
   size_t top = 0;
   size_t n = 1000;
   uint64_t seed = 1;
@@ -73,6 +76,8 @@ Args ParseArgs(int argc, char** argv) {
       a.catalog = value();
     } else if (s == "--out-dir") {
       a.out_dir = value();
+    } else if (s == "--roaring" && a.cmd == "query") {
+      a.roaring = true;
     } else if (s == "--count" && a.cmd == "query") {
       a.count = true;
     } else if (s == "--count") {
@@ -108,6 +113,7 @@ int Query(const Args& a) {
   const double t1 = Now();
   pidx::SearchOptions options;
   options.limit = a.count ? 0 : a.top;
+  options.bitset_evaluation = !a.roaring;
   std::vector<std::string> lines;
   lines.reserve(qs.size());
   for (size_t i = 0; i < qs.size(); ++i) {

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <random>
 
 #include "pidx/base/checksum.h"
 #include "pidx/base/map_limit.h"
@@ -143,4 +145,90 @@ TEST_CASE("a shard whose manifest Bloom filter does not parse is searched, never
   dir.Write("m", body + "xxh3 " + pidx::Hex64(pidx::Xxh3(body)) + "\n");
   std::filesystem::rename(dir.File("m"), path);
   CHECK(answers() == before);
+}
+
+// Generated queries, answered twice: on bitsets (shards of at most kBitsetMaxDocs docs) and on
+// CRoaring bitmaps. The catalog has array, bitset and run containers (a word in 70% of
+// 9,000 products, one in every product), inline lists (rare words) and absent terms.
+TEST_CASE("bitset and Roaring evaluation give the same totals and hits on generated queries") {
+  pidx::testing::TempDir dir;
+  const std::vector<std::string> words = {
+      "alpha", "bravo",  "delta", "echo",  "golf", "hotel", "kilo",  "lima",   "oscar", "papa",
+      "romeo", "sierra", "tango", "whisk", "yank", "zulu",  "amber", "basalt", "cobalt"};
+  std::mt19937_64 rng(20261202);
+  auto below = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  std::string catalog;
+  for (int i = 0; i < 12000; ++i) {
+    const int category = i % 4 == 0 ? 1 + static_cast<int>(below(4)) : 0;  // c0: 9,000
+    std::string title = "every", description;
+    if (below(10) < 7) title += " often";
+    // Skewed: word k in about 1 product of 2^(k/2 + 1), some only in descriptions.
+    for (size_t k = 0; k < words.size(); ++k) {
+      if (below(size_t{2} << (k / 2)) == 0) (below(2) ? title : description) += " " + words[k];
+    }
+    if (i % 997 == 0) description += " rarity";
+    catalog += "{\"id\":\"P" + std::to_string(100000 + i) + "\",\"category\":\"c" +
+               std::to_string(category) + "\",\"title\":\"" + title + "\",\"description\":\"" +
+               description + "\"}\n";
+  }
+  pidx::BuildOptions o;
+  o.catalogs = {dir.Write("c.jsonl", catalog)};
+  o.index_dir = dir.File("idx");
+  REQUIRE(pidx::Build(o, pidx::Env::Default()).ok());
+
+  std::vector<std::string> atoms = {
+      "every",       "often",       "rarity",      "nosuchword",
+      "category:c0", "category:c3", "title:often", "description:rarity"};
+  for (const auto& w : words) {
+    atoms.push_back(w);
+    atoms.push_back("title:" + w);
+    atoms.push_back("description:" + w);
+    atoms.push_back(w.substr(0, 2) + "*");
+  }
+  std::function<std::string(int)> expr = [&](int depth) -> std::string {
+    if (depth == 0 || below(10) < 4) return atoms[below(atoms.size())];
+    const bool is_or = below(3) == 0;
+    std::string out = "(";
+    const size_t n = 2 + below(2);
+    for (size_t i = 0; i < n; ++i) {
+      if (i > 0) out += is_or ? " OR " : " ";
+      if (!is_or && i > 0 && below(4) == 0) out += "-";
+      out += expr(depth - 1);
+    }
+    return out + ")";
+  };
+
+  auto engine = pidx::QueryEngine::Open(pidx::Env::Default(), o.index_dir, 0);
+  REQUIRE(engine.ok());
+  size_t parsed = 0, nonempty = 0;
+  for (int q = 0; q < 600; ++q) {
+    const std::string text = expr(3);
+    auto node = engine->parser().Parse(text);
+    if (!node.ok()) continue;
+    ++parsed;
+    for (const size_t limit : {size_t{0}, size_t{10}, pidx::kNoLimit}) {
+      pidx::SearchOptions bits, roaring;
+      bits.limit = roaring.limit = limit;
+      bits.hints = roaring.hints = false;
+      roaring.bitset_evaluation = false;
+      auto a = engine->Search(*node, bits);
+      auto b = engine->Search(*node, roaring);
+      INFO(text << " limit " << limit);
+      REQUIRE(a.ok() == b.ok());
+      if (!a.ok()) {
+        CHECK(a.status().ToString() == b.status().ToString());
+        continue;
+      }
+      CHECK(a->total == b->total);
+      std::vector<std::string> ids_a, ids_b;
+      for (const auto& h : a->hits) ids_a.push_back(h.id);
+      for (const auto& h : b->hits) ids_b.push_back(h.id);
+      CHECK(ids_a == ids_b);
+      if (limit == pidx::kNoLimit) CHECK(ids_a.size() == a->total);
+      if (limit == 0 && a->total != 0) ++nonempty;
+    }
+  }
+  // The generator must reach the cases it was made for, not parse errors and empty answers.
+  CHECK(parsed > 400);
+  CHECK(nonempty > 150);
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <deque>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -11,6 +12,7 @@
 
 #include "pidx/base/duration.h"
 #include "pidx/base/map_limit.h"
+#include "pidx/base/popcount.h"
 #include "pidx/obs/log.h"
 #include "pidx/ops/reader_retry.h"
 #include "pidx/query/shard_blooms.h"
@@ -161,10 +163,12 @@ class ShardEvaluator {
   // `terms`: the query's term nodes, numbered once per search; `blooms`: the shards' term
   // Bloom filters. One evaluator serves every shard of a search (Reset): its per-term storage
   // is allocated once, not per shard (the maps it had were a malloc per term and shard).
-  ShardEvaluator(const QueryTerms& terms, size_t max_prefix_terms, const ShardBlooms* blooms)
+  ShardEvaluator(const QueryTerms& terms, size_t max_prefix_terms, const ShardBlooms* blooms,
+                 bool bitsets)
       : terms_(terms),
         max_prefix_terms_(max_prefix_terms),
         blooms_(blooms),
+        bitsets_(bitsets),
         found_(terms.probes.size()),
         has_(terms.probes.size(), 0) {}
 
@@ -172,8 +176,30 @@ class ShardEvaluator {
   void Reset(const SegmentReader* reader, size_t shard) {
     r_ = reader;
     shard_ = shard;
+    words_ = (static_cast<size_t>(reader->doc_count()) + 63) / 64;
     std::fill(has_.begin(), has_.end(), 0);
     expanded_.clear();
+  }
+
+  // This shard is evaluated on bitsets (EvalBits), not on Roaring bitmaps (Eval, Count).
+  bool UsesBits() const { return bitsets_ && r_->doc_count() <= kBitsetMaxDocs; }
+
+  // The matches of `n` as a bitset of the shard's docs (one u64 per 64, bits past doc_count
+  // clear), valid until the next call. Each posting list is read in place into the bitset
+  // (ReadPostingsInto: the checks and findings of ReadPostings), and AND, OR and NOT are word
+  // loops: no bitmap is built and, after the first shards, nothing is allocated. Reads the
+  // same lists as Eval, in the same order, so damage is found the same way.
+  Result<const std::vector<uint64_t>*> EvalBits(const QueryNode& n) {
+    std::vector<uint64_t>& out = Slot(0);
+    PIDX_RETURN_IF_ERROR(BitsOf(n, &out, 1));
+    return &out;
+  }
+
+  // Count on bitsets: a term's count is its df, as in Count.
+  Result<uint64_t> CountBits(const QueryNode& n) {
+    if (n.kind == QueryNode::Kind::kTerm) return Estimate(n);
+    PIDX_ASSIGN_OR_RETURN(const std::vector<uint64_t>* bits, EvalBits(n));
+    return PopcountWords(bits->data(), bits->size());
   }
 
   // A prefix that expands too far fails the query (kUsage) before any posting list is read,
@@ -286,20 +312,27 @@ class ShardEvaluator {
     return r_->doc_count();
   }
 
+  // An AND's operands: the positive ones by estimate, cheapest first (stable), and what its
+  // NOT operands negate.
+  void SplitAnd(const QueryNode& n, std::vector<std::pair<uint64_t, const QueryNode*>>* positive,
+                std::vector<const QueryNode*>* negative) {
+    for (const auto& c : n.children) {
+      if (c.kind == QueryNode::Kind::kNot) {
+        negative->push_back(&c.children[0]);
+      } else {
+        positive->emplace_back(Estimate(c), &c);
+      }
+    }
+    std::stable_sort(positive->begin(), positive->end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+
   // Cheapest operand first, so each intersection works on the smallest set so far, and an
   // absent term ends the AND before any bitmap is read.
   Result<Postings> EvalAnd(const QueryNode& n) {
     std::vector<std::pair<uint64_t, const QueryNode*>> positive;
     std::vector<const QueryNode*> negative;
-    for (const auto& c : n.children) {
-      if (c.kind == QueryNode::Kind::kNot) {
-        negative.push_back(&c.children[0]);
-      } else {
-        positive.emplace_back(Estimate(c), &c);
-      }
-    }
-    std::stable_sort(positive.begin(), positive.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    SplitAnd(n, &positive, &negative);
     if (!positive.empty() && positive.front().first == 0) return Postings();
     Postings acc;
     if (positive.empty()) {
@@ -361,11 +394,113 @@ class ShardEvaluator {
     return it == expanded_.end() ? nullptr : &it->second;
   }
 
+  // Slot `depth` of the bitset pool, zeroed, words_ long. A deque: growing it for a deeper
+  // node keeps the slots of the nodes above in place.
+  std::vector<uint64_t>& Slot(size_t depth) {
+    if (pool_.size() <= depth) pool_.resize(depth + 1);
+    std::vector<uint64_t>& v = pool_[depth];
+    v.assign(words_, 0);
+    return v;
+  }
+
+  // ORs the matches of `n` into `out`; nodes below use the pool from `depth` on.
+  Status OrBitsInto(const QueryNode& n, std::vector<uint64_t>* out, size_t depth) {
+    switch (n.kind) {
+      case QueryNode::Kind::kTerm: {
+        const std::optional<TermEntry>* e = Found(n);
+        if (e == nullptr || !*e) return Status::Ok();
+        return r_->ReadPostingsInto(**e, out);
+      }
+      case QueryNode::Kind::kPrefix:
+        if (const auto* terms = Expanded(n)) {
+          for (const TermEntry& e : *terms) PIDX_RETURN_IF_ERROR(r_->ReadPostingsInto(e, out));
+        }
+        return Status::Ok();
+      case QueryNode::Kind::kOr:
+        for (const auto& c : n.children) {
+          if (Estimate(c) == 0) continue;
+          PIDX_RETURN_IF_ERROR(OrBitsInto(c, out, depth));
+        }
+        return Status::Ok();
+      case QueryNode::Kind::kAll:
+      case QueryNode::Kind::kNot:
+      case QueryNode::Kind::kAnd: {
+        std::vector<uint64_t>& tmp = Slot(depth);
+        PIDX_RETURN_IF_ERROR(BitsOf(n, &tmp, depth + 1));
+        for (size_t w = 0; w < words_; ++w) (*out)[w] |= tmp[w];
+        return Status::Ok();
+      }
+    }
+    return Status::Internal("query: unknown node kind");
+  }
+
+  // Sets `out` (zeroed) to the matches of `n`: Eval's evaluation, on bits.
+  Status BitsOf(const QueryNode& n, std::vector<uint64_t>* out, size_t depth) {
+    switch (n.kind) {
+      case QueryNode::Kind::kAll:
+        SetAll(out);
+        return Status::Ok();
+      case QueryNode::Kind::kNot:
+        PIDX_RETURN_IF_ERROR(OrBitsInto(n.children[0], out, depth));
+        for (size_t w = 0; w < words_; ++w) (*out)[w] = ~(*out)[w];
+        ClearPastEnd(out);
+        return Status::Ok();
+      case QueryNode::Kind::kAnd:
+        return AndBits(n, out, depth);
+      case QueryNode::Kind::kTerm:
+      case QueryNode::Kind::kPrefix:
+      case QueryNode::Kind::kOr:
+        return OrBitsInto(n, out, depth);
+    }
+    return Status::Internal("query: unknown node kind");
+  }
+
+  // EvalAnd on bits: cheapest operand first, an absent one ends it before any list is read.
+  Status AndBits(const QueryNode& n, std::vector<uint64_t>* out, size_t depth) {
+    std::vector<std::pair<uint64_t, const QueryNode*>> positive;
+    std::vector<const QueryNode*> negative;
+    SplitAnd(n, &positive, &negative);
+    if (!positive.empty() && positive.front().first == 0) return Status::Ok();
+    if (positive.empty()) {
+      SetAll(out);
+    } else {
+      PIDX_RETURN_IF_ERROR(OrBitsInto(*positive.front().second, out, depth));
+      for (size_t i = 1; i < positive.size() && Any(*out); ++i) {
+        std::vector<uint64_t>& tmp = Slot(depth);
+        PIDX_RETURN_IF_ERROR(OrBitsInto(*positive[i].second, &tmp, depth + 1));
+        for (size_t w = 0; w < words_; ++w) (*out)[w] &= tmp[w];
+      }
+    }
+    for (const QueryNode* neg : negative) {
+      if (!Any(*out)) break;
+      if (Estimate(*neg) == 0) continue;
+      std::vector<uint64_t>& tmp = Slot(depth);
+      PIDX_RETURN_IF_ERROR(OrBitsInto(*neg, &tmp, depth + 1));
+      for (size_t w = 0; w < words_; ++w) (*out)[w] &= ~tmp[w];
+    }
+    return Status::Ok();
+  }
+
+  void SetAll(std::vector<uint64_t>* out) const {
+    std::fill(out->begin(), out->end(), ~uint64_t{0});
+    ClearPastEnd(out);
+  }
+  void ClearPastEnd(std::vector<uint64_t>* out) const {
+    const uint32_t tail = r_->doc_count() % 64;
+    if (tail != 0) out->back() &= (uint64_t{1} << tail) - 1;
+  }
+  static bool Any(const std::vector<uint64_t>& bits) {
+    return std::any_of(bits.begin(), bits.end(), [](uint64_t w) { return w != 0; });
+  }
+
   const QueryTerms& terms_;
   size_t max_prefix_terms_;
   const ShardBlooms* blooms_;
+  bool bitsets_;
   const SegmentReader* r_ = nullptr;
   size_t shard_ = 0;
+  size_t words_ = 0;
+  std::deque<std::vector<uint64_t>> pool_;  // EvalBits: one bitset per depth of the query
   // By term slot: one lookup per node and shard, found in O(1) (a linear search made a query
   // of 10,000 words take 9 s).
   std::vector<std::optional<TermEntry>> found_;
@@ -569,7 +704,8 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
   }
   const std::optional<BloomTest> bloom_test = MakeBloomTest(query);
   const QueryTerms query_terms(query);
-  ShardEvaluator evaluator(query_terms, options.max_prefix_terms, s.blooms.get());
+  ShardEvaluator evaluator(query_terms, options.max_prefix_terms, s.blooms.get(),
+                           options.bitset_evaluation);
   FirstHits first_hits(options.limit);
   std::vector<size_t> searched;
   std::vector<size_t> eligible;  // after category pruning: where hints look for terms
@@ -621,7 +757,7 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
       }
     }
     if (options.limit == 0) {
-      auto count = evaluator.Count(query);
+      auto count = evaluator.UsesBits() ? evaluator.CountBits(query) : evaluator.Count(query);
       if (!count.ok()) {
         PIDX_RETURN_IF_ERROR(damaged(count.status()));
         continue;
@@ -629,16 +765,35 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
       result.total += *count;
       continue;
     }
-    auto matches = evaluator.Eval(query);
-    if (!matches.ok()) {
-      PIDX_RETURN_IF_ERROR(damaged(matches.status()));
-      continue;
+    // The shard's matches: how many, and the first `limit` of them (its smallest ids).
+    uint64_t matched = 0;
+    std::vector<uint32_t> docs;
+    if (evaluator.UsesBits()) {
+      auto bits = evaluator.EvalBits(query);
+      if (!bits.ok()) {
+        PIDX_RETURN_IF_ERROR(damaged(bits.status()));
+        continue;
+      }
+      const std::vector<uint64_t>& w = **bits;
+      matched = PopcountWords(w.data(), w.size());
+      for (size_t wi = 0; wi < w.size() && docs.size() < options.limit && matched != 0; ++wi) {
+        for (uint64_t word = w[wi]; word != 0 && docs.size() < options.limit; word &= word - 1) {
+          docs.push_back(static_cast<uint32_t>(wi * 64 + std::countr_zero(word)));
+        }
+      }
+    } else {
+      auto matches = evaluator.Eval(query);
+      if (!matches.ok()) {
+        PIDX_RETURN_IF_ERROR(damaged(matches.status()));
+        continue;
+      }
+      matched = matches->Cardinality();
+      if (matched != 0) docs = matches->First(options.limit);
     }
-    result.total += matches->Cardinality();
-    if (options.limit == 0 || matches->Cardinality() == 0) continue;
+    result.total += matched;
+    if (matched == 0) continue;
     // A shard's first `limit` matches are its smallest ids; FirstHits orders across shards.
     // They are offered only once every record read passed its checks (damage drops the shard).
-    const std::vector<uint32_t> docs = matches->First(options.limit);
     std::vector<QueryHit> entering;
     Status read = Status::Ok();
     for (const uint32_t d : docs) {
@@ -651,7 +806,7 @@ Result<QueryResult> QueryEngine::Search(const QueryNode& query, const SearchOpti
       entering.push_back({std::string(doc->external_id), std::string(doc->title), entry.shard});
     }
     if (!read.ok()) {
-      result.total -= matches->Cardinality();
+      result.total -= matched;
       PIDX_RETURN_IF_ERROR(damaged(read));
       continue;
     }

@@ -77,7 +77,16 @@ struct SearchOptions {
   bool allow_partial = false;
   size_t max_prefix_terms = kDefaultMaxPrefixTerms;  // per prefix and shard; 1 to 10^9
   bool hints = true;  // compute `hints` (costs a dictionary walk only when they apply)
+  // Evaluate a shard of at most kBitsetMaxDocs docs on bitsets of its docs (engine.cc);
+  // false: on CRoaring bitmaps, as larger shards always are. The answers are the same (a
+  // generated test compares the two); false exists for that test.
+  bool bitset_evaluation = true;
 };
+
+// The largest shard (docs) a query evaluates on bitsets: 1,024 words, 8 KiB per bitset, one
+// Roaring container's range of ids. Larger ones are evaluated on CRoaring bitmaps, where a
+// sparse list does not cost a bitset of the whole shard.
+inline constexpr uint32_t kBitsetMaxDocs = 65536;
 
 // The segments a QueryEngine keeps open between queries by default, in a process that may
 // make `map_limit` memory mappings (base/map_limit.h: vm.max_map_count, or

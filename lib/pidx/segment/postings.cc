@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "pidx/base/popcount.h"
+
 namespace pidx::segment {
 namespace {
 
@@ -334,18 +336,19 @@ Status Postings::CheckBytes(std::string_view bytes, uint32_t doc_limit, uint64_t
     } else {
       constexpr size_t kBitsetBytes = 8192;
       if (n - pos < kBitsetBytes) return not_portable();
-      uint64_t popcount = 0;
-      uint64_t last_word = 0;
+      // Copied out: the list's bytes have no alignment. An all-zero bitset (never canonical)
+      // reads as last word 0, like the loop that was here.
+      uint64_t bitset[kBitsetBytes / 8];
+      std::memcpy(bitset, data + pos, kBitsetBytes);
+      const uint64_t popcount = PopcountWords(bitset, kBitsetBytes / 8);
       uint32_t last_index = 0;
-      for (uint32_t w = 0; w < kBitsetBytes / 8; ++w) {
-        uint64_t word;
-        std::memcpy(&word, data + pos + 8 * w, 8);
-        popcount += std::popcount(word);
-        if (word != 0) {
-          last_word = word;
+      for (uint32_t w = kBitsetBytes / 8; w-- > 0;) {
+        if (bitset[w] != 0) {
           last_index = w;
+          break;
         }
       }
+      const uint64_t last_word = bitset[last_index];
       if (popcount != card && problem.ok()) {
         problem = corrupt(fmt::format("bitset container {} claims cardinality {} but holds {}", key,
                                       card, popcount));
@@ -354,11 +357,7 @@ Status Postings::CheckBytes(std::string_view bytes, uint32_t doc_limit, uint64_t
       if (problem.ok() && reached != nullptr && max_id < doc_limit) {
         // A container covers 65536 ids = 1024 words, aligned on a word boundary.
         uint64_t* w = reached->data() + (base >> 6);
-        for (uint32_t j = 0; j <= last_index; ++j) {
-          uint64_t word;
-          std::memcpy(&word, data + pos + 8 * j, 8);
-          w[j] |= word;
-        }
+        for (uint32_t j = 0; j <= last_index; ++j) w[j] |= bitset[j];
       }
       total += card;
       pos += kBitsetBytes;

@@ -729,6 +729,37 @@ Result<Postings> SegmentReader::ReadPostings(const TermEntry& entry) const {
   return p;
 }
 
+Status SegmentReader::ReadPostingsInto(const TermEntry& entry, std::vector<uint64_t>* bits) const {
+  auto annotate = [&](const Status& s) {
+    return s.Annotate(fmt::format("{}: term {} \"{}\"", name_, entry.ordinal, entry.term));
+  };
+  if (entry.inline_list) {
+    ByteCursor in(entry.list);
+    thread_local std::vector<uint32_t> ids;
+    ids.clear();
+    std::string why;
+    if (!DecodeDeltaList(&in, entry.df, doc_count_, &ids, &why) || !in.done()) {
+      return annotate(Status::Corrupt(why.empty() ? "inline list has trailing bytes" : why));
+    }
+    uint64_t* w = bits->data();
+    for (const uint32_t d : ids) w[d >> 6] |= uint64_t{1} << (d & 63);
+    return Status::Ok();
+  }
+  if (version_ != kSegmentFormatVersion) {
+    const uint64_t begin = static_cast<uint64_t>(entry.list.data() - postings_blob_.data());
+    PIDX_RETURN_IF_ERROR(VerifyPostingRange(begin, begin + entry.list.size()));
+  }
+  // CheckBytes proves what Deserialize proves, with the same findings (postings.h).
+  uint64_t cardinality = 0;
+  const Status checked = Postings::CheckBytes(entry.list, doc_count_, &cardinality, bits);
+  if (!checked.ok()) return annotate(checked);
+  if (cardinality != entry.df) {
+    return annotate(Status::Corrupt(
+        fmt::format("df {} but the posting list holds {} docs", entry.df, cardinality)));
+  }
+  return Status::Ok();
+}
+
 Result<DocView> SegmentReader::ReadDoc(uint32_t i) const {
   if (full_) return doc(i);
   const size_t b = i / doc_block_size_;

@@ -80,6 +80,11 @@ class SegmentReader {
                          const std::function<void(std::string_view, uint32_t)>& fn) const;
   // The posting list of an entry of this reader (validated; its chunks' checksums checked).
   Result<Postings> ReadPostings(const TermEntry& entry) const;
+  // The same list, with the same checks and findings, as bits: sets bit d of `bits` (one u64
+  // per 64 docs) for each doc d of it, and builds no bitmap. A query over a small shard
+  // evaluates on such bitsets (query/engine.cc). On failure `bits` may hold part of the list.
+  // REQUIRES: bits->size() >= (doc_count() + 63) / 64
+  Status ReadPostingsInto(const TermEntry& entry, std::vector<uint64_t>* bits) const;
   // Doc record i (its block's checksum checked). REQUIRES: i < doc_count()
   Result<DocView> ReadDoc(uint32_t i) const;
 
