@@ -258,8 +258,15 @@ Status SpillArea::Charge(int64_t delta) {
   ++spills_;
   spilled_bytes_ += offset - start;
   // The builders' freed vectors go back to the system, not only to malloc's free lists,
-  // or the process would stay as large as it was at the spill.
-  malloc_trim(0);
+  // or the process would stay as large as it was at the spill. Blocks past the mmap
+  // threshold (ingest.cc) go back on free; the small ones are trimmed once half a budget
+  // has been spilled since the last trim, not at every spill: under a budget so tight that
+  // every batch spills (32M at 1M products), a trim per spill walked every arena thousands
+  // of times, 154 s of system time against 54 s (171 s wall against 58 s).
+  if (spilled_bytes_ - trimmed_at_ >= budget_ / 2) {
+    malloc_trim(0);
+    trimmed_at_ = spilled_bytes_;
+  }
   return Status();
 }
 

@@ -118,7 +118,8 @@ class SpillArea {
   uint64_t file_size_ = 0;
   uint64_t spills_ = 0;
   uint64_t spilled_bytes_ = 0;
-  Status status_;  // the first spill failure, sticky
+  uint64_t trimmed_at_ = 0;  // spilled_bytes_ at the last malloc_trim
+  Status status_;            // the first spill failure, sticky
 };
 
 class ShardBuilder final : public ShardSink {
