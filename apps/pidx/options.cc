@@ -303,8 +303,9 @@ void AddShardCountOptions(CLI::App* app, ShardCountFlags* f) {
                  "gets exactly this many");
   AddCountOption(app, "target-shard-docs", &f->target_shard_docs, 0,
                  ShardCounts().max_target_shard_docs,
-                 "Products per shard a category's shard count aims at (default 4096); 0: every "
-                 "category gets --shards-per-category");
+                 fmt::format("Products per shard a category's shard count aims at (default "
+                             "{}); 0: every category gets --shards-per-category",
+                             ShardCounts().default_target_shard_docs));
 }
 
 }  // namespace pidx::cli
