@@ -175,6 +175,28 @@ bool InflateDocBlock(std::string_view frame, std::string* out, std::string* why)
   return true;
 }
 
+// A posting list's finding, naming the segment and the entry's term.
+Status EntryError(const std::string& segment, const TermEntry& e, const Status& s) {
+  return s.Annotate(fmt::format("{}: term {} \"{}\"", segment, e.ordinal, e.term));
+}
+
+// The ids of an inline list: exactly df varints, strictly increasing and < doc_count.
+Status DecodeInline(const TermEntry& e, uint32_t doc_count, std::vector<uint32_t>* ids) {
+  ByteCursor in(e.list);
+  std::string why;
+  if (!DecodeDeltaList(&in, e.df, doc_count, ids, &why) || !in.done()) {
+    return Status::Corrupt(why.empty() ? "inline list has trailing bytes" : why);
+  }
+  return Status::Ok();
+}
+
+// A Roaring list must hold exactly the entry's df docs.
+Status CheckDf(const TermEntry& e, uint64_t cardinality) {
+  if (cardinality == e.df) return Status::Ok();
+  return Status::Corrupt(
+      fmt::format("df {} but the posting list holds {} docs", e.df, cardinality));
+}
+
 }  // namespace
 
 struct SegmentReader::DecodedBlock {
@@ -703,17 +725,11 @@ Result<size_t> SegmentReader::ForEachEntryWithPrefix(
 }
 
 Result<Postings> SegmentReader::ReadPostings(const TermEntry& entry) const {
-  auto annotate = [&](const Status& s) {
-    return s.Annotate(fmt::format("{}: term {} \"{}\"", name_, entry.ordinal, entry.term));
-  };
   if (entry.inline_list) {
-    ByteCursor in(entry.list);
     std::vector<uint32_t> ids;
     ids.reserve(entry.df);
-    std::string why;
-    if (!DecodeDeltaList(&in, entry.df, doc_count_, &ids, &why) || !in.done()) {
-      return annotate(Status::Corrupt(why.empty() ? "inline list has trailing bytes" : why));
-    }
+    const Status decoded = DecodeInline(entry, doc_count_, &ids);
+    if (!decoded.ok()) return EntryError(name_, entry, decoded);
     return Postings::FromSorted(ids.data(), ids.size());
   }
   if (version_ != kSegmentFormatVersion) {
@@ -721,26 +737,18 @@ Result<Postings> SegmentReader::ReadPostings(const TermEntry& entry) const {
     PIDX_RETURN_IF_ERROR(VerifyPostingRange(begin, begin + entry.list.size()));
   }
   Result<Postings> p = Postings::Deserialize(entry.list, doc_count_);
-  if (!p.ok()) return annotate(p.status());
-  if (p->Cardinality() != entry.df) {
-    return annotate(Status::Corrupt(
-        fmt::format("df {} but the posting list holds {} docs", entry.df, p->Cardinality())));
-  }
+  if (!p.ok()) return EntryError(name_, entry, p.status());
+  const Status df = CheckDf(entry, p->Cardinality());
+  if (!df.ok()) return EntryError(name_, entry, df);
   return p;
 }
 
 Status SegmentReader::ReadPostingsInto(const TermEntry& entry, std::vector<uint64_t>* bits) const {
-  auto annotate = [&](const Status& s) {
-    return s.Annotate(fmt::format("{}: term {} \"{}\"", name_, entry.ordinal, entry.term));
-  };
   if (entry.inline_list) {
-    ByteCursor in(entry.list);
     thread_local std::vector<uint32_t> ids;
     ids.clear();
-    std::string why;
-    if (!DecodeDeltaList(&in, entry.df, doc_count_, &ids, &why) || !in.done()) {
-      return annotate(Status::Corrupt(why.empty() ? "inline list has trailing bytes" : why));
-    }
+    const Status decoded = DecodeInline(entry, doc_count_, &ids);
+    if (!decoded.ok()) return EntryError(name_, entry, decoded);
     uint64_t* w = bits->data();
     for (const uint32_t d : ids) w[d >> 6] |= uint64_t{1} << (d & 63);
     return Status::Ok();
@@ -752,11 +760,9 @@ Status SegmentReader::ReadPostingsInto(const TermEntry& entry, std::vector<uint6
   // CheckBytes proves what Deserialize proves, with the same findings (postings.h).
   uint64_t cardinality = 0;
   const Status checked = Postings::CheckBytes(entry.list, doc_count_, &cardinality, bits);
-  if (!checked.ok()) return annotate(checked);
-  if (cardinality != entry.df) {
-    return annotate(Status::Corrupt(
-        fmt::format("df {} but the posting list holds {} docs", entry.df, cardinality)));
-  }
+  if (!checked.ok()) return EntryError(name_, entry, checked);
+  const Status df = CheckDf(entry, cardinality);
+  if (!df.ok()) return EntryError(name_, entry, df);
   return Status::Ok();
 }
 
