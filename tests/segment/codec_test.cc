@@ -48,6 +48,37 @@ TEST_CASE("varints round-trip at every width and reject malformed forms") {
   CHECK_FALSE(ByteCursor(big).Varint32(&v32));
 }
 
+TEST_CASE("SkipVarints stops where decoding n varints stops, and fails past the end") {
+  std::mt19937_64 rng(13);
+  for (int round = 0; round < 500; ++round) {
+    // Runs of one width and mixed widths, so that words hold 0 to 8 ends.
+    std::string bytes;
+    std::vector<size_t> ends;  // ends[i]: the offset just past varint i
+    const int count = static_cast<int>(rng() % 200);
+    const int width = static_cast<int>(rng() % 11);  // 10: mixed
+    for (int i = 0; i < count; ++i) {
+      const int w = width == 10 ? static_cast<int>(rng() % 10) : width;
+      PutVarint(&bytes, w == 0 ? rng() % 128 : (uint64_t{1} << (7 * w)) | (rng() >> (64 - 7 * w)));
+      ends.push_back(bytes.size());
+    }
+    bytes += std::string(rng() % 3, '\x80');  // a trailing unterminated varint, sometimes
+    for (int n = 0; n <= count + 1; ++n) {
+      ByteCursor in(bytes);
+      if (n <= count) {
+        REQUIRE(in.SkipVarints(n));
+        CHECK(bytes.size() - in.remaining() == (n == 0 ? 0 : ends[n - 1]));
+        ByteCursor decoded(bytes);
+        uint64_t ignored;
+        for (int k = 0; k < n; ++k) REQUIRE(decoded.Varint(&ignored));
+        CHECK(decoded.remaining() == in.remaining());
+      } else {
+        CHECK_FALSE(in.SkipVarints(n));
+        CHECK(in.remaining() == bytes.size());  // not moved
+      }
+    }
+  }
+}
+
 TEST_CASE("delta lists round-trip: random, one doc, and 65536+ docs") {
   std::mt19937 rng(11);
   for (int round = 0; round < 200; ++round) {

@@ -33,6 +33,10 @@ class ByteCursor {
   }
   bool Varint32(uint32_t* v);
   bool Bytes(uint64_t n, std::string_view* out);
+  // Moves past n varints without decoding them: each ends at its first byte below 0x80, and
+  // eight bytes are counted at a time. Their form (length, shortest encoding) is not checked:
+  // that is for whoever decodes them. False, not moved, when fewer than n end before the end.
+  bool SkipVarints(uint64_t n);
   bool Fixed64(uint64_t* v);
   bool Fixed16(uint16_t* v);
   size_t remaining() const { return static_cast<size_t>(end_ - p_); }

@@ -70,7 +70,7 @@ inline constexpr const char* kSectionNames2[kSectionCount2] = {
 inline constexpr uint32_t kTermBlockSize = 32;       // terms per dictionary block
 inline constexpr uint32_t kDocBlockSize = 32;        // doc records per doc block
 inline constexpr uint32_t kPostingChunkSize = 4096;  // bytes of postings per checksum
-inline constexpr uint32_t kInlineMaxDf = 16;         // lists of <= 16 docs are inline varints
+inline constexpr uint32_t kInlineMaxDf = 1024;       // lists of <= 1024 docs are inline varints
 // Reader limits on the recorded parameters (hostile footers).
 inline constexpr uint32_t kMaxTermBlockSize = 4096;
 inline constexpr uint32_t kMaxDocBlockSize = 4096;
