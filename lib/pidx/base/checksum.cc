@@ -2,8 +2,6 @@
 
 #include <xxhash.h>
 
-#include <cstdio>
-
 namespace pidx {
 
 uint64_t Xxh3(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
@@ -19,10 +17,16 @@ uint64_t Xxh3Stream::Digest() const {
   return XXH3_64bits_digest(static_cast<const XXH3_state_t*>(state_));
 }
 
+void AppendHex64(uint64_t v, std::string* out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (int shift = 60; shift >= 0; shift -= 4) out->push_back(kDigits[(v >> shift) & 0xf]);
+}
+
 std::string Hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return std::string(buf, 16);
+  std::string out;
+  out.reserve(16);
+  AppendHex64(v, &out);
+  return out;
 }
 
 bool ParseHex64(std::string_view s, uint64_t* out) {

@@ -26,6 +26,8 @@ class Xxh3Stream {
 
 // 16 lowercase hex digits.
 std::string Hex64(uint64_t v);
+// Appends Hex64(v) to *out, with no string of its own.
+void AppendHex64(uint64_t v, std::string* out);
 // Parses exactly 16 hex digits; false otherwise.
 bool ParseHex64(std::string_view s, uint64_t* out);
 
