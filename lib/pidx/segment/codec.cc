@@ -105,8 +105,9 @@ void EncodeDeltaList(const uint32_t* ids, size_t n, std::string* out) {
 
 bool DecodeDeltaList(ByteCursor* in, uint64_t n, uint32_t doc_limit, std::vector<uint32_t>* ids,
                      std::string* why) {
-  // Every varint is at least a byte: when the bytes can hold n of them, the ids are written
-  // in place (one resize, not a push_back each); a hostile n is never allocated for.
+  // Every varint is at least a byte, so a list of more ids than bytes fails below: then
+  // nothing is written and a hostile n is never allocated for. Otherwise the ids are written
+  // in place after one resize.
   const size_t base = ids != nullptr ? ids->size() : 0;
   uint32_t* out = nullptr;
   if (ids != nullptr && n <= in->remaining()) {
@@ -130,11 +131,7 @@ bool DecodeDeltaList(ByteCursor* in, uint64_t n, uint32_t doc_limit, std::vector
       return fail(
           fmt::format("inline list holds doc {} but the segment has {} docs", id, doc_limit));
     }
-    if (out != nullptr) {
-      out[i] = static_cast<uint32_t>(id);
-    } else if (ids != nullptr) {
-      ids->push_back(static_cast<uint32_t>(id));
-    }
+    if (out != nullptr) out[i] = static_cast<uint32_t>(id);
     prev = id;
   }
   return true;
